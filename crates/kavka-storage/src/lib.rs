@@ -1,0 +1,1 @@
+//! kavka-storage
