@@ -1,1 +1,29 @@
-//! kavka-broker
+//! kavka-broker: the network layer and the node's roles.
+//!
+//! Place in the crate graph: above kavka-protocol (wire format), kavka-storage (partition logs)
+//! and kavka-metadata (metadata records, image, log); below the `kavka` binary.
+//!
+//! - [`server`]: listener, connection tasks, background flush, ordered shutdown.
+//! - [`connection`]: framing and the request loop of one client connection.
+//! - [`handlers`]: one file per API and the table of served versions.
+//! - [`broker`]: shared node state; metadata changes are committed as records and published.
+//! - [`controller`]: checks topic changes and answers with the records that make them.
+//! - [`replica_manager`] / [`purgatory`]: hosted partitions, and delayed fetches waiting on appends.
+//! - [`log_manager`]: data directories, `meta.properties`, the clean-shutdown marker.
+//! - [`config`] / [`topic_config`]: broker and topic configuration in Kafka's words.
+
+pub mod broker;
+pub mod config;
+pub mod connection;
+pub mod controller;
+pub mod error;
+pub mod handlers;
+pub mod log_manager;
+pub mod purgatory;
+pub mod replica_manager;
+pub mod server;
+pub mod topic_config;
+
+pub use config::BrokerConfig;
+pub use error::BrokerError;
+pub use server::{start, RunningBroker};

@@ -1,1 +1,115 @@
-fn main() {}
+//! `kavka`: one binary for the broker, the metadata controller and (later) the tools.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use kavka_broker::BrokerConfig;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "kavka",
+    version,
+    about = "Kafka-compatible event streaming platform"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a node that is broker and controller at once (no ZooKeeper, no external service).
+    ///
+    /// With no arguments it listens on 127.0.0.1:9092 and keeps its data in ./kavka-data.
+    Server {
+        /// A Kafka server.properties file (Java properties format).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Set one config key, overriding the file; repeatable.
+        #[arg(long = "override", value_name = "KEY=VALUE")]
+        overrides: Vec<String>,
+    },
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_target(false)
+        .init();
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+fn server(config: Option<PathBuf>, overrides: Vec<String>) -> ExitCode {
+    let config = match BrokerConfig::load(config.as_deref(), &overrides) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("kavka server: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("kavka server: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        let running = match kavka_broker::start(config).await {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("kavka server: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        wait_for_signal().await;
+        tracing::info!("shutdown requested");
+        match running.shutdown().await {
+            Ok(()) => {
+                tracing::info!("shut down cleanly");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("kavka server: shutdown: {e}");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    match cli.command {
+        Command::Server { config, overrides } => server(config, overrides),
+    }
+}

@@ -1,0 +1,268 @@
+//! The node's shared state: configuration, data directories, the metadata store and its image,
+//! and the hosted partitions. Metadata changes go through [`Broker::commit`]: records are
+//! written to the metadata log, the image is replayed, and the change is published to the
+//! replica manager (logs created or deleted). Start-up runs the same publication over the image
+//! replayed from disk.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, RwLock};
+
+use kavka_metadata::{MetadataImage, MetadataRecord, MetadataStore, TopicImage};
+use kavka_protocol::ErrorCode;
+use uuid::Uuid;
+
+use crate::config::BrokerConfig;
+use crate::controller::{self, Refusal, TopicSpec};
+use crate::error::BrokerError;
+use crate::log_manager::{partition_dir_name, LogManager};
+use crate::replica_manager::ReplicaManager;
+use crate::topic_config;
+
+/// Shared state of a running node.
+#[derive(Debug)]
+pub struct Broker {
+    /// Static configuration.
+    pub config: BrokerConfig,
+    /// Data directories.
+    log_manager: LogManager,
+    /// The metadata log and its image; the lock serialises metadata changes.
+    metadata: Mutex<MetadataStore>,
+    /// Snapshot of the image for readers (replaced on every commit).
+    image: RwLock<Arc<MetadataImage>>,
+    /// Hosted partitions.
+    pub replicas: ReplicaManager,
+    /// Host and port Metadata advertises (known once the listener is bound).
+    advertised: RwLock<(String, u16)>,
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+impl Broker {
+    /// Opens the data directories and the metadata log, then every partition log of the image
+    /// (recovering them after an unclean shutdown).
+    pub fn open(config: BrokerConfig) -> Result<Broker, BrokerError> {
+        let log_manager = LogManager::open(&config.log_dirs, config.node_id)?;
+        if !log_manager.clean_shutdown() {
+            tracing::info!("no clean-shutdown marker: partition logs will be recovered");
+        }
+        let store = MetadataStore::open(&log_manager.metadata_dir())?;
+        let image = store.snapshot();
+        let broker = Broker {
+            advertised: RwLock::new((config.advertised.host.clone(), config.advertised.port)),
+            config,
+            log_manager,
+            metadata: Mutex::new(store),
+            image: RwLock::new(image.clone()),
+            replicas: ReplicaManager::default(),
+        };
+        broker.load_partitions(&image)?;
+        broker.log_manager.clear_clean_shutdown_markers()?;
+        Ok(broker)
+    }
+
+    fn load_partitions(&self, image: &MetadataImage) -> Result<(), BrokerError> {
+        let mut existing: HashMap<String, PathBuf> = self.log_manager.existing_partition_dirs()?;
+        let started = std::time::Instant::now();
+        let mut count = 0usize;
+        for topic in image.topics() {
+            for (&index, p) in &topic.partitions {
+                let dir = existing.remove(&partition_dir_name(&topic.name, index));
+                self.open_partition(image, topic, index, p.leader_epoch, dir)?;
+                count += 1;
+            }
+        }
+        for (_, stray) in existing {
+            self.log_manager.remove_stray(&stray)?;
+        }
+        tracing::info!(
+            partitions = count,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "partition logs loaded"
+        );
+        Ok(())
+    }
+
+    fn open_partition(
+        &self,
+        image: &MetadataImage,
+        topic: &TopicImage,
+        index: i32,
+        leader_epoch: i32,
+        dir: Option<PathBuf>,
+    ) -> Result<(), BrokerError> {
+        let overrides = image
+            .topic_configs(&topic.name)
+            .cloned()
+            .unwrap_or_default();
+        let log_config = topic_config::log_config(&self.config, &overrides);
+        let (log, report) =
+            self.log_manager
+                .open_partition(&topic.name, index, log_config, dir.as_deref())?;
+        if report.truncated_bytes > 0 {
+            tracing::warn!(
+                topic = %topic.name,
+                partition = index,
+                truncated_bytes = report.truncated_bytes,
+                "recovery truncated an invalid log tail"
+            );
+        }
+        self.replicas
+            .add(&topic.name, topic.topic_id, index, leader_epoch, log);
+        Ok(())
+    }
+
+    /// The current metadata image.
+    pub fn image(&self) -> Arc<MetadataImage> {
+        self.image.read().expect("image lock poisoned").clone()
+    }
+
+    /// The cluster id.
+    pub fn cluster_id(&self) -> &str {
+        self.log_manager.cluster_id()
+    }
+
+    /// Host and port advertised to clients.
+    pub fn advertised(&self) -> (String, u16) {
+        self.advertised
+            .read()
+            .expect("advertised lock poisoned")
+            .clone()
+    }
+
+    /// Records the address actually bound (for port 0).
+    pub fn set_bound_address(&self, bound: std::net::SocketAddr) {
+        *self.advertised.write().expect("advertised lock poisoned") =
+            self.config.advertised_endpoint(bound);
+    }
+
+    /// The configured data directories.
+    pub fn log_dirs(&self) -> &[PathBuf] {
+        self.log_manager.log_dirs()
+    }
+
+    /// Runs a controller decision against the current image and commits its records, then
+    /// publishes the change. `decide` returns the records (and a value for the caller) or a
+    /// refusal; nothing is written on refusal, nor when `validate_only`.
+    pub fn change_metadata<T>(
+        &self,
+        validate_only: bool,
+        decide: impl FnOnce(&MetadataImage) -> Result<(T, Vec<MetadataRecord>), Refusal>,
+    ) -> Result<T, Refusal> {
+        let mut store = self.metadata.lock().expect("metadata lock poisoned");
+        let before = store.snapshot();
+        let (value, records) = decide(&before)?;
+        if validate_only {
+            return Ok(value);
+        }
+        store.commit(records.clone()).map_err(|e| {
+            tracing::error!(error = %e, "metadata commit failed");
+            (ErrorCode::UNKNOWN_SERVER_ERROR, e.to_string())
+        })?;
+        let after = store.snapshot();
+        *self.image.write().expect("image lock poisoned") = after.clone();
+        self.publish(&before, &after, &records);
+        Ok(value)
+    }
+
+    /// Applies committed records to the hosted partitions.
+    fn publish(&self, before: &MetadataImage, after: &MetadataImage, records: &[MetadataRecord]) {
+        for record in records {
+            match record {
+                MetadataRecord::Partition(p) => {
+                    let Some(topic) = after.topic_by_id(&p.topic_id) else {
+                        continue;
+                    };
+                    if self.replicas.get(&topic.name, p.partition).is_some() {
+                        continue;
+                    }
+                    if let Err(e) =
+                        self.open_partition(after, topic, p.partition, p.leader_epoch, None)
+                    {
+                        tracing::error!(topic = %topic.name, partition = p.partition, error = %e, "cannot create partition log");
+                    }
+                }
+                MetadataRecord::RemoveTopic(r) => {
+                    if let Some(topic) = before.topic_by_id(&r.topic_id) {
+                        for e in self.replicas.remove_topic(&topic.name) {
+                            tracing::error!(topic = %topic.name, error = %e, "cannot delete partition log");
+                        }
+                        tracing::info!(topic = %topic.name, "topic deleted");
+                    }
+                }
+                MetadataRecord::Topic(t) => {
+                    tracing::info!(topic = %t.name, topic_id = %kavka_metadata::topic_id_to_string(&t.topic_id), "topic created");
+                }
+                MetadataRecord::Config(_) => {}
+            }
+        }
+    }
+
+    /// Creates a topic (CreateTopics and auto-creation).
+    pub fn create_topic(&self, spec: &TopicSpec, validate_only: bool) -> Result<Uuid, Refusal> {
+        let node_id = self.config.node_id;
+        self.change_metadata(validate_only, |image| {
+            controller::create_topic(image, node_id, spec)
+        })
+    }
+
+    /// Creates a topic with the broker's defaults, for Metadata auto-creation.
+    pub fn auto_create_topic(&self, name: &str) -> Result<Uuid, Refusal> {
+        let spec = TopicSpec {
+            name: name.to_string(),
+            num_partitions: self.config.num_partitions,
+            replication_factor: self.config.default_replication_factor,
+            assignments: vec![],
+            configs: BTreeMap::new(),
+        };
+        match self.create_topic(&spec, false) {
+            Err((ErrorCode::TOPIC_ALREADY_EXISTS, _)) => self
+                .image()
+                .topic_by_name(name)
+                .map(|t| t.topic_id)
+                .ok_or((ErrorCode::UNKNOWN_TOPIC_OR_PARTITION, String::new())),
+            other => other,
+        }
+    }
+
+    /// Deletes a topic by id.
+    pub fn delete_topic(&self, topic_id: &Uuid) -> Result<(), Refusal> {
+        self.change_metadata(false, |image| {
+            controller::delete_topic(image, topic_id).map(|r| ((), r))
+        })
+    }
+
+    /// Flushes partitions whose `flush.ms` has passed.
+    pub fn flush_due(&self) {
+        let now = now_ms();
+        for p in self.replicas.all() {
+            if let Err(e) = p.flush_if_due(now) {
+                tracing::error!(topic = %p.topic, partition = p.index, error = %e, "scheduled flush failed");
+            }
+        }
+    }
+
+    /// Closes every log and writes the clean-shutdown markers.
+    pub fn close(&self) -> Result<(), BrokerError> {
+        let errors = self.replicas.close_all();
+        if errors.is_empty() {
+            self.log_manager.write_clean_shutdown_markers()?;
+            tracing::info!("logs closed cleanly");
+            Ok(())
+        } else {
+            for e in &errors {
+                tracing::error!(error = %e, "closing a log failed");
+            }
+            Err(BrokerError::Startup(format!(
+                "{} partition log(s) failed to close; the next start will recover them",
+                errors.len()
+            )))
+        }
+    }
+}

@@ -1,0 +1,128 @@
+//! One client connection: read a frame (size checked before any allocation), decode, hand it to
+//! the router, write the response. Requests on one connection are answered in order, one at a
+//! time, as Kafka does. Any protocol violation closes this connection only.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::BytesMut;
+use kavka_protocol::api::ApiKey;
+use kavka_protocol::frame::{frame_size, SIZE_PREFIX_BYTES};
+use kavka_protocol::request::{decode_request, peek_header};
+use kavka_protocol::response::encode_response;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::broker::Broker;
+use crate::handlers::{self, api_versions, Outcome, RequestContext};
+
+/// Read buffer capacity kept between requests.
+const READ_BUFFER_BYTES: usize = 64 * 1024;
+
+/// Serves a connection until the peer closes it or breaks the protocol.
+pub async fn serve(broker: Arc<Broker>, mut stream: TcpStream, peer: SocketAddr) {
+    let frame_bytes_max = broker.config.socket_request_max_bytes;
+    let mut read_buf = BytesMut::with_capacity(READ_BUFFER_BYTES);
+    let mut write_buf = BytesMut::with_capacity(READ_BUFFER_BYTES);
+    let mut scratch: Vec<u8> = Vec::new();
+    loop {
+        let mut prefix = [0u8; SIZE_PREFIX_BYTES];
+        match stream.read_exact(&mut prefix).await {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return,
+            Err(e) => {
+                tracing::debug!(%peer, error = %e, "connection read failed");
+                return;
+            }
+        }
+        let size = match frame_size(prefix, frame_bytes_max) {
+            Ok(size) => size,
+            Err(e) => {
+                tracing::warn!(%peer, error = %e, "closing connection: request frame refused");
+                return;
+            }
+        };
+        read_buf.clear();
+        read_buf.reserve(size);
+        while read_buf.len() < size {
+            let want = size - read_buf.len();
+            match (&mut stream)
+                .take(want as u64)
+                .read_buf(&mut read_buf)
+                .await
+            {
+                Ok(0) => {
+                    tracing::debug!(%peer, "connection closed mid-frame");
+                    return;
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::debug!(%peer, error = %e, "connection read failed");
+                    return;
+                }
+            }
+        }
+        let frame = read_buf.split_to(size).freeze();
+
+        let peek = match peek_header(&frame) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::warn!(%peer, error = %e, "closing connection: bad request header");
+                return;
+            }
+        };
+        let Ok(api_key) = ApiKey::try_from(peek.api_key) else {
+            tracing::warn!(%peer, api_key = peek.api_key, "closing connection: unknown api key");
+            return;
+        };
+        write_buf.clear();
+        if api_key == ApiKey::ApiVersions && peek.api_version > api_versions::VERSION_MAX {
+            // KIP-511: answer a too-new ApiVersions with a v0 response carrying
+            // UNSUPPORTED_VERSION and our ranges, so the client can retry with a version we know.
+            let response = api_versions::unsupported_version_response();
+            encode_response(&mut write_buf, peek.correlation_id, 0, &response)
+                .expect("ApiVersions v0 encodes");
+        } else {
+            if !handlers::serves(api_key, peek.api_version) {
+                tracing::warn!(%peer, api = ?api_key, version = peek.api_version, "closing connection: api version not served");
+                return;
+            }
+            let (header, request) = match decode_request(frame) {
+                Ok(decoded) => decoded,
+                Err(e) => {
+                    tracing::warn!(%peer, error = %e, "closing connection: undecodable request");
+                    return;
+                }
+            };
+            let ctx = RequestContext {
+                broker: &broker,
+                header: &header,
+                peer,
+            };
+            let response = match handlers::handle(&ctx, request, &mut scratch).await {
+                Outcome::Respond(response) => response,
+                Outcome::Silent => continue,
+                Outcome::Close(why) => {
+                    tracing::info!(%peer, reason = why, "closing connection");
+                    return;
+                }
+            };
+            if let Err(e) = encode_response(
+                &mut write_buf,
+                header.correlation_id,
+                header.api_version,
+                &response,
+            ) {
+                tracing::error!(%peer, api = ?api_key, error = %e, "closing connection: response does not encode");
+                return;
+            }
+        }
+        if let Err(e) = stream.write_all(&write_buf).await {
+            tracing::debug!(%peer, error = %e, "connection write failed");
+            return;
+        }
+        if write_buf.capacity() > 16 * READ_BUFFER_BYTES {
+            write_buf = BytesMut::with_capacity(READ_BUFFER_BYTES);
+        }
+    }
+}

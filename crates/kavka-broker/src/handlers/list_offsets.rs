@@ -1,0 +1,88 @@
+//! ListOffsets (key 2): earliest (-2), latest (-1), max timestamp (-3), earliest local (-4),
+//! latest tiered (-5), and by timestamp through the time index.
+
+use kavka_protocol::messages::list_offsets_response::{
+    ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
+};
+use kavka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
+use kavka_protocol::ErrorCode;
+
+use super::RequestContext;
+use crate::replica_manager::{Partition, PartitionError};
+
+const LATEST: i64 = -1;
+const EARLIEST: i64 = -2;
+const MAX_TIMESTAMP: i64 = -3;
+const EARLIEST_LOCAL: i64 = -4;
+const LATEST_TIERED: i64 = -5;
+
+fn lookup(partition: &Partition, timestamp: i64) -> Result<(i64, i64), PartitionError> {
+    let offsets = partition.offsets()?;
+    Ok(match timestamp {
+        LATEST => (-1, offsets.log_end_offset),
+        EARLIEST | EARLIEST_LOCAL => (-1, offsets.log_start_offset),
+        // No tiered storage: nothing is tiered, so there is no such offset.
+        LATEST_TIERED => (-1, -1),
+        MAX_TIMESTAMP => partition.max_timestamp_and_offset()?.unwrap_or((-1, -1)),
+        t if t >= 0 => partition
+            .offset_for_timestamp(t)?
+            .map_or((-1, -1), |(o, ts)| (ts, o)),
+        _ => return Err(PartitionError::Gone),
+    })
+}
+
+/// Handles ListOffsets.
+pub fn handle(ctx: &RequestContext<'_>, request: ListOffsetsRequest) -> ListOffsetsResponse {
+    let image = ctx.broker.image();
+    let topics = request
+        .topics
+        .into_iter()
+        .map(|topic| {
+            let resolved = image.topic_by_name(topic.name.0.as_str());
+            let partitions = topic
+                .partitions
+                .iter()
+                .map(|p| {
+                    let base = ListOffsetsPartitionResponse::default()
+                        .with_partition_index(p.partition_index)
+                        .with_timestamp(-1)
+                        .with_offset(-1)
+                        .with_leader_epoch(-1);
+                    let Some(partition) =
+                        resolved.and_then(|t| ctx.broker.replicas.get(&t.name, p.partition_index))
+                    else {
+                        return base.with_error_code(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION.code());
+                    };
+                    if p.current_leader_epoch >= 0
+                        && p.current_leader_epoch != partition.leader_epoch
+                    {
+                        let code = if p.current_leader_epoch < partition.leader_epoch {
+                            ErrorCode::FENCED_LEADER_EPOCH
+                        } else {
+                            ErrorCode::UNKNOWN_LEADER_EPOCH
+                        };
+                        return base.with_error_code(code.code());
+                    }
+                    if p.timestamp < LATEST_TIERED {
+                        return base.with_error_code(ErrorCode::INVALID_REQUEST.code());
+                    }
+                    match lookup(&partition, p.timestamp) {
+                        Ok((timestamp, offset)) => base
+                            .with_timestamp(timestamp)
+                            .with_offset(offset)
+                            .with_leader_epoch(if offset >= 0 {
+                                partition.leader_epoch
+                            } else {
+                                -1
+                            }),
+                        Err(e) => base.with_error_code(e.code().code()),
+                    }
+                })
+                .collect();
+            ListOffsetsTopicResponse::default()
+                .with_name(topic.name)
+                .with_partitions(partitions)
+        })
+        .collect();
+    ListOffsetsResponse::default().with_topics(topics)
+}

@@ -1,0 +1,144 @@
+//! Metadata (key 3): brokers, controller, topics with ids and partitions; auto-creates requested
+//! topics when the request allows it and `auto.create.topics.enable` is true.
+
+use kavka_metadata::{MetadataImage, TopicImage};
+use kavka_protocol::codec::StrBytes;
+use kavka_protocol::messages::metadata_response::{
+    MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
+};
+use kavka_protocol::messages::{BrokerId, MetadataRequest, MetadataResponse};
+use kavka_protocol::ErrorCode;
+use uuid::Uuid;
+
+use super::{
+    topic_name, RequestContext, CLUSTER_OPERATIONS_ALL, OPERATIONS_NOT_REQUESTED,
+    TOPIC_OPERATIONS_ALL,
+};
+use crate::controller::validate_topic_name;
+
+fn topic_entry(topic: &TopicImage, authorized_operations: i32) -> MetadataResponseTopic {
+    let partitions = topic
+        .partitions
+        .iter()
+        .map(|(&index, p)| {
+            MetadataResponsePartition::default()
+                .with_partition_index(index)
+                .with_leader_id(BrokerId(p.leader))
+                .with_leader_epoch(p.leader_epoch)
+                .with_replica_nodes(p.replicas.iter().copied().map(BrokerId).collect())
+                .with_isr_nodes(p.isr.iter().copied().map(BrokerId).collect())
+        })
+        .collect();
+    MetadataResponseTopic::default()
+        .with_name(Some(topic_name(&topic.name)))
+        .with_topic_id(topic.topic_id)
+        .with_is_internal(topic.name.starts_with("__"))
+        .with_partitions(partitions)
+        .with_topic_authorized_operations(authorized_operations)
+}
+
+fn error_entry(name: Option<&str>, topic_id: Uuid, code: ErrorCode) -> MetadataResponseTopic {
+    MetadataResponseTopic::default()
+        .with_error_code(code.code())
+        .with_name(name.map(topic_name))
+        .with_topic_id(topic_id)
+        .with_topic_authorized_operations(OPERATIONS_NOT_REQUESTED)
+}
+
+/// Handles Metadata.
+pub fn handle(ctx: &RequestContext<'_>, request: MetadataRequest) -> MetadataResponse {
+    let broker = ctx.broker;
+    let version = ctx.version();
+    let operations = if request.include_topic_authorized_operations {
+        TOPIC_OPERATIONS_ALL
+    } else {
+        OPERATIONS_NOT_REQUESTED
+    };
+    // v0: an empty list means every topic; v1+: null means every topic.
+    let requested = match request.topics {
+        Some(t) if version == 0 && t.is_empty() => None,
+        other => other,
+    };
+    let auto_create = broker.config.auto_create_topics_enable
+        && (version < 4 || request.allow_auto_topic_creation);
+
+    let mut image: std::sync::Arc<MetadataImage> = broker.image();
+    let topics = match requested {
+        None => image.topics().map(|t| topic_entry(t, operations)).collect(),
+        Some(list) => {
+            let mut out = Vec::with_capacity(list.len());
+            for t in list {
+                let name = t.name.as_ref().map(|n| n.0.as_str().to_string());
+                match name {
+                    Some(name) if !name.is_empty() => {
+                        if let Some(topic) = image.topic_by_name(&name) {
+                            out.push(topic_entry(topic, operations));
+                            continue;
+                        }
+                        if validate_topic_name(&name).is_err() {
+                            out.push(error_entry(
+                                Some(&name),
+                                Uuid::nil(),
+                                ErrorCode::INVALID_TOPIC_EXCEPTION,
+                            ));
+                            continue;
+                        }
+                        if !auto_create {
+                            out.push(error_entry(
+                                Some(&name),
+                                Uuid::nil(),
+                                ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
+                            ));
+                            continue;
+                        }
+                        match broker.auto_create_topic(&name) {
+                            Ok(_) => {
+                                image = broker.image();
+                                match image.topic_by_name(&name) {
+                                    Some(topic) => out.push(topic_entry(topic, operations)),
+                                    None => out.push(error_entry(
+                                        Some(&name),
+                                        Uuid::nil(),
+                                        ErrorCode::LEADER_NOT_AVAILABLE,
+                                    )),
+                                }
+                            }
+                            Err((code, message)) => {
+                                tracing::warn!(topic = %name, %code, %message, "auto-creation refused");
+                                out.push(error_entry(Some(&name), Uuid::nil(), code));
+                            }
+                        }
+                    }
+                    _ if !t.topic_id.is_nil() => match image.topic_by_id(&t.topic_id) {
+                        Some(topic) => out.push(topic_entry(topic, operations)),
+                        None => {
+                            out.push(error_entry(None, t.topic_id, ErrorCode::UNKNOWN_TOPIC_ID))
+                        }
+                    },
+                    _ => out.push(error_entry(
+                        Some(""),
+                        Uuid::nil(),
+                        ErrorCode::INVALID_TOPIC_EXCEPTION,
+                    )),
+                }
+            }
+            out
+        }
+    };
+
+    let (host, port) = broker.advertised();
+    let node = BrokerId(broker.config.node_id);
+    MetadataResponse::default()
+        .with_brokers(vec![MetadataResponseBroker::default()
+            .with_node_id(node)
+            .with_host(StrBytes::from_string(host))
+            .with_port(i32::from(port))])
+        .with_cluster_id(Some(StrBytes::from_string(broker.cluster_id().to_string())))
+        .with_controller_id(node)
+        .with_topics(topics)
+        .with_cluster_authorized_operations(if request.include_cluster_authorized_operations {
+            CLUSTER_OPERATIONS_ALL
+        } else {
+            OPERATIONS_NOT_REQUESTED
+        })
+}

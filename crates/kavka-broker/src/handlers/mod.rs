@@ -1,0 +1,126 @@
+//! One file per API. This table maps each served API to its handler and the versions it
+//! serves; ApiVersions advertises exactly this table.
+
+use std::net::SocketAddr;
+
+use kavka_protocol::api::ApiKey;
+use kavka_protocol::request::{Request, RequestHeader};
+use kavka_protocol::response::Response;
+
+use crate::broker::Broker;
+
+pub mod api_versions;
+pub mod create_topics;
+pub mod delete_topics;
+pub mod describe_cluster;
+pub mod describe_configs;
+pub mod fetch;
+pub mod list_offsets;
+pub mod metadata;
+pub mod produce;
+
+/// What a handler knows about the request besides its body.
+#[derive(Debug)]
+pub struct RequestContext<'a> {
+    /// The node.
+    pub broker: &'a Broker,
+    /// Header of the request.
+    pub header: &'a RequestHeader,
+    /// Client address.
+    pub peer: SocketAddr,
+}
+
+impl RequestContext<'_> {
+    /// Version of the request.
+    pub fn version(&self) -> i16 {
+        self.header.api_version
+    }
+}
+
+/// Served APIs and version ranges (within the Kafka 4.1 codec's ranges).
+pub const SERVED: &[(ApiKey, i16, i16)] = &[
+    (ApiKey::Produce, 3, 13),
+    (ApiKey::Fetch, 4, 18),
+    (ApiKey::ListOffsets, 1, 10),
+    (ApiKey::Metadata, 0, 13),
+    (ApiKey::ApiVersions, 0, api_versions::VERSION_MAX),
+    (ApiKey::CreateTopics, 2, 7),
+    (ApiKey::DeleteTopics, 1, 6),
+    (ApiKey::DescribeConfigs, 1, 4),
+    (ApiKey::DescribeCluster, 0, 2),
+];
+
+/// Whether this version of the API is served.
+pub fn serves(api_key: ApiKey, version: i16) -> bool {
+    SERVED
+        .iter()
+        .any(|&(k, min, max)| k == api_key && (min..=max).contains(&version))
+}
+
+/// What the connection does after a handler ran.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Send this response.
+    Respond(Response),
+    /// Send nothing (acks=0 produce that succeeded).
+    Silent,
+    /// Close the connection (acks=0 produce that failed: the only way to tell the client).
+    Close(&'static str),
+}
+
+/// Runs the handler of a decoded request. `scratch` is the connection's reusable buffer.
+pub async fn handle(ctx: &RequestContext<'_>, request: Request, scratch: &mut Vec<u8>) -> Outcome {
+    Outcome::Respond(match request {
+        Request::ApiVersions(r) => Response::ApiVersions(api_versions::handle(ctx, r)),
+        Request::Metadata(r) => Response::Metadata(metadata::handle(ctx, r)),
+        Request::CreateTopics(r) => Response::CreateTopics(create_topics::handle(ctx, r)),
+        Request::DeleteTopics(r) => Response::DeleteTopics(delete_topics::handle(ctx, r)),
+        Request::Produce(r) => return produce::handle(ctx, r, scratch),
+        Request::Fetch(r) => Response::Fetch(fetch::handle(ctx, r).await),
+        Request::ListOffsets(r) => Response::ListOffsets(list_offsets::handle(ctx, r)),
+        Request::DescribeCluster(r) => Response::DescribeCluster(describe_cluster::handle(ctx, r)),
+        Request::DescribeConfigs(r) => Response::DescribeConfigs(describe_configs::handle(ctx, r)),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn served_ranges_lie_within_the_codec() {
+        for &(key, min, max) in SERVED {
+            let (cmin, cmax) = kavka_protocol::api::codec_versions(key);
+            assert!(
+                cmin <= min && max <= cmax,
+                "{key:?} {min}-{max} vs codec {cmin}-{cmax}"
+            );
+        }
+    }
+}
+
+/// `*_authorized_operations` when the client did not ask for them.
+pub const OPERATIONS_NOT_REQUESTED: i32 = i32::MIN;
+
+/// Bit set of Kafka ACL operations (READ 3, WRITE 4, CREATE 5, DELETE 6, ALTER 7, DESCRIBE 8,
+/// DESCRIBE_CONFIGS 10, ALTER_CONFIGS 11): with no authorizer, every operation is allowed.
+pub const TOPIC_OPERATIONS_ALL: i32 =
+    (1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 7) | (1 << 8) | (1 << 10) | (1 << 11);
+
+/// Cluster operations allowed with no authorizer (CREATE 5, ALTER 7, DESCRIBE 8, CLUSTER_ACTION 9,
+/// DESCRIBE_CONFIGS 10, ALTER_CONFIGS 11, IDEMPOTENT_WRITE 12).
+pub const CLUSTER_OPERATIONS_ALL: i32 =
+    (1 << 5) | (1 << 7) | (1 << 8) | (1 << 9) | (1 << 10) | (1 << 11) | (1 << 12);
+
+/// A topic name for a response.
+pub fn topic_name(name: &str) -> kavka_protocol::messages::TopicName {
+    kavka_protocol::messages::TopicName(kavka_protocol::codec::StrBytes::from_string(
+        name.to_string(),
+    ))
+}
+
+/// An optional error message for a response.
+pub fn message(text: impl Into<String>) -> Option<kavka_protocol::codec::StrBytes> {
+    let text = text.into();
+    (!text.is_empty()).then(|| kavka_protocol::codec::StrBytes::from_string(text))
+}

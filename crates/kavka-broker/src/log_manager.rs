@@ -1,0 +1,248 @@
+//! The data directories: formatting (`meta.properties`), the clean-shutdown marker, and where
+//! each partition's log lives. Storage itself knows nothing of topics or directories of many
+//! partitions; this is the bridge.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use kavka_metadata::MetaProperties;
+use kavka_storage::{LogConfig, PartitionLog, RecoveryReport, StorageError};
+
+use crate::error::BrokerError;
+
+/// Name of the marker written after a clean shutdown (as Kafka's `.kafka_cleanshutdown`).
+pub const CLEAN_SHUTDOWN_MARKER: &str = ".kavka_cleanshutdown";
+/// Directory of the metadata log inside the first log dir.
+pub const METADATA_DIR: &str = "__cluster_metadata-0";
+
+/// The formatted data directories of this node.
+#[derive(Debug)]
+pub struct LogManager {
+    /// `log.dirs`, in configuration order.
+    log_dirs: Vec<PathBuf>,
+    /// Cluster id read from (or written to) `meta.properties`.
+    cluster_id: String,
+    /// Whether every directory carried the clean-shutdown marker at start.
+    clean_shutdown: bool,
+}
+
+/// Directory name of a partition, as Kafka names it.
+pub fn partition_dir_name(topic: &str, partition: i32) -> String {
+    format!("{topic}-{partition}")
+}
+
+impl LogManager {
+    /// Creates and formats the directories as needed, checks that they belong to this node and
+    /// one cluster, and reads (then removes) the clean-shutdown markers.
+    pub fn open(log_dirs: &[PathBuf], node_id: i32) -> Result<LogManager, BrokerError> {
+        let mut cluster_id: Option<String> = None;
+        let mut clean_shutdown = true;
+        for dir in log_dirs {
+            std::fs::create_dir_all(dir).map_err(|e| BrokerError::io(dir, e))?;
+            let marker_present = dir.join(CLEAN_SHUTDOWN_MARKER).exists();
+            let (props, fresh) = match MetaProperties::load(dir)? {
+                Some(p) => (p, false),
+                None => {
+                    let mut p = MetaProperties::generate(node_id);
+                    if let Some(c) = &cluster_id {
+                        p.cluster_id = c.clone();
+                    }
+                    p.write(dir)?;
+                    tracing::info!(
+                        dir = %dir.display(),
+                        cluster.id = %p.cluster_id,
+                        node.id = node_id,
+                        "formatted new data directory"
+                    );
+                    (p, true)
+                }
+            };
+            if props.node_id != node_id {
+                return Err(BrokerError::Startup(format!(
+                    "data directory {} belongs to node.id {} but this node is node.id {}",
+                    dir.display(),
+                    props.node_id,
+                    node_id
+                )));
+            }
+            match &cluster_id {
+                None => cluster_id = Some(props.cluster_id.clone()),
+                Some(c) if *c != props.cluster_id => {
+                    return Err(BrokerError::Startup(format!(
+                        "data directory {} belongs to cluster {} but {} belongs to cluster {}",
+                        dir.display(),
+                        props.cluster_id,
+                        log_dirs[0].display(),
+                        c
+                    )))
+                }
+                Some(_) => {}
+            }
+            // A directory formatted just now holds nothing to recover.
+            clean_shutdown &= fresh || marker_present;
+        }
+        Ok(LogManager {
+            log_dirs: log_dirs.to_vec(),
+            cluster_id: cluster_id.expect("at least one log dir"),
+            clean_shutdown,
+        })
+    }
+
+    /// The cluster id.
+    pub fn cluster_id(&self) -> &str {
+        &self.cluster_id
+    }
+
+    /// Whether the previous run shut down cleanly.
+    pub fn clean_shutdown(&self) -> bool {
+        self.clean_shutdown
+    }
+
+    /// The directory of the metadata log.
+    pub fn metadata_dir(&self) -> PathBuf {
+        self.log_dirs[0].join(METADATA_DIR)
+    }
+
+    /// The configured directories.
+    pub fn log_dirs(&self) -> &[PathBuf] {
+        &self.log_dirs
+    }
+
+    /// Removes the clean-shutdown markers once the logs are open: a crash from here on is an
+    /// unclean shutdown.
+    pub fn clear_clean_shutdown_markers(&self) -> Result<(), BrokerError> {
+        for dir in &self.log_dirs {
+            let marker = dir.join(CLEAN_SHUTDOWN_MARKER);
+            match std::fs::remove_file(&marker) {
+                Ok(()) => sync_dir(dir)?,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(BrokerError::io(&marker, e)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the clean-shutdown markers after every log was closed.
+    pub fn write_clean_shutdown_markers(&self) -> Result<(), BrokerError> {
+        for dir in &self.log_dirs {
+            let marker = dir.join(CLEAN_SHUTDOWN_MARKER);
+            std::fs::write(&marker, b"").map_err(|e| BrokerError::io(&marker, e))?;
+            sync_dir(dir)?;
+        }
+        Ok(())
+    }
+
+    /// Existing partition directories, by directory name.
+    pub fn existing_partition_dirs(&self) -> Result<HashMap<String, PathBuf>, BrokerError> {
+        let mut found = HashMap::new();
+        for dir in &self.log_dirs {
+            let entries = std::fs::read_dir(dir).map_err(|e| BrokerError::io(dir, e))?;
+            for entry in entries {
+                let entry = entry.map_err(|e| BrokerError::io(dir, e))?;
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if name == METADATA_DIR || !entry.path().is_dir() || !is_partition_dir_name(&name) {
+                    continue;
+                }
+                found.insert(name, entry.path());
+            }
+        }
+        Ok(found)
+    }
+
+    /// Opens the log of a partition where it exists, or creates it in the directory holding the
+    /// fewest partitions.
+    pub fn open_partition(
+        &self,
+        topic: &str,
+        partition: i32,
+        config: LogConfig,
+        existing: Option<&Path>,
+    ) -> Result<(PartitionLog, RecoveryReport), BrokerError> {
+        let path = match existing {
+            Some(p) => p.to_path_buf(),
+            None => self
+                .least_loaded_dir()?
+                .join(partition_dir_name(topic, partition)),
+        };
+        PartitionLog::open(&path, config, self.clean_shutdown).map_err(BrokerError::Storage)
+    }
+
+    fn least_loaded_dir(&self) -> Result<&Path, BrokerError> {
+        if self.log_dirs.len() == 1 {
+            return Ok(&self.log_dirs[0]);
+        }
+        let mut best = (usize::MAX, &self.log_dirs[0]);
+        for dir in &self.log_dirs {
+            let n = std::fs::read_dir(dir)
+                .map_err(|e| BrokerError::io(dir, e))?
+                .filter_map(Result::ok)
+                .filter(|e| is_partition_dir_name(&e.file_name().to_string_lossy()))
+                .count();
+            if n < best.0 {
+                best = (n, dir);
+            }
+        }
+        Ok(best.1)
+    }
+
+    /// Removes a partition directory that no topic owns any more (a topic deleted before a crash
+    /// finished removing its files).
+    pub fn remove_stray(&self, path: &Path) -> Result<(), BrokerError> {
+        tracing::warn!(dir = %path.display(), "removing data of a partition no topic owns");
+        std::fs::remove_dir_all(path).map_err(|e| BrokerError::io(path, e))
+    }
+}
+
+/// `<topic>-<partition>` with a legal topic name and a numeric partition.
+fn is_partition_dir_name(name: &str) -> bool {
+    match name.rsplit_once('-') {
+        Some((topic, p)) => {
+            !topic.is_empty() && !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())
+        }
+        None => false,
+    }
+}
+
+fn sync_dir(dir: &Path) -> Result<(), BrokerError> {
+    std::fs::File::open(dir)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| BrokerError::io(dir, e))
+}
+
+impl From<StorageError> for BrokerError {
+    fn from(e: StorageError) -> Self {
+        BrokerError::Storage(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partition_dir_names() {
+        assert!(is_partition_dir_name("orders-0"));
+        assert!(is_partition_dir_name("my-topic-12"));
+        assert!(!is_partition_dir_name("orders"));
+        assert!(!is_partition_dir_name("orders-x"));
+        assert!(!is_partition_dir_name("-3"));
+    }
+
+    #[test]
+    fn format_then_reopen_keeps_cluster_id_and_reads_marker() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dirs = vec![tmp.path().join("a"), tmp.path().join("b")];
+        let lm = LogManager::open(&dirs, 1).unwrap();
+        assert!(lm.clean_shutdown(), "fresh directories need no recovery");
+        lm.clear_clean_shutdown_markers().unwrap();
+        assert!(!LogManager::open(&dirs, 1).unwrap().clean_shutdown());
+        let id = lm.cluster_id().to_string();
+        lm.write_clean_shutdown_markers().unwrap();
+        let lm = LogManager::open(&dirs, 1).unwrap();
+        assert!(lm.clean_shutdown());
+        assert_eq!(lm.cluster_id(), id);
+        lm.clear_clean_shutdown_markers().unwrap();
+        assert!(!LogManager::open(&dirs, 1).unwrap().clean_shutdown());
+        assert!(LogManager::open(&dirs, 2).is_err());
+    }
+}

@@ -1,0 +1,111 @@
+//! The listener: accepts connections, runs one task per connection, the background flush task,
+//! and shuts everything down in order (stop accepting, end connections, close logs, mark clean).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::broker::Broker;
+use crate::config::BrokerConfig;
+use crate::connection;
+use crate::error::BrokerError;
+
+/// How often `flush.ms` deadlines are checked.
+const FLUSH_CHECK_INTERVAL_MS: u64 = 100;
+
+/// A started node.
+#[derive(Debug)]
+pub struct RunningBroker {
+    /// The address the listener is bound to.
+    pub local_addr: SocketAddr,
+    /// Set to true to stop.
+    shutdown: watch::Sender<bool>,
+    /// The accept loop; ends after the shutdown sequence.
+    task: tokio::task::JoinHandle<Result<(), BrokerError>>,
+}
+
+/// Opens the data, binds the listener and starts serving.
+pub async fn start(config: BrokerConfig) -> Result<RunningBroker, BrokerError> {
+    let bind = config.listener.bind_address();
+    let broker = tokio::task::block_in_place(|| Broker::open(config))?;
+    let broker = Arc::new(broker);
+    let listener = TcpListener::bind(&bind)
+        .await
+        .map_err(|e| BrokerError::Startup(format!("cannot listen on {bind}: {e}")))?;
+    let local_addr = listener
+        .local_addr()
+        .map_err(|e| BrokerError::Startup(format!("listener address: {e}")))?;
+    broker.set_bound_address(local_addr);
+    let (host, port) = broker.advertised();
+    tracing::info!(
+        listener = %local_addr,
+        advertised = %format!("{host}:{port}"),
+        node.id = broker.config.node_id,
+        cluster.id = %broker.cluster_id(),
+        "kavka is ready"
+    );
+    let (shutdown, rx) = watch::channel(false);
+    let task = tokio::spawn(serve(broker, listener, rx));
+    Ok(RunningBroker {
+        local_addr,
+        shutdown,
+        task,
+    })
+}
+
+async fn serve(
+    broker: Arc<Broker>,
+    listener: TcpListener,
+    mut shutdown: watch::Receiver<bool>,
+) -> Result<(), BrokerError> {
+    let mut connections = JoinSet::new();
+    let flusher = {
+        let broker = broker.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(FLUSH_CHECK_INTERVAL_MS));
+            loop {
+                tick.tick().await;
+                let b = broker.clone();
+                let _ = tokio::task::spawn_blocking(move || b.flush_due()).await;
+            }
+        })
+    };
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    let _ = stream.set_nodelay(true);
+                    connections.spawn(connection::serve(broker.clone(), stream, peer));
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            _ = shutdown.changed() => break,
+        }
+    }
+    tracing::info!("shutting down: closing connections");
+    drop(listener);
+    connections.abort_all();
+    while connections.join_next().await.is_some() {}
+    flusher.abort();
+    let _ = flusher.await;
+    tokio::task::block_in_place(|| broker.close())
+}
+
+impl RunningBroker {
+    /// Stops accepting, ends connections, flushes and closes every log, and writes the
+    /// clean-shutdown marker.
+    pub async fn shutdown(self) -> Result<(), BrokerError> {
+        let _ = self.shutdown.send(true);
+        self.task
+            .await
+            .map_err(|e| BrokerError::Startup(format!("broker task failed: {e}")))?
+    }
+}

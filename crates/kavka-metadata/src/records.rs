@@ -1,0 +1,359 @@
+//! Metadata records: the only way metadata changes.
+//!
+//! Each record is a struct with a stable type id (Kafka's metadata `apiKey` for the same record,
+//! so a Kafka engineer recognises them) and a version. Encoding, all big-endian:
+//!
+//! ```text
+//! record = type_id u16 | version u16 | body
+//! body   = the struct's fields in declaration order:
+//!          i32 as 4 bytes, uuid as 16 bytes, string as i32 length + UTF-8 (-1 = null),
+//!          array of i32 as i32 count + elements, ConfigResourceType as u8 (Kafka's code).
+//! ```
+//!
+//! The framing (length, CRC) belongs to the journal, not to the record. Decoding rejects unknown
+//! types and versions, short input, bad lengths and trailing bytes with a [`DecodeError`]; it
+//! never panics and never allocates more than the input could hold.
+
+use bytes::BufMut;
+use uuid::Uuid;
+
+use crate::wire::{self, Reader};
+
+/// Type ids of metadata records. The values are Kafka's metadata record api keys; those not
+/// implemented yet are reserved here so that they keep their number when they are.
+pub mod record_type {
+    /// Reserved: a broker registers (`RegisterBrokerRecord`).
+    pub const REGISTER_BROKER: u16 = 0;
+    /// Reserved: a broker leaves (`UnregisterBrokerRecord`).
+    pub const UNREGISTER_BROKER: u16 = 1;
+    /// [`super::TopicRecord`].
+    pub const TOPIC: u16 = 2;
+    /// [`super::PartitionRecord`].
+    pub const PARTITION: u16 = 3;
+    /// [`super::ConfigRecord`].
+    pub const CONFIG: u16 = 4;
+    /// Reserved: a delta to a partition (`PartitionChangeRecord`).
+    pub const PARTITION_CHANGE: u16 = 5;
+    /// Reserved: a broker is fenced (`FenceBrokerRecord`).
+    pub const FENCE_BROKER: u16 = 7;
+    /// Reserved: a broker is unfenced (`UnfenceBrokerRecord`).
+    pub const UNFENCE_BROKER: u16 = 8;
+    /// [`super::RemoveTopicRecord`].
+    pub const REMOVE_TOPIC: u16 = 9;
+    /// Reserved: a finalized feature level (`FeatureLevelRecord`).
+    pub const FEATURE_LEVEL: u16 = 12;
+    /// Reserved: a block of producer ids handed out (`ProducerIdsRecord`).
+    pub const PRODUCER_IDS: u16 = 15;
+}
+
+/// A topic is created.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicRecord {
+    /// The topic name; unique among live topics.
+    pub name: String,
+    /// The topic id; unique forever (a re-created topic gets a new one).
+    pub topic_id: Uuid,
+}
+
+impl TopicRecord {
+    /// Stable type id.
+    pub const TYPE_ID: u16 = record_type::TOPIC;
+    /// Current (and only) version.
+    pub const VERSION: u16 = 0;
+}
+
+/// The full state of one partition: creates it or replaces its previous state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartitionRecord {
+    /// The topic the partition belongs to.
+    pub topic_id: Uuid,
+    /// Partition index, from 0.
+    pub partition: i32,
+    /// Broker ids of all replicas, preferred leader first.
+    pub replicas: Vec<i32>,
+    /// Broker ids of the in-sync replicas.
+    pub isr: Vec<i32>,
+    /// Broker id of the leader, `-1` for none.
+    pub leader: i32,
+    /// Bumped at every leader change; fences stale leaders.
+    pub leader_epoch: i32,
+    /// Bumped at every change of this partition's state.
+    pub partition_epoch: i32,
+}
+
+impl PartitionRecord {
+    /// Stable type id.
+    pub const TYPE_ID: u16 = record_type::PARTITION;
+    /// Current (and only) version.
+    pub const VERSION: u16 = 0;
+}
+
+/// The kind of resource a config belongs to. Encoded as Kafka's `ConfigResource.Type` code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ConfigResourceType {
+    /// A topic; the resource name is the topic name.
+    Topic,
+    /// A broker; the resource name is the broker id, or empty for the cluster-wide default.
+    Broker,
+}
+
+impl ConfigResourceType {
+    /// Kafka's code for the type (`ConfigResource.Type`): topic 2, broker 4.
+    pub fn code(self) -> u8 {
+        match self {
+            ConfigResourceType::Topic => 2,
+            ConfigResourceType::Broker => 4,
+        }
+    }
+
+    /// The type for a Kafka code, `None` for codes not supported.
+    pub fn from_code(code: u8) -> Option<Self> {
+        match code {
+            2 => Some(ConfigResourceType::Topic),
+            4 => Some(ConfigResourceType::Broker),
+            _ => None,
+        }
+    }
+}
+
+/// One config key of one resource is set or deleted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigRecord {
+    /// The kind of resource.
+    pub resource_type: ConfigResourceType,
+    /// The resource: a topic name, a broker id, or empty for the cluster-wide broker default.
+    pub resource_name: String,
+    /// The config key, e.g. `retention.ms`.
+    pub name: String,
+    /// The new value; `None` deletes the key (back to the default).
+    pub value: Option<String>,
+}
+
+impl ConfigRecord {
+    /// Stable type id.
+    pub const TYPE_ID: u16 = record_type::CONFIG;
+    /// Current (and only) version.
+    pub const VERSION: u16 = 0;
+}
+
+/// A topic is deleted, with its partitions and configs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoveTopicRecord {
+    /// The topic to remove.
+    pub topic_id: Uuid,
+}
+
+impl RemoveTopicRecord {
+    /// Stable type id.
+    pub const TYPE_ID: u16 = record_type::REMOVE_TOPIC;
+    /// Current (and only) version.
+    pub const VERSION: u16 = 0;
+}
+
+/// Any metadata record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MetadataRecord {
+    /// See [`TopicRecord`].
+    Topic(TopicRecord),
+    /// See [`PartitionRecord`].
+    Partition(PartitionRecord),
+    /// See [`ConfigRecord`].
+    Config(ConfigRecord),
+    /// See [`RemoveTopicRecord`].
+    RemoveTopic(RemoveTopicRecord),
+}
+
+/// Why bytes do not decode as a [`MetadataRecord`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    /// The input ends inside a field (or a length claims more than is left).
+    #[error("record truncated in field {field}")]
+    Truncated {
+        /// The field being read.
+        field: &'static str,
+    },
+    /// A length or count is negative (or null where null is not allowed).
+    #[error("invalid length {len} for field {field}")]
+    InvalidLength {
+        /// The field being read.
+        field: &'static str,
+        /// The length read.
+        len: i32,
+    },
+    /// A string is not UTF-8.
+    #[error("field {field} is not valid UTF-8")]
+    InvalidUtf8 {
+        /// The field being read.
+        field: &'static str,
+    },
+    /// The type id is not one this build knows.
+    #[error("unknown metadata record type {type_id}")]
+    UnknownType {
+        /// The type id read.
+        type_id: u16,
+    },
+    /// The record type is known but not at this version.
+    #[error("unsupported version {version} of metadata record type {type_id}")]
+    UnsupportedVersion {
+        /// The type id read.
+        type_id: u16,
+        /// The version read.
+        version: u16,
+    },
+    /// A config resource type code that is not supported.
+    #[error("unknown config resource type {code}")]
+    InvalidConfigResourceType {
+        /// The code read.
+        code: u8,
+    },
+    /// Bytes are left after the last field.
+    #[error("{bytes} trailing bytes after the record")]
+    TrailingBytes {
+        /// How many.
+        bytes: usize,
+    },
+}
+
+impl MetadataRecord {
+    /// The record's type id (see [`record_type`]).
+    pub fn type_id(&self) -> u16 {
+        match self {
+            MetadataRecord::Topic(_) => TopicRecord::TYPE_ID,
+            MetadataRecord::Partition(_) => PartitionRecord::TYPE_ID,
+            MetadataRecord::Config(_) => ConfigRecord::TYPE_ID,
+            MetadataRecord::RemoveTopic(_) => RemoveTopicRecord::TYPE_ID,
+        }
+    }
+
+    /// The version the record is encoded at.
+    pub fn version(&self) -> u16 {
+        match self {
+            MetadataRecord::Topic(_) => TopicRecord::VERSION,
+            MetadataRecord::Partition(_) => PartitionRecord::VERSION,
+            MetadataRecord::Config(_) => ConfigRecord::VERSION,
+            MetadataRecord::RemoveTopic(_) => RemoveTopicRecord::VERSION,
+        }
+    }
+
+    /// Appends the encoded record to `buf`.
+    pub fn encode(&self, buf: &mut Vec<u8>) {
+        buf.put_u16(self.type_id());
+        buf.put_u16(self.version());
+        match self {
+            MetadataRecord::Topic(r) => {
+                wire::put_string(buf, &r.name);
+                wire::put_uuid(buf, &r.topic_id);
+            }
+            MetadataRecord::Partition(r) => {
+                wire::put_uuid(buf, &r.topic_id);
+                buf.put_i32(r.partition);
+                wire::put_i32_array(buf, &r.replicas);
+                wire::put_i32_array(buf, &r.isr);
+                buf.put_i32(r.leader);
+                buf.put_i32(r.leader_epoch);
+                buf.put_i32(r.partition_epoch);
+            }
+            MetadataRecord::Config(r) => {
+                buf.put_u8(r.resource_type.code());
+                wire::put_string(buf, &r.resource_name);
+                wire::put_string(buf, &r.name);
+                wire::put_nullable_string(buf, r.value.as_deref());
+            }
+            MetadataRecord::RemoveTopic(r) => wire::put_uuid(buf, &r.topic_id),
+        }
+    }
+
+    /// The encoded record.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut buf = Vec::new();
+        self.encode(&mut buf);
+        buf
+    }
+
+    /// Decodes one record that fills `bytes` exactly.
+    pub fn decode(bytes: &[u8]) -> Result<MetadataRecord, DecodeError> {
+        let mut r = Reader::new(bytes);
+        let type_id = r.u16("type_id")?;
+        let version = r.u16("version")?;
+        type DecodeBody = fn(&mut Reader<'_>) -> Result<MetadataRecord, DecodeError>;
+        let (version_max, decode_body): (u16, DecodeBody) = match type_id {
+            TopicRecord::TYPE_ID => (TopicRecord::VERSION, decode_topic),
+            PartitionRecord::TYPE_ID => (PartitionRecord::VERSION, decode_partition),
+            ConfigRecord::TYPE_ID => (ConfigRecord::VERSION, decode_config),
+            RemoveTopicRecord::TYPE_ID => (RemoveTopicRecord::VERSION, decode_remove_topic),
+            _ => return Err(DecodeError::UnknownType { type_id }),
+        };
+        // Every type is at version 0 today; a later version adds a decoder here.
+        if version != version_max {
+            return Err(DecodeError::UnsupportedVersion { type_id, version });
+        }
+        let record = decode_body(&mut r)?;
+        r.finish()?;
+        Ok(record)
+    }
+}
+
+fn decode_topic(r: &mut Reader<'_>) -> Result<MetadataRecord, DecodeError> {
+    Ok(MetadataRecord::Topic(TopicRecord {
+        name: r.string("name")?,
+        topic_id: r.uuid("topic_id")?,
+    }))
+}
+
+fn decode_partition(r: &mut Reader<'_>) -> Result<MetadataRecord, DecodeError> {
+    Ok(MetadataRecord::Partition(PartitionRecord {
+        topic_id: r.uuid("topic_id")?,
+        partition: r.i32("partition")?,
+        replicas: r.i32_array("replicas")?,
+        isr: r.i32_array("isr")?,
+        leader: r.i32("leader")?,
+        leader_epoch: r.i32("leader_epoch")?,
+        partition_epoch: r.i32("partition_epoch")?,
+    }))
+}
+
+fn decode_config(r: &mut Reader<'_>) -> Result<MetadataRecord, DecodeError> {
+    let code = r.u8("resource_type")?;
+    let resource_type = ConfigResourceType::from_code(code)
+        .ok_or(DecodeError::InvalidConfigResourceType { code })?;
+    Ok(MetadataRecord::Config(ConfigRecord {
+        resource_type,
+        resource_name: r.string("resource_name")?,
+        name: r.string("name")?,
+        value: r.nullable_string("value")?,
+    }))
+}
+
+fn decode_remove_topic(r: &mut Reader<'_>) -> Result<MetadataRecord, DecodeError> {
+    Ok(MetadataRecord::RemoveTopic(RemoveTopicRecord {
+        topic_id: r.uuid("topic_id")?,
+    }))
+}
+
+impl From<TopicRecord> for MetadataRecord {
+    fn from(r: TopicRecord) -> Self {
+        MetadataRecord::Topic(r)
+    }
+}
+
+impl From<PartitionRecord> for MetadataRecord {
+    fn from(r: PartitionRecord) -> Self {
+        MetadataRecord::Partition(r)
+    }
+}
+
+impl From<ConfigRecord> for MetadataRecord {
+    fn from(r: ConfigRecord) -> Self {
+        MetadataRecord::Config(r)
+    }
+}
+
+impl From<RemoveTopicRecord> for MetadataRecord {
+    fn from(r: RemoveTopicRecord) -> Self {
+        MetadataRecord::RemoveTopic(r)
+    }
+}
+
+#[cfg(test)]
+#[path = "records_tests.rs"]
+mod tests;

@@ -1,0 +1,191 @@
+use proptest::prelude::*;
+
+use super::*;
+use crate::test_support::arb_record;
+
+fn round_trip(record: MetadataRecord) {
+    let bytes = record.to_bytes();
+    assert_eq!(MetadataRecord::decode(&bytes), Ok(record));
+}
+
+#[test]
+fn topic_record_round_trips_with_exact_layout() {
+    let id = Uuid::from_u128(0x0102_0304_0506_0708_090a_0b0c_0d0e_0f10);
+    let record = MetadataRecord::Topic(TopicRecord {
+        name: "t".into(),
+        topic_id: id,
+    });
+    let mut expected = vec![0, 2, 0, 0, 0, 0, 0, 1, b't'];
+    expected.extend_from_slice(id.as_bytes());
+    assert_eq!(record.to_bytes(), expected);
+    round_trip(record);
+}
+
+#[test]
+fn partition_record_round_trips() {
+    round_trip(MetadataRecord::Partition(PartitionRecord {
+        topic_id: Uuid::from_u128(7),
+        partition: 3,
+        replicas: vec![1, 2, 3],
+        isr: vec![1, 3],
+        leader: 3,
+        leader_epoch: 5,
+        partition_epoch: 9,
+    }));
+}
+
+#[test]
+fn config_record_round_trips_set_and_delete() {
+    for value in [Some("1000".to_owned()), Some(String::new()), None] {
+        round_trip(MetadataRecord::Config(ConfigRecord {
+            resource_type: ConfigResourceType::Topic,
+            resource_name: "orders".into(),
+            name: "retention.ms".into(),
+            value,
+        }));
+    }
+    round_trip(MetadataRecord::Config(ConfigRecord {
+        resource_type: ConfigResourceType::Broker,
+        resource_name: String::new(),
+        name: "log.retention.ms".into(),
+        value: Some("1".into()),
+    }));
+}
+
+#[test]
+fn remove_topic_record_round_trips() {
+    round_trip(MetadataRecord::RemoveTopic(RemoveTopicRecord {
+        topic_id: Uuid::from_u128(42),
+    }));
+}
+
+#[test]
+fn type_ids_and_versions_are_stable() {
+    assert_eq!(TopicRecord::TYPE_ID, 2);
+    assert_eq!(PartitionRecord::TYPE_ID, 3);
+    assert_eq!(ConfigRecord::TYPE_ID, 4);
+    assert_eq!(RemoveTopicRecord::TYPE_ID, 9);
+    assert_eq!(ConfigResourceType::Topic.code(), 2);
+    assert_eq!(ConfigResourceType::Broker.code(), 4);
+}
+
+#[test]
+fn decode_rejects_unknown_type_and_version() {
+    assert_eq!(
+        MetadataRecord::decode(&[0, 15, 0, 0]),
+        Err(DecodeError::UnknownType { type_id: 15 })
+    );
+    let mut bytes = MetadataRecord::RemoveTopic(RemoveTopicRecord {
+        topic_id: Uuid::nil(),
+    })
+    .to_bytes();
+    bytes[3] = 1;
+    assert_eq!(
+        MetadataRecord::decode(&bytes),
+        Err(DecodeError::UnsupportedVersion {
+            type_id: 9,
+            version: 1
+        })
+    );
+}
+
+#[test]
+fn decode_rejects_truncation_and_trailing_bytes() {
+    assert_eq!(
+        MetadataRecord::decode(&[]),
+        Err(DecodeError::Truncated { field: "type_id" })
+    );
+    let mut bytes = MetadataRecord::RemoveTopic(RemoveTopicRecord {
+        topic_id: Uuid::nil(),
+    })
+    .to_bytes();
+    assert_eq!(
+        MetadataRecord::decode(&bytes[..bytes.len() - 1]),
+        Err(DecodeError::Truncated { field: "topic_id" })
+    );
+    bytes.push(0);
+    assert_eq!(
+        MetadataRecord::decode(&bytes),
+        Err(DecodeError::TrailingBytes { bytes: 1 })
+    );
+}
+
+#[test]
+fn decode_rejects_hostile_lengths_without_allocating() {
+    // A partition record whose replica count claims i32::MAX elements in a few bytes.
+    let mut bytes = vec![0, 3, 0, 0];
+    bytes.extend_from_slice(&[0; 16]); // topic id
+    bytes.extend_from_slice(&0i32.to_be_bytes()); // partition
+    bytes.extend_from_slice(&i32::MAX.to_be_bytes()); // replicas count
+    assert_eq!(
+        MetadataRecord::decode(&bytes),
+        Err(DecodeError::Truncated { field: "replicas" })
+    );
+    // A negative (non-null) string length.
+    let bytes = [0, 2, 0, 0, 0xff, 0xff, 0xff, 0xfe];
+    assert_eq!(
+        MetadataRecord::decode(&bytes),
+        Err(DecodeError::InvalidLength {
+            field: "name",
+            len: -2
+        })
+    );
+    // Null where a string is required.
+    let bytes = [0, 2, 0, 0, 0xff, 0xff, 0xff, 0xff];
+    assert_eq!(
+        MetadataRecord::decode(&bytes),
+        Err(DecodeError::InvalidLength {
+            field: "name",
+            len: -1
+        })
+    );
+}
+
+#[test]
+fn decode_rejects_bad_utf8_and_resource_type() {
+    let bytes = [0, 2, 0, 0, 0, 0, 0, 1, 0xff];
+    assert_eq!(
+        MetadataRecord::decode(&bytes),
+        Err(DecodeError::InvalidUtf8 { field: "name" })
+    );
+    let bytes = [0, 4, 0, 0, 3];
+    assert_eq!(
+        MetadataRecord::decode(&bytes),
+        Err(DecodeError::InvalidConfigResourceType { code: 3 })
+    );
+}
+
+proptest! {
+    #[test]
+    fn encode_decode_round_trips(record in arb_record()) {
+        let bytes = record.to_bytes();
+        prop_assert_eq!(MetadataRecord::decode(&bytes), Ok(record));
+    }
+
+    #[test]
+    fn every_strict_prefix_fails_to_decode(record in arb_record()) {
+        let bytes = record.to_bytes();
+        for len in 0..bytes.len() {
+            prop_assert!(MetadataRecord::decode(&bytes[..len]).is_err());
+        }
+    }
+
+    #[test]
+    fn random_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
+        let _ = MetadataRecord::decode(&bytes);
+    }
+
+    #[test]
+    fn random_bodies_after_a_valid_header_never_panic(
+        type_id in prop_oneof![Just(2u16), Just(3), Just(4), Just(9)],
+        body in prop::collection::vec(any::<u8>(), 0..128),
+    ) {
+        let mut bytes = type_id.to_be_bytes().to_vec();
+        bytes.extend_from_slice(&[0, 0]);
+        bytes.extend_from_slice(&body);
+        if let Ok(record) = MetadataRecord::decode(&bytes) {
+            // Whatever decodes re-encodes to the same bytes: the encoding is canonical.
+            prop_assert_eq!(record.to_bytes(), bytes);
+        }
+    }
+}
