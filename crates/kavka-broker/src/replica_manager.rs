@@ -135,9 +135,11 @@ impl Partition {
         let records = if slice.is_empty() {
             Bytes::new()
         } else {
-            slice.read_bytes().map_err(|source| StorageError::Io {
-                path: std::path::PathBuf::from(format!("{}-{}", self.topic, self.index)),
-                source,
+            slice.read_bytes().map_err(|source| {
+                PartitionError::Storage(StorageError::Io {
+                    path: std::path::PathBuf::from(format!("{}-{}", self.topic, self.index)),
+                    source,
+                })
             })?
         };
         Ok(ReadResult { records, offsets })
@@ -151,9 +153,9 @@ impl Partition {
         self.with_log(|log| log.offset_for_timestamp(timestamp_ms))
     }
 
-    /// Largest timestamp and its offset.
+    /// Largest timestamp and the offset of the record carrying it.
     pub fn max_timestamp_and_offset(&self) -> Result<Option<(i64, i64)>, PartitionError> {
-        self.with_log(|log| Ok(log.max_timestamp_and_offset()))
+        self.with_log(|log| log.max_timestamp_record())
     }
 
     /// Flushes if `flush.ms` says so.

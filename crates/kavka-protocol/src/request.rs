@@ -4,11 +4,12 @@
 //! decoding anything (used to answer unsupported versions and to route); [`decode_request`]
 //! decodes the header and the body. Both return errors for hostile input, never panic.
 
-use bytes::Bytes;
+use bytes::{BufMut, Bytes, BytesMut};
 use thiserror::Error;
 
 use crate::api::{for_each_served_api, ApiKey};
-use crate::codec::{Decodable, HeaderVersion};
+use crate::codec::{CodecError, Decodable, Encodable, HeaderVersion, StrBytes};
+use crate::frame::SIZE_PREFIX_BYTES;
 use crate::messages::*;
 
 /// Fields of the request header every version has, at fixed positions.
@@ -92,6 +93,10 @@ macro_rules! define_request {
             pub fn api_key(&self) -> ApiKey {
                 match self { $( Request::$variant(_) => ApiKey::$variant, )* }
             }
+
+            fn encode_body(&self, out: &mut BytesMut, version: i16) -> Result<(), crate::codec::CodecError> {
+                match self { $( Request::$variant(r) => r.encode(out, version), )* }
+            }
         }
 
         fn decode_body(api_key: ApiKey, version: i16, buf: &mut Bytes) -> Result<Request, DecodeError> {
@@ -150,4 +155,33 @@ pub fn decode_request(mut frame: Bytes) -> Result<(RequestHeader, Request), Deco
         },
         body,
     ))
+}
+
+/// Appends a whole request frame (size prefix, header, body) to `out`.
+pub fn encode_request(
+    out: &mut BytesMut,
+    api_version: i16,
+    correlation_id: i32,
+    client_id: Option<&str>,
+    request: &Request,
+) -> Result<(), CodecError> {
+    let api_key = request.api_key();
+    let header_version = request_header_version(api_key, api_version).unwrap_or(1);
+    let header = crate::messages::RequestHeader::default()
+        .with_request_api_key(api_key as i16)
+        .with_request_api_version(api_version)
+        .with_correlation_id(correlation_id)
+        .with_client_id(client_id.map(|c| StrBytes::from_string(c.to_string())));
+    let start = out.len();
+    out.put_i32(0);
+    let result = header
+        .encode(out, header_version)
+        .and_then(|()| request.encode_body(out, api_version));
+    if let Err(e) = result {
+        out.truncate(start);
+        return Err(e);
+    }
+    let size = (out.len() - start - SIZE_PREFIX_BYTES) as i32;
+    out[start..start + SIZE_PREFIX_BYTES].copy_from_slice(&size.to_be_bytes());
+    Ok(())
 }

@@ -102,6 +102,7 @@ fn read_once(
                 }
                 Err(e) => {
                     failed = true;
+                    tracing::debug!(topic = %partition.topic, partition = p.partition, offset = p.fetch_offset, error = %e, "fetch refused");
                     let data = partition_data(p.partition, e.code());
                     match partition.offsets() {
                         Ok(offsets) => with_offsets(data, offsets),

@@ -83,22 +83,6 @@ pub async fn handle(ctx: &RequestContext<'_>, request: Request, scratch: &mut Ve
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn served_ranges_lie_within_the_codec() {
-        for &(key, min, max) in SERVED {
-            let (cmin, cmax) = kavka_protocol::api::codec_versions(key);
-            assert!(
-                cmin <= min && max <= cmax,
-                "{key:?} {min}-{max} vs codec {cmin}-{cmax}"
-            );
-        }
-    }
-}
-
 /// `*_authorized_operations` when the client did not ask for them.
 pub const OPERATIONS_NOT_REQUESTED: i32 = i32::MIN;
 
@@ -123,4 +107,20 @@ pub fn topic_name(name: &str) -> kavka_protocol::messages::TopicName {
 pub fn message(text: impl Into<String>) -> Option<kavka_protocol::codec::StrBytes> {
     let text = text.into();
     (!text.is_empty()).then(|| kavka_protocol::codec::StrBytes::from_string(text))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn served_ranges_lie_within_the_codec() {
+        for &(key, min, max) in SERVED {
+            let (cmin, cmax) = kavka_protocol::api::codec_versions(key);
+            assert!(
+                cmin <= min && max <= cmax,
+                "{key:?} {min}-{max} vs codec {cmin}-{cmax}"
+            );
+        }
+    }
 }

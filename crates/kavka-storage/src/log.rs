@@ -1,0 +1,357 @@
+//! The partition log: an ordered list of segments, the last one active.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use kavka_protocol::batch::{assign_offsets, validate_batches};
+
+use crate::config::{LogConfig, TimestampType};
+use crate::error::{IoContext, StorageError};
+use crate::read::ReadSlice;
+use crate::recovery::{load_segments, RecoveryPointFile, RecoveryReport};
+use crate::segment::Segment;
+
+/// What an append did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppendInfo {
+    /// Offset assigned to the first record.
+    pub base_offset: i64,
+    /// Offset assigned to the last record.
+    pub last_offset: i64,
+    /// The LogAppendTime stamped on the batches, -1 for CreateTime.
+    pub log_append_time_ms: i64,
+    /// Records appended.
+    pub record_count: i64,
+    /// Bytes appended.
+    pub bytes: usize,
+}
+
+/// The log of one partition, stored in its own directory as Kafka-style segments.
+///
+/// Not internally synchronised: the broker keeps it behind a lock. Reads return a
+/// [`ReadSlice`] whose data the caller reads after releasing the lock.
+#[derive(Debug)]
+pub struct PartitionLog {
+    /// The partition directory.
+    dir: PathBuf,
+    /// The partition's configuration.
+    config: LogConfig,
+    /// Segments by increasing base offset; never empty; the last one takes appends.
+    segments: Vec<Segment>,
+    /// Offset below which everything is durable.
+    recovery_point: i64,
+    /// The checkpoint of `recovery_point`.
+    recovery_point_file: RecoveryPointFile,
+    /// Records appended since the last flush (flush.messages).
+    unflushed_messages: u64,
+    /// Time of the first append since the last flush (flush.ms).
+    first_unflushed_append_ms: Option<i64>,
+    /// Segment files were created or deleted since the directory was last fsynced.
+    dir_unsynced: bool,
+    /// Largest batch max timestamp in the log, -1 when none.
+    max_timestamp: i64,
+    /// Offset of the record carrying `max_timestamp`.
+    offset_of_max_timestamp: i64,
+}
+
+impl PartitionLog {
+    /// Opens (or creates, if the directory is missing or empty) the log in `dir`.
+    ///
+    /// `clean_shutdown == true` trusts the files and skips the scan, but still checks that each
+    /// index is sane and rebuilds it if not. `clean_shutdown == false` recovers: every segment
+    /// from the one holding the last flushed offset (the `recovery-point` checkpoint, written on
+    /// each flush; everything if missing) on is scanned (length, magic, CRC32C of each
+    /// batch), a torn or corrupt tail is truncated and later segments deleted, and the scanned
+    /// segments' indexes are rebuilt. The recovered state is flushed before returning.
+    pub fn open(
+        dir: &Path,
+        config: LogConfig,
+        clean_shutdown: bool,
+    ) -> Result<(PartitionLog, RecoveryReport), StorageError> {
+        std::fs::create_dir_all(dir).at(dir)?;
+        let (segments, report) = load_segments(dir, &config, clean_shutdown)?;
+        let mut log = PartitionLog {
+            dir: dir.to_path_buf(),
+            recovery_point: segments.last().map_or(0, Segment::next_offset),
+            recovery_point_file: RecoveryPointFile::open(dir)?,
+            config,
+            segments,
+            unflushed_messages: 0,
+            first_unflushed_append_ms: None,
+            dir_unsynced: true,
+            max_timestamp: -1,
+            offset_of_max_timestamp: -1,
+        };
+        for segment in &log.segments {
+            if segment.max_timestamp() > log.max_timestamp {
+                log.max_timestamp = segment.max_timestamp();
+                log.offset_of_max_timestamp = segment.offset_of_max_timestamp();
+            }
+        }
+        // Scanned segments may exist only in the page cache (a process crash): make them durable
+        // before the recovery point moves past them.
+        log.sync(true)?;
+        Ok((log, report))
+    }
+
+    fn active(&self) -> &Segment {
+        self.segments
+            .last()
+            .expect("a log always has an active segment")
+    }
+
+    fn active_mut(&mut self) -> &mut Segment {
+        self.segments
+            .last_mut()
+            .expect("a log always has an active segment")
+    }
+
+    /// Validates, assigns offsets to and appends the batches of one produce request.
+    ///
+    /// Each batch is validated (header, CRC) and checked against `max_message_bytes`; offsets
+    /// are assigned in place from the log end offset, stamping `leader_epoch` and, for a
+    /// LogAppendTime topic, `now_ms`. The bytes go to the active segment in one write (after a
+    /// roll if due). Nothing is written if validation fails. Records are never decoded.
+    pub fn append(
+        &mut self,
+        batches: &mut [u8],
+        leader_epoch: i32,
+        now_ms: i64,
+    ) -> Result<AppendInfo, StorageError> {
+        let summary = validate_batches(batches)?;
+        if summary.largest_batch_bytes > self.config.max_message_bytes {
+            return Err(StorageError::MessageTooLarge {
+                size: summary.largest_batch_bytes,
+                max: self.config.max_message_bytes,
+            });
+        }
+        let segment_bytes_max = self.config.segment_bytes_max();
+        if batches.len() as u64 > segment_bytes_max {
+            return Err(StorageError::MessageTooLarge {
+                size: batches.len(),
+                max: usize::try_from(segment_bytes_max).unwrap_or(usize::MAX),
+            });
+        }
+        let base_offset = self.log_end_offset();
+        let last_offset = base_offset
+            .checked_add(summary.record_count - 1)
+            .ok_or_else(|| StorageError::Corrupt(format!("offset overflow after {base_offset}")))?;
+        let reason =
+            self.active()
+                .roll_reason(batches.len() as u64, last_offset, now_ms, &self.config);
+        if let Some(reason) = reason {
+            self.roll(reason)?;
+        }
+        let log_append_time_ms = match self.config.message_timestamp_type {
+            TimestampType::LogAppendTime => Some(now_ms),
+            TimestampType::CreateTime => None,
+        };
+        let next_offset = assign_offsets(batches, base_offset, leader_epoch, log_append_time_ms);
+        assert_eq!(next_offset, last_offset + 1, "offsets assigned per summary");
+        let active = self
+            .segments
+            .last_mut()
+            .expect("a log always has an active segment");
+        active.append(batches, now_ms, &self.config)?;
+        if active.max_timestamp() > self.max_timestamp {
+            self.max_timestamp = active.max_timestamp();
+            self.offset_of_max_timestamp = active.offset_of_max_timestamp();
+        }
+        self.unflushed_messages += summary.record_count as u64;
+        self.first_unflushed_append_ms.get_or_insert(now_ms);
+        if self
+            .config
+            .flush_messages
+            .is_some_and(|n| self.unflushed_messages >= n)
+        {
+            self.flush()?;
+        }
+        Ok(AppendInfo {
+            base_offset,
+            last_offset,
+            log_append_time_ms: log_append_time_ms.unwrap_or(-1),
+            record_count: summary.record_count,
+            bytes: batches.len(),
+        })
+    }
+
+    /// Closes the active segment's indexes and starts a new segment at the log end offset.
+    fn roll(&mut self, reason: &str) -> Result<(), StorageError> {
+        let base_offset = self.log_end_offset();
+        self.active_mut().finish()?;
+        let segment = Segment::create(&self.dir, base_offset)?;
+        tracing::debug!(dir = %self.dir.display(), base_offset, reason, "rolled segment");
+        self.segments.push(segment);
+        self.dir_unsynced = true;
+        Ok(())
+    }
+
+    /// Locates whole batches from the ONE segment holding `offset`, starting with the batch that
+    /// contains `offset`, up to `max_bytes`. A first batch larger than `max_bytes` is returned
+    /// whole if `min_one_batch`, else nothing. `offset == log_end_offset` gives an empty slice;
+    /// an offset outside `[log_start_offset, log_end_offset]` is
+    /// [`StorageError::OffsetOutOfRange`]. Only batch headers are read here.
+    pub fn read(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        min_one_batch: bool,
+    ) -> Result<ReadSlice, StorageError> {
+        let log_end_offset = self.log_end_offset();
+        if offset == log_end_offset {
+            return Ok(ReadSlice::empty(offset));
+        }
+        let log_start_offset = self.log_start_offset();
+        if offset < log_start_offset || offset > log_end_offset {
+            return Err(StorageError::OffsetOutOfRange {
+                offset,
+                log_start_offset,
+                log_end_offset,
+            });
+        }
+        let first = self.segment_index(offset);
+        for segment in &self.segments[first..] {
+            if let Some(slice) = segment.read(offset, max_bytes, min_one_batch)? {
+                return Ok(slice);
+            }
+        }
+        Ok(ReadSlice::empty(offset))
+    }
+
+    /// Index of the segment whose range holds `offset` (the last with base <= offset).
+    fn segment_index(&self, offset: i64) -> usize {
+        self.segments
+            .partition_point(|s| s.base_offset() <= offset)
+            .saturating_sub(1)
+    }
+
+    /// Offset of the first record in the log.
+    pub fn log_start_offset(&self) -> i64 {
+        self.segments[0].base_offset()
+    }
+
+    /// Offset the next appended record will get.
+    pub fn log_end_offset(&self) -> i64 {
+        self.active().next_offset()
+    }
+
+    /// Bytes of all segments.
+    pub fn size_bytes(&self) -> u64 {
+        self.segments.iter().map(Segment::size_bytes).sum()
+    }
+
+    /// Number of segments (at least one).
+    pub fn segment_count(&self) -> usize {
+        self.segments.len()
+    }
+
+    /// Base offsets of the segments, oldest first.
+    pub fn segment_base_offsets(&self) -> Vec<i64> {
+        self.segments.iter().map(Segment::base_offset).collect()
+    }
+
+    /// The partition directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Offset below which the log is known durable.
+    pub fn recovery_point(&self) -> i64 {
+        self.recovery_point
+    }
+
+    /// The first record with timestamp >= `timestamp_ms`, as (offset, timestamp); `None` if
+    /// there is none. Segment max timestamps pick the segment, its time index the starting
+    /// offset, batch headers the batch; only that batch's records are decoded.
+    pub fn offset_for_timestamp(
+        &self,
+        timestamp_ms: i64,
+    ) -> Result<Option<(i64, i64)>, StorageError> {
+        for segment in &self.segments {
+            if segment.max_timestamp() < timestamp_ms {
+                continue;
+            }
+            if let Some(found) = segment.find_timestamp(timestamp_ms)? {
+                return Ok(Some(found));
+            }
+        }
+        Ok(None)
+    }
+
+    /// (max timestamp, offset of the record carrying it) over the whole log, for ListOffsets
+    /// MAX_TIMESTAMP; the earliest such record when several batches share the max. `None` when
+    /// the log is empty or no batch has a timestamp.
+    ///
+    /// Records are not decoded, so the offset comes from the batch header: exact for
+    /// LogAppendTime batches, single-record batches and batches whose first record carries the
+    /// max; otherwise the batch's last offset (Kafka's "shallow" offset, exact for the usual
+    /// non-decreasing timestamps). [`PartitionLog::max_timestamp_record`] is always exact.
+    pub fn max_timestamp_and_offset(&self) -> Option<(i64, i64)> {
+        (self.max_timestamp >= 0).then_some((self.max_timestamp, self.offset_of_max_timestamp))
+    }
+
+    /// Like [`PartitionLog::max_timestamp_and_offset`] (same order: timestamp, offset) but
+    /// exact: decodes the records of the one batch carrying the max timestamp.
+    pub fn max_timestamp_record(&self) -> Result<Option<(i64, i64)>, StorageError> {
+        match self.max_timestamp_and_offset() {
+            Some((max_timestamp, _)) => Ok(self
+                .offset_for_timestamp(max_timestamp)?
+                .map(|(offset, timestamp)| (timestamp, offset))),
+            None => Ok(None),
+        }
+    }
+
+    /// Makes everything appended durable (data and indexes) and writes the recovery point.
+    pub fn flush(&mut self) -> Result<(), StorageError> {
+        self.sync(false)
+    }
+
+    /// Syncs the segments needing it (all, or the dirty suffix: only the newest segments are
+    /// ever written), the directory, then moves the recovery point to the log end.
+    fn sync(&mut self, all_segments: bool) -> Result<(), StorageError> {
+        for segment in self.segments.iter_mut().rev() {
+            if segment.needs_flush() {
+                segment.flush()?;
+            } else if !all_segments {
+                break;
+            }
+        }
+        if self.dir_unsynced {
+            File::open(&self.dir)
+                .and_then(|d| d.sync_all())
+                .at(&self.dir)?;
+            self.dir_unsynced = false;
+        }
+        self.recovery_point = self.log_end_offset();
+        self.recovery_point_file.write(self.recovery_point)?;
+        self.unflushed_messages = 0;
+        self.first_unflushed_append_ms = None;
+        Ok(())
+    }
+
+    /// Flushes if `flush_ms` is set and the oldest unflushed append is at least that old.
+    pub fn flush_if_due(&mut self, now_ms: i64) -> Result<(), StorageError> {
+        let due = match (self.config.flush_ms, self.first_unflushed_append_ms) {
+            (Some(flush_ms), Some(since_ms)) => now_ms.saturating_sub(since_ms) >= flush_ms,
+            _ => false,
+        };
+        if due {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Completes the active segment's indexes and flushes, so that
+    /// `open(clean_shutdown = true)` restores exactly this state.
+    pub fn close(mut self) -> Result<(), StorageError> {
+        self.active_mut().finish()?;
+        self.flush()
+    }
+
+    /// Removes the partition directory and all its files.
+    pub fn delete(self) -> Result<(), StorageError> {
+        let dir = self.dir.clone();
+        drop(self);
+        std::fs::remove_dir_all(&dir).at(&dir)
+    }
+}

@@ -1,0 +1,377 @@
+//! Raw-bytes protocol tests over TCP against a real `kavka server`.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use bytes::{BufMut, Bytes, BytesMut};
+use common::*;
+use kavka_protocol::api::ApiKey;
+use kavka_protocol::codec::Decodable;
+use kavka_protocol::messages::ApiVersionsResponse;
+use kavka_protocol::request::Request;
+use kavka_protocol::response::Response;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+const SERVED_API_COUNT: i32 = 9;
+
+fn frame(body: &[u8]) -> Vec<u8> {
+    let mut f = (body.len() as i32).to_be_bytes().to_vec();
+    f.extend_from_slice(body);
+    f
+}
+
+/// An ApiVersions request of any version, by hand.
+fn api_versions_request(version: i16, correlation_id: i32) -> Vec<u8> {
+    let mut b = BytesMut::new();
+    b.put_i16(18);
+    b.put_i16(version);
+    b.put_i32(correlation_id);
+    b.put_i16(4);
+    b.put_slice(b"test");
+    if version >= 3 {
+        b.put_u8(0); // header tagged fields
+        b.put_u8(5); // compact string "kavk" + 1
+        b.put_slice(b"kavk");
+        b.put_u8(4);
+        b.put_slice(b"1.0");
+        b.put_u8(0); // body tagged fields
+    }
+    frame(&b)
+}
+
+async fn read_frame(s: &mut TcpStream) -> Option<Bytes> {
+    let mut size = [0u8; 4];
+    tokio::time::timeout(Duration::from_secs(10), s.read_exact(&mut size))
+        .await
+        .expect("broker answered or closed in time")
+        .ok()?;
+    let mut body = vec![0u8; i32::from_be_bytes(size) as usize];
+    s.read_exact(&mut body).await.ok()?;
+    Some(Bytes::from(body))
+}
+
+/// True when the broker closed the connection (EOF or reset) within the timeout.
+async fn closed(s: &mut TcpStream) -> bool {
+    let mut buf = [0u8; 1];
+    matches!(
+        tokio::time::timeout(Duration::from_secs(10), s.read(&mut buf)).await,
+        Ok(Ok(0)) | Ok(Err(_))
+    )
+}
+
+async fn still_serves(b: &TestBroker) {
+    let mut s = TcpStream::connect(b.addr).await.unwrap();
+    s.write_all(&api_versions_request(3, 42)).await.unwrap();
+    let resp = read_frame(&mut s).await.expect("a response");
+    assert_eq!(&resp[..4], &42i32.to_be_bytes());
+    assert_eq!(&resp[4..6], &0i16.to_be_bytes());
+}
+
+#[tokio::test]
+async fn api_versions_every_version_and_too_new() {
+    let b = TestBroker::start(&[]);
+    let mut s = TcpStream::connect(b.addr).await.unwrap();
+    for version in 0..=4i16 {
+        s.write_all(&api_versions_request(version, 100 + version as i32))
+            .await
+            .unwrap();
+        let mut resp = read_frame(&mut s).await.unwrap();
+        // Response header v0 whatever the version: correlation id, then the body.
+        assert_eq!(&resp[..4], &(100 + version as i32).to_be_bytes());
+        assert_eq!(&resp[4..6], &[0, 0], "error_code NONE for v{version}");
+        let _ = resp.split_to(4);
+        let body = ApiVersionsResponse::decode(&mut resp, version).unwrap();
+        let keys: Vec<i16> = body.api_keys.iter().map(|k| k.api_key).collect();
+        for key in [0i16, 1, 2, 3, 18, 19, 20, 32, 60] {
+            assert!(keys.contains(&key), "v{version} lists api {key}");
+        }
+        assert!(
+            !keys.contains(&11),
+            "JoinGroup is not advertised before it works"
+        );
+        let produce = body.api_keys.iter().find(|k| k.api_key == 0).unwrap();
+        assert_eq!((produce.min_version, produce.max_version), (3, 13));
+    }
+    // Too new: a v0-encoded answer with UNSUPPORTED_VERSION and the ranges (KIP-511).
+    s.write_all(&api_versions_request(9, 7)).await.unwrap();
+    let resp = read_frame(&mut s).await.unwrap();
+    assert_eq!(&resp[..4], &7i32.to_be_bytes());
+    assert_eq!(&resp[4..6], &35i16.to_be_bytes());
+    assert_eq!(
+        &resp[6..10],
+        &SERVED_API_COUNT.to_be_bytes(),
+        "v0 array of api keys"
+    );
+    assert_eq!(
+        resp.len(),
+        10 + 6 * SERVED_API_COUNT as usize,
+        "exactly a v0 body"
+    );
+    // The connection stays usable.
+    s.write_all(&api_versions_request(0, 8)).await.unwrap();
+    assert_eq!(&read_frame(&mut s).await.unwrap()[..4], &8i32.to_be_bytes());
+}
+
+#[tokio::test]
+async fn oversized_frame_is_refused_before_reading_it() {
+    let b = TestBroker::start(&["socket.request.max.bytes=1048576"]);
+    let mut s = TcpStream::connect(b.addr).await.unwrap();
+    s.write_all(&0x7fff_fff0i32.to_be_bytes()).await.unwrap();
+    assert!(
+        closed(&mut s).await,
+        "oversized frame closes the connection"
+    );
+    let mut s = TcpStream::connect(b.addr).await.unwrap();
+    s.write_all(&(1_048_577i32).to_be_bytes()).await.unwrap();
+    assert!(closed(&mut s).await);
+    let mut s = TcpStream::connect(b.addr).await.unwrap();
+    s.write_all(&(-5i32).to_be_bytes()).await.unwrap();
+    assert!(closed(&mut s).await, "negative size closes the connection");
+    still_serves(&b).await;
+}
+
+#[tokio::test]
+async fn truncated_frame_and_short_header_harm_no_one() {
+    let b = TestBroker::start(&[]);
+    // A frame announcing 100 bytes, of which 10 arrive, then the client goes away.
+    let mut s = TcpStream::connect(b.addr).await.unwrap();
+    s.write_all(&100i32.to_be_bytes()).await.unwrap();
+    s.write_all(&[0u8; 10]).await.unwrap();
+    drop(s);
+    // A frame too short to hold a header.
+    let mut s = TcpStream::connect(b.addr).await.unwrap();
+    s.write_all(&frame(&[0, 18, 0])).await.unwrap();
+    assert!(closed(&mut s).await);
+    // A stalled half frame does not block anyone else.
+    let mut stalled = TcpStream::connect(b.addr).await.unwrap();
+    stalled.write_all(&50i32.to_be_bytes()).await.unwrap();
+    still_serves(&b).await;
+    drop(stalled);
+}
+
+#[tokio::test]
+async fn unknown_key_unserved_api_and_garbage_close_only_that_connection() {
+    let b = TestBroker::start(&[]);
+    let mut other = TcpStream::connect(b.addr).await.unwrap();
+
+    let mut s = TcpStream::connect(b.addr).await.unwrap();
+    s.write_all(&frame(&[0x27, 0x0f, 0, 0, 0, 0, 0, 1, 0xff, 0xff]))
+        .await
+        .unwrap();
+    assert!(closed(&mut s).await, "unknown api key 9999");
+
+    let mut s = TcpStream::connect(b.addr).await.unwrap();
+    s.write_all(&frame(&[0, 11, 0, 5, 0, 0, 0, 1, 0xff, 0xff, 1, 2, 3]))
+        .await
+        .unwrap();
+    assert!(closed(&mut s).await, "JoinGroup is not served yet");
+
+    let mut s = TcpStream::connect(b.addr).await.unwrap();
+    s.write_all(&frame(&[
+        0, 3, 0, 12, 0, 0, 0, 1, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0x13,
+    ]))
+    .await
+    .unwrap();
+    assert!(closed(&mut s).await, "undecodable Metadata v12");
+
+    let mut s = TcpStream::connect(b.addr).await.unwrap();
+    s.write_all(&frame(&[0, 0, 0, 2, 0, 0, 0, 1, 0xff, 0xff]))
+        .await
+        .unwrap();
+    assert!(closed(&mut s).await, "Produce v2 is below the served range");
+
+    // The connection opened before all this still works.
+    other.write_all(&api_versions_request(2, 5)).await.unwrap();
+    assert_eq!(
+        &read_frame(&mut other).await.unwrap()[..4],
+        &5i32.to_be_bytes()
+    );
+}
+
+#[tokio::test]
+async fn produce_errors_carry_kafka_codes() {
+    let b = TestBroker::start(&["message.max.bytes=2000"]);
+    let mut c = b.connect().await;
+    assert_eq!(create_topic(&mut c, "codes", 1).await, 0);
+
+    let good = batch("v", 0, 3);
+    assert_eq!(produce(&mut c, "codes", 0, 1, good.clone()).await, (0, 0));
+    assert_eq!(produce(&mut c, "codes", 0, -1, good.clone()).await, (0, 3));
+
+    let mut crc = good.to_vec();
+    let last = crc.len() - 1;
+    crc[last] ^= 0x55;
+    assert_eq!(
+        produce(&mut c, "codes", 0, 1, crc.into()).await.0,
+        2,
+        "CORRUPT_MESSAGE"
+    );
+
+    let mut magic = good.to_vec();
+    magic[16] = 1;
+    assert_eq!(
+        produce(&mut c, "codes", 0, 1, magic.into()).await.0,
+        87,
+        "INVALID_RECORD"
+    );
+
+    assert_eq!(
+        produce(&mut c, "codes", 0, 1, good.slice(..good.len() - 3))
+            .await
+            .0,
+        2,
+        "truncated batch"
+    );
+
+    let big = batch(&"x".repeat(500), 0, 10);
+    assert_eq!(
+        produce(&mut c, "codes", 0, 1, big).await.0,
+        10,
+        "MESSAGE_TOO_LARGE"
+    );
+
+    assert_eq!(
+        produce(&mut c, "nope", 0, 1, good.clone()).await.0,
+        3,
+        "UNKNOWN_TOPIC_OR_PARTITION"
+    );
+    assert_eq!(
+        produce(&mut c, "codes", 7, 1, good.clone()).await.0,
+        3,
+        "no partition 7"
+    );
+    assert_eq!(
+        produce(&mut c, "codes", 0, 2, good.clone()).await.0,
+        21,
+        "INVALID_REQUIRED_ACKS"
+    );
+
+    // Nothing refused was written.
+    let all = read_all(&mut c, "codes", 0).await;
+    assert_eq!(all.len(), 6);
+    assert_eq!(
+        all.iter().map(|(o, _)| *o).collect::<Vec<_>>(),
+        (0..6).collect::<Vec<_>>()
+    );
+}
+
+#[tokio::test]
+async fn acks_zero_gets_no_response_and_the_connection_goes_on() {
+    let b = TestBroker::start(&[]);
+    let mut c = b.connect().await;
+    assert_eq!(create_topic(&mut c, "quiet", 1).await, 0);
+    for i in 0..5 {
+        c.send_only(9, produce_request("quiet", 0, 0, batch("q", i, 1)))
+            .await
+            .unwrap();
+    }
+    // The next response on this connection is the Fetch's: nothing was sent for acks=0.
+    let all = read_all(&mut c, "quiet", 0).await;
+    assert_eq!(all.len(), 5);
+    // A failed acks=0 produce closes the connection: the only signal the protocol has.
+    c.send_only(9, produce_request("missing", 0, 0, batch("q", 0, 1)))
+        .await
+        .unwrap();
+    assert!(closed(c.stream()).await);
+}
+
+#[tokio::test]
+async fn fetch_long_polls_until_data_or_timeout() {
+    let b = TestBroker::start(&[]);
+    let mut c = b.connect().await;
+    assert_eq!(create_topic(&mut c, "poll", 1).await, 0);
+
+    // No data: the fetch waits for max_wait_ms.
+    let started = Instant::now();
+    c.send(12, fetch_request("poll", 0, 0, 600, 1, 1 << 20))
+        .await
+        .unwrap();
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(550),
+        "answered after {waited:?}"
+    );
+
+    // Data arriving meanwhile wakes it early.
+    let addr = b.addr;
+    let producer = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let mut p = kavka_client::Connection::connect(addr, "p").await.unwrap();
+        produce(&mut p, "poll", 0, 1, batch("late", 0, 1)).await
+    });
+    let started = Instant::now();
+    let resp = c
+        .send(12, fetch_request("poll", 0, 0, 10_000, 1, 1 << 20))
+        .await
+        .unwrap();
+    let waited = started.elapsed();
+    assert_eq!(producer.await.unwrap(), (0, 0));
+    assert!(
+        waited < Duration::from_secs(5),
+        "woken by the append, not the timeout: {waited:?}"
+    );
+    let Response::Fetch(r) = resp else { panic!() };
+    assert!(!r.responses[0].partitions[0]
+        .records
+        .as_ref()
+        .unwrap()
+        .is_empty());
+}
+
+#[tokio::test]
+async fn fetch_limits_offsets_and_sessions() {
+    let b = TestBroker::start(&[]);
+    let mut c = b.connect().await;
+    assert_eq!(create_topic(&mut c, "limits", 1).await, 0);
+    for i in 0..10 {
+        produce(&mut c, "limits", 0, 1, batch("r", i * 10, 10)).await;
+    }
+    let one = batch("r", 0, 10).len();
+    // max_bytes smaller than a batch still returns one whole batch.
+    let (err, hw, bytes) = fetch(&mut c, "limits", 0, 0, 10).await;
+    assert_eq!((err, hw), (0, 100));
+    let v = kavka_protocol::batch::BatchView::parse(&bytes).unwrap();
+    assert_eq!((v.base_offset(), v.record_count()), (0, 10), "first batch");
+    assert_eq!(bytes.len(), one);
+    // A limit of two and a half batches returns two.
+    let two = one + batch("r", 10, 10).len();
+    let (_, _, bytes) = fetch(&mut c, "limits", 0, 0, (two + one / 2) as i32).await;
+    assert_eq!(bytes.len(), two);
+    // From the middle of a batch: the containing batch.
+    let (_, _, bytes) = fetch(&mut c, "limits", 0, 15, one as i32).await;
+    let first = kavka_protocol::batch::BatchView::parse(&bytes).unwrap();
+    assert_eq!(first.base_offset(), 10);
+    // At the end: nothing, no error. Past it: OFFSET_OUT_OF_RANGE.
+    assert_eq!(fetch(&mut c, "limits", 0, 100, 1000).await.0, 0);
+    assert_eq!(fetch(&mut c, "limits", 0, 101, 1000).await.0, 1);
+    assert_eq!(fetch(&mut c, "limits", 0, -1, 1000).await.0, 1);
+    // A session the broker never created.
+    let Request::Fetch(req) = fetch_request("limits", 0, 0, 0, 0, 1000) else {
+        unreachable!()
+    };
+    let resp = c
+        .send(
+            12,
+            Request::Fetch(req.with_session_id(77).with_session_epoch(1)),
+        )
+        .await
+        .unwrap();
+    let Response::Fetch(r) = resp else { panic!() };
+    assert_eq!(r.error_code, 70, "FETCH_SESSION_ID_NOT_FOUND");
+    // Asking for a new session (epoch 0) gets a sessionless full response (id 0).
+    let Request::Fetch(req) = fetch_request("limits", 0, 0, 0, 0, 1000) else {
+        unreachable!()
+    };
+    let resp = c
+        .send(
+            12,
+            Request::Fetch(req.with_session_id(0).with_session_epoch(0)),
+        )
+        .await
+        .unwrap();
+    let Response::Fetch(r) = resp else { panic!() };
+    assert_eq!((r.error_code, r.session_id), (0, 0));
+    assert_eq!(ApiKey::Fetch as i16, 1);
+}
