@@ -16,6 +16,13 @@ use super::{
 };
 use crate::controller::validate_topic_name;
 
+/// Kafka's internal topics (created by the coordinators, not by users).
+const INTERNAL_TOPICS: &[&str] = &[
+    "__consumer_offsets",
+    "__transaction_state",
+    "__share_group_state",
+];
+
 fn topic_entry(topic: &TopicImage, authorized_operations: i32) -> MetadataResponseTopic {
     let partitions = topic
         .partitions
@@ -32,7 +39,7 @@ fn topic_entry(topic: &TopicImage, authorized_operations: i32) -> MetadataRespon
     MetadataResponseTopic::default()
         .with_name(Some(topic_name(&topic.name)))
         .with_topic_id(topic.topic_id)
-        .with_is_internal(topic.name.starts_with("__"))
+        .with_is_internal(INTERNAL_TOPICS.contains(&topic.name.as_str()))
         .with_partitions(partitions)
         .with_topic_authorized_operations(authorized_operations)
 }
