@@ -120,7 +120,8 @@ pub fn handle(ctx: &RequestContext<'_>, request: CreateTopicsRequest) -> CreateT
                         })
                         .with_num_partitions(partitions)
                         .with_replication_factor(1)
-                        .with_configs(Some(effective)),
+                        // The config list is part of the response from v5.
+                        .with_configs((ctx.version() >= 5).then_some(effective)),
                 );
             }
             Err((code, text)) => results.push(failure(result, code, text)),

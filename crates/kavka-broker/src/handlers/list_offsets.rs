@@ -34,6 +34,7 @@ fn lookup(partition: &Partition, timestamp: i64) -> Result<(i64, i64), Partition
 /// Handles ListOffsets.
 pub fn handle(ctx: &RequestContext<'_>, request: ListOffsetsRequest) -> ListOffsetsResponse {
     let image = ctx.broker.image();
+    let version = ctx.version();
     let topics = request
         .topics
         .into_iter()
@@ -70,7 +71,8 @@ pub fn handle(ctx: &RequestContext<'_>, request: ListOffsetsRequest) -> ListOffs
                         Ok((timestamp, offset)) => base
                             .with_timestamp(timestamp)
                             .with_offset(offset)
-                            .with_leader_epoch(if offset >= 0 {
+                            // The field exists from v4.
+                            .with_leader_epoch(if offset >= 0 && version >= 4 {
                                 partition.leader_epoch
                             } else {
                                 -1
