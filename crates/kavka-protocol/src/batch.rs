@@ -133,6 +133,102 @@ pub enum BatchError {
     Invalid(&'static str),
 }
 
+/// The fixed header fields of a v2 batch, parsed from its first 61 bytes: the records need not
+/// be in memory (the storage layer walks segment files header by header).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchHeader {
+    /// Offset of the first record.
+    pub base_offset: i64,
+    /// Size of the whole batch (`12 + batchLength`).
+    pub size_bytes: usize,
+    /// Leader epoch stamped by the broker.
+    pub partition_leader_epoch: i32,
+    /// CRC32C stored in the header.
+    pub crc: u32,
+    /// Attribute bits.
+    pub attributes: i16,
+    /// Offset of the last record minus `base_offset`.
+    pub last_offset_delta: i32,
+    /// Timestamp of the first record.
+    pub base_timestamp: i64,
+    /// Largest timestamp in the batch.
+    pub max_timestamp: i64,
+    /// Producer id, -1 when not idempotent.
+    pub producer_id: i64,
+    /// Producer epoch.
+    pub producer_epoch: i16,
+    /// Sequence number of the first record.
+    pub base_sequence: i32,
+    /// Number of records.
+    pub record_count: i32,
+}
+
+impl BatchHeader {
+    /// Parses the header at the start of `buf` (at least 61 bytes), checking the length field
+    /// and the magic byte. The CRC is not checked: it covers the records.
+    pub fn parse(buf: &[u8]) -> Result<BatchHeader, BatchError> {
+        if buf.len() < BATCH_HEADER_BYTES {
+            return Err(BatchError::Truncated {
+                needed: BATCH_HEADER_BYTES,
+                available: buf.len(),
+            });
+        }
+        let size_bytes = batch_size(buf)?;
+        let magic = buf[OFF_MAGIC] as i8;
+        if magic != 2 {
+            return Err(BatchError::UnsupportedMagic(magic));
+        }
+        Ok(BatchHeader {
+            base_offset: be_i64(buf, OFF_BASE_OFFSET),
+            size_bytes,
+            partition_leader_epoch: be_i32(buf, OFF_LEADER_EPOCH),
+            crc: be_u32(buf, OFF_CRC),
+            attributes: be_i16(buf, OFF_ATTRIBUTES),
+            last_offset_delta: be_i32(buf, OFF_LAST_OFFSET_DELTA),
+            base_timestamp: be_i64(buf, OFF_BASE_TIMESTAMP),
+            max_timestamp: be_i64(buf, OFF_MAX_TIMESTAMP),
+            producer_id: be_i64(buf, OFF_PRODUCER_ID),
+            producer_epoch: be_i16(buf, OFF_PRODUCER_EPOCH),
+            base_sequence: be_i32(buf, OFF_BASE_SEQUENCE),
+            record_count: be_i32(buf, OFF_RECORD_COUNT),
+        })
+    }
+
+    /// Offset of the last record (saturating, so that a garbage header cannot overflow).
+    pub fn last_offset(&self) -> i64 {
+        self.base_offset
+            .saturating_add(i64::from(self.last_offset_delta))
+    }
+
+    /// Offset after the last record.
+    pub fn next_offset(&self) -> i64 {
+        self.last_offset().saturating_add(1)
+    }
+
+    /// Whether the timestamps are LogAppendTime.
+    pub fn is_log_append_time(&self) -> bool {
+        self.attributes & attributes::TIMESTAMP_TYPE_LOG_APPEND != 0
+    }
+
+    /// Offset of the record carrying `max_timestamp`, as far as the header tells without decoding
+    /// records: the first record when all records share the batch timestamp (LogAppendTime),
+    /// when there is one record, or when the first record's timestamp is the max; otherwise the
+    /// last record (Kafka's "shallow" offset of the max timestamp).
+    pub fn offset_of_max_timestamp(&self) -> i64 {
+        if self.is_log_append_time()
+            || self.last_offset_delta == 0
+            || self.base_timestamp == self.max_timestamp
+        {
+            self.base_offset
+        } else {
+            self.last_offset()
+        }
+    }
+}
+
+/// Start of the bytes the CRC32C covers (attributes to the end of the batch).
+pub const CRC_START: usize = OFF_ATTRIBUTES;
+
 /// A borrowed view of one v2 batch: the header fields plus the whole batch bytes.
 #[derive(Debug, Clone, Copy)]
 pub struct BatchView<'a> {

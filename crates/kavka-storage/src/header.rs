@@ -1,118 +1,21 @@
-//! Header-only view of a stored v2 batch, and a walker over the batch headers of a segment file.
+//! A walker over the batch headers of a segment file.
 //!
 //! `kavka_protocol::batch::BatchView` needs the whole batch in memory; reads and the clean-open
-//! tail check only need the 61-byte header, so they read headers through a small buffer instead
-//! of loading batches. Field offsets follow the layout documented in `kavka_protocol::batch`.
+//! tail check only need the 61-byte header (`kavka_protocol::batch::BatchHeader`), so they read
+//! headers through a small buffer instead of loading batches.
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
-use kavka_protocol::batch::{attributes, batch_size, BatchError, BATCH_HEADER_BYTES};
+use kavka_protocol::batch::BATCH_HEADER_BYTES;
+pub(crate) use kavka_protocol::batch::{BatchHeader, CRC_START};
 
 use crate::error::{IoContext, StorageError};
-
-const OFF_BASE_OFFSET: usize = 0;
-const OFF_MAGIC: usize = 16;
-const OFF_CRC: usize = 17;
-const OFF_ATTRIBUTES: usize = 21;
-const OFF_LAST_OFFSET_DELTA: usize = 23;
-const OFF_BASE_TIMESTAMP: usize = 27;
-const OFF_MAX_TIMESTAMP: usize = 35;
-const OFF_RECORD_COUNT: usize = 57;
-
-/// Start of the bytes the CRC32C covers (attributes to the end of the batch).
-pub(crate) const CRC_START: usize = OFF_ATTRIBUTES;
 
 /// Bytes read per `pread` when walking headers: several small batches' headers arrive at once,
 /// while a large batch costs one read of its header.
 const WALK_BUFFER_BYTES: usize = 4096;
-
-/// The header fields the storage layer uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct BatchHeader {
-    /// Offset of the first record.
-    pub(crate) base_offset: i64,
-    /// Size of the whole batch (`12 + batchLength`).
-    pub(crate) size_bytes: usize,
-    /// CRC32C stored in the header.
-    pub(crate) crc: u32,
-    /// Attribute bits.
-    pub(crate) attributes: i16,
-    /// Offset of the last record minus `base_offset`.
-    pub(crate) last_offset_delta: i32,
-    /// Timestamp of the first record.
-    pub(crate) base_timestamp: i64,
-    /// Largest timestamp in the batch.
-    pub(crate) max_timestamp: i64,
-    /// Number of records.
-    pub(crate) record_count: i32,
-}
-
-fn be_i64(b: &[u8], at: usize) -> i64 {
-    let mut a = [0u8; 8];
-    a.copy_from_slice(&b[at..at + 8]);
-    i64::from_be_bytes(a)
-}
-
-fn be_i32(b: &[u8], at: usize) -> i32 {
-    i32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
-}
-
-impl BatchHeader {
-    /// Parses the header at the start of `buf` (at least 61 bytes), checking the length field
-    /// and the magic byte. The batch body need not be present.
-    pub(crate) fn parse(buf: &[u8]) -> Result<BatchHeader, BatchError> {
-        if buf.len() < BATCH_HEADER_BYTES {
-            return Err(BatchError::Truncated {
-                needed: BATCH_HEADER_BYTES,
-                available: buf.len(),
-            });
-        }
-        let size_bytes = batch_size(buf)?;
-        let magic = buf[OFF_MAGIC] as i8;
-        if magic != 2 {
-            return Err(BatchError::UnsupportedMagic(magic));
-        }
-        Ok(BatchHeader {
-            base_offset: be_i64(buf, OFF_BASE_OFFSET),
-            size_bytes,
-            crc: be_i32(buf, OFF_CRC) as u32,
-            attributes: i16::from_be_bytes([buf[OFF_ATTRIBUTES], buf[OFF_ATTRIBUTES + 1]]),
-            last_offset_delta: be_i32(buf, OFF_LAST_OFFSET_DELTA),
-            base_timestamp: be_i64(buf, OFF_BASE_TIMESTAMP),
-            max_timestamp: be_i64(buf, OFF_MAX_TIMESTAMP),
-            record_count: be_i32(buf, OFF_RECORD_COUNT),
-        })
-    }
-
-    /// Offset of the last record (saturating, so that garbage headers cannot overflow).
-    pub(crate) fn last_offset(&self) -> i64 {
-        self.base_offset
-            .saturating_add(i64::from(self.last_offset_delta))
-    }
-
-    /// Offset after the last record.
-    pub(crate) fn next_offset(&self) -> i64 {
-        self.last_offset().saturating_add(1)
-    }
-
-    /// Offset of the record carrying `max_timestamp`, as far as the header tells without decoding
-    /// records: the first record when all records share the batch timestamp (LogAppendTime), when
-    /// there is one record, or when the first record's timestamp is the max; otherwise the last
-    /// record (Kafka's "shallow" offset).
-    pub(crate) fn offset_of_max_timestamp(&self) -> i64 {
-        let log_append_time = self.attributes & attributes::TIMESTAMP_TYPE_LOG_APPEND != 0;
-        if log_append_time
-            || self.last_offset_delta == 0
-            || self.base_timestamp == self.max_timestamp
-        {
-            self.base_offset
-        } else {
-            self.last_offset()
-        }
-    }
-}
 
 /// Walks the batch headers of a segment file from a batch boundary, reading through a small
 /// buffer. Every batch must lie entirely before `end_bytes`.
