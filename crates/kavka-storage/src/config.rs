@@ -1,5 +1,8 @@
 //! Per-partition log configuration: Kafka's topic-level `segment.*`, `flush.*`,
-//! `max.message.bytes` and `message.timestamp.type`, with Kafka's defaults.
+//! `max.message.bytes`, `message.timestamp.type`, retention (`retention.*`) and compaction
+//! (`cleanup.policy`, `*.compaction.lag.ms`, ...) configs, with Kafka's defaults.
+
+use std::fmt;
 
 use crate::index::OFFSET_ENTRY_BYTES;
 use crate::time_index::TIME_ENTRY_BYTES;
@@ -16,6 +19,14 @@ pub const DEFAULT_INDEX_INTERVAL_BYTES: u64 = 4096;
 pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 1_048_588;
 /// Largest segment the format allows: index positions are `u32`.
 pub const SEGMENT_BYTES_MAX: u64 = u32::MAX as u64;
+/// Kafka's default `retention.ms`: 7 days.
+pub const DEFAULT_RETENTION_MS: i64 = 7 * 24 * 60 * 60 * 1000;
+/// Kafka's default `delete.retention.ms`: 1 day.
+pub const DEFAULT_DELETE_RETENTION_MS: i64 = 24 * 60 * 60 * 1000;
+/// Kafka's default `min.cleanable.dirty.ratio`.
+pub const DEFAULT_MIN_CLEANABLE_DIRTY_RATIO: f64 = 0.5;
+/// Kafka's default `file.delete.delay.ms`.
+pub const DEFAULT_FILE_DELETE_DELAY_MS: i64 = 60_000;
 
 /// Which timestamp a topic keeps in its batches (`message.timestamp.type`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -27,8 +38,58 @@ pub enum TimestampType {
     LogAppendTime,
 }
 
+/// `cleanup.policy`: what happens to old data. Kafka allows `delete`, `compact` or both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CleanupPolicy {
+    /// Delete whole segments past `retention.ms` / `retention.bytes`.
+    pub delete: bool,
+    /// Keep only the latest record of each key (the log cleaner).
+    pub compact: bool,
+}
+
+impl Default for CleanupPolicy {
+    /// Kafka's default: `delete`.
+    fn default() -> Self {
+        CleanupPolicy {
+            delete: true,
+            compact: false,
+        }
+    }
+}
+
+impl CleanupPolicy {
+    /// Parses Kafka's list syntax (`delete`, `compact`, `compact,delete`, `delete, compact`);
+    /// `None` for an unknown or empty entry.
+    pub fn parse(value: &str) -> Option<CleanupPolicy> {
+        let mut policy = CleanupPolicy {
+            delete: false,
+            compact: false,
+        };
+        for part in value.split(',') {
+            match part.trim() {
+                "delete" => policy.delete = true,
+                "compact" => policy.compact = true,
+                _ => return None,
+            }
+        }
+        Some(policy)
+    }
+}
+
+impl fmt::Display for CleanupPolicy {
+    /// Kafka's spelling: `delete`, `compact` or `compact,delete` (empty when neither).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.compact, self.delete) {
+            (true, true) => f.write_str("compact,delete"),
+            (true, false) => f.write_str("compact"),
+            (false, true) => f.write_str("delete"),
+            (false, false) => Ok(()),
+        }
+    }
+}
+
 /// Configuration of one partition log. Field names follow Kafka's topic configs.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct LogConfig {
     /// `segment.bytes`: roll when the active segment would grow past this size.
     pub segment_bytes: u64,
@@ -46,6 +107,28 @@ pub struct LogConfig {
     pub max_message_bytes: usize,
     /// `message.timestamp.type`.
     pub message_timestamp_type: TimestampType,
+    /// `retention.ms`: delete a closed segment once its largest timestamp is older than this;
+    /// -1 (any negative value) keeps data forever. Applies with `cleanup_policy.delete`.
+    pub retention_ms: i64,
+    /// `retention.bytes`: delete the oldest closed segments while the log would stay at least
+    /// this large without them; -1 (any negative value) is unlimited.
+    pub retention_bytes: i64,
+    /// `cleanup.policy`.
+    pub cleanup_policy: CleanupPolicy,
+    /// `delete.retention.ms`: how long a tombstone survives after the cleaner first saw it.
+    pub delete_retention_ms: i64,
+    /// `min.compaction.lag.ms`: records newer than this (by segment largest timestamp) are not
+    /// compacted yet.
+    pub min_compaction_lag_ms: i64,
+    /// `max.compaction.lag.ms`: a log whose oldest dirty record is older than this is cleaned
+    /// whatever its dirty ratio.
+    pub max_compaction_lag_ms: i64,
+    /// `min.cleanable.dirty.ratio`: clean when dirty bytes / (clean + dirty bytes) of the closed
+    /// segments reach this.
+    pub min_cleanable_dirty_ratio: f64,
+    /// `file.delete.delay.ms`: accepted for compatibility but not applied: deleted segment files
+    /// are unlinked at once, which is safe because readers hold the open file (`Arc<File>`).
+    pub file_delete_delay_ms: i64,
 }
 
 impl Default for LogConfig {
@@ -59,6 +142,14 @@ impl Default for LogConfig {
             flush_ms: None,
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
             message_timestamp_type: TimestampType::CreateTime,
+            retention_ms: DEFAULT_RETENTION_MS,
+            retention_bytes: -1,
+            cleanup_policy: CleanupPolicy::default(),
+            delete_retention_ms: DEFAULT_DELETE_RETENTION_MS,
+            min_compaction_lag_ms: 0,
+            max_compaction_lag_ms: i64::MAX,
+            min_cleanable_dirty_ratio: DEFAULT_MIN_CLEANABLE_DIRTY_RATIO,
+            file_delete_delay_ms: DEFAULT_FILE_DELETE_DELAY_MS,
         }
     }
 }
@@ -97,6 +188,37 @@ mod tests {
         assert_eq!(c.offset_index_entries_max(), 10_485_760 / 8);
         assert_eq!(c.time_index_entries_max(), 10_485_760 / 12);
         assert_eq!(c.message_timestamp_type, TimestampType::CreateTime);
+        assert_eq!(c.retention_ms, 604_800_000);
+        assert_eq!(c.retention_bytes, -1);
+        assert_eq!(
+            c.cleanup_policy,
+            CleanupPolicy {
+                delete: true,
+                compact: false
+            }
+        );
+        assert_eq!(c.delete_retention_ms, 86_400_000);
+        assert_eq!(c.min_compaction_lag_ms, 0);
+        assert_eq!(c.max_compaction_lag_ms, i64::MAX);
+        assert_eq!(c.min_cleanable_dirty_ratio, 0.5);
+        assert_eq!(c.file_delete_delay_ms, 60_000);
+    }
+
+    #[test]
+    fn cleanup_policy_parses_and_prints_kafka_lists() {
+        let both = CleanupPolicy {
+            delete: true,
+            compact: true,
+        };
+        assert_eq!(CleanupPolicy::parse("compact, delete"), Some(both));
+        assert_eq!(CleanupPolicy::parse("delete,compact"), Some(both));
+        assert_eq!(both.to_string(), "compact,delete");
+        let compact = CleanupPolicy::parse("compact").unwrap();
+        assert!(compact.compact && !compact.delete);
+        assert_eq!(compact.to_string(), "compact");
+        assert_eq!(CleanupPolicy::default().to_string(), "delete");
+        assert_eq!(CleanupPolicy::parse("compacted"), None);
+        assert_eq!(CleanupPolicy::parse(""), None);
     }
 
     #[test]

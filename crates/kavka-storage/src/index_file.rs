@@ -82,6 +82,18 @@ impl<E: IndexEntry> IndexFile<E> {
         Ok((index, Loaded::Ok))
     }
 
+    /// Renames the file to `to` (the handle stays open) and remembers the new path.
+    pub(crate) fn rename(&mut self, to: &Path) -> Result<(), StorageError> {
+        std::fs::rename(&self.path, to).at(&self.path)?;
+        self.path = to.to_path_buf();
+        Ok(())
+    }
+
+    /// Where the file lives.
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
     /// The entries, oldest first.
     pub(crate) fn entries(&self) -> &[E] {
         &self.entries

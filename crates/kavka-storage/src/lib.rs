@@ -1,8 +1,8 @@
 //! kavka-storage: the partition log, stored as Kafka stores it.
 //!
-//! Place in the crate graph: above `kavka-protocol` (it uses only the zero-copy batch header view
-//! and, for timestamp lookups, the record decoder), below the broker. No network, no async, no
-//! clock: callers pass `now_ms`, so tests inject time.
+//! Place in the crate graph: above `kavka-protocol` (it uses the zero-copy batch header view,
+//! and the record decoder and batch rebuilder for timestamp lookups and compaction), below the
+//! broker. No network, no async, no clock: callers pass `now_ms`, so tests inject time.
 //!
 //! Design:
 //! - A [`PartitionLog`] owns one directory of segments, each a `<baseOffset>.log` (20-digit
@@ -17,14 +17,28 @@
 //!   [`ReadSlice`] (file, position, length) for the caller to read outside any lock.
 //! - Open after a crash scans every segment from the `recovery-point` checkpoint on, truncates
 //!   a torn or corrupt tail and rebuilds those segments' indexes ([`RecoveryReport`]).
+//! - Old data goes by whole closed segments: `retention.ms` / `retention.bytes`
+//!   ([`PartitionLog::apply_retention`]) and DeleteRecords ([`PartitionLog::delete_records`])
+//!   move the log start offset, checkpointed atomically in `log-start-offset` before segments
+//!   are deleted.
+//! - Compaction (`cleanup.policy=compact`) runs in three steps so that produce and fetch never
+//!   wait for it: [`PartitionLog::clean_task`] under the partition lock, [`CleanTask::run`]
+//!   without it (bounded offset map, cleaned segments written beside the log),
+//!   [`PartitionLog::install_cleaned`] under the lock (Kafka's `.cleaned` / `.swap` protocol,
+//!   completed by recovery after a crash). The cleaner checkpoint is `cleaner-offset-checkpoint`.
 //!
 //! Modules: [`config`] (topic configs), `segment` (one segment's files), `index` and
 //! `time_index` (the sparse indexes over `index_file`), `header` (header-only batch parsing and
 //! walking), `scan` (the validating recovery scan), `recovery` (opening a directory), `log`
-//! (the [`PartitionLog`] API), `read` ([`ReadSlice`]), [`error`].
+//! (the [`PartitionLog`] API, with `retention` and `compaction`), `cleaner` (the clean run:
+//! offset map, batch filter, swap protocol), `checkpoint` (atomic checkpoint files),
+//! `failpoint` (crash injection for tests), `read` ([`ReadSlice`]), [`error`].
 
+mod checkpoint;
+mod cleaner;
 pub mod config;
 pub mod error;
+mod failpoint;
 mod header;
 mod index;
 mod index_file;
@@ -35,8 +49,13 @@ mod scan;
 mod segment;
 mod time_index;
 
-pub use config::{LogConfig, TimestampType};
+pub use checkpoint::{CLEANER_CHECKPOINT_FILE, LOG_START_OFFSET_FILE};
+pub use cleaner::{
+    CleanStats, CleanTask, CleanedLog, CleanerConfig, DEFAULT_DEDUPE_BUFFER_BYTES,
+    DEFAULT_IO_BUFFER_BYTES,
+};
+pub use config::{CleanupPolicy, LogConfig, TimestampType};
 pub use error::StorageError;
-pub use log::{AppendInfo, PartitionLog};
+pub use log::{AppendInfo, PartitionLog, RetentionOutcome};
 pub use read::ReadSlice;
 pub use recovery::{RecoveryReport, RECOVERY_POINT_FILE};

@@ -1,15 +1,30 @@
 //! The partition log: an ordered list of segments, the last one active.
+//!
+//! Child modules add the operations that remove data: `retention` (retention.ms /
+//! retention.bytes, DeleteRecords and the log start offset checkpoint) and `compaction` (clean
+//! tasks and installing their result).
 
-use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use kavka_protocol::batch::{assign_offsets, validate_batches};
 
+use crate::checkpoint::{self, sync_dir};
+use crate::cleaner::swap;
 use crate::config::{LogConfig, TimestampType};
 use crate::error::{IoContext, StorageError};
 use crate::read::ReadSlice;
 use crate::recovery::{load_segments, RecoveryPointFile, RecoveryReport};
 use crate::segment::Segment;
+
+mod compaction;
+mod retention;
+
+pub use retention::RetentionOutcome;
+
+/// Source of [`PartitionLog`] instance ids (see the field).
+static NEXT_LOG_INSTANCE: AtomicU64 = AtomicU64::new(1);
 
 /// What an append did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,6 +67,25 @@ pub struct PartitionLog {
     max_timestamp: i64,
     /// Offset of the record carrying `max_timestamp`.
     offset_of_max_timestamp: i64,
+    /// Kafka's log start offset: the first readable offset. At least the first segment's base;
+    /// DeleteRecords may move it inside a segment. Checkpointed in `log-start-offset`.
+    log_start_offset: i64,
+    /// The cleaner checkpoint: offsets below it were compacted (the clean section), the rest
+    /// is dirty. Checkpointed in `cleaner-offset-checkpoint`.
+    first_dirty_offset: i64,
+    /// Latest delete horizon the cleaner set on batches keeping tombstones, -1 if none: once
+    /// it passes, a clean is due even without new dirty data, to remove them.
+    delete_horizon_ms: i64,
+    /// Unique in the process, so that a clean result is never installed into another log
+    /// object (a reopened or recreated partition).
+    instance_id: u64,
+    /// Cloned into each clean task and its result: more than one reference means a clean is in
+    /// flight, and no other starts.
+    cleaning: Arc<()>,
+    /// Set when installing cleaned segments failed half-way: the directory is then only made
+    /// consistent by reopening (recovery completes the swap), so data-removing operations
+    /// refuse to run. Kafka takes the log directory offline in that case.
+    needs_reopen: Option<String>,
 }
 
 impl PartitionLog {
@@ -69,7 +103,17 @@ impl PartitionLog {
         clean_shutdown: bool,
     ) -> Result<(PartitionLog, RecoveryReport), StorageError> {
         std::fs::create_dir_all(dir).at(dir)?;
-        let (segments, report) = load_segments(dir, &config, clean_shutdown)?;
+        checkpoint::remove_temporaries(dir)?;
+        let leftovers = swap::recover_leftovers(dir)?;
+        let log_start_checkpoint = retention::read_log_start_offset(dir)?;
+        let (segments, mut report) = load_segments(
+            dir,
+            &config,
+            clean_shutdown,
+            log_start_checkpoint.unwrap_or(0),
+        )?;
+        report.completed_swaps = leftovers.completed_swaps;
+        report.removed_clean_files = leftovers.removed_files;
         let mut log = PartitionLog {
             dir: dir.to_path_buf(),
             recovery_point: segments.last().map_or(0, Segment::next_offset),
@@ -81,17 +125,63 @@ impl PartitionLog {
             dir_unsynced: true,
             max_timestamp: -1,
             offset_of_max_timestamp: -1,
+            log_start_offset: 0,
+            first_dirty_offset: 0,
+            delete_horizon_ms: -1,
+            instance_id: NEXT_LOG_INSTANCE.fetch_add(1, Ordering::Relaxed),
+            cleaning: Arc::new(()),
+            needs_reopen: None,
         };
-        for segment in &log.segments {
-            if segment.max_timestamp() > log.max_timestamp {
-                log.max_timestamp = segment.max_timestamp();
-                log.offset_of_max_timestamp = segment.offset_of_max_timestamp();
-            }
-        }
+        log.log_start_offset = log.segments[0].base_offset();
+        log.restore_log_start_offset(log_start_checkpoint, &mut report)?;
+        log.restore_cleaner_checkpoint()?;
+        log.recompute_max_timestamp();
         // Scanned segments may exist only in the page cache (a process crash): make them durable
         // before the recovery point moves past them.
         log.sync(true)?;
         Ok((log, report))
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &LogConfig {
+        &self.config
+    }
+
+    /// Replaces the configuration (a topic config change). It applies to later appends, rolls,
+    /// flushes, retention passes and cleans; existing segments are left as they are.
+    pub fn set_config(&mut self, config: LogConfig) {
+        self.config = config;
+    }
+
+    /// Recomputes the log's max timestamp from the segments (after segments were removed or
+    /// replaced).
+    fn recompute_max_timestamp(&mut self) {
+        self.max_timestamp = -1;
+        self.offset_of_max_timestamp = -1;
+        for segment in &self.segments {
+            if segment.max_timestamp() > self.max_timestamp {
+                self.max_timestamp = segment.max_timestamp();
+                self.offset_of_max_timestamp = segment.offset_of_max_timestamp();
+            }
+        }
+    }
+
+    /// Whether installing cleaned segments failed half-way: the log still serves reads and
+    /// appends, but refuses retention, DeleteRecords and cleaning until closed and reopened
+    /// (recovery then completes the interrupted swap).
+    pub fn needs_reopen(&self) -> bool {
+        self.needs_reopen.is_some()
+    }
+
+    /// Fails if a half-done install left the directory for recovery (see `needs_reopen`).
+    fn check_usable(&self) -> Result<(), StorageError> {
+        match &self.needs_reopen {
+            Some(why) => Err(StorageError::Corrupt(format!(
+                "{}: the log must be reopened: {why}",
+                self.dir.display()
+            ))),
+            None => Ok(()),
+        }
     }
 
     fn active(&self) -> &Segment {
@@ -225,9 +315,10 @@ impl PartitionLog {
             .saturating_sub(1)
     }
 
-    /// Offset of the first record in the log.
+    /// Kafka's log start offset: the first offset that can be read. It may lie inside the
+    /// first segment after DeleteRecords; a read at it returns the batch containing it.
     pub fn log_start_offset(&self) -> i64 {
-        self.segments[0].base_offset()
+        self.log_start_offset
     }
 
     /// Offset the next appended record will get.
@@ -260,9 +351,10 @@ impl PartitionLog {
         self.recovery_point
     }
 
-    /// The first record with timestamp >= `timestamp_ms`, as (offset, timestamp); `None` if
-    /// there is none. Segment max timestamps pick the segment, its time index the starting
-    /// offset, batch headers the batch; only that batch's records are decoded.
+    /// The first record at or after the log start offset with timestamp >= `timestamp_ms`, as
+    /// (offset, timestamp); `None` if there is none. Segment max timestamps pick the segment,
+    /// its time index the starting offset, batch headers the batch; only that batch's records
+    /// are decoded.
     pub fn offset_for_timestamp(
         &self,
         timestamp_ms: i64,
@@ -271,7 +363,7 @@ impl PartitionLog {
             if segment.max_timestamp() < timestamp_ms {
                 continue;
             }
-            if let Some(found) = segment.find_timestamp(timestamp_ms)? {
+            if let Some(found) = segment.find_timestamp(timestamp_ms, self.log_start_offset)? {
                 return Ok(Some(found));
             }
         }
@@ -317,9 +409,7 @@ impl PartitionLog {
             }
         }
         if self.dir_unsynced {
-            File::open(&self.dir)
-                .and_then(|d| d.sync_all())
-                .at(&self.dir)?;
+            sync_dir(&self.dir)?;
             self.dir_unsynced = false;
         }
         self.recovery_point = self.log_end_offset();

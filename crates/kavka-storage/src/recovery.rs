@@ -36,18 +36,28 @@ pub struct RecoveryReport {
     pub deleted_segments: usize,
     /// The recovery point read from the checkpoint (unclean open only).
     pub recovery_point: Option<i64>,
+    /// Segment swaps of an interrupted cleaner install that were completed.
+    pub completed_swaps: usize,
+    /// Files of an interrupted clean (`.cleaned`, orphan `.swap` indexes) that were removed.
+    pub removed_clean_files: usize,
+    /// Segments deleted because they lay wholly below the log start offset checkpoint (a
+    /// crash between moving the log start offset and deleting them), or all segments when the
+    /// log end fell below the checkpoint (then the log restarts empty at the checkpoint).
+    pub deleted_below_log_start: usize,
 }
 
-/// Loads the segments of `dir` (which exists), oldest first; creates segment 0 when there are none.
+/// Loads the segments of `dir` (which exists), oldest first; creates an empty segment at
+/// `empty_base` (the log start offset checkpoint, else 0) when there are none.
 pub(crate) fn load_segments(
     dir: &Path,
     config: &LogConfig,
     clean_shutdown: bool,
+    empty_base: i64,
 ) -> Result<(Vec<Segment>, RecoveryReport), StorageError> {
     let bases = list_segment_bases(dir)?;
     let mut report = RecoveryReport::default();
     if bases.is_empty() {
-        return Ok((vec![Segment::create(dir, 0)?], report));
+        return Ok((vec![Segment::create(dir, empty_base)?], report));
     }
     let first_scanned = if clean_shutdown {
         bases.len()

@@ -7,13 +7,15 @@ use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use kavka_protocol::batch::BatchView;
-use kavka_protocol::records::decode_records;
+use kavka_protocol::records::RecordIter;
 
 use crate::config::LogConfig;
 use crate::error::{IoContext, StorageError};
+use crate::failpoint::FailPoint;
 use crate::header::{BatchHeader, HeaderWalker};
 use crate::index::OffsetIndex;
 use crate::index_file::Loaded;
@@ -29,16 +31,44 @@ pub(crate) const INDEX_EXTENSION: &str = "index";
 /// Extension of time index files.
 pub(crate) const TIME_INDEX_EXTENSION: &str = "timeindex";
 
+/// Suffix of a segment's files while the cleaner writes them (`<base>.log.cleaned`).
+pub(crate) const CLEANED_SUFFIX: &str = ".cleaned";
+/// Suffix of a cleaned segment's files once committed, until they replace the old segments.
+pub(crate) const SWAP_SUFFIX: &str = ".swap";
+/// The three files of a segment, in the order renames go (the log file last: its name is what
+/// recovery looks at).
+const SEGMENT_EXTENSIONS: [&str; 3] = [INDEX_EXTENSION, TIME_INDEX_EXTENSION, LOG_EXTENSION];
+
+/// Source of [`Segment::id`]: unique within the process.
+static NEXT_SEGMENT_ID: AtomicU64 = AtomicU64::new(1);
+
 /// `<dir>/<base offset, 20 digits>.<extension>`, as Kafka names segment files.
 pub(crate) fn segment_path(dir: &Path, base_offset: i64, extension: &str) -> PathBuf {
-    dir.join(format!("{base_offset:020}.{extension}"))
+    suffixed_path(dir, base_offset, extension, "")
+}
+
+/// `<dir>/<base offset, 20 digits>.<extension><suffix>` (suffix `""`, `.cleaned` or `.swap`).
+pub(crate) fn suffixed_path(
+    dir: &Path,
+    base_offset: i64,
+    extension: &str,
+    suffix: &str,
+) -> PathBuf {
+    dir.join(format!("{base_offset:020}.{extension}{suffix}"))
 }
 
 /// One segment of a partition log.
 #[derive(Debug)]
 pub(crate) struct Segment {
+    /// Identity of this segment object, unique in the process: a clean task names the segments
+    /// it read by (base offset, id), so that installing notices one that was replaced.
+    id: u64,
     /// Offset of the first record the segment may hold; names its files.
     base_offset: i64,
+    /// The directory holding the files.
+    dir: PathBuf,
+    /// Suffix of the file names: `""` for a live segment, `.cleaned` / `.swap` for the cleaner's.
+    suffix: &'static str,
     /// Path of the `.log` file.
     log_path: PathBuf,
     /// The `.log` file, shared with read slices.
@@ -67,7 +97,20 @@ pub(crate) struct Segment {
 impl Segment {
     /// Creates a new, empty segment; fails if its log file already exists.
     pub(crate) fn create(dir: &Path, base_offset: i64) -> Result<Segment, StorageError> {
-        let log_path = segment_path(dir, base_offset, LOG_EXTENSION);
+        Segment::create_with_suffix(dir, base_offset, "")
+    }
+
+    /// Creates a new, empty segment whose files carry `suffix`. A live segment (`""`) fails if
+    /// its log file exists; the cleaner's files replace stale ones of an earlier failed run.
+    pub(crate) fn create_with_suffix(
+        dir: &Path,
+        base_offset: i64,
+        suffix: &'static str,
+    ) -> Result<Segment, StorageError> {
+        let log_path = suffixed_path(dir, base_offset, LOG_EXTENSION, suffix);
+        if !suffix.is_empty() {
+            remove_if_present(&log_path)?;
+        }
         let file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -75,9 +118,9 @@ impl Segment {
             .open(&log_path)
             .at(&log_path)?;
         for extension in [INDEX_EXTENSION, TIME_INDEX_EXTENSION] {
-            remove_if_present(&segment_path(dir, base_offset, extension))?;
+            remove_if_present(&suffixed_path(dir, base_offset, extension, suffix))?;
         }
-        let (mut segment, _) = Segment::with_file(dir, base_offset, log_path, file)?;
+        let (mut segment, _) = Segment::with_file(dir, base_offset, suffix, log_path, file)?;
         segment.unsynced = true;
         Ok(segment)
     }
@@ -94,22 +137,30 @@ impl Segment {
             .write(true)
             .open(&log_path)
             .at(&log_path)?;
-        Segment::with_file(dir, base_offset, log_path, file)
+        Segment::with_file(dir, base_offset, "", log_path, file)
     }
 
     fn with_file(
         dir: &Path,
         base_offset: i64,
+        suffix: &'static str,
         log_path: PathBuf,
         file: File,
     ) -> Result<(Segment, [Loaded; 2]), StorageError> {
         let size_bytes = file.metadata().at(&log_path)?.len();
         let (offset_index, offset_loaded) =
-            OffsetIndex::open(&segment_path(dir, base_offset, INDEX_EXTENSION))?;
-        let (time_index, time_loaded) =
-            TimeIndex::open(&segment_path(dir, base_offset, TIME_INDEX_EXTENSION))?;
-        let segment = Segment {
+            OffsetIndex::open(&suffixed_path(dir, base_offset, INDEX_EXTENSION, suffix))?;
+        let (time_index, time_loaded) = TimeIndex::open(&suffixed_path(
+            dir,
             base_offset,
+            TIME_INDEX_EXTENSION,
+            suffix,
+        ))?;
+        let segment = Segment {
+            id: NEXT_SEGMENT_ID.fetch_add(1, Ordering::Relaxed),
+            base_offset,
+            dir: dir.to_path_buf(),
+            suffix,
             log_path,
             file: Arc::new(file),
             size_bytes,
@@ -123,6 +174,37 @@ impl Segment {
             unsynced: false,
         };
         Ok((segment, [offset_loaded, time_loaded]))
+    }
+
+    /// Renames the segment's three files to carry `suffix` (the index files first, the log file
+    /// last); the open handles stay valid. Each rename is a step of the cleaner's swap protocol.
+    pub(crate) fn rename_files(
+        &mut self,
+        suffix: &'static str,
+        failpoint: &mut FailPoint,
+    ) -> Result<(), StorageError> {
+        for extension in SEGMENT_EXTENSIONS {
+            failpoint.hit()?;
+            let to = suffixed_path(&self.dir, self.base_offset, extension, suffix);
+            match extension {
+                INDEX_EXTENSION => self.offset_index.rename(&to)?,
+                TIME_INDEX_EXTENSION => self.time_index.rename(&to)?,
+                _ => {
+                    std::fs::rename(&self.log_path, &to).at(&self.log_path)?;
+                    self.log_path = to;
+                }
+            }
+        }
+        self.suffix = suffix;
+        Ok(())
+    }
+
+    /// Removes the segment's three files under their current names (a cleaned segment that is
+    /// not installed).
+    pub(crate) fn remove_files(&self) -> Result<(), StorageError> {
+        remove_if_present(&self.log_path)?;
+        remove_if_present(self.offset_index.path())?;
+        remove_if_present(self.time_index.path())
     }
 
     /// Removes a segment's three files; returns the size of the log file removed.
@@ -303,16 +385,17 @@ impl Segment {
 
     /// The first record with timestamp >= `timestamp_ms`, as (offset, timestamp): the time index
     /// skips what is surely older, batch headers locate the batch, and only that batch's records
-    /// are decoded.
+    /// are decoded. Records below `min_offset` (the log start offset) are not considered.
     pub(crate) fn find_timestamp(
         &self,
         timestamp_ms: i64,
+        min_offset: i64,
     ) -> Result<Option<(i64, i64)>, StorageError> {
         let from_offset = match self.time_index.last_offset_before(timestamp_ms) {
             Some(relative) => self.absolute(relative) + 1,
             None => self.base_offset,
         };
-        let mut from = from_offset;
+        let mut from = from_offset.max(min_offset);
         while let Some((position, header, _)) =
             self.find_batch(from, |h| h.max_timestamp >= timestamp_ms)?
         {
@@ -324,9 +407,13 @@ impl Segment {
                 StorageError::Corrupt(format!("{} at {position}: {e}", self.log_path.display()))
             };
             let view = BatchView::parse(&bytes).map_err(|e| corrupt(&e))?;
-            let records = decode_records(&view).map_err(|e| corrupt(&e))?;
-            if let Some(r) = records.iter().find(|r| r.timestamp >= timestamp_ms) {
-                return Ok(Some((r.offset, r.timestamp)));
+            // Records one at a time: the search stops at the first match and never holds a
+            // whole batch of decoded records.
+            for r in RecordIter::new(&view).map_err(|e| corrupt(&e))? {
+                let r = r.map_err(|e| corrupt(&e))?;
+                if r.timestamp >= timestamp_ms && r.offset >= from {
+                    return Ok(Some((r.offset, r.timestamp)));
+                }
             }
             // The header's max timestamp overstated its records: keep looking after it.
             from = header.next_offset();
@@ -337,6 +424,46 @@ impl Segment {
     /// Offset of the first record the segment may hold.
     pub(crate) fn base_offset(&self) -> i64 {
         self.base_offset
+    }
+    /// Identity of this segment object (see the field).
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+    /// The `.log` file, shared with readers and clean tasks.
+    pub(crate) fn file(&self) -> &Arc<File> {
+        &self.file
+    }
+    /// Path of the `.log` file.
+    pub(crate) fn log_path(&self) -> &Path {
+        &self.log_path
+    }
+    /// Suffix of the file names (`""` for a live segment).
+    pub(crate) fn suffix(&self) -> &'static str {
+        self.suffix
+    }
+    /// Sets the offset after the segment's range: a cleaned segment covers the whole range of
+    /// the segments it replaces, whatever records it kept.
+    pub(crate) fn set_next_offset(&mut self, next_offset: i64) {
+        assert!(
+            next_offset >= self.next_offset,
+            "a segment's range never shrinks"
+        );
+        self.next_offset = next_offset;
+    }
+    /// Kafka's "largest timestamp" of a segment, used by time retention: the max timestamp, or
+    /// the file's modification time when no batch carries a timestamp.
+    pub(crate) fn largest_timestamp_ms(&self) -> Result<i64, StorageError> {
+        if self.max_timestamp >= 0 {
+            return Ok(self.max_timestamp);
+        }
+        let modified = self
+            .file
+            .metadata()
+            .and_then(|m| m.modified())
+            .at(&self.log_path)?;
+        Ok(modified
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)))
     }
     /// Offset after the segment's last record.
     pub(crate) fn next_offset(&self) -> i64 {

@@ -51,6 +51,14 @@ enum Op {
     Crash {
         cut_pick: u64,
     },
+    /// DeleteRecords at `pick` mapped into [log start - 1, log end + 1].
+    DeleteRecords {
+        pick: u64,
+    },
+    /// A retention pass with `retention.bytes` set to this.
+    RetainBytes {
+        bytes: u16,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -64,6 +72,8 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::Flush),
         1 => Just(Op::CloseReopen),
         1 => any::<u64>().prop_map(|cut_pick| Op::Crash { cut_pick }),
+        1 => any::<u64>().prop_map(|pick| Op::DeleteRecords { pick }),
+        1 => any::<u16>().prop_map(|bytes| Op::RetainBytes { bytes }),
     ]
 }
 
@@ -80,8 +90,13 @@ fn model_config() -> LogConfig {
 struct Harness<'a> {
     dir: &'a Path,
     log: Option<PartitionLog>,
+    /// The batches of the segments the log still has (some may lie below the log start).
     model: Vec<ModelBatch>,
     now_ms: i64,
+    /// The log start offset.
+    log_start: i64,
+    /// The log end offset.
+    end: i64,
 }
 
 impl Harness<'_> {
@@ -90,7 +105,27 @@ impl Harness<'_> {
     }
 
     fn end_offset(&self) -> i64 {
-        self.model.last().map_or(0, |b| b.last_offset() + 1)
+        self.end
+    }
+
+    /// (offset, timestamp) of every record at or after the log start.
+    fn live_records(&self) -> impl Iterator<Item = (i64, i64)> + '_ {
+        let log_start = self.log_start;
+        self.model
+            .iter()
+            .flat_map(|b| {
+                b.timestamps
+                    .iter()
+                    .enumerate()
+                    .map(move |(i, &t)| (b.base_offset + i as i64, t))
+            })
+            .filter(move |&(offset, _)| offset >= log_start)
+    }
+
+    /// Drops the model batches of the segments the log deleted.
+    fn forget_deleted_segments(&mut self) {
+        let first_base = self.log.as_ref().unwrap().segment_base_offsets()[0];
+        self.model.retain(|b| b.base_offset >= first_base);
     }
 
     fn apply(&mut self, op: Op) {
@@ -111,6 +146,7 @@ impl Harness<'_> {
                 }
                 let info = result.unwrap();
                 assert_eq!(info.base_offset, self.end_offset());
+                self.end = info.last_offset + 1;
                 let mut at = 0;
                 for ts in batches {
                     let size = first_batch(&bytes[at..]).size();
@@ -129,16 +165,7 @@ impl Harness<'_> {
                 min_one_batch,
             } => self.check_read(offset_pick, max_bytes, min_one_batch),
             Op::Timestamp { timestamp_ms } => {
-                let expected = self
-                    .model
-                    .iter()
-                    .flat_map(|b| {
-                        b.timestamps
-                            .iter()
-                            .enumerate()
-                            .map(move |(i, &t)| (b.base_offset + i as i64, t))
-                    })
-                    .find(|&(_, t)| t >= timestamp_ms);
+                let expected = self.live_records().find(|&(_, t)| t >= timestamp_ms);
                 assert_eq!(
                     self.log().offset_for_timestamp(timestamp_ms).unwrap(),
                     expected
@@ -155,6 +182,8 @@ impl Harness<'_> {
                 let (log, report) = PartitionLog::open(self.dir, model_config(), true).unwrap();
                 assert_eq!(report.rebuilt_indexes, 0);
                 self.log = Some(log);
+                // Opening deletes segments a roll left wholly below the log start.
+                self.forget_deleted_segments();
             }
             Op::Crash { cut_pick } => {
                 let log = self.log.take().unwrap();
@@ -178,9 +207,57 @@ impl Harness<'_> {
                     end <= new_len
                 });
                 let (log, report) = PartitionLog::open(self.dir, model_config(), false).unwrap();
-                assert!(report.rebuilt_indexes >= 1);
-                assert_eq!(log.log_end_offset(), self.end_offset().max(active_base));
+                self.end = self
+                    .model
+                    .last()
+                    .map_or(0, |b| b.last_offset() + 1)
+                    .max(active_base);
+                if self.end < self.log_start {
+                    // The crash lost data DeleteRecords had passed: the log restarts there.
+                    assert!(report.deleted_below_log_start > 0);
+                    self.model.clear();
+                    self.end = self.log_start;
+                } else {
+                    assert!(report.rebuilt_indexes >= 1);
+                }
+                assert_eq!(log.log_end_offset(), self.end);
                 self.log = Some(log);
+                self.forget_deleted_segments();
+            }
+            Op::DeleteRecords { pick } => {
+                let (start, end) = (self.log_start, self.end);
+                let offset = start - 1 + (pick % (end - start + 3) as u64) as i64;
+                let result = self.log().delete_records(offset);
+                if offset < start || offset > end {
+                    assert!(matches!(result, Err(StorageError::OffsetOutOfRange { .. })));
+                } else {
+                    assert_eq!(result.unwrap(), offset);
+                    self.log_start = offset;
+                    self.forget_deleted_segments();
+                }
+            }
+            Op::RetainBytes { bytes } => {
+                let config = LogConfig {
+                    retention_bytes: i64::from(bytes),
+                    retention_ms: -1,
+                    ..model_config()
+                };
+                self.log().set_config(config);
+                let size_before = self.log().size_bytes();
+                let bases = self.log().segment_base_offsets();
+                let log_start = self.log_start;
+                let below_start = bases.windows(2).take_while(|w| w[1] <= log_start).count();
+                let now_ms = self.now_ms;
+                let outcome = self.log().apply_retention(now_ms).unwrap();
+                self.log().set_config(model_config());
+                assert_eq!(self.log().size_bytes(), size_before - outcome.deleted_bytes);
+                if outcome.deleted_segments > below_start {
+                    assert!(self.log().size_bytes() >= u64::from(bytes));
+                }
+                self.forget_deleted_segments();
+                let first_base = self.log().segment_base_offsets()[0];
+                self.log_start = self.log_start.max(first_base);
+                assert_eq!(outcome.log_start_offset, self.log_start);
             }
         }
         self.check_invariants();
@@ -192,6 +269,13 @@ impl Harness<'_> {
         let bases = self.log().segment_base_offsets();
         let result = self.log().read(offset, max_bytes, min_one_batch);
         if offset < 0 || offset > end {
+            assert!(
+                matches!(result, Err(StorageError::OffsetOutOfRange { .. })),
+                "{result:?}"
+            );
+            return;
+        }
+        if offset < self.log_start {
             assert!(
                 matches!(result, Err(StorageError::OffsetOutOfRange { .. })),
                 "{result:?}"
@@ -230,7 +314,7 @@ impl Harness<'_> {
         let end = self.end_offset();
         let size: usize = self.model.iter().map(|b| b.bytes.len()).sum();
         let log = self.log.as_ref().unwrap();
-        assert_eq!(log.log_start_offset(), 0);
+        assert_eq!(log.log_start_offset(), self.log_start);
         assert_eq!(
             log.log_end_offset(),
             end.max(*log.segment_base_offsets().last().unwrap())
@@ -266,9 +350,11 @@ impl Harness<'_> {
             )
         });
         assert_eq!(log.max_timestamp_and_offset(), expected_max);
-        let exact = best.map(|(max, b)| {
-            let i = b.timestamps.iter().position(|&t| t == max).unwrap();
-            (max, b.base_offset + i as i64)
+        // Exact: the first record at or after the log start carrying the max.
+        let exact = best.and_then(|(max, _)| {
+            self.live_records()
+                .find(|&(_, t)| t >= max)
+                .map(|(offset, t)| (t, offset))
         });
         assert_eq!(log.max_timestamp_record().unwrap(), exact);
     }
@@ -281,12 +367,24 @@ proptest! {
     fn log_matches_model(ops in prop::collection::vec(op(), 1..60)) {
         let dir = tempfile::tempdir().unwrap();
         let (log, _) = PartitionLog::open(dir.path(), model_config(), true).unwrap();
-        let mut h = Harness { dir: dir.path(), log: Some(log), model: Vec::new(), now_ms: 1_000_000 };
+        let mut h = Harness {
+            dir: dir.path(),
+            log: Some(log),
+            model: Vec::new(),
+            now_ms: 1_000_000,
+            log_start: 0,
+            end: 0,
+        };
         for op in ops {
             h.apply(op);
         }
-        // Everything still reads back in order.
-        let all: Vec<u8> = h.model.iter().flat_map(|b| b.bytes.clone()).collect();
+        // Everything from the log start still reads back in order.
+        let all: Vec<u8> = h
+            .model
+            .iter()
+            .filter(|b| b.last_offset() >= h.log_start)
+            .flat_map(|b| b.bytes.clone())
+            .collect();
         prop_assert!(read_all(h.log.as_ref().unwrap()) == all);
     }
 }

@@ -84,7 +84,9 @@ impl Segment {
         Ok(None)
     }
 
-    fn first_batch_timestamp(&self) -> Result<Option<i64>, StorageError> {
+    /// The max timestamp of the segment's first batch (`None` when empty or without timestamps):
+    /// Kafka's "first batch timestamp", for segment.ms after a reopen and max.compaction.lag.ms.
+    pub(crate) fn first_batch_timestamp(&self) -> Result<Option<i64>, StorageError> {
         let mut walker = HeaderWalker::new(&self.file, &self.log_path, 0, self.size_bytes);
         Ok(walker
             .next_header()?

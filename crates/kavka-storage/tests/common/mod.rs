@@ -63,3 +63,36 @@ pub fn small_config() -> LogConfig {
 pub fn segment_file(dir: &Path, base: i64, ext: &str) -> PathBuf {
     dir.join(format!("{base:020}.{ext}"))
 }
+
+/// A record as tests write it: (key, value), `None` for null.
+pub type KeyValue<'a> = (Option<&'a [u8]>, Option<&'a [u8]>);
+
+/// A CreateTime batch of keyed records `(key, value)` (value `None`: a tombstone), all stamped
+/// `timestamp_ms`, compressed with `codec`.
+pub fn keyed_batch(records: &[KeyValue<'_>], timestamp_ms: i64, codec: Compression) -> Vec<u8> {
+    let mut b = BatchBuilder::new(codec);
+    for (key, value) in records {
+        b.append(timestamp_ms, *key, *value, &[]);
+    }
+    b.build().unwrap().to_vec()
+}
+
+/// Every record readable from the log, following `next_offset` from the log start.
+pub fn read_records(log: &PartitionLog) -> Vec<kavka_protocol::records::Record> {
+    let bytes = read_all(log);
+    let mut out = Vec::new();
+    for view in BatchIter::new(&bytes) {
+        out.extend(kavka_protocol::records::decode_records(&view.unwrap()).unwrap());
+    }
+    out
+}
+
+/// Names of the files of `dir`, sorted.
+pub fn file_names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    names
+}
