@@ -1,12 +1,15 @@
 //! [`MetadataJournal`]: the append-only file of metadata records.
 //!
 //! ```text
-//! file  = frame*
-//! frame = payload_len u32 | crc32c(payload) u32 | payload (one encoded MetadataRecord)
+//! file    = frame*
+//! frame   = payload_len u32 | crc32c(payload) u32 | payload
+//! payload = record_count u32 | (record_len u32 | encoded MetadataRecord)*
 //! ```
 //!
-//! An append writes all of its frames with one `write` and then fsyncs, so the batch is durable
-//! before [`MetadataJournal::append`] returns. A crash can still leave a torn tail (part of the
+//! One frame holds one commit (all the records of one metadata change), so a commit replays
+//! whole or not at all: a topic never comes back with only some of its partitions. An append
+//! writes its frame with one `write` and then fsyncs, so the commit is durable before
+//! [`MetadataJournal::append`] returns. A crash can still leave a torn tail (part of the
 //! last append, or garbage after it); [`MetadataJournal::open`] keeps the longest prefix of good
 //! frames and truncates the rest, like Kafka's log recovery. It cannot tell a torn tail from
 //! corruption in the middle of the file: both lose everything from the first bad frame on, with
@@ -28,9 +31,9 @@ pub const JOURNAL_FILE_NAME: &str = "metadata.log";
 /// Bytes of a frame header: payload length and CRC.
 pub const FRAME_HEADER_BYTES: usize = 8;
 
-/// Largest payload of one frame. A longer frame read back counts as corruption; a record that
-/// would encode longer is refused by [`MetadataJournal::append`].
-pub const FRAME_BYTES_MAX: usize = 1024 * 1024;
+/// Largest payload of one frame (one commit). A longer frame read back counts as corruption; a
+/// commit that would encode longer is refused by [`MetadataJournal::append`].
+pub const FRAME_BYTES_MAX: usize = 16 * 1024 * 1024;
 
 /// The metadata journal file, open for appends.
 #[derive(Debug)]
@@ -165,28 +168,65 @@ impl MetadataJournal {
     }
 }
 
-/// Frames `records` into one buffer, checking each against [`FRAME_BYTES_MAX`] and that it
-/// decodes back to itself (the check a reader will make, made before the bytes are durable).
+/// Frames a commit of `records` into one frame, checking it against [`FRAME_BYTES_MAX`] and
+/// that it decodes back to itself (the check a reader will make, made before the bytes are
+/// durable).
 fn encode_frames(records: &[MetadataRecord]) -> Result<Vec<u8>, MetadataError> {
     let mut buf = Vec::new();
+    buf.put_bytes(0, FRAME_HEADER_BYTES);
+    buf.put_u32(u32::try_from(records.len()).expect("a commit has fewer than 2^32 records"));
     for record in records {
-        let start = buf.len();
-        buf.put_bytes(0, FRAME_HEADER_BYTES);
+        let at = buf.len();
+        buf.put_u32(0);
         record.encode(&mut buf);
-        let payload = &buf[start + FRAME_HEADER_BYTES..];
-        if payload.len() > FRAME_BYTES_MAX {
+        let len = buf.len() - at - 4;
+        if buf.len() - FRAME_HEADER_BYTES > FRAME_BYTES_MAX {
             return Err(MetadataError::RecordTooLarge {
-                bytes: payload.len(),
+                bytes: buf.len() - FRAME_HEADER_BYTES,
                 bytes_max: FRAME_BYTES_MAX,
             });
         }
-        assert_eq!(MetadataRecord::decode(payload).as_ref(), Ok(record));
-        let len = u32::try_from(payload.len()).expect("bounded by FRAME_BYTES_MAX");
-        let crc = crc32c::crc32c(payload);
-        buf[start..start + 4].copy_from_slice(&len.to_be_bytes());
-        buf[start + 4..start + FRAME_HEADER_BYTES].copy_from_slice(&crc.to_be_bytes());
+        buf[at..at + 4].copy_from_slice(&(len as u32).to_be_bytes());
     }
+    let payload = &buf[FRAME_HEADER_BYTES..];
+    assert_eq!(decode_commit(payload).as_deref(), Ok(records));
+    let len = u32::try_from(payload.len()).expect("bounded by FRAME_BYTES_MAX");
+    let crc = crc32c::crc32c(payload);
+    buf[..4].copy_from_slice(&len.to_be_bytes());
+    buf[4..FRAME_HEADER_BYTES].copy_from_slice(&crc.to_be_bytes());
     Ok(buf)
+}
+
+/// Decodes the records of one commit frame, all or none.
+fn decode_commit(payload: &[u8]) -> Result<Vec<MetadataRecord>, DecodeError> {
+    let take_u32 = |p: &[u8], at: usize| -> Result<usize, DecodeError> {
+        p.get(at..at + 4)
+            .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize)
+            .ok_or(DecodeError::Truncated {
+                field: "commit length",
+            })
+    };
+    let count = take_u32(payload, 0)?;
+    let mut at = 4;
+    // Each record takes at least its 4-byte length: bound the allocation by the input.
+    let mut records = Vec::with_capacity(count.min(payload.len() / 4));
+    for _ in 0..count {
+        let len = take_u32(payload, at)?;
+        at += 4;
+        let body = payload
+            .get(at..at.saturating_add(len))
+            .ok_or(DecodeError::Truncated {
+                field: "commit record",
+            })?;
+        records.push(MetadataRecord::decode(body)?);
+        at += len;
+    }
+    if at != payload.len() {
+        return Err(DecodeError::TrailingBytes {
+            bytes: payload.len() - at,
+        });
+    }
+    Ok(records)
 }
 
 /// Reads frames from the start of `file` (`file_len` bytes long). Returns the good records,
@@ -223,8 +263,8 @@ fn read_frames(
         if crc32c::crc32c(&payload) != crc {
             break Some(TailDamage::CrcMismatch);
         }
-        match MetadataRecord::decode(&payload) {
-            Ok(record) => records.push(record),
+        match decode_commit(&payload) {
+            Ok(commit) => records.extend(commit),
             Err(e) => break Some(TailDamage::Undecodable(e)),
         }
         pos += (FRAME_HEADER_BYTES + payload.len()) as u64;

@@ -19,6 +19,11 @@ macro_rules! for_each_served_api {
             (DeleteTopics, DeleteTopicsRequest, DeleteTopicsResponse),
             (DescribeConfigs, DescribeConfigsRequest, DescribeConfigsResponse),
             (DescribeCluster, DescribeClusterRequest, DescribeClusterResponse),
+            (AlterConfigs, AlterConfigsRequest, AlterConfigsResponse),
+            (IncrementalAlterConfigs, IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse),
+            (CreatePartitions, CreatePartitionsRequest, CreatePartitionsResponse),
+            (DeleteRecords, DeleteRecordsRequest, DeleteRecordsResponse),
+            (DescribeLogDirs, DescribeLogDirsRequest, DescribeLogDirsResponse),
         }
     };
 }

@@ -21,6 +21,8 @@ use thiserror::Error;
 pub const BATCH_HEADER_BYTES: usize = 61;
 /// Bytes before `batchLength` ends: baseOffset + batchLength.
 pub const BATCH_LOG_OVERHEAD_BYTES: usize = 12;
+/// Smallest encoding of one record (seven one-byte fields).
+pub const RECORD_BYTES_MIN: usize = 7;
 /// Smallest legal value of `batchLength` (a header with no records).
 pub const BATCH_LENGTH_MIN: usize = BATCH_HEADER_BYTES - BATCH_LOG_OVERHEAD_BYTES;
 
@@ -299,8 +301,18 @@ impl<'a> BatchView<'a> {
                 "last offset delta does not match record count",
             ));
         }
-        if view.compression().is_none() {
-            return Err(BatchError::Invalid("unknown compression codec"));
+        match view.compression() {
+            None => return Err(BatchError::Invalid("unknown compression codec")),
+            // Uncompressed, each record takes at least RECORD_BYTES_MIN bytes: a count the
+            // bytes cannot hold is a lie, caught without decoding.
+            Some(Compression::None)
+                if view.record_count() as usize > view.records_bytes().len() / RECORD_BYTES_MIN =>
+            {
+                return Err(BatchError::Invalid(
+                    "record count exceeds what the batch can hold",
+                ))
+            }
+            Some(_) => {}
         }
         Ok(view)
     }

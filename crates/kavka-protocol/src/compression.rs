@@ -10,7 +10,7 @@ use crate::batch::Compression;
 
 /// Decompressed record sections larger than this are refused (a hostile batch cannot make the
 /// broker allocate without bound).
-pub const DECOMPRESSED_BYTES_MAX: usize = 256 * 1024 * 1024;
+pub const DECOMPRESSED_BYTES_MAX: usize = 64 * 1024 * 1024;
 
 /// A codec failure.
 #[derive(Debug, Error)]

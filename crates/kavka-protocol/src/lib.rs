@@ -18,6 +18,7 @@ pub mod batch;
 pub mod compression;
 pub mod error;
 pub mod frame;
+pub mod recompress;
 pub mod records;
 pub mod request;
 pub mod response;

@@ -5,6 +5,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::batch::{
     attributes, BatchError, BatchView, Compression, BATCH_HEADER_BYTES, BATCH_LOG_OVERHEAD_BYTES,
+    RECORD_BYTES_MIN,
 };
 use crate::compression::{self, CompressionError};
 
@@ -89,20 +90,58 @@ impl Cursor<'_> {
     }
 }
 
-/// Decodes every record of a batch, decompressing when needed.
-pub fn decode_records(batch: &BatchView<'_>) -> Result<Vec<Record>, RecordError> {
-    let codec = batch
-        .compression()
-        .ok_or(BatchError::Invalid("unknown compression codec"))?;
-    let section = compression::decompress(codec, batch.records_bytes())?;
-    let count = usize::try_from(batch.record_count()).unwrap_or(0);
-    let mut records = Vec::with_capacity(count.min(section.len()));
-    let mut cur = Cursor {
-        buf: &section,
-        pos: 0,
-    };
-    let log_append = batch.is_log_append_time();
-    for _ in 0..count {
+/// Records reserved up front; more grow as they actually decode.
+const RECORDS_PREALLOCATED_MAX: usize = 4096;
+/// Smallest encoding of a record header (key length, value length).
+const HEADER_BYTES_MIN: usize = 2;
+
+/// The records of one batch, decoded one at a time from the (decompressed) records section, so
+/// that a search can stop at the first match without holding every record.
+#[derive(Debug)]
+pub struct RecordIter {
+    /// The records section, decompressed.
+    section: Vec<u8>,
+    /// Position of the next record.
+    pos: usize,
+    /// Records not yet decoded, as the header announces.
+    remaining: usize,
+    /// Batch fields that records are relative to.
+    base_offset: i64,
+    base_timestamp: i64,
+    max_timestamp: i64,
+    log_append_time: bool,
+}
+
+impl RecordIter {
+    /// Decompresses the batch's records section (bounded by
+    /// [`compression::DECOMPRESSED_BYTES_MAX`]) and iterates over its records.
+    pub fn new(batch: &BatchView<'_>) -> Result<RecordIter, RecordError> {
+        let codec = batch
+            .compression()
+            .ok_or(BatchError::Invalid("unknown compression codec"))?;
+        let section = compression::decompress(codec, batch.records_bytes())?;
+        Ok(RecordIter {
+            section,
+            pos: 0,
+            remaining: usize::try_from(batch.record_count()).unwrap_or(0),
+            base_offset: batch.base_offset(),
+            base_timestamp: batch.base_timestamp(),
+            max_timestamp: batch.max_timestamp(),
+            log_append_time: batch.is_log_append_time(),
+        })
+    }
+
+    /// An upper bound of the records left, from the bytes left (never from the header alone).
+    pub fn size_hint_bounded(&self) -> usize {
+        self.remaining
+            .min((self.section.len() - self.pos) / RECORD_BYTES_MIN)
+    }
+
+    fn decode_next(&mut self) -> Result<Record, RecordError> {
+        let mut cur = Cursor {
+            buf: &self.section,
+            pos: self.pos,
+        };
         let len = usize::try_from(cur.varlong()?)
             .map_err(|_| RecordError::Malformed("negative record length"))?;
         let body = cur.take(len)?;
@@ -115,7 +154,8 @@ pub fn decode_records(batch: &BatchView<'_>) -> Result<Vec<Record>, RecordError>
         let header_count = r.varlong()?;
         let header_count =
             usize::try_from(header_count).map_err(|_| RecordError::Malformed("header count"))?;
-        let mut headers = Vec::with_capacity(header_count.min(body.len()));
+        let mut headers =
+            Vec::with_capacity(header_count.min((body.len() - r.pos) / HEADER_BYTES_MIN));
         for _ in 0..header_count {
             let key = r
                 .nullable_bytes()?
@@ -123,17 +163,44 @@ pub fn decode_records(batch: &BatchView<'_>) -> Result<Vec<Record>, RecordError>
             let value = r.nullable_bytes()?;
             headers.push(RecordHeader { key, value });
         }
-        records.push(Record {
-            offset: batch.base_offset() + offset_delta,
-            timestamp: if log_append {
-                batch.max_timestamp()
+        self.pos = cur.pos;
+        Ok(Record {
+            offset: self.base_offset + offset_delta,
+            timestamp: if self.log_append_time {
+                self.max_timestamp
             } else {
-                batch.base_timestamp() + timestamp_delta
+                self.base_timestamp + timestamp_delta
             },
             key,
             value,
             headers,
-        });
+        })
+    }
+}
+
+impl Iterator for RecordIter {
+    type Item = Result<Record, RecordError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.remaining == 0 {
+            return None;
+        }
+        self.remaining -= 1;
+        let record = self.decode_next();
+        if record.is_err() {
+            self.remaining = 0;
+        }
+        Some(record)
+    }
+}
+
+/// Decodes every record of a batch, decompressing when needed. Memory is bounded by the
+/// decompressed size, whatever the header's record count says.
+pub fn decode_records(batch: &BatchView<'_>) -> Result<Vec<Record>, RecordError> {
+    let iter = RecordIter::new(batch)?;
+    let mut records = Vec::with_capacity(iter.size_hint_bounded().min(RECORDS_PREALLOCATED_MAX));
+    for r in iter {
+        records.push(r?);
     }
     Ok(records)
 }
@@ -221,29 +288,14 @@ impl BatchBuilder {
         headers: &[(&[u8], Option<&[u8]>)],
     ) {
         let base = *self.base_timestamp.get_or_insert(timestamp);
-        let ts_delta = timestamp - base;
-        let offset_delta = i64::from(self.count);
-        let mut body_len = 1
-            + varlong_size(ts_delta)
-            + varlong_size(offset_delta)
-            + nullable_size(key)
-            + nullable_size(value)
-            + varlong_size(headers.len() as i64);
-        for (k, v) in headers {
-            body_len += nullable_size(Some(k)) + nullable_size(*v);
-        }
-        let r = &mut self.records;
-        put_varlong(r, body_len as i64);
-        r.put_u8(0);
-        put_varlong(r, ts_delta);
-        put_varlong(r, offset_delta);
-        put_nullable(r, key);
-        put_nullable(r, value);
-        put_varlong(r, headers.len() as i64);
-        for (k, v) in headers {
-            put_nullable(r, Some(k));
-            put_nullable(r, *v);
-        }
+        put_record(
+            &mut self.records,
+            timestamp - base,
+            i64::from(self.count),
+            key,
+            value,
+            headers.iter().copied(),
+        );
         self.max_timestamp = self.max_timestamp.max(timestamp);
         self.count += 1;
     }
@@ -251,27 +303,169 @@ impl BatchBuilder {
     /// Finishes the batch: header, CRC, compressed records.
     pub fn build(self) -> Result<Bytes, CompressionError> {
         let section = compression::compress(self.compression, &self.records)?;
-        let mut out = BytesMut::with_capacity(BATCH_HEADER_BYTES + section.len());
-        let batch_length = BATCH_HEADER_BYTES - BATCH_LOG_OVERHEAD_BYTES + section.len();
-        out.put_i64(0); // base offset
-        out.put_i32(batch_length as i32);
-        out.put_i32(-1); // partition leader epoch
-        out.put_i8(2); // magic
-        out.put_u32(0); // crc, filled below
-        out.put_i16(self.compression.attribute_bits() & attributes::COMPRESSION_MASK);
-        out.put_i32((self.count - 1).max(0));
-        let base_ts = self.base_timestamp.unwrap_or(-1);
-        out.put_i64(base_ts);
-        out.put_i64(self.max_timestamp);
-        out.put_i64(-1); // producer id
-        out.put_i16(-1); // producer epoch
-        out.put_i32(-1); // base sequence
-        out.put_i32(self.count);
-        out.put_slice(&section);
-        let crc = crc32c::crc32c(&out[21..]);
-        out[17..21].copy_from_slice(&crc.to_be_bytes());
-        Ok(out.freeze())
+        Ok(finish_batch(
+            &BatchFields {
+                base_offset: 0,
+                partition_leader_epoch: -1,
+                attributes: self.compression.attribute_bits() & attributes::COMPRESSION_MASK,
+                last_offset_delta: (self.count - 1).max(0),
+                base_timestamp: self.base_timestamp.unwrap_or(-1),
+                max_timestamp: self.max_timestamp,
+                producer_id: -1,
+                producer_epoch: -1,
+                base_sequence: -1,
+                record_count: self.count,
+            },
+            &section,
+        ))
     }
+}
+
+/// Encodes one record (length-prefixed body) into `buf`.
+fn put_record<'h>(
+    buf: &mut BytesMut,
+    timestamp_delta: i64,
+    offset_delta: i64,
+    key: Option<&[u8]>,
+    value: Option<&[u8]>,
+    headers: impl ExactSizeIterator<Item = (&'h [u8], Option<&'h [u8]>)> + Clone,
+) {
+    let header_count = headers.len() as i64;
+    let mut body_len = 1
+        + varlong_size(timestamp_delta)
+        + varlong_size(offset_delta)
+        + nullable_size(key)
+        + nullable_size(value)
+        + varlong_size(header_count);
+    for (k, v) in headers.clone() {
+        body_len += nullable_size(Some(k)) + nullable_size(v);
+    }
+    put_varlong(buf, body_len as i64);
+    buf.put_u8(0); // record attributes: unused in v2
+    put_varlong(buf, timestamp_delta);
+    put_varlong(buf, offset_delta);
+    put_nullable(buf, key);
+    put_nullable(buf, value);
+    put_varlong(buf, header_count);
+    for (k, v) in headers {
+        put_nullable(buf, Some(k));
+        put_nullable(buf, v);
+    }
+}
+
+/// The header fields of a batch being written.
+struct BatchFields {
+    base_offset: i64,
+    partition_leader_epoch: i32,
+    attributes: i16,
+    last_offset_delta: i32,
+    base_timestamp: i64,
+    max_timestamp: i64,
+    producer_id: i64,
+    producer_epoch: i16,
+    base_sequence: i32,
+    record_count: i32,
+}
+
+/// Writes the header, then the (already compressed) records section, then the CRC.
+fn finish_batch(fields: &BatchFields, section: &[u8]) -> Bytes {
+    let mut out = BytesMut::with_capacity(BATCH_HEADER_BYTES + section.len());
+    let batch_length = BATCH_HEADER_BYTES - BATCH_LOG_OVERHEAD_BYTES + section.len();
+    out.put_i64(fields.base_offset);
+    out.put_i32(batch_length as i32);
+    out.put_i32(fields.partition_leader_epoch);
+    out.put_i8(2); // magic
+    out.put_u32(0); // crc, filled below
+    out.put_i16(fields.attributes);
+    out.put_i32(fields.last_offset_delta);
+    out.put_i64(fields.base_timestamp);
+    out.put_i64(fields.max_timestamp);
+    out.put_i64(fields.producer_id);
+    out.put_i16(fields.producer_epoch);
+    out.put_i32(fields.base_sequence);
+    out.put_i32(fields.record_count);
+    out.put_slice(section);
+    let crc = crc32c::crc32c(&out[21..]);
+    out[17..21].copy_from_slice(&crc.to_be_bytes());
+    out.freeze()
+}
+
+/// Rebuilds `original` keeping only `retained`, records of it as [`decode_records`] returned
+/// them, in offset order: what Kafka's log cleaner does to a batch it compacts.
+///
+/// Kept from the original: the base offset and the last offset delta (so the producer's last
+/// sequence is unchanged, even if the last records are gone), the partition leader epoch, the
+/// producer id, epoch and base sequence, and the attributes (codec, timestamp type,
+/// transactional, control). The records keep their offsets, timestamps, keys, values and
+/// headers, and are re-encoded and re-compressed with the batch's codec. The max timestamp is
+/// recomputed from the retained records (CreateTime) or kept (LogAppendTime, or when nothing is
+/// retained: an empty batch, as Kafka keeps for an idempotent producer's last batch).
+///
+/// `delete_horizon_ms`: `Some(h)` sets the delete-horizon attribute and stores `h` as the base
+/// timestamp (KIP-534; record timestamps stay exact, being relative to it); `None` clears it and
+/// the base timestamp is the first retained record's.
+pub fn rebuild_batch(
+    original: &BatchView<'_>,
+    retained: &[Record],
+    delete_horizon_ms: Option<i64>,
+) -> Result<Bytes, RecordError> {
+    let codec = original
+        .compression()
+        .ok_or(BatchError::Invalid("unknown compression codec"))?;
+    let base_offset = original.base_offset();
+    let last_offset_delta = original.last_offset_delta();
+    let record_count = i32::try_from(retained.len())
+        .map_err(|_| RecordError::Malformed("too many retained records"))?;
+    let log_append_time = original.is_log_append_time();
+    let base_timestamp = delete_horizon_ms
+        .or_else(|| retained.first().map(|r| r.timestamp))
+        .unwrap_or_else(|| original.max_timestamp());
+    let mut max_timestamp = -1;
+    let mut records = BytesMut::new();
+    let mut previous_delta = -1;
+    for r in retained {
+        let offset_delta = r.offset - base_offset;
+        if offset_delta <= previous_delta || offset_delta > i64::from(last_offset_delta) {
+            return Err(RecordError::Malformed(
+                "retained records must lie inside the batch, in offset order",
+            ));
+        }
+        previous_delta = offset_delta;
+        max_timestamp = max_timestamp.max(r.timestamp);
+        put_record(
+            &mut records,
+            r.timestamp - base_timestamp,
+            offset_delta,
+            r.key.as_deref(),
+            r.value.as_deref(),
+            r.headers
+                .iter()
+                .map(|h| (h.key.as_ref(), h.value.as_deref())),
+        );
+    }
+    if log_append_time || retained.is_empty() {
+        max_timestamp = original.max_timestamp();
+    }
+    let mut attrs = original.attributes() & !attributes::DELETE_HORIZON;
+    if delete_horizon_ms.is_some() {
+        attrs |= attributes::DELETE_HORIZON;
+    }
+    let section = compression::compress(codec, &records)?;
+    Ok(finish_batch(
+        &BatchFields {
+            base_offset,
+            partition_leader_epoch: original.partition_leader_epoch(),
+            attributes: attrs,
+            last_offset_delta,
+            base_timestamp,
+            max_timestamp,
+            producer_id: original.producer_id(),
+            producer_epoch: original.producer_epoch(),
+            base_sequence: original.base_sequence(),
+            record_count,
+        },
+        &section,
+    ))
 }
 
 #[cfg(test)]
@@ -322,6 +516,40 @@ mod tests {
     }
 
     #[test]
+    fn a_decompression_bomb_with_a_huge_record_count_is_refused_cheaply() {
+        use crate::batch::BATCH_HEADER_BYTES;
+        let mut b = BatchBuilder::new(Compression::Zstd);
+        b.append(1, None, Some(b"x"), &[]);
+        let mut bytes = b.build().unwrap().to_vec();
+        // Replace the records with 8 MiB of compressed zeros and claim i32::MAX records.
+        let zeros = crate::compression::compress(Compression::Zstd, &vec![0u8; 8 << 20]).unwrap();
+        bytes.truncate(BATCH_HEADER_BYTES);
+        bytes.extend_from_slice(&zeros);
+        let length = (bytes.len() - 12) as i32;
+        bytes[8..12].copy_from_slice(&length.to_be_bytes());
+        bytes[57..61].copy_from_slice(&i32::MAX.to_be_bytes());
+        bytes[23..27].copy_from_slice(&(i32::MAX - 1).to_be_bytes());
+        let crc = crc32c::crc32c(&bytes[21..]);
+        bytes[17..21].copy_from_slice(&crc.to_be_bytes());
+        let view = BatchView::parse_validated(&bytes).unwrap();
+        assert!(decode_records(&view).is_err());
+        let mut iter = RecordIter::new(&view).unwrap();
+        assert!(iter.size_hint_bounded() <= (8 << 20) / RECORD_BYTES_MIN);
+        assert!(iter.next().unwrap().is_err());
+        assert!(iter.next().is_none());
+        // Past the decompression limit: refused before decoding.
+        let huge = crate::compression::compress(
+            Compression::Zstd,
+            &vec![0u8; crate::compression::DECOMPRESSED_BYTES_MAX + 1],
+        )
+        .unwrap();
+        assert!(matches!(
+            crate::compression::decompress(Compression::Zstd, &huge),
+            Err(CompressionError::TooLarge)
+        ));
+    }
+
+    #[test]
     fn log_append_time_rewrites_timestamps_and_keeps_crc_valid() {
         let mut b = BatchBuilder::new(Compression::None);
         b.append(5, None, Some(b"x"), &[]);
@@ -358,5 +586,81 @@ mod tests {
             validate_batches(&magic),
             Err(BatchError::UnsupportedMagic(1))
         ));
+    }
+
+    #[test]
+    fn rebuild_keeps_offsets_producer_fields_and_codec() {
+        for codec in [Compression::None, Compression::Lz4, Compression::Zstd] {
+            let mut b = BatchBuilder::new(codec);
+            for i in 0..10i64 {
+                let key = format!("k{i}");
+                let value = (i % 3 != 0).then(|| format!("v{i}"));
+                b.append(
+                    500 + i,
+                    Some(key.as_bytes()),
+                    value.as_deref().map(str::as_bytes),
+                    &[(b"h".as_slice(), None)],
+                );
+            }
+            let mut owned = b.build().unwrap().to_vec();
+            assign_offsets(&mut owned, 1_000, 4, None);
+            // Producer fields and the transactional bit, as an idempotent transactional producer.
+            owned[43..51].copy_from_slice(&77i64.to_be_bytes());
+            owned[51..53].copy_from_slice(&3i16.to_be_bytes());
+            owned[53..57].copy_from_slice(&40i32.to_be_bytes());
+            let attrs = i16::from_be_bytes([owned[21], owned[22]]) | attributes::TRANSACTIONAL;
+            owned[21..23].copy_from_slice(&attrs.to_be_bytes());
+            let original = BatchView::parse(&owned).unwrap();
+            let records = decode_records(&original).unwrap();
+            let retained: Vec<Record> = records
+                .iter()
+                .filter(|r| r.offset % 4 != 1 && r.offset != 1_009)
+                .cloned()
+                .collect();
+
+            let rebuilt = rebuild_batch(&original, &retained, None).unwrap();
+            let view = BatchView::parse(&rebuilt).unwrap();
+            view.verify_crc().unwrap();
+            assert_eq!(view.base_offset(), 1_000);
+            assert_eq!(view.last_offset(), 1_009, "the last offset is kept");
+            assert_eq!(view.record_count() as usize, retained.len());
+            assert_eq!(view.partition_leader_epoch(), 4);
+            assert_eq!(
+                (
+                    view.producer_id(),
+                    view.producer_epoch(),
+                    view.base_sequence()
+                ),
+                (77, 3, 40)
+            );
+            assert!(view.is_transactional());
+            assert_eq!(view.compression(), Some(codec));
+            assert_eq!(view.max_timestamp(), 508);
+            assert_eq!(view.base_timestamp(), 500);
+            assert_eq!(view.attributes() & attributes::DELETE_HORIZON, 0);
+            assert_eq!(decode_records(&view).unwrap(), retained);
+
+            let horizon = rebuild_batch(&original, &retained, Some(90_000)).unwrap();
+            let view = BatchView::parse(&horizon).unwrap();
+            view.verify_crc().unwrap();
+            assert_ne!(view.attributes() & attributes::DELETE_HORIZON, 0);
+            assert_eq!(view.base_timestamp(), 90_000);
+            assert_eq!(
+                decode_records(&view).unwrap(),
+                retained,
+                "timestamps stay exact"
+            );
+
+            let empty = rebuild_batch(&original, &[], None).unwrap();
+            let view = BatchView::parse(&empty).unwrap();
+            view.verify_crc().unwrap();
+            assert_eq!((view.record_count(), view.last_offset()), (0, 1_009));
+            assert_eq!(view.max_timestamp(), 509);
+            assert!(decode_records(&view).unwrap().is_empty());
+
+            let mut outside = retained.clone();
+            outside.reverse();
+            assert!(rebuild_batch(&original, &outside, None).is_err());
+        }
     }
 }
