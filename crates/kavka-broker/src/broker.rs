@@ -8,16 +8,18 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 
-use kavka_metadata::{MetadataImage, MetadataRecord, MetadataStore, TopicImage};
+use kavka_metadata::{
+    ConfigResourceType, MetadataImage, MetadataRecord, MetadataStore, TopicImage,
+};
 use kavka_protocol::ErrorCode;
 use uuid::Uuid;
 
 use crate::config::BrokerConfig;
-use crate::controller::{self, Refusal, TopicSpec};
+use crate::controller::{self, ConfigChange, ConfigTarget, Refusal, TopicSpec};
 use crate::error::BrokerError;
 use crate::log_manager::{partition_dir_name, LogManager};
 use crate::replica_manager::ReplicaManager;
-use crate::topic_config;
+use crate::topic_config::ConfigLayers;
 
 /// Shared state of a running node.
 #[derive(Debug)]
@@ -74,12 +76,17 @@ impl Broker {
         for topic in image.topics() {
             for (&index, p) in &topic.partitions {
                 let dir = existing.remove(&partition_dir_name(&topic.name, index));
-                self.open_partition(image, topic, index, p.leader_epoch, dir)?;
-                count += 1;
+                // A partition that cannot be opened stays offline; the others are served.
+                match self.open_partition(image, topic, index, p.leader_epoch, dir) {
+                    Ok(()) => count += 1,
+                    Err(e) => {
+                        tracing::error!(topic = %topic.name, partition = index, error = %e, "partition offline: its log cannot be opened")
+                    }
+                }
             }
         }
         for (_, stray) in existing {
-            self.log_manager.remove_stray(&stray)?;
+            self.log_manager.set_aside_stray(&stray)?;
         }
         tracing::info!(
             partitions = count,
@@ -101,7 +108,8 @@ impl Broker {
             .topic_configs(&topic.name)
             .cloned()
             .unwrap_or_default();
-        let log_config = topic_config::log_config(&self.config, &overrides);
+        let (log_config, policy) =
+            ConfigLayers::new(&self.config, image).partition_configs(&overrides);
         let (log, report) =
             self.log_manager
                 .open_partition(&topic.name, index, log_config, dir.as_deref())?;
@@ -113,8 +121,14 @@ impl Broker {
                 "recovery truncated an invalid log tail"
             );
         }
-        self.replicas
-            .add(&topic.name, topic.topic_id, index, leader_epoch, log);
+        self.replicas.add(
+            &topic.name,
+            topic.topic_id,
+            index,
+            leader_epoch,
+            policy,
+            log,
+        );
         Ok(())
     }
 
@@ -179,7 +193,7 @@ impl Broker {
                     let Some(topic) = after.topic_by_id(&p.topic_id) else {
                         continue;
                     };
-                    if self.replicas.get(&topic.name, p.partition).is_some() {
+                    if self.replicas.contains(&topic.name, p.partition) {
                         continue;
                     }
                     if let Err(e) =
@@ -199,9 +213,58 @@ impl Broker {
                 MetadataRecord::Topic(t) => {
                     tracing::info!(topic = %t.name, topic_id = %kavka_metadata::topic_id_to_string(&t.topic_id), "topic created");
                 }
-                MetadataRecord::Config(_) => {}
+                MetadataRecord::Config(c) => {
+                    let topics: Vec<&TopicImage> = match c.resource_type {
+                        ConfigResourceType::Topic => {
+                            after.topic_by_name(&c.resource_name).into_iter().collect()
+                        }
+                        ConfigResourceType::Broker => after.topics().collect(),
+                    };
+                    for topic in topics {
+                        let overrides = after
+                            .topic_configs(&topic.name)
+                            .cloned()
+                            .unwrap_or_default();
+                        let (log_config, policy) =
+                            ConfigLayers::new(&self.config, after).partition_configs(&overrides);
+                        for &index in topic.partitions.keys() {
+                            if let Some(p) = self.replicas.get(&topic.name, &topic.topic_id, index)
+                            {
+                                p.set_config(log_config.clone(), policy);
+                            }
+                        }
+                    }
+                    tracing::info!(resource = %c.resource_name, key = %c.name, value = ?c.value, "config changed");
+                }
             }
         }
+    }
+
+    /// Changes configs of a topic or broker.
+    pub fn alter_configs(
+        &self,
+        target: &ConfigTarget,
+        changes: &[ConfigChange],
+        validate_only: bool,
+    ) -> Result<(), Refusal> {
+        let node_id = self.config.node_id;
+        self.change_metadata(validate_only, |image| {
+            controller::alter_configs(image, node_id, target, changes).map(|r| ((), r))
+        })
+    }
+
+    /// Adds partitions to a topic.
+    pub fn create_partitions(
+        &self,
+        name: &str,
+        count: i32,
+        assignments: Option<&[Vec<i32>]>,
+        validate_only: bool,
+    ) -> Result<(), Refusal> {
+        let node_id = self.config.node_id;
+        self.change_metadata(validate_only, |image| {
+            controller::create_partitions(image, node_id, name, count, assignments).map(|r| ((), r))
+        })
     }
 
     /// Creates a topic (CreateTopics and auto-creation).
@@ -260,7 +323,7 @@ impl Broker {
                 tracing::error!(error = %e, "closing a log failed");
             }
             Err(BrokerError::Startup(format!(
-                "{} partition log(s) failed to close; the next start will recover them",
+                "{} partition log(s) not closed cleanly; the next start will recover them",
                 errors.len()
             )))
         }

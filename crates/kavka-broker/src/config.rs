@@ -89,34 +89,27 @@ pub struct BrokerConfig {
     pub default_replication_factor: i16,
     /// `auto.create.topics.enable`.
     pub auto_create_topics_enable: bool,
-    /// `log.segment.bytes`.
-    pub log_segment_bytes: u64,
-    /// `log.roll.ms` (or `log.roll.hours`).
-    pub log_roll_ms: i64,
-    /// `log.index.interval.bytes`.
-    pub log_index_interval_bytes: u64,
-    /// `log.index.size.max.bytes`.
-    pub log_index_size_max_bytes: u64,
-    /// `log.flush.interval.messages`: `None` leaves flushing to the OS.
-    pub log_flush_interval_messages: Option<u64>,
-    /// `log.flush.interval.ms`: `None` means no time-based flush.
-    pub log_flush_interval_ms: Option<i64>,
-    /// `log.retention.ms` (or `.minutes`/`.hours`): reported to clients; enforced later.
-    pub log_retention_ms: i64,
-    /// `log.retention.bytes`: reported to clients; enforced later.
-    pub log_retention_bytes: i64,
-    /// `log.cleanup.policy`.
-    pub log_cleanup_policy: String,
-    /// `log.message.timestamp.type`: CreateTime or LogAppendTime.
-    pub log_message_timestamp_type: String,
-    /// `message.max.bytes`: largest record batch accepted.
-    pub message_max_bytes: usize,
+    /// Static broker values of every topic config (by topic config name): the value and
+    /// whether `server.properties`/overrides set it. See `topic_config`.
+    pub topic_defaults: crate::topic_config::StaticTopicDefaults,
+    /// `connections.max.idle.ms`: a connection with no request for this long is closed.
+    pub connections_max_idle_ms: u64,
+    /// `fetch.max.bytes`: the most a fetch response carries, whatever the client asks.
+    pub fetch_max_bytes: usize,
+    /// `log.retention.check.interval.ms`: how often retention runs.
+    pub log_retention_check_interval_ms: u64,
+    /// `log.cleaner.enable`: whether compacted topics are cleaned.
+    pub log_cleaner_enable: bool,
+    /// `log.cleaner.threads`: cleaner workers.
+    pub log_cleaner_threads: usize,
+    /// `log.cleaner.backoff.ms`: sleep between cleaner passes with nothing to do.
+    pub log_cleaner_backoff_ms: u64,
+    /// `log.cleaner.dedupe.buffer.size`: offset map memory over all cleaner threads.
+    pub log_cleaner_dedupe_buffer_size: usize,
+    /// `log.cleaner.io.buffer.size`: cleaner read/write buffers.
+    pub log_cleaner_io_buffer_size: usize,
     /// `socket.request.max.bytes`: largest request frame accepted.
     pub socket_request_max_bytes: usize,
-    /// `compression.type`.
-    pub compression_type: String,
-    /// `min.insync.replicas`.
-    pub min_insync_replicas: i32,
     /// Every key given (file then overrides), for DescribeConfigs sources.
     pub given: BTreeMap<String, String>,
 }
@@ -140,7 +133,6 @@ const ACCEPTED_WITHOUT_EFFECT: &[&str] = &[
     "share.coordinator.state.topic.min.isr",
     "transaction.state.log.replication.factor",
     "transaction.state.log.min.isr",
-    "log.retention.check.interval.ms",
     "group.initial.rebalance.delay.ms",
     "broker.id",
 ];
@@ -322,7 +314,6 @@ impl BrokerConfig {
         let default_replication_factor = positive_i32("default.replication.factor", 1)?;
         let default_replication_factor = i16::try_from(default_replication_factor)
             .map_err(|_| bad("default.replication.factor", "", "too large"))?;
-        let min_insync_replicas = positive_i32("min.insync.replicas", 1)?;
         let auto_create_topics_enable = get("auto.create.topics.enable")
             .map(|v| parse_bool("auto.create.topics.enable", v))
             .transpose()?
@@ -338,110 +329,27 @@ impl BrokerConfig {
             }
             Ok(v)
         };
-        let log_segment_bytes = u64_at_least("log.segment.bytes", 1 << 30, 14)?;
-        if log_segment_bytes > i32::MAX as u64 {
-            return Err(bad(
-                "log.segment.bytes",
-                &log_segment_bytes.to_string(),
-                "must fit in an int",
-            ));
-        }
-        let log_index_interval_bytes = u64_at_least("log.index.interval.bytes", 4096, 0)?;
-        let log_index_size_max_bytes = u64_at_least("log.index.size.max.bytes", 10 << 20, 4)?;
-        let hours_ms = |h: i64| h * 60 * 60 * 1000;
-        let log_roll_ms = match (get("log.roll.ms"), get("log.roll.hours")) {
-            (Some(v), _) => parse::<i64>("log.roll.ms", v)?,
-            (None, Some(v)) => hours_ms(parse::<i64>("log.roll.hours", v)?),
-            (None, None) => hours_ms(168),
-        };
-        if log_roll_ms < 1 {
-            return Err(bad(
-                "log.roll.ms",
-                &log_roll_ms.to_string(),
-                "must be at least 1",
-            ));
-        }
-        let log_flush_interval_messages = match get("log.flush.interval.messages") {
-            None => None,
-            Some(v) => {
-                let n = parse::<i64>("log.flush.interval.messages", v)?;
-                if n < 1 {
-                    return Err(bad("log.flush.interval.messages", v, "must be at least 1"));
-                }
-                (n < i64::MAX).then_some(n as u64)
-            }
-        };
-        let log_flush_interval_ms = match get("log.flush.interval.ms") {
-            None => None,
-            Some(v) => {
-                let n = parse::<i64>("log.flush.interval.ms", v)?;
-                if n < 0 {
-                    return Err(bad("log.flush.interval.ms", v, "must be at least 0"));
-                }
-                (n < i64::MAX).then_some(n)
-            }
-        };
-        let log_retention_ms = match (
-            get("log.retention.ms"),
-            get("log.retention.minutes"),
-            get("log.retention.hours"),
-        ) {
-            (Some(v), _, _) => parse::<i64>("log.retention.ms", v)?,
-            (None, Some(v), _) => parse::<i64>("log.retention.minutes", v)? * 60_000,
-            (None, None, Some(v)) => hours_ms(parse::<i64>("log.retention.hours", v)?),
-            (None, None, None) => hours_ms(168),
-        };
-        let log_retention_bytes = get("log.retention.bytes")
-            .map(|v| parse::<i64>("log.retention.bytes", v))
-            .transpose()?
-            .unwrap_or(-1);
-        let log_cleanup_policy = get("log.cleanup.policy").unwrap_or("delete").to_string();
-        for p in log_cleanup_policy.split(',') {
-            if !matches!(p.trim(), "delete" | "compact") {
-                return Err(bad(
-                    "log.cleanup.policy",
-                    &log_cleanup_policy,
-                    "expected delete and/or compact",
-                ));
-            }
-        }
-        let log_message_timestamp_type = get("log.message.timestamp.type")
-            .unwrap_or("CreateTime")
-            .to_string();
-        if !matches!(
-            log_message_timestamp_type.as_str(),
-            "CreateTime" | "LogAppendTime"
-        ) {
-            return Err(bad(
-                "log.message.timestamp.type",
-                &log_message_timestamp_type,
-                "expected CreateTime or LogAppendTime",
-            ));
-        }
-        let message_max_bytes = u64_at_least("message.max.bytes", 1_048_588, 0)? as usize;
         let socket_request_max_bytes =
             u64_at_least("socket.request.max.bytes", 100 * 1024 * 1024, 1)? as usize;
         if socket_request_max_bytes > i32::MAX as usize {
             return Err(bad("socket.request.max.bytes", "", "must fit in an int"));
         }
-        let compression_type = get("compression.type").unwrap_or("producer").to_string();
-        if !matches!(
-            compression_type.as_str(),
-            "producer" | "uncompressed" | "gzip" | "snappy" | "lz4" | "zstd"
-        ) {
-            return Err(bad(
-                "compression.type",
-                &compression_type,
-                "expected producer, uncompressed, gzip, snappy, lz4 or zstd",
-            ));
-        }
-        if compression_type != "producer" {
-            return Err(bad(
-                "compression.type",
-                &compression_type,
-                "only 'producer' (store batches as sent) is supported so far",
-            ));
-        }
+        let topic_defaults = crate::topic_config::static_topic_defaults(&map)
+            .map_err(|(key, value, reason)| ConfigError::Value { key, value, reason })?;
+        let connections_max_idle_ms = u64_at_least("connections.max.idle.ms", 600_000, 1)?;
+        let fetch_max_bytes = u64_at_least("fetch.max.bytes", 57_671_680, 1024)? as usize;
+        let log_retention_check_interval_ms =
+            u64_at_least("log.retention.check.interval.ms", 300_000, 1)?;
+        let log_cleaner_enable = get("log.cleaner.enable")
+            .map(|v| parse_bool("log.cleaner.enable", v))
+            .transpose()?
+            .unwrap_or(true);
+        let log_cleaner_threads = u64_at_least("log.cleaner.threads", 1, 0)? as usize;
+        let log_cleaner_backoff_ms = u64_at_least("log.cleaner.backoff.ms", 15_000, 0)?;
+        let log_cleaner_dedupe_buffer_size =
+            u64_at_least("log.cleaner.dedupe.buffer.size", 128 * 1024 * 1024, 1024)? as usize;
+        let log_cleaner_io_buffer_size =
+            u64_at_least("log.cleaner.io.buffer.size", 512 * 1024, 1024)? as usize;
 
         for key in map.keys() {
             if !KNOWN_KEYS.contains(&key.as_str())
@@ -459,20 +367,16 @@ impl BrokerConfig {
             num_partitions,
             default_replication_factor,
             auto_create_topics_enable,
-            log_segment_bytes,
-            log_roll_ms,
-            log_index_interval_bytes,
-            log_index_size_max_bytes,
-            log_flush_interval_messages,
-            log_flush_interval_ms,
-            log_retention_ms,
-            log_retention_bytes,
-            log_cleanup_policy,
-            log_message_timestamp_type,
-            message_max_bytes,
+            topic_defaults,
+            fetch_max_bytes,
+            connections_max_idle_ms,
+            log_retention_check_interval_ms,
+            log_cleaner_enable,
+            log_cleaner_threads,
+            log_cleaner_backoff_ms,
+            log_cleaner_dedupe_buffer_size,
+            log_cleaner_io_buffer_size,
             socket_request_max_bytes,
-            compression_type,
-            min_insync_replicas,
             given: map,
         })
     }
@@ -488,7 +392,7 @@ impl BrokerConfig {
     }
 }
 
-/// Keys Kavka acts on.
+/// Keys Kavka acts on besides the broker keys of topic configs (see `topic_config`).
 const KNOWN_KEYS: &[&str] = &[
     "node.id",
     "listeners",
@@ -498,23 +402,19 @@ const KNOWN_KEYS: &[&str] = &[
     "num.partitions",
     "default.replication.factor",
     "auto.create.topics.enable",
-    "log.segment.bytes",
-    "log.roll.ms",
-    "log.roll.hours",
-    "log.index.interval.bytes",
-    "log.index.size.max.bytes",
-    "log.flush.interval.messages",
-    "log.flush.interval.ms",
-    "log.retention.ms",
     "log.retention.minutes",
     "log.retention.hours",
-    "log.retention.bytes",
-    "log.cleanup.policy",
-    "log.message.timestamp.type",
-    "message.max.bytes",
+    "log.roll.hours",
+    "log.roll.jitter.hours",
     "socket.request.max.bytes",
-    "compression.type",
-    "min.insync.replicas",
+    "fetch.max.bytes",
+    "connections.max.idle.ms",
+    "log.retention.check.interval.ms",
+    "log.cleaner.enable",
+    "log.cleaner.threads",
+    "log.cleaner.backoff.ms",
+    "log.cleaner.dedupe.buffer.size",
+    "log.cleaner.io.buffer.size",
 ];
 
 #[cfg(test)]
@@ -537,10 +437,14 @@ mod tests {
         assert_eq!(c.log_dirs, vec![PathBuf::from("./kavka-data")]);
         assert_eq!(c.num_partitions, 1);
         assert!(c.auto_create_topics_enable);
-        assert_eq!(c.log_segment_bytes, 1 << 30);
-        assert_eq!(c.message_max_bytes, 1_048_588);
+        assert_eq!(
+            c.topic_defaults["segment.bytes"],
+            ("1073741824".to_string(), false)
+        );
+        assert_eq!(c.topic_defaults["max.message.bytes"].0, "1048588");
         assert_eq!(c.socket_request_max_bytes, 104_857_600);
-        assert_eq!(c.log_flush_interval_messages, None);
+        assert_eq!(c.log_retention_check_interval_ms, 300_000);
+        assert!(c.log_cleaner_enable);
     }
 
     #[test]
@@ -572,8 +476,20 @@ mod tests {
     }
 
     #[test]
-    fn flush_every_message() {
-        let c = with(&[("log.flush.interval.messages", "1")]).unwrap();
-        assert_eq!(c.log_flush_interval_messages, Some(1));
+    fn topic_defaults_come_from_broker_keys() {
+        let c = with(&[
+            ("log.flush.interval.messages", "1"),
+            ("log.retention.hours", "2"),
+        ])
+        .unwrap();
+        assert_eq!(c.topic_defaults["flush.messages"], ("1".to_string(), true));
+        assert_eq!(
+            c.topic_defaults["retention.ms"],
+            ("7200000".to_string(), true)
+        );
+        let e = with(&[("log.cleanup.policy", "shred")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("log.cleanup.policy"), "{e}");
     }
 }

@@ -18,20 +18,29 @@ use crate::handlers::{self, api_versions, Outcome, RequestContext};
 
 /// Read buffer capacity kept between requests.
 const READ_BUFFER_BYTES: usize = 64 * 1024;
+/// Largest request frame of any API but Produce. The generated decoder reserves memory per
+/// array element announced, and an element can cost a hundred bytes of memory for two bytes of
+/// input; real clients' non-produce requests stay far below this.
+pub const NON_PRODUCE_REQUEST_BYTES_MAX: usize = 8 * 1024 * 1024;
 
 /// Serves a connection until the peer closes it or breaks the protocol.
 pub async fn serve(broker: Arc<Broker>, mut stream: TcpStream, peer: SocketAddr) {
     let frame_bytes_max = broker.config.socket_request_max_bytes;
+    let idle = std::time::Duration::from_millis(broker.config.connections_max_idle_ms);
     let mut read_buf = BytesMut::with_capacity(READ_BUFFER_BYTES);
     let mut write_buf = BytesMut::with_capacity(READ_BUFFER_BYTES);
     let mut scratch: Vec<u8> = Vec::new();
     loop {
         let mut prefix = [0u8; SIZE_PREFIX_BYTES];
-        match stream.read_exact(&mut prefix).await {
-            Ok(_) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return,
-            Err(e) => {
+        match tokio::time::timeout(idle, stream.read_exact(&mut prefix)).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => return,
+            Ok(Err(e)) => {
                 tracing::debug!(%peer, error = %e, "connection read failed");
+                return;
+            }
+            Err(_) => {
+                tracing::debug!(%peer, "closing idle connection (connections.max.idle.ms)");
                 return;
             }
         }
@@ -43,7 +52,19 @@ pub async fn serve(broker: Arc<Broker>, mut stream: TcpStream, peer: SocketAddr)
             }
         };
         read_buf.clear();
-        read_buf.reserve(size);
+        if size > NON_PRODUCE_REQUEST_BYTES_MAX {
+            // Look at the api key before sizing the buffer for the frame.
+            let mut key = [0u8; 2];
+            if stream.read_exact(&mut key).await.is_err() {
+                return;
+            }
+            if i16::from_be_bytes(key) != ApiKey::Produce as i16 {
+                tracing::warn!(%peer, size, api_key = i16::from_be_bytes(key), "closing connection: request larger than {NON_PRODUCE_REQUEST_BYTES_MAX} bytes is not a Produce");
+                return;
+            }
+            read_buf.extend_from_slice(&key);
+        }
+        read_buf.reserve(size - read_buf.len());
         while read_buf.len() < size {
             let want = size - read_buf.len();
             match (&mut stream)
@@ -121,8 +142,12 @@ pub async fn serve(broker: Arc<Broker>, mut stream: TcpStream, peer: SocketAddr)
             tracing::debug!(%peer, error = %e, "connection write failed");
             return;
         }
+        // Large requests or responses must not pin large buffers to an idle connection.
         if write_buf.capacity() > 16 * READ_BUFFER_BYTES {
             write_buf = BytesMut::with_capacity(READ_BUFFER_BYTES);
+        }
+        if read_buf.capacity() > 16 * READ_BUFFER_BYTES {
+            read_buf = BytesMut::with_capacity(READ_BUFFER_BYTES);
         }
     }
 }

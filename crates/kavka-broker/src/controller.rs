@@ -17,6 +17,11 @@ use crate::topic_config;
 pub const TOPIC_NAME_BYTES_MAX: usize = 249;
 /// Most partitions one topic may have on this node.
 pub const TOPIC_PARTITIONS_MAX: i32 = 100_000;
+/// Most partitions one request may create (Kafka caps records per controller operation at
+/// 10 000 likewise), so that one request cannot exhaust file handles or stall the controller.
+pub const PARTITIONS_PER_REQUEST_MAX: i32 = 10_000;
+/// The metadata log's own name: never a user topic.
+pub const CLUSTER_METADATA_TOPIC: &str = "__cluster_metadata";
 
 /// A refused change: the Kafka error and its message.
 pub type Refusal = (ErrorCode, String);
@@ -68,6 +73,12 @@ pub fn create_topic(
     spec: &TopicSpec,
 ) -> Result<(Uuid, Vec<MetadataRecord>), Refusal> {
     validate_topic_name(&spec.name)?;
+    if spec.name == CLUSTER_METADATA_TOPIC {
+        return Err((
+            ErrorCode::INVALID_REQUEST,
+            format!("Creation of internal topic {CLUSTER_METADATA_TOPIC} is prohibited."),
+        ));
+    }
     if image.topic_by_name(&spec.name).is_some() {
         return Err((
             ErrorCode::TOPIC_ALREADY_EXISTS,
@@ -94,10 +105,13 @@ pub fn create_topic(
                 "Number of partitions must be larger than 0.".into(),
             ));
         }
-        if spec.num_partitions > TOPIC_PARTITIONS_MAX {
+        if spec.num_partitions > TOPIC_PARTITIONS_MAX.min(PARTITIONS_PER_REQUEST_MAX) {
             return Err((
                 ErrorCode::INVALID_PARTITIONS,
-                format!("Number of partitions must be at most {TOPIC_PARTITIONS_MAX}."),
+                format!(
+                    "Number of partitions must be at most {}.",
+                    TOPIC_PARTITIONS_MAX.min(PARTITIONS_PER_REQUEST_MAX)
+                ),
             ));
         }
         if spec.replication_factor < 1 {
@@ -189,6 +203,154 @@ pub fn delete_topic(
     })])
 }
 
+/// What a config change applies to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigTarget {
+    /// A topic, by name.
+    Topic(String),
+    /// A broker: "" for every broker (the cluster default) or a node id.
+    Broker(String),
+}
+
+/// One config change: a key and its new value, `None` to remove the key (back to the layer
+/// below).
+pub type ConfigChange = (String, Option<String>);
+
+/// The records changing configs of a topic or broker, after checking every key and value.
+pub fn alter_configs(
+    image: &MetadataImage,
+    node_id: i32,
+    target: &ConfigTarget,
+    changes: &[ConfigChange],
+) -> Result<Vec<MetadataRecord>, Refusal> {
+    let invalid = |m: String| (ErrorCode::INVALID_CONFIG, m);
+    let (resource_type, resource_name) = match target {
+        ConfigTarget::Topic(name) => {
+            if image.topic_by_name(name).is_none() {
+                return Err((
+                    ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
+                    format!("Topic {name} does not exist"),
+                ));
+            }
+            for (key, value) in changes {
+                match value {
+                    Some(v) => topic_config::validate(key, v).map_err(invalid)?,
+                    None if topic_config::topic_config_def(key).is_none() => {
+                        return Err(invalid(format!("Unknown topic config name: {key}")))
+                    }
+                    None => {}
+                }
+            }
+            (ConfigResourceType::Topic, name.clone())
+        }
+        ConfigTarget::Broker(name) => {
+            if !name.is_empty() && *name != node_id.to_string() {
+                return Err((
+                    ErrorCode::INVALID_REQUEST,
+                    format!("Unexpected broker id {name}: this is broker {node_id}"),
+                ));
+            }
+            for (key, value) in changes {
+                let def = topic_config::broker_key_def(key).ok_or_else(|| {
+                    invalid(format!(
+                        "Cannot update these configs dynamically: {key} (only the broker keys of topic configs, such as log.retention.ms, can change at run time)"
+                    ))
+                })?;
+                if let Some(v) = value {
+                    topic_config::check(def, key, v).map_err(invalid)?;
+                }
+            }
+            (ConfigResourceType::Broker, name.clone())
+        }
+    };
+    Ok(changes
+        .iter()
+        .map(|(key, value)| {
+            MetadataRecord::Config(ConfigRecord {
+                resource_type,
+                resource_name: resource_name.clone(),
+                name: key.clone(),
+                value: value.clone(),
+            })
+        })
+        .collect())
+}
+
+/// The records adding partitions to a topic (CreatePartitions); `count` is the new total.
+pub fn create_partitions(
+    image: &MetadataImage,
+    node_id: i32,
+    name: &str,
+    count: i32,
+    assignments: Option<&[Vec<i32>]>,
+) -> Result<Vec<MetadataRecord>, Refusal> {
+    let topic = image.topic_by_name(name).ok_or_else(|| {
+        (
+            ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
+            format!("The topic '{name}' does not exist."),
+        )
+    })?;
+    let current = topic.partitions.len() as i32;
+    if count < current {
+        return Err((
+            ErrorCode::INVALID_PARTITIONS,
+            format!("The topic {name} currently has {current} partition(s); {count} would not be an increase."),
+        ));
+    }
+    if count == current {
+        return Err((
+            ErrorCode::INVALID_PARTITIONS,
+            format!("Topic already has {current} partition(s)."),
+        ));
+    }
+    if count > TOPIC_PARTITIONS_MAX {
+        return Err((
+            ErrorCode::INVALID_PARTITIONS,
+            format!("Number of partitions must be at most {TOPIC_PARTITIONS_MAX}."),
+        ));
+    }
+    if count - current > PARTITIONS_PER_REQUEST_MAX {
+        return Err((
+            ErrorCode::INVALID_PARTITIONS,
+            format!("At most {PARTITIONS_PER_REQUEST_MAX} partitions can be added in one request."),
+        ));
+    }
+    // An empty list is taken as "no assignment given" (null), as clients mean it.
+    if let Some(a) = assignments.filter(|a| !a.is_empty()) {
+        if a.len() as i32 != count - current {
+            return Err((
+                ErrorCode::INVALID_REPLICA_ASSIGNMENT,
+                format!(
+                    "Attempted to add {} additional partition(s), but only {} assignment(s) were specified.",
+                    count - current,
+                    a.len()
+                ),
+            ));
+        }
+        if let Some(bad) = a.iter().find(|r| r.as_slice() != [node_id]) {
+            return Err((
+                ErrorCode::INVALID_REPLICA_ASSIGNMENT,
+                format!(
+                    "Replica assignment {bad:?} names brokers other than the only broker {node_id}"
+                ),
+            ));
+        }
+    }
+    Ok((current..count)
+        .map(|partition| {
+            MetadataRecord::Partition(PartitionRecord {
+                topic_id: topic.topic_id,
+                partition,
+                replicas: vec![node_id],
+                isr: vec![node_id],
+                leader: node_id,
+                leader_epoch: 0,
+                partition_epoch: 0,
+            })
+        })
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -252,6 +414,101 @@ mod tests {
         assert_eq!(
             create_topic(&image, 1, &s).unwrap_err().0,
             ErrorCode::INVALID_CONFIG
+        );
+    }
+
+    #[test]
+    fn partitions_only_grow_and_configs_are_checked() {
+        let mut image = MetadataImage::new();
+        let (_, records) = create_topic(&image, 1, &spec("t", 2, 1)).unwrap();
+        for r in &records {
+            image.apply(r).unwrap();
+        }
+        assert_eq!(
+            create_partitions(&image, 1, "t", 1, None).unwrap_err().0,
+            ErrorCode::INVALID_PARTITIONS
+        );
+        assert_eq!(
+            create_partitions(&image, 1, "t", 2, None).unwrap_err().0,
+            ErrorCode::INVALID_PARTITIONS
+        );
+        assert_eq!(
+            create_partitions(&image, 1, "nope", 3, None).unwrap_err().0,
+            ErrorCode::UNKNOWN_TOPIC_OR_PARTITION
+        );
+        assert_eq!(
+            create_partitions(&image, 1, "t", 4, Some(&[vec![1]]))
+                .unwrap_err()
+                .0,
+            ErrorCode::INVALID_REPLICA_ASSIGNMENT
+        );
+        for r in create_partitions(&image, 1, "t", 4, None).unwrap() {
+            image.apply(&r).unwrap();
+        }
+        assert_eq!(image.topic_by_name("t").unwrap().partitions.len(), 4);
+
+        let topic = ConfigTarget::Topic("t".into());
+        let ok = alter_configs(
+            &image,
+            1,
+            &topic,
+            &[("retention.ms".into(), Some("1000".into()))],
+        )
+        .unwrap();
+        image.apply(&ok[0]).unwrap();
+        assert_eq!(image.topic_configs("t").unwrap()["retention.ms"], "1000");
+        assert_eq!(
+            alter_configs(
+                &image,
+                1,
+                &topic,
+                &[("retention.ms".into(), Some("x".into()))]
+            )
+            .unwrap_err()
+            .0,
+            ErrorCode::INVALID_CONFIG
+        );
+        let broker = ConfigTarget::Broker("".into());
+        assert!(alter_configs(
+            &image,
+            1,
+            &broker,
+            &[("log.retention.ms".into(), Some("5".into()))]
+        )
+        .is_ok());
+        assert_eq!(
+            alter_configs(
+                &image,
+                1,
+                &broker,
+                &[("num.partitions".into(), Some("5".into()))]
+            )
+            .unwrap_err()
+            .0,
+            ErrorCode::INVALID_CONFIG
+        );
+        assert_eq!(
+            alter_configs(&image, 1, &ConfigTarget::Broker("7".into()), &[])
+                .unwrap_err()
+                .0,
+            ErrorCode::INVALID_REQUEST
+        );
+    }
+
+    #[test]
+    fn the_metadata_log_name_is_refused() {
+        let image = MetadataImage::new();
+        assert_eq!(
+            create_topic(&image, 1, &spec("__cluster_metadata", 1, 1))
+                .unwrap_err()
+                .0,
+            ErrorCode::INVALID_REQUEST
+        );
+        assert_eq!(
+            create_topic(&image, 1, &spec("big", PARTITIONS_PER_REQUEST_MAX + 1, 1))
+                .unwrap_err()
+                .0,
+            ErrorCode::INVALID_PARTITIONS
         );
     }
 

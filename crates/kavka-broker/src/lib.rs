@@ -9,10 +9,12 @@
 //! - [`broker`]: shared node state; metadata changes are committed as records and published.
 //! - [`controller`]: checks topic changes and answers with the records that make them.
 //! - [`replica_manager`] / [`purgatory`]: hosted partitions, and delayed fetches waiting on appends.
+//! - [`retention`] / [`cleaner`]: background deletion of old segments and log compaction.
 //! - [`log_manager`]: data directories, `meta.properties`, the clean-shutdown marker.
 //! - [`config`] / [`topic_config`]: broker and topic configuration in Kafka's words.
 
 pub mod broker;
+pub mod cleaner;
 pub mod config;
 pub mod connection;
 pub mod controller;
@@ -21,6 +23,7 @@ pub mod handlers;
 pub mod log_manager;
 pub mod purgatory;
 pub mod replica_manager;
+pub mod retention;
 pub mod server;
 pub mod topic_config;
 

@@ -185,11 +185,26 @@ impl LogManager {
         Ok(best.1)
     }
 
-    /// Removes a partition directory that no topic owns any more (a topic deleted before a crash
-    /// finished removing its files).
-    pub fn remove_stray(&self, path: &Path) -> Result<(), BrokerError> {
-        tracing::warn!(dir = %path.display(), "removing data of a partition no topic owns");
-        std::fs::remove_dir_all(path).map_err(|e| BrokerError::io(path, e))
+    /// Sets aside a partition directory that no topic owns (a topic deleted before a crash
+    /// finished removing its files, or data the metadata log does not know): renamed to
+    /// `<name>.<millis>-stray`, as Kafka does, never deleted, so that nothing is lost by mistake
+    /// and the name is free for a new topic.
+    pub fn set_aside_stray(&self, path: &Path) -> Result<(), BrokerError> {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let millis = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis())
+            .unwrap_or(0);
+        let target = path.with_file_name(format!("{name}.{millis}-stray"));
+        tracing::warn!(dir = %path.display(), renamed = %target.display(), "partition directory no topic owns set aside");
+        std::fs::rename(path, &target).map_err(|e| BrokerError::io(path, e))?;
+        if let Some(parent) = path.parent() {
+            sync_dir(parent)?;
+        }
+        Ok(())
     }
 }
 

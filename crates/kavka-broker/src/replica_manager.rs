@@ -1,16 +1,42 @@
 //! The partitions this node hosts (on one node: leads) and their logs. Handlers reach storage only
 //! through here. Appends and reads take a partition's lock only to touch the in-memory log state;
 //! the bytes of a read are copied from the segment file after the lock is released.
+//!
+//! A partition whose log failed on disk (a write or fsync error) or whose lock was poisoned by a
+//! panic goes offline: every later operation answers KAFKA_STORAGE_ERROR instead of guessing at
+//! the log's state, as Kafka does with a failed log directory.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use bytes::Bytes;
 use kavka_protocol::ErrorCode;
-use kavka_storage::{AppendInfo, PartitionLog, ReadSlice, StorageError};
+use kavka_storage::{
+    AppendInfo, CleanStats, CleanTask, CleanedLog, LogConfig, PartitionLog, ReadSlice,
+    RetentionOutcome, StorageError,
+};
 use uuid::Uuid;
 
 use crate::purgatory::Purgatory;
+
+/// The topic configs the produce path checks before appending.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProducePolicy {
+    /// `min.insync.replicas`: acks=all needs this many in-sync replicas.
+    pub min_insync_replicas: i32,
+    /// `message.timestamp.before.max.ms`: how far in the past a CreateTime may be.
+    pub timestamp_before_max_ms: i64,
+    /// `message.timestamp.after.max.ms`: how far in the future a CreateTime may be.
+    pub timestamp_after_max_ms: i64,
+    /// `segment.bytes`: a batch larger than a segment can never be stored.
+    pub segment_bytes: u64,
+    /// Whether timestamps are LogAppendTime (then CreateTime is not checked).
+    pub log_append_time: bool,
+    /// `compression.type` naming a codec: batches in another codec are re-compressed.
+    /// `None` for `producer` (stored as sent).
+    pub compression: Option<kavka_protocol::batch::Compression>,
+}
 
 /// A hosted partition.
 #[derive(Debug)]
@@ -23,6 +49,10 @@ pub struct Partition {
     pub index: i32,
     /// Leader epoch stamped into appended batches.
     pub leader_epoch: i32,
+    /// Checks of the produce path, from the topic's configs.
+    policy: RwLock<ProducePolicy>,
+    /// Set when the log failed on disk; the partition then serves nothing.
+    offline: AtomicBool,
     /// The log; the lock is held only for in-memory state changes and the append write.
     /// `None` once the partition was deleted or closed.
     log: Mutex<Option<PartitionLog>>,
@@ -37,13 +67,39 @@ pub struct PartitionOffsets {
     pub log_end_offset: i64,
 }
 
-/// Result of a read, with the offsets seen under the same lock.
+/// Where a read's bytes are, with the offsets seen under the same lock; the bytes themselves are
+/// read by [`ReadPlan::read`], outside the lock.
 #[derive(Debug)]
-pub struct ReadResult {
-    /// Whole batches (possibly empty).
-    pub records: Bytes,
+pub struct ReadPlan {
+    /// Whole batches (possibly none) in a segment file.
+    pub slice: ReadSlice,
     /// Offsets at the time of the read.
     pub offsets: PartitionOffsets,
+}
+
+impl ReadPlan {
+    /// Bytes the read will return.
+    pub fn len(&self) -> usize {
+        self.slice.len
+    }
+
+    /// Whether nothing is to be read.
+    pub fn is_empty(&self) -> bool {
+        self.slice.is_empty()
+    }
+
+    /// Reads the bytes from the segment file.
+    pub fn read(&self, partition: &Partition) -> Result<Bytes, PartitionError> {
+        if self.slice.is_empty() {
+            return Ok(Bytes::new());
+        }
+        self.slice.read_bytes().map_err(|source| {
+            partition.fail(PartitionError::Storage(StorageError::Io {
+                path: std::path::PathBuf::from(format!("{}-{}", partition.topic, partition.index)),
+                source,
+            }))
+        })
+    }
 }
 
 /// Why a partition operation failed.
@@ -53,6 +109,8 @@ pub enum PartitionError {
     Storage(StorageError),
     /// The partition was deleted (or the broker is shutting down) meanwhile.
     Gone,
+    /// The log failed on disk earlier; the partition is offline.
+    Offline,
 }
 
 impl PartitionError {
@@ -61,6 +119,7 @@ impl PartitionError {
         match self {
             PartitionError::Storage(e) => storage_error_code(e),
             PartitionError::Gone => ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
+            PartitionError::Offline => ErrorCode::KAFKA_STORAGE_ERROR,
         }
     }
 }
@@ -70,6 +129,7 @@ impl std::fmt::Display for PartitionError {
         match self {
             PartitionError::Storage(e) => e.fmt(f),
             PartitionError::Gone => f.write_str("partition no longer hosted"),
+            PartitionError::Offline => f.write_str("partition offline after a storage failure"),
         }
     }
 }
@@ -80,19 +140,62 @@ impl From<StorageError> for PartitionError {
     }
 }
 
+/// Maps a storage failure to the Kafka error a client gets for that partition.
+pub fn storage_error_code(e: &StorageError) -> ErrorCode {
+    use kavka_protocol::batch::BatchError;
+    match e {
+        StorageError::InvalidBatch(BatchError::CrcMismatch { .. })
+        | StorageError::InvalidBatch(BatchError::Truncated { .. })
+        | StorageError::InvalidBatch(BatchError::InvalidLength(_)) => ErrorCode::CORRUPT_MESSAGE,
+        StorageError::InvalidBatch(_) => ErrorCode::INVALID_RECORD,
+        StorageError::MessageTooLarge { .. } => ErrorCode::MESSAGE_TOO_LARGE,
+        StorageError::OffsetOutOfRange { .. } => ErrorCode::OFFSET_OUT_OF_RANGE,
+        StorageError::Corrupt(_) => ErrorCode::CORRUPT_MESSAGE,
+        _ => ErrorCode::KAFKA_STORAGE_ERROR,
+    }
+}
+
+/// Whether a storage error means the disk failed (rather than a refused request, or a batch
+/// that cannot be decoded, which concerns that request only).
+fn is_disk_failure(e: &StorageError) -> bool {
+    matches!(e, StorageError::Io { .. })
+}
+
 impl Partition {
-    fn lock(&self) -> MutexGuard<'_, Option<PartitionLog>> {
-        // A panic while holding the lock leaves the log state unknown: stop serving it.
-        self.log.lock().expect("partition log lock poisoned")
+    fn lock(&self) -> Result<MutexGuard<'_, Option<PartitionLog>>, PartitionError> {
+        if self.offline.load(Ordering::Acquire) {
+            return Err(PartitionError::Offline);
+        }
+        self.log.lock().map_err(|_| {
+            // A panic while holding the lock leaves the log state unknown: stop serving it.
+            self.offline.store(true, Ordering::Release);
+            tracing::error!(topic = %self.topic, partition = self.index, "partition offline: its lock was poisoned");
+            PartitionError::Offline
+        })
+    }
+
+    /// Takes the partition offline after a disk failure, and passes the error on.
+    fn fail(&self, e: PartitionError) -> PartitionError {
+        if let PartitionError::Storage(s) = &e {
+            if is_disk_failure(s) && !self.offline.swap(true, Ordering::AcqRel) {
+                tracing::error!(topic = %self.topic, partition = self.index, error = %s, "partition offline after a storage failure");
+            }
+        }
+        e
     }
 
     fn with_log<T>(
         &self,
         f: impl FnOnce(&mut PartitionLog) -> Result<T, StorageError>,
     ) -> Result<T, PartitionError> {
-        let mut guard = self.lock();
+        let mut guard = self.lock()?;
         let log = guard.as_mut().ok_or(PartitionError::Gone)?;
-        Ok(f(log)?)
+        f(log).map_err(|e| self.fail(e.into()))
+    }
+
+    /// The produce checks in force.
+    pub fn policy(&self) -> ProducePolicy {
+        *self.policy.read().expect("policy lock poisoned")
     }
 
     /// Current offsets.
@@ -118,31 +221,23 @@ impl Partition {
         })
     }
 
-    /// Reads whole batches from `offset`.
-    pub fn read(
+    /// Locates whole batches from `offset` (no data I/O).
+    pub fn plan_read(
         &self,
         offset: i64,
         max_bytes: usize,
         min_one_batch: bool,
-    ) -> Result<ReadResult, PartitionError> {
-        let (slice, offsets): (ReadSlice, PartitionOffsets) = self.with_log(|log| {
+    ) -> Result<ReadPlan, PartitionError> {
+        self.with_log(|log| {
             let offsets = PartitionOffsets {
                 log_start_offset: log.log_start_offset(),
                 log_end_offset: log.log_end_offset(),
             };
-            Ok((log.read(offset, max_bytes, min_one_batch)?, offsets))
-        })?;
-        let records = if slice.is_empty() {
-            Bytes::new()
-        } else {
-            slice.read_bytes().map_err(|source| {
-                PartitionError::Storage(StorageError::Io {
-                    path: std::path::PathBuf::from(format!("{}-{}", self.topic, self.index)),
-                    source,
-                })
-            })?
-        };
-        Ok(ReadResult { records, offsets })
+            Ok(ReadPlan {
+                slice: log.read(offset, max_bytes, min_one_batch)?,
+                offsets,
+            })
+        })
     }
 
     /// First offset whose record timestamp is at least `timestamp_ms`.
@@ -163,8 +258,52 @@ impl Partition {
         self.with_log(|log| log.flush_if_due(now_ms))
     }
 
+    /// Applies a new configuration (takes effect for later appends, rolls, retention, cleaning).
+    pub fn set_config(&self, config: LogConfig, policy: ProducePolicy) {
+        *self.policy.write().expect("policy lock poisoned") = policy;
+        if let Ok(mut guard) = self.lock() {
+            if let Some(log) = guard.as_mut() {
+                log.set_config(config);
+            }
+        }
+    }
+
+    /// Moves the log start offset to `offset` (DeleteRecords); returns the new log start offset.
+    pub fn delete_records(&self, offset: i64) -> Result<i64, PartitionError> {
+        self.with_log(|log| log.delete_records(offset))
+    }
+
+    /// Deletes segments past `retention.ms` / `retention.bytes`.
+    pub fn apply_retention(&self, now_ms: i64) -> Result<RetentionOutcome, PartitionError> {
+        self.with_log(|log| log.apply_retention(now_ms))
+    }
+
+    /// What the cleaner could clean now (cheap, under the lock).
+    pub fn clean_task(&self, now_ms: i64) -> Option<CleanTask> {
+        self.lock()
+            .ok()?
+            .as_ref()
+            .and_then(|log| log.clean_task(now_ms))
+    }
+
+    /// Swaps cleaned segments in (quick, under the lock).
+    pub fn install_cleaned(&self, cleaned: CleanedLog) -> Result<CleanStats, PartitionError> {
+        self.with_log(|log| log.install_cleaned(cleaned))
+    }
+
+    /// Size of the log and the directory it lives in.
+    pub fn size_and_dir(&self) -> Option<(u64, std::path::PathBuf)> {
+        let guard = self.lock().ok()?;
+        guard
+            .as_ref()
+            .map(|log| (log.size_bytes(), log.dir().to_path_buf()))
+    }
+
     fn take_log(&self) -> Option<PartitionLog> {
-        self.lock().take()
+        match self.log.lock() {
+            Ok(mut guard) => guard.take(),
+            Err(poisoned) => poisoned.into_inner().take(),
+        }
     }
 }
 
@@ -180,29 +319,26 @@ pub struct ReplicaManager {
     pub purgatory: Purgatory,
 }
 
-/// Maps a storage failure to the Kafka error a client gets for that partition.
-pub fn storage_error_code(e: &StorageError) -> ErrorCode {
-    use kavka_protocol::batch::BatchError;
-    match e {
-        StorageError::InvalidBatch(BatchError::CrcMismatch { .. })
-        | StorageError::InvalidBatch(BatchError::Truncated { .. })
-        | StorageError::InvalidBatch(BatchError::InvalidLength(_)) => ErrorCode::CORRUPT_MESSAGE,
-        StorageError::InvalidBatch(_) => ErrorCode::INVALID_RECORD,
-        StorageError::MessageTooLarge { .. } => ErrorCode::MESSAGE_TOO_LARGE,
-        StorageError::OffsetOutOfRange { .. } => ErrorCode::OFFSET_OUT_OF_RANGE,
-        _ => ErrorCode::KAFKA_STORAGE_ERROR,
-    }
-}
-
 impl ReplicaManager {
-    /// The partition, if hosted.
-    pub fn get(&self, topic: &str, index: i32) -> Option<Arc<Partition>> {
+    /// The partition of the topic with this id, if hosted (a topic deleted and created again
+    /// under the same name is another topic).
+    pub fn get(&self, topic: &str, topic_id: &Uuid, index: i32) -> Option<Arc<Partition>> {
         let key: TopicPartition = (Arc::from(topic), index);
         self.partitions
             .read()
             .expect("partitions lock poisoned")
             .get(&key)
+            .filter(|p| p.topic_id == *topic_id)
             .cloned()
+    }
+
+    /// Whether a partition of this name and index is hosted.
+    pub fn contains(&self, topic: &str, index: i32) -> bool {
+        let key: TopicPartition = (Arc::from(topic), index);
+        self.partitions
+            .read()
+            .expect("partitions lock poisoned")
+            .contains_key(&key)
     }
 
     /// Starts hosting a partition whose log is open.
@@ -212,6 +348,7 @@ impl ReplicaManager {
         topic_id: Uuid,
         index: i32,
         leader_epoch: i32,
+        policy: ProducePolicy,
         log: PartitionLog,
     ) {
         let topic: Arc<str> = Arc::from(topic);
@@ -220,6 +357,8 @@ impl ReplicaManager {
             topic_id,
             index,
             leader_epoch,
+            policy: RwLock::new(policy),
+            offline: AtomicBool::new(false),
             log: Mutex::new(Some(log)),
         });
         self.partitions
@@ -259,8 +398,9 @@ impl ReplicaManager {
             .collect()
     }
 
-    /// Closes every log (flush, checkpoints) for a clean shutdown.
-    pub fn close_all(&self) -> Vec<StorageError> {
+    /// Closes every log (flush, checkpoints) for a clean shutdown. Offline partitions are not
+    /// closed (their state is unknown), so the next start recovers them.
+    pub fn close_all(&self) -> Vec<String> {
         let drained: Vec<Arc<Partition>> = self
             .partitions
             .write()
@@ -270,9 +410,13 @@ impl ReplicaManager {
             .collect();
         let mut errors = Vec::new();
         for p in drained {
+            if p.offline.load(Ordering::Acquire) {
+                errors.push(format!("{}-{} is offline", p.topic, p.index));
+                continue;
+            }
             if let Some(log) = p.take_log() {
                 if let Err(e) = log.close() {
-                    errors.push(e);
+                    errors.push(format!("{}-{}: {e}", p.topic, p.index));
                 }
             }
         }

@@ -28,8 +28,25 @@ pub struct RunningBroker {
     task: tokio::task::JoinHandle<Result<(), BrokerError>>,
 }
 
+/// Raises the open-file limit to the hard limit: every partition keeps its segment files open
+/// (Kafka's documentation asks operators for the same).
+fn raise_open_file_limit() {
+    use rustix::process::{getrlimit, setrlimit, Resource};
+    let mut limit = getrlimit(Resource::Nofile);
+    if limit.current < limit.maximum {
+        limit.current = limit.maximum;
+        match setrlimit(Resource::Nofile, limit) {
+            Ok(()) => {
+                tracing::debug!(open_files_max = ?limit.current, "raised the open-file limit")
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot raise the open-file limit"),
+        }
+    }
+}
+
 /// Opens the data, binds the listener and starts serving.
 pub async fn start(config: BrokerConfig) -> Result<RunningBroker, BrokerError> {
+    raise_open_file_limit();
     let bind = config.listener.bind_address();
     let broker = tokio::task::block_in_place(|| Broker::open(config))?;
     let broker = Arc::new(broker);
@@ -74,6 +91,8 @@ async fn serve(
             }
         })
     };
+    let retention = tokio::spawn(crate::retention::run(broker.clone()));
+    let cleaners = crate::cleaner::spawn(broker.clone());
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -96,6 +115,12 @@ async fn serve(
     while connections.join_next().await.is_some() {}
     flusher.abort();
     let _ = flusher.await;
+    retention.abort();
+    let _ = retention.await;
+    for c in cleaners {
+        c.abort();
+        let _ = c.await;
+    }
     tokio::task::block_in_place(|| broker.close())
 }
 

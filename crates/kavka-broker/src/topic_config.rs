@@ -1,10 +1,13 @@
 //! Topic configurations as Kafka defines them: name, type, the broker key each inherits its
-//! default from, validation; and the effective values (with their source) that DescribeConfigs
-//! reports and the log is opened with.
+//! default from, validation; and the layers a value comes from, in Kafka's order of precedence:
+//! set on the topic, set dynamically for this broker, set dynamically for every broker (the
+//! cluster default), `server.properties`, Kafka's default. DescribeConfigs reports these, and
+//! each partition's log is opened and reconfigured with them.
 
 use std::collections::BTreeMap;
 
-use kavka_storage::{LogConfig, TimestampType};
+use kavka_metadata::{ConfigMap, MetadataImage};
+use kavka_storage::{CleanupPolicy, LogConfig, TimestampType};
 
 use crate::config::BrokerConfig;
 
@@ -30,10 +33,31 @@ pub enum ConfigType {
 pub enum ConfigSource {
     /// Set on the topic.
     DynamicTopic = 1,
+    /// Set dynamically for this broker.
+    DynamicBroker = 2,
+    /// Set dynamically for every broker (cluster default).
+    DynamicDefaultBroker = 3,
     /// Set in the broker's static configuration (server.properties / overrides).
     StaticBroker = 4,
     /// Kafka's default.
     Default = 5,
+}
+
+/// How a value is checked.
+#[derive(Debug, Clone, Copy)]
+pub enum Rule {
+    /// true or false.
+    Boolean,
+    /// A 32-bit integer of at least `min`.
+    Int(i32),
+    /// A 64-bit integer of at least `min`.
+    Long(i64),
+    /// A number from 0 to 1.
+    Ratio,
+    /// One of the listed words.
+    OneOf(&'static [&'static str]),
+    /// A non-empty comma-separated list of the listed words.
+    ListOf(&'static [&'static str]),
 }
 
 /// One topic config definition.
@@ -43,220 +67,353 @@ pub struct TopicConfigDef {
     pub name: &'static str,
     /// Type reported to clients.
     pub config_type: ConfigType,
-    /// Broker key whose value is the default.
+    /// Broker key whose value is the default (and which can be set dynamically for brokers).
     pub broker_key: &'static str,
+    /// Kafka's default.
+    pub default: &'static str,
+    /// Validation.
+    pub rule: Rule,
 }
+
+const LONG_MAX: &str = "9223372036854775807";
 
 const fn def(
     name: &'static str,
     config_type: ConfigType,
     broker_key: &'static str,
+    default: &'static str,
+    rule: Rule,
 ) -> TopicConfigDef {
     TopicConfigDef {
         name,
         config_type,
         broker_key,
+        default,
+        rule,
     }
 }
 
-/// Every topic config Kafka defines, sorted by name.
+use ConfigType as T;
+
+/// Every topic config, sorted by name.
 pub const TOPIC_CONFIGS: &[TopicConfigDef] = &[
-    def("cleanup.policy", ConfigType::List, "log.cleanup.policy"),
-    def("compression.type", ConfigType::String, "compression.type"),
+    def(
+        "cleanup.policy",
+        T::List,
+        "log.cleanup.policy",
+        "delete",
+        Rule::ListOf(&["delete", "compact"]),
+    ),
+    def(
+        "compression.type",
+        T::String,
+        "compression.type",
+        "producer",
+        Rule::OneOf(&["producer", "uncompressed", "gzip", "snappy", "lz4", "zstd"]),
+    ),
     def(
         "delete.retention.ms",
-        ConfigType::Long,
+        T::Long,
         "log.cleaner.delete.retention.ms",
+        "86400000",
+        Rule::Long(0),
     ),
     def(
         "file.delete.delay.ms",
-        ConfigType::Long,
+        T::Long,
         "log.segment.delete.delay.ms",
+        "60000",
+        Rule::Long(0),
     ),
     def(
         "flush.messages",
-        ConfigType::Long,
+        T::Long,
         "log.flush.interval.messages",
+        LONG_MAX,
+        Rule::Long(1),
     ),
-    def("flush.ms", ConfigType::Long, "log.flush.interval.ms"),
+    def(
+        "flush.ms",
+        T::Long,
+        "log.flush.interval.ms",
+        LONG_MAX,
+        Rule::Long(0),
+    ),
     def(
         "index.interval.bytes",
-        ConfigType::Int,
+        T::Int,
         "log.index.interval.bytes",
+        "4096",
+        Rule::Int(0),
     ),
     def(
         "max.compaction.lag.ms",
-        ConfigType::Long,
+        T::Long,
         "log.cleaner.max.compaction.lag.ms",
+        LONG_MAX,
+        Rule::Long(1),
     ),
-    def("max.message.bytes", ConfigType::Int, "message.max.bytes"),
+    def(
+        "max.message.bytes",
+        T::Int,
+        "message.max.bytes",
+        "1048588",
+        Rule::Int(0),
+    ),
     def(
         "message.timestamp.after.max.ms",
-        ConfigType::Long,
+        T::Long,
         "log.message.timestamp.after.max.ms",
+        "3600000",
+        Rule::Long(0),
     ),
     def(
         "message.timestamp.before.max.ms",
-        ConfigType::Long,
+        T::Long,
         "log.message.timestamp.before.max.ms",
+        LONG_MAX,
+        Rule::Long(0),
     ),
     def(
         "message.timestamp.type",
-        ConfigType::String,
+        T::String,
         "log.message.timestamp.type",
+        "CreateTime",
+        Rule::OneOf(&["CreateTime", "LogAppendTime"]),
     ),
     def(
         "min.cleanable.dirty.ratio",
-        ConfigType::Double,
+        T::Double,
         "log.cleaner.min.cleanable.ratio",
+        "0.5",
+        Rule::Ratio,
     ),
     def(
         "min.compaction.lag.ms",
-        ConfigType::Long,
+        T::Long,
         "log.cleaner.min.compaction.lag.ms",
+        "0",
+        Rule::Long(0),
     ),
     def(
         "min.insync.replicas",
-        ConfigType::Int,
+        T::Int,
         "min.insync.replicas",
+        "1",
+        Rule::Int(1),
     ),
-    def("preallocate", ConfigType::Boolean, "log.preallocate"),
-    def("retention.bytes", ConfigType::Long, "log.retention.bytes"),
-    def("retention.ms", ConfigType::Long, "log.retention.ms"),
-    def("segment.bytes", ConfigType::Int, "log.segment.bytes"),
+    def(
+        "preallocate",
+        T::Boolean,
+        "log.preallocate",
+        "false",
+        Rule::Boolean,
+    ),
+    def(
+        "retention.bytes",
+        T::Long,
+        "log.retention.bytes",
+        "-1",
+        Rule::Long(-1),
+    ),
+    def(
+        "retention.ms",
+        T::Long,
+        "log.retention.ms",
+        "604800000",
+        Rule::Long(-1),
+    ),
+    def(
+        "segment.bytes",
+        T::Int,
+        "log.segment.bytes",
+        "1073741824",
+        Rule::Int(14),
+    ),
     def(
         "segment.index.bytes",
-        ConfigType::Int,
+        T::Int,
         "log.index.size.max.bytes",
+        "10485760",
+        Rule::Int(4),
     ),
-    def("segment.jitter.ms", ConfigType::Long, "log.roll.jitter.ms"),
-    def("segment.ms", ConfigType::Long, "log.roll.ms"),
+    def(
+        "segment.jitter.ms",
+        T::Long,
+        "log.roll.jitter.ms",
+        "0",
+        Rule::Long(0),
+    ),
+    def(
+        "segment.ms",
+        T::Long,
+        "log.roll.ms",
+        "604800000",
+        Rule::Long(1),
+    ),
     def(
         "unclean.leader.election.enable",
-        ConfigType::Boolean,
+        T::Boolean,
         "unclean.leader.election.enable",
+        "false",
+        Rule::Boolean,
     ),
 ];
 
-/// Looks up a definition.
+/// Topic configs Kafka has for tiered storage, which Kavka does not have: refused by name.
+const TIERED_STORAGE_CONFIGS: &[&str] = &[
+    "remote.storage.enable",
+    "local.retention.ms",
+    "local.retention.bytes",
+    "remote.log.copy.disable",
+    "remote.log.delete.on.disable",
+];
+
+/// Looks up a definition by topic config name.
 pub fn topic_config_def(name: &str) -> Option<&'static TopicConfigDef> {
     TOPIC_CONFIGS.iter().find(|d| d.name == name)
 }
 
-/// The broker-level value a topic config defaults to, and whether the broker's configuration
-/// set it explicitly.
-pub fn broker_default(broker: &BrokerConfig, def: &TopicConfigDef) -> (String, bool) {
-    let given = broker.given.contains_key(def.broker_key);
-    let long_max = i64::MAX.to_string();
-    let value = match def.name {
-        "cleanup.policy" => broker.log_cleanup_policy.clone(),
-        "compression.type" => broker.compression_type.clone(),
-        "delete.retention.ms" => "86400000".into(),
-        "file.delete.delay.ms" => "60000".into(),
-        "flush.messages" => broker
-            .log_flush_interval_messages
-            .map_or(long_max, |v| v.to_string()),
-        "flush.ms" => broker
-            .log_flush_interval_ms
-            .map_or(long_max, |v| v.to_string()),
-        "index.interval.bytes" => broker.log_index_interval_bytes.to_string(),
-        "max.compaction.lag.ms" => long_max,
-        "max.message.bytes" => broker.message_max_bytes.to_string(),
-        "message.timestamp.after.max.ms" => "3600000".into(),
-        "message.timestamp.before.max.ms" => long_max,
-        "message.timestamp.type" => broker.log_message_timestamp_type.clone(),
-        "min.cleanable.dirty.ratio" => "0.5".into(),
-        "min.compaction.lag.ms" => "0".into(),
-        "min.insync.replicas" => broker.min_insync_replicas.to_string(),
-        "preallocate" => "false".into(),
-        "retention.bytes" => broker.log_retention_bytes.to_string(),
-        "retention.ms" => broker.log_retention_ms.to_string(),
-        "segment.bytes" => broker.log_segment_bytes.to_string(),
-        "segment.index.bytes" => broker.log_index_size_max_bytes.to_string(),
-        "segment.jitter.ms" => "0".into(),
-        "segment.ms" => broker.log_roll_ms.to_string(),
-        "unclean.leader.election.enable" => "false".into(),
-        other => unreachable!("no broker default for {other}"),
-    };
-    let given = given
-        || (def.name == "retention.ms"
-            && (broker.given.contains_key("log.retention.hours")
-                || broker.given.contains_key("log.retention.minutes")))
-        || (def.name == "segment.ms" && broker.given.contains_key("log.roll.hours"));
-    (value, given)
+/// Looks up a definition by its broker key.
+pub fn broker_key_def(key: &str) -> Option<&'static TopicConfigDef> {
+    TOPIC_CONFIGS.iter().find(|d| d.broker_key == key)
 }
 
-/// Checks a topic config name and value; the error text is what clients see with INVALID_CONFIG.
-pub fn validate(name: &str, value: &str) -> Result<(), String> {
-    let def = topic_config_def(name).ok_or_else(|| format!("Unknown topic config name: {name}"))?;
-    let invalid = |why: &str| format!("Invalid value {value} for configuration {name}: {why}");
-    match def.config_type {
-        ConfigType::Boolean => {
-            if !matches!(value.to_ascii_lowercase().as_str(), "true" | "false") {
-                return Err(invalid("Expected value to be either true or false"));
+/// Checks a value against a definition; the error text is what clients see with INVALID_CONFIG.
+pub fn check(def: &TopicConfigDef, key: &str, value: &str) -> Result<(), String> {
+    let invalid = |why: String| format!("Invalid value {value} for configuration {key}: {why}");
+    let v = value.trim();
+    match def.rule {
+        Rule::Boolean => {
+            if !matches!(v.to_ascii_lowercase().as_str(), "true" | "false") {
+                return Err(invalid("Expected value to be either true or false".into()));
             }
         }
-        ConfigType::Int => {
-            let v: i32 = value
-                .trim()
+        Rule::Int(min) => {
+            let n: i32 = v
                 .parse()
-                .map_err(|_| invalid("Not a number of type INT"))?;
-            let min = match name {
-                "segment.bytes" => 14,
-                "segment.index.bytes" => 4,
-                "min.insync.replicas" => 1,
-                _ => 0,
-            };
-            if v < min {
-                return Err(invalid(&format!("Value must be at least {min}")));
+                .map_err(|_| invalid("Not a number of type INT".into()))?;
+            if n < min {
+                return Err(invalid(format!("Value must be at least {min}")));
             }
         }
-        ConfigType::Long => {
-            let v: i64 = value
-                .trim()
+        Rule::Long(min) => {
+            let n: i64 = v
                 .parse()
-                .map_err(|_| invalid("Not a number of type LONG"))?;
-            let min = match name {
-                "retention.ms" | "retention.bytes" => -1,
-                "segment.ms" | "flush.messages" => 1,
-                _ => 0,
-            };
-            if v < min {
-                return Err(invalid(&format!("Value must be at least {min}")));
+                .map_err(|_| invalid("Not a number of type LONG".into()))?;
+            if n < min {
+                return Err(invalid(format!("Value must be at least {min}")));
             }
         }
-        ConfigType::Double => {
-            let v: f64 = value
-                .trim()
+        Rule::Ratio => {
+            let n: f64 = v
                 .parse()
-                .map_err(|_| invalid("Not a number of type DOUBLE"))?;
-            if !(0.0..=1.0).contains(&v) {
-                return Err(invalid("Value must be between 0 and 1"));
+                .map_err(|_| invalid("Not a number of type DOUBLE".into()))?;
+            if !(0.0..=1.0).contains(&n) {
+                return Err(invalid("Value must be between 0 and 1".into()));
             }
         }
-        ConfigType::String | ConfigType::List => {
-            let ok = match name {
-                "cleanup.policy" => value
-                    .split(',')
-                    .all(|p| matches!(p.trim(), "delete" | "compact")),
-                "compression.type" => value == "producer",
-                "message.timestamp.type" => matches!(value, "CreateTime" | "LogAppendTime"),
-                _ => true,
-            };
-            if !ok {
-                let why = if name == "compression.type" {
-                    "only 'producer' (store batches as sent) is supported so far"
-                } else {
-                    "String must be one of the allowed values"
-                };
-                return Err(invalid(why));
+        Rule::OneOf(allowed) => {
+            if !allowed.contains(&v) {
+                return Err(invalid(format!(
+                    "String must be one of: {}",
+                    allowed.join(", ")
+                )));
+            }
+        }
+        Rule::ListOf(allowed) => {
+            let items: Vec<&str> = v.split(',').map(str::trim).collect();
+            if items.iter().any(|i| !allowed.contains(i)) {
+                return Err(invalid(format!(
+                    "List items must be among: {}",
+                    allowed.join(", ")
+                )));
             }
         }
     }
     Ok(())
 }
 
-/// An effective config value with its source.
+/// Checks a topic config name and value.
+pub fn validate(name: &str, value: &str) -> Result<(), String> {
+    if TIERED_STORAGE_CONFIGS.contains(&name) {
+        return Err(format!(
+            "Topic config {name} is not supported: Kavka keeps every segment locally (no tiered storage)"
+        ));
+    }
+    let def = topic_config_def(name).ok_or_else(|| format!("Unknown topic config name: {name}"))?;
+    check(def, name, value)
+}
+
+/// Static broker values of topic configs, by topic config name: the value and whether it was
+/// given.
+pub type StaticTopicDefaults = BTreeMap<&'static str, (String, bool)>;
+
+/// A refused static value: key, value, reason.
+pub type StaticValueError = (String, String, String);
+
+/// The static (server.properties) value of every topic config's broker key, and whether it was
+/// given; Kafka's unit variants (`log.retention.hours`, `log.roll.hours`, ...) are folded in.
+pub fn static_topic_defaults(
+    given: &BTreeMap<String, String>,
+) -> Result<StaticTopicDefaults, StaticValueError> {
+    let mut out = BTreeMap::new();
+    for def in TOPIC_CONFIGS {
+        let unit_variant = |key: &str, factor: i64| -> Result<Option<String>, StaticValueError> {
+            match given.get(key) {
+                None => Ok(None),
+                Some(v) => v
+                    .trim()
+                    .parse::<i64>()
+                    .map(|n| Some(n.saturating_mul(factor).to_string()))
+                    .map_err(|_| {
+                        (
+                            key.to_string(),
+                            v.clone(),
+                            "Not a number of type LONG".to_string(),
+                        )
+                    }),
+            }
+        };
+        let value = match given.get(def.broker_key) {
+            Some(v) => Some(v.trim().to_string()),
+            None => match def.name {
+                "retention.ms" => match unit_variant("log.retention.minutes", 60_000)? {
+                    Some(v) => Some(v),
+                    None => unit_variant("log.retention.hours", 3_600_000)?,
+                },
+                "segment.ms" => unit_variant("log.roll.hours", 3_600_000)?,
+                "segment.jitter.ms" => unit_variant("log.roll.jitter.hours", 3_600_000)?,
+                _ => None,
+            },
+        };
+        match value {
+            Some(v) => {
+                check(def, def.broker_key, &v)
+                    .map_err(|why| (def.broker_key.to_string(), v.clone(), why))?;
+                out.insert(def.name, (v, true));
+            }
+            None => {
+                out.insert(def.name, (def.default.to_string(), false));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// A value with where it comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourcedValue {
+    /// The key at that layer (topic name or broker key).
+    pub key: &'static str,
+    /// The value.
+    pub value: String,
+    /// The layer.
+    pub source: ConfigSource,
+}
+
+/// An effective topic config value with the layers underneath it (Kafka's synonyms, highest
+/// precedence first; the first is the value in force).
 #[derive(Debug, Clone)]
 pub struct EffectiveConfig {
     /// Definition.
@@ -265,56 +422,177 @@ pub struct EffectiveConfig {
     pub value: String,
     /// Where it comes from.
     pub source: ConfigSource,
-    /// The broker-level value underneath (for synonyms).
-    pub broker_value: (String, bool),
+    /// Every layer that sets it, highest precedence first.
+    pub synonyms: Vec<SourcedValue>,
 }
 
-/// Every topic config's value in force for a topic with the given overrides.
-pub fn effective(
-    broker: &BrokerConfig,
-    overrides: &BTreeMap<String, String>,
-) -> Vec<EffectiveConfig> {
-    TOPIC_CONFIGS
-        .iter()
-        .map(|def| {
-            let broker_value = broker_default(broker, def);
-            let (value, source) = match overrides.get(def.name) {
-                Some(v) => (v.clone(), ConfigSource::DynamicTopic),
-                None if broker_value.1 => (broker_value.0.clone(), ConfigSource::StaticBroker),
-                None => (broker_value.0.clone(), ConfigSource::Default),
-            };
-            EffectiveConfig {
-                def,
+/// The layers of configuration below the topic's own overrides.
+#[derive(Debug, Clone, Copy)]
+pub struct ConfigLayers<'a> {
+    /// Static broker values.
+    broker: &'a BrokerConfig,
+    /// Dynamic configs for every broker (resource name "").
+    dynamic_default: Option<&'a ConfigMap>,
+    /// Dynamic configs for this broker (resource name = node id).
+    dynamic_node: Option<&'a ConfigMap>,
+}
+
+impl<'a> ConfigLayers<'a> {
+    /// The layers of this node, given the metadata image.
+    pub fn new(broker: &'a BrokerConfig, image: &'a MetadataImage) -> ConfigLayers<'a> {
+        ConfigLayers {
+            broker,
+            dynamic_default: image.broker_configs(""),
+            dynamic_node: image.broker_configs(&broker.node_id.to_string()),
+        }
+    }
+
+    /// Every broker-level layer of a topic config's broker key, highest precedence first; the
+    /// last is always the static or default value.
+    pub fn broker_layers(&self, def: &'static TopicConfigDef) -> Vec<SourcedValue> {
+        let mut layers = Vec::new();
+        if let Some(v) = self.dynamic_node.and_then(|m| m.get(def.broker_key)) {
+            layers.push(SourcedValue {
+                key: def.broker_key,
+                value: v.clone(),
+                source: ConfigSource::DynamicBroker,
+            });
+        }
+        if let Some(v) = self.dynamic_default.and_then(|m| m.get(def.broker_key)) {
+            layers.push(SourcedValue {
+                key: def.broker_key,
+                value: v.clone(),
+                source: ConfigSource::DynamicDefaultBroker,
+            });
+        }
+        let (value, given) = self
+            .broker
+            .topic_defaults
+            .get(def.name)
+            .cloned()
+            .unwrap_or_else(|| (def.default.to_string(), false));
+        if given {
+            layers.push(SourcedValue {
+                key: def.broker_key,
                 value,
-                source,
-                broker_value,
-            }
-        })
-        .collect()
-}
+                source: ConfigSource::StaticBroker,
+            });
+        }
+        layers.push(SourcedValue {
+            key: def.broker_key,
+            value: def.default.to_string(),
+            source: ConfigSource::Default,
+        });
+        if given {
+            // Kafka lists the default only when nothing else sets the key.
+            layers.pop();
+        }
+        layers
+    }
 
-/// The storage configuration of a topic's partitions.
-pub fn log_config(broker: &BrokerConfig, overrides: &BTreeMap<String, String>) -> LogConfig {
-    let get = |name: &str| -> String {
-        overrides.get(name).cloned().unwrap_or_else(|| {
-            broker_default(broker, topic_config_def(name).expect("known config")).0
-        })
-    };
-    let num = |name: &str| -> i64 { get(name).trim().parse::<i64>().unwrap_or(i64::MAX) };
-    let optional = |v: i64| (v < i64::MAX).then_some(v);
-    LogConfig {
-        segment_bytes: num("segment.bytes") as u64,
-        segment_ms: num("segment.ms"),
-        segment_index_bytes: num("segment.index.bytes") as u64,
-        index_interval_bytes: num("index.interval.bytes") as u64,
-        flush_messages: optional(num("flush.messages")).map(|v| v as u64),
-        flush_ms: optional(num("flush.ms")),
-        max_message_bytes: num("max.message.bytes") as usize,
-        message_timestamp_type: if get("message.timestamp.type") == "LogAppendTime" {
-            TimestampType::LogAppendTime
-        } else {
-            TimestampType::CreateTime
-        },
+    /// Every topic config's value in force for a topic with the given overrides.
+    pub fn effective(&self, overrides: &BTreeMap<String, String>) -> Vec<EffectiveConfig> {
+        TOPIC_CONFIGS
+            .iter()
+            .map(|def| {
+                let mut synonyms = Vec::new();
+                if let Some(v) = overrides.get(def.name) {
+                    synonyms.push(SourcedValue {
+                        key: def.name,
+                        value: v.clone(),
+                        source: ConfigSource::DynamicTopic,
+                    });
+                }
+                synonyms.extend(self.broker_layers(def));
+                EffectiveConfig {
+                    def,
+                    value: synonyms[0].value.clone(),
+                    source: synonyms[0].source,
+                    synonyms,
+                }
+            })
+            .collect()
+    }
+
+    /// The storage configuration of a topic's partitions.
+    pub fn log_config(&self, overrides: &BTreeMap<String, String>) -> LogConfig {
+        let values: BTreeMap<&str, String> = self
+            .effective(overrides)
+            .into_iter()
+            .map(|e| (e.def.name, e.value))
+            .collect();
+        let get = |name: &str| values.get(name).map(String::as_str).unwrap_or_default();
+        let num = |name: &str| -> i64 { get(name).trim().parse::<i64>().unwrap_or(i64::MAX) };
+        let optional = |v: i64| (v < i64::MAX).then_some(v);
+        let policy = get("cleanup.policy");
+        LogConfig {
+            segment_bytes: num("segment.bytes") as u64,
+            segment_ms: num("segment.ms"),
+            segment_index_bytes: num("segment.index.bytes") as u64,
+            index_interval_bytes: num("index.interval.bytes") as u64,
+            flush_messages: optional(num("flush.messages")).map(|v| v as u64),
+            flush_ms: optional(num("flush.ms")),
+            max_message_bytes: num("max.message.bytes") as usize,
+            message_timestamp_type: if get("message.timestamp.type") == "LogAppendTime" {
+                TimestampType::LogAppendTime
+            } else {
+                TimestampType::CreateTime
+            },
+            retention_ms: num("retention.ms"),
+            retention_bytes: num("retention.bytes"),
+            cleanup_policy: CleanupPolicy {
+                delete: policy.split(',').any(|p| p.trim() == "delete"),
+                compact: policy.split(',').any(|p| p.trim() == "compact"),
+            },
+            delete_retention_ms: num("delete.retention.ms"),
+            min_compaction_lag_ms: num("min.compaction.lag.ms"),
+            max_compaction_lag_ms: num("max.compaction.lag.ms"),
+            min_cleanable_dirty_ratio: get("min.cleanable.dirty.ratio")
+                .trim()
+                .parse()
+                .unwrap_or(0.5),
+            file_delete_delay_ms: num("file.delete.delay.ms"),
+        }
+    }
+
+    /// The storage configuration and the produce checks of a topic's partitions.
+    pub fn partition_configs(
+        &self,
+        overrides: &BTreeMap<String, String>,
+    ) -> (LogConfig, crate::replica_manager::ProducePolicy) {
+        let log = self.log_config(overrides);
+        let num = |name: &str| -> i64 {
+            self.value(overrides, name)
+                .and_then(|v| v.trim().parse::<i64>().ok())
+                .unwrap_or(i64::MAX)
+        };
+        let policy = crate::replica_manager::ProducePolicy {
+            min_insync_replicas: i32::try_from(num("min.insync.replicas")).unwrap_or(i32::MAX),
+            timestamp_before_max_ms: num("message.timestamp.before.max.ms"),
+            timestamp_after_max_ms: num("message.timestamp.after.max.ms"),
+            segment_bytes: log.segment_bytes,
+            log_append_time: log.message_timestamp_type == TimestampType::LogAppendTime,
+            compression: {
+                use kavka_protocol::batch::Compression;
+                match self.value(overrides, "compression.type").as_deref() {
+                    Some("uncompressed") => Some(Compression::None),
+                    Some("gzip") => Some(Compression::Gzip),
+                    Some("snappy") => Some(Compression::Snappy),
+                    Some("lz4") => Some(Compression::Lz4),
+                    Some("zstd") => Some(Compression::Zstd),
+                    _ => None,
+                }
+            },
+        };
+        (log, policy)
+    }
+
+    /// The value in force of one topic config for a topic.
+    pub fn value(&self, overrides: &BTreeMap<String, String>, name: &str) -> Option<String> {
+        self.effective(overrides)
+            .into_iter()
+            .find(|e| e.def.name == name)
+            .map(|e| e.value)
     }
 }
 
@@ -334,26 +612,67 @@ mod tests {
         assert!(validate("cleanup.policy", "shred").is_err());
         assert!(validate("segment.bytes", "10").is_err());
         assert!(validate("min.cleanable.dirty.ratio", "2").is_err());
+        assert!(validate("compression.type", "zstd").is_ok());
+        assert!(validate("remote.storage.enable", "true")
+            .unwrap_err()
+            .contains("tiered"));
     }
 
     #[test]
-    fn overrides_win_over_broker_defaults() {
-        let broker = BrokerConfig::default();
-        let mut o = BTreeMap::new();
-        o.insert("segment.bytes".to_string(), "1024".to_string());
-        o.insert(
+    fn layers_in_kafkas_order() {
+        let mut given = BTreeMap::new();
+        given.insert("log.retention.hours".to_string(), "1".to_string());
+        given.insert("log.segment.bytes".to_string(), "2048".to_string());
+        let broker = BrokerConfig::from_map(given).unwrap();
+        let mut image = MetadataImage::new();
+        let rec = |name: &str, key: &str, value: &str| {
+            kavka_metadata::MetadataRecord::Config(kavka_metadata::ConfigRecord {
+                resource_type: kavka_metadata::ConfigResourceType::Broker,
+                resource_name: name.into(),
+                name: key.into(),
+                value: Some(value.into()),
+            })
+        };
+        image.apply(&rec("", "log.segment.bytes", "4096")).unwrap();
+        image.apply(&rec("1", "log.roll.ms", "5000")).unwrap();
+        let layers = ConfigLayers::new(&broker, &image);
+        let mut overrides = BTreeMap::new();
+        overrides.insert(
             "message.timestamp.type".to_string(),
             "LogAppendTime".to_string(),
         );
-        let lc = log_config(&broker, &o);
-        assert_eq!(lc.segment_bytes, 1024);
+        let eff = layers.effective(&overrides);
+        let get = |n: &str| eff.iter().find(|e| e.def.name == n).unwrap().clone();
+        assert_eq!(
+            (
+                get("retention.ms").value.as_str(),
+                get("retention.ms").source
+            ),
+            ("3600000", ConfigSource::StaticBroker)
+        );
+        assert_eq!(
+            (
+                get("segment.bytes").value.as_str(),
+                get("segment.bytes").source
+            ),
+            ("4096", ConfigSource::DynamicDefaultBroker)
+        );
+        assert_eq!(get("segment.bytes").synonyms.len(), 2);
+        assert_eq!(
+            (get("segment.ms").value.as_str(), get("segment.ms").source),
+            ("5000", ConfigSource::DynamicBroker)
+        );
+        assert_eq!(
+            get("message.timestamp.type").source,
+            ConfigSource::DynamicTopic
+        );
+        assert_eq!(get("delete.retention.ms").source, ConfigSource::Default);
+        let lc = layers.log_config(&overrides);
+        assert_eq!(lc.segment_bytes, 4096);
+        assert_eq!(lc.segment_ms, 5000);
+        assert_eq!(lc.retention_ms, 3_600_000);
         assert_eq!(lc.message_timestamp_type, TimestampType::LogAppendTime);
         assert_eq!(lc.flush_messages, None);
-        let eff = effective(&broker, &o);
-        let seg = eff.iter().find(|e| e.def.name == "segment.bytes").unwrap();
-        assert_eq!(seg.source, ConfigSource::DynamicTopic);
-        let ret = eff.iter().find(|e| e.def.name == "retention.ms").unwrap();
-        assert_eq!(ret.source, ConfigSource::Default);
-        assert_eq!(ret.value, "604800000");
+        assert!(lc.cleanup_policy.delete && !lc.cleanup_policy.compact);
     }
 }

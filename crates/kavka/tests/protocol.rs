@@ -14,7 +14,7 @@ use kavka_protocol::response::Response;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-const SERVED_API_COUNT: i32 = 9;
+const SERVED_API_COUNT: i32 = 14;
 
 fn frame(body: &[u8]) -> Vec<u8> {
     let mut f = (body.len() as i32).to_be_bytes().to_vec();
@@ -84,7 +84,7 @@ async fn api_versions_every_version_and_too_new() {
         let _ = resp.split_to(4);
         let body = ApiVersionsResponse::decode(&mut resp, version).unwrap();
         let keys: Vec<i16> = body.api_keys.iter().map(|k| k.api_key).collect();
-        for key in [0i16, 1, 2, 3, 18, 19, 20, 32, 60] {
+        for key in [0i16, 1, 2, 3, 18, 19, 20, 21, 32, 33, 35, 37, 44, 60] {
             assert!(keys.contains(&key), "v{version} lists api {key}");
         }
         assert!(
@@ -374,4 +374,128 @@ async fn fetch_limits_offsets_and_sessions() {
     let Response::Fetch(r) = resp else { panic!() };
     assert_eq!((r.error_code, r.session_id), (0, 0));
     assert_eq!(ApiKey::Fetch as i16, 1);
+}
+
+#[tokio::test]
+async fn produce_follows_kafkas_batch_rules() {
+    let b = TestBroker::start(&[]);
+    let mut c = b.connect().await;
+    assert_eq!(create_topic(&mut c, "rules", 1).await, 0);
+    // Exactly one batch per partition (Produce v3+).
+    let two = [batch("a", 0, 1), batch("a", 1, 1)].concat();
+    assert_eq!(
+        produce(&mut c, "rules", 0, 1, two.into()).await.0,
+        87,
+        "INVALID_RECORD"
+    );
+    // No control batches from clients.
+    let mut control = batch("c", 0, 1).to_vec();
+    control[22] |= 0x20;
+    let crc = crc32c::crc32c(&control[21..]);
+    control[17..21].copy_from_slice(&crc.to_be_bytes());
+    assert_eq!(produce(&mut c, "rules", 0, 1, control.into()).await.0, 87);
+    // A record count the bytes cannot hold.
+    let mut liar = batch("l", 0, 1).to_vec();
+    liar[57..61].copy_from_slice(&1000i32.to_be_bytes());
+    liar[23..27].copy_from_slice(&999i32.to_be_bytes());
+    let crc = crc32c::crc32c(&liar[21..]);
+    liar[17..21].copy_from_slice(&crc.to_be_bytes());
+    assert_eq!(produce(&mut c, "rules", 0, 1, liar.into()).await.0, 87);
+    // Timestamps more than message.timestamp.after.max.ms (1 hour) ahead.
+    let mut future =
+        kavka_protocol::records::BatchBuilder::new(kavka_protocol::batch::Compression::None);
+    future.append(i64::MAX / 2, None, Some(b"x"), &[]);
+    assert_eq!(
+        produce(&mut c, "rules", 0, 1, future.build().unwrap())
+            .await
+            .0,
+        32,
+        "INVALID_TIMESTAMP"
+    );
+    // Nothing refused was written.
+    assert_eq!(read_all(&mut c, "rules", 0).await.len(), 0);
+}
+
+#[tokio::test]
+async fn a_decompression_bomb_cannot_take_the_broker_down() {
+    use kavka_protocol::batch::{Compression, BATCH_HEADER_BYTES};
+    let b = TestBroker::start(&[]);
+    let mut c = b.connect().await;
+    assert_eq!(create_topic(&mut c, "bomb", 1).await, 0);
+    // 8 KiB of zstd that expands to 200 MiB of zeros, claiming i32::MAX records.
+    let mut bytes = batch("b", 0, 1).to_vec();
+    let zeros =
+        kavka_protocol::compression::compress(Compression::Zstd, &vec![0u8; 200 << 20]).unwrap();
+    bytes.truncate(BATCH_HEADER_BYTES);
+    bytes.extend_from_slice(&zeros);
+    let length = (bytes.len() - 12) as i32;
+    bytes[8..12].copy_from_slice(&length.to_be_bytes());
+    bytes[21..23].copy_from_slice(&Compression::Zstd.attribute_bits().to_be_bytes());
+    bytes[23..27].copy_from_slice(&(i32::MAX - 1).to_be_bytes());
+    bytes[57..61].copy_from_slice(&i32::MAX.to_be_bytes());
+    let crc = crc32c::crc32c(&bytes[21..]);
+    bytes[17..21].copy_from_slice(&crc.to_be_bytes());
+    let (err, _) = produce(&mut c, "bomb", 0, 1, bytes.into()).await;
+    assert_eq!(
+        err, 0,
+        "the header is consistent: stored as sent, like Kafka's header checks"
+    );
+    // ListOffsets by timestamp decodes that batch: an error answer, not a dead broker.
+    use kavka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
+    use kavka_protocol::messages::{BrokerId, ListOffsetsRequest};
+    for ts in [0i64, -3] {
+        let req = ListOffsetsRequest::default()
+            .with_replica_id(BrokerId(-1))
+            .with_topics(vec![ListOffsetsTopic::default()
+                .with_name(topic_name("bomb"))
+                .with_partitions(vec![ListOffsetsPartition::default()
+                    .with_partition_index(0)
+                    .with_timestamp(ts)])]);
+        let resp = c.send(7, Request::ListOffsets(req)).await;
+        assert!(resp.is_ok(), "broker answered ListOffsets {ts}");
+    }
+    still_serves(&b).await;
+    // The partition itself stays online.
+    assert_eq!(
+        produce(&mut c, "bomb", 0, 1, batch("after", 0, 1)).await.0,
+        0
+    );
+}
+
+#[tokio::test]
+async fn oversized_non_produce_requests_are_refused_unread() {
+    let b = TestBroker::start(&[]);
+    // A 9 MiB Metadata request: only Produce may be that large.
+    let mut s = TcpStream::connect(b.addr).await.unwrap();
+    let mut head = (9i32 << 20).to_be_bytes().to_vec();
+    head.extend_from_slice(&[0, 3, 0, 0]);
+    s.write_all(&head).await.unwrap();
+    assert!(closed(&mut s).await);
+    still_serves(&b).await;
+}
+
+#[tokio::test]
+async fn min_bytes_never_exceeds_max_bytes() {
+    let b = TestBroker::start(&[]);
+    let mut c = b.connect().await;
+    assert_eq!(create_topic(&mut c, "minmax", 1).await, 0);
+    produce(&mut c, "minmax", 0, 1, batch("m", 0, 5)).await;
+    let started = Instant::now();
+    // min_bytes 10 MB, max_bytes 100 B, a batch larger than that present: min_bytes counts as
+    // 100 B (as in Kafka), so the fetch is answered at once.
+    let resp = c
+        .send(12, fetch_request("minmax", 0, 0, 5_000, 10 << 20, 100))
+        .await
+        .unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    let Response::Fetch(r) = resp else { panic!() };
+    assert!(!r.responses[0].partitions[0]
+        .records
+        .as_ref()
+        .unwrap()
+        .is_empty());
 }

@@ -213,5 +213,86 @@ async fn every_served_version_round_trips() {
         };
         assert_eq!(r.responses[0].error_code, 0, "DeleteTopics v{v}");
     }
+    for v in 0..=1 {
+        use kavka_protocol::messages::incremental_alter_configs_request::{
+            AlterConfigsResource, AlterableConfig,
+        };
+        let req = IncrementalAlterConfigsRequest::default().with_resources(vec![
+            AlterConfigsResource::default()
+                .with_resource_type(2)
+                .with_resource_name(s("v"))
+                .with_configs(vec![AlterableConfig::default()
+                    .with_name(s("retention.ms"))
+                    .with_value(Some(s("86400000")))]),
+        ]);
+        let Response::IncrementalAlterConfigs(r) = c
+            .send(v, Request::IncrementalAlterConfigs(req))
+            .await
+            .unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(r.responses[0].error_code, 0, "IncrementalAlterConfigs v{v}");
+    }
+    for v in 0..=2 {
+        use kavka_protocol::messages::alter_configs_request::{
+            AlterConfigsResource, AlterableConfig,
+        };
+        let req =
+            AlterConfigsRequest::default().with_resources(vec![AlterConfigsResource::default()
+                .with_resource_type(2)
+                .with_resource_name(s("v"))
+                .with_configs(vec![AlterableConfig::default()
+                    .with_name(s("retention.ms"))
+                    .with_value(Some(s("86400000")))])]);
+        let Response::AlterConfigs(r) = c.send(v, Request::AlterConfigs(req)).await.unwrap() else {
+            panic!()
+        };
+        assert_eq!(r.responses[0].error_code, 0, "AlterConfigs v{v}");
+    }
+    for v in 0..=3 {
+        use kavka_protocol::messages::create_partitions_request::CreatePartitionsTopic;
+        let req =
+            CreatePartitionsRequest::default().with_topics(vec![CreatePartitionsTopic::default()
+                .with_name(topic_name("v"))
+                .with_count(2 + i32::from(v))]);
+        let Response::CreatePartitions(r) =
+            c.send(v, Request::CreatePartitions(req)).await.unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(r.results[0].error_code, 0, "CreatePartitions v{v}");
+    }
+    for v in 0..=2 {
+        use kavka_protocol::messages::delete_records_request::{
+            DeleteRecordsPartition, DeleteRecordsTopic,
+        };
+        let req = DeleteRecordsRequest::default().with_topics(vec![DeleteRecordsTopic::default()
+            .with_name(topic_name("v"))
+            .with_partitions(vec![DeleteRecordsPartition::default()
+                .with_partition_index(0)
+                .with_offset(1 + i64::from(v))])]);
+        let Response::DeleteRecords(r) = c.send(v, Request::DeleteRecords(req)).await.unwrap()
+        else {
+            panic!()
+        };
+        let p = &r.topics[0].partitions[0];
+        assert_eq!(
+            (p.error_code, p.low_watermark),
+            (0, 1 + i64::from(v)),
+            "DeleteRecords v{v}"
+        );
+    }
+    for v in 1..=4 {
+        let req = DescribeLogDirsRequest::default().with_topics(None);
+        let Response::DescribeLogDirs(r) = c.send(v, Request::DescribeLogDirs(req)).await.unwrap()
+        else {
+            panic!()
+        };
+        assert!(
+            r.results[0].topics.iter().any(|t| t.name.0.as_str() == "v"),
+            "DescribeLogDirs v{v}"
+        );
+    }
     assert!(!b.log().contains("does not encode"), "{}", b.log());
 }

@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::{message, RequestContext};
 use crate::controller::TopicSpec;
-use crate::topic_config;
+use crate::topic_config::ConfigLayers;
 
 fn failure(result: CreatableTopicResult, code: ErrorCode, text: String) -> CreatableTopicResult {
     result
@@ -102,7 +102,9 @@ pub fn handle(ctx: &RequestContext<'_>, request: CreateTopicsRequest) -> CreateT
                 } else {
                     spec.num_partitions
                 };
-                let effective = topic_config::effective(&broker.config, &spec.configs)
+                let image = broker.image();
+                let effective = ConfigLayers::new(&broker.config, &image)
+                    .effective(&spec.configs)
                     .into_iter()
                     .map(|e| {
                         CreatableTopicConfigs::default()

@@ -1,5 +1,5 @@
 //! DescribeConfigs (key 32): topic configs with their sources and synonyms, and this broker's
-//! static configuration.
+//! configuration (static keys, and the broker keys of topic configs with their dynamic layers).
 
 use kavka_protocol::codec::StrBytes;
 use kavka_protocol::messages::describe_configs_response::{
@@ -10,12 +10,12 @@ use kavka_protocol::ErrorCode;
 
 use super::{message, RequestContext};
 use crate::config::BrokerConfig;
-use crate::topic_config::{self, ConfigSource, ConfigType};
+use crate::topic_config::{ConfigLayers, ConfigSource, ConfigType, SourcedValue, TOPIC_CONFIGS};
 
 /// `resource_type` of topics.
-const RESOURCE_TOPIC: i8 = 2;
+pub const RESOURCE_TOPIC: i8 = 2;
 /// `resource_type` of brokers.
-const RESOURCE_BROKER: i8 = 4;
+pub const RESOURCE_BROKER: i8 = 4;
 
 fn entry(
     name: &str,
@@ -30,16 +30,27 @@ fn entry(
         .with_config_type(config_type as i8)
 }
 
-fn synonym(name: &str, value: &str, source: ConfigSource) -> DescribeConfigsSynonym {
-    DescribeConfigsSynonym::default()
-        .with_name(StrBytes::from_string(name.to_string()))
-        .with_value(Some(StrBytes::from_string(value.to_string())))
-        .with_source(source as i8)
+fn synonyms(layers: &[SourcedValue]) -> Vec<DescribeConfigsSynonym> {
+    layers
+        .iter()
+        .map(|l| {
+            DescribeConfigsSynonym::default()
+                .with_name(StrBytes::from_static_str(l.key))
+                .with_value(Some(StrBytes::from_string(l.value.clone())))
+                .with_source(l.source as i8)
+        })
+        .collect()
 }
 
-fn broker_entries(config: &BrokerConfig) -> Vec<(&'static str, String, ConfigType)> {
-    let long_max = i64::MAX.to_string();
+/// The broker's static keys (not settable at run time) and their values.
+fn static_entries(config: &BrokerConfig) -> Vec<(&'static str, String, ConfigType)> {
     let (host, port) = (&config.advertised.host, config.advertised.port);
+    let dirs = config
+        .log_dirs
+        .iter()
+        .map(|d| d.display().to_string())
+        .collect::<Vec<_>>()
+        .join(",");
     vec![
         (
             "advertised.listeners",
@@ -50,11 +61,6 @@ fn broker_entries(config: &BrokerConfig) -> Vec<(&'static str, String, ConfigTyp
             "auto.create.topics.enable",
             config.auto_create_topics_enable.to_string(),
             ConfigType::Boolean,
-        ),
-        (
-            "compression.type",
-            config.compression_type.clone(),
-            ConfigType::String,
         ),
         (
             "default.replication.factor",
@@ -70,78 +76,35 @@ fn broker_entries(config: &BrokerConfig) -> Vec<(&'static str, String, ConfigTyp
             ConfigType::List,
         ),
         (
-            "log.cleanup.policy",
-            config.log_cleanup_policy.clone(),
-            ConfigType::List,
-        ),
-        (
-            "log.dirs",
-            config
-                .log_dirs
-                .iter()
-                .map(|d| d.display().to_string())
-                .collect::<Vec<_>>()
-                .join(","),
-            ConfigType::String,
-        ),
-        (
-            "log.flush.interval.messages",
-            config
-                .log_flush_interval_messages
-                .map_or(long_max.clone(), |v| v.to_string()),
+            "log.cleaner.backoff.ms",
+            config.log_cleaner_backoff_ms.to_string(),
             ConfigType::Long,
         ),
         (
-            "log.flush.interval.ms",
-            config
-                .log_flush_interval_ms
-                .map_or(long_max, |v| v.to_string()),
+            "log.cleaner.dedupe.buffer.size",
+            config.log_cleaner_dedupe_buffer_size.to_string(),
             ConfigType::Long,
         ),
         (
-            "log.index.interval.bytes",
-            config.log_index_interval_bytes.to_string(),
+            "log.cleaner.enable",
+            config.log_cleaner_enable.to_string(),
+            ConfigType::Boolean,
+        ),
+        (
+            "log.cleaner.io.buffer.size",
+            config.log_cleaner_io_buffer_size.to_string(),
             ConfigType::Int,
         ),
         (
-            "log.index.size.max.bytes",
-            config.log_index_size_max_bytes.to_string(),
+            "log.cleaner.threads",
+            config.log_cleaner_threads.to_string(),
             ConfigType::Int,
         ),
+        ("log.dirs", dirs, ConfigType::String),
         (
-            "log.message.timestamp.type",
-            config.log_message_timestamp_type.clone(),
-            ConfigType::String,
-        ),
-        (
-            "log.retention.bytes",
-            config.log_retention_bytes.to_string(),
+            "log.retention.check.interval.ms",
+            config.log_retention_check_interval_ms.to_string(),
             ConfigType::Long,
-        ),
-        (
-            "log.retention.ms",
-            config.log_retention_ms.to_string(),
-            ConfigType::Long,
-        ),
-        (
-            "log.roll.ms",
-            config.log_roll_ms.to_string(),
-            ConfigType::Long,
-        ),
-        (
-            "log.segment.bytes",
-            config.log_segment_bytes.to_string(),
-            ConfigType::Int,
-        ),
-        (
-            "message.max.bytes",
-            config.message_max_bytes.to_string(),
-            ConfigType::Int,
-        ),
-        (
-            "min.insync.replicas",
-            config.min_insync_replicas.to_string(),
-            ConfigType::Int,
         ),
         ("node.id", config.node_id.to_string(), ConfigType::Int),
         (
@@ -169,7 +132,8 @@ pub fn handle(
 ) -> DescribeConfigsResponse {
     let broker = ctx.broker;
     let image = broker.image();
-    let synonyms = request.include_synonyms;
+    let layers = ConfigLayers::new(&broker.config, &image);
+    let include_synonyms = request.include_synonyms;
     let results = request
         .resources
         .into_iter()
@@ -186,33 +150,23 @@ pub fn handle(
             };
             match resource.resource_type {
                 RESOURCE_TOPIC => {
-                    let Some(_) = image.topic_by_name(&name) else {
+                    if image.topic_by_name(&name).is_none() {
                         return fail(
                             ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
                             format!("Topic {name} does not exist"),
                         );
-                    };
+                    }
                     let overrides = image.topic_configs(&name).cloned().unwrap_or_default();
-                    let configs = topic_config::effective(&broker.config, &overrides)
+                    let configs = layers
+                        .effective(&overrides)
                         .into_iter()
                         .filter(|e| wanted(&resource.configuration_keys, e.def.name))
                         .map(|e| {
-                            let mut s = Vec::new();
-                            if synonyms {
-                                if let Some(v) = overrides.get(e.def.name) {
-                                    s.push(synonym(e.def.name, v, ConfigSource::DynamicTopic));
-                                }
-                                let (bv, given) = &e.broker_value;
-                                if *given {
-                                    s.push(synonym(
-                                        e.def.broker_key,
-                                        bv,
-                                        ConfigSource::StaticBroker,
-                                    ));
-                                } else {
-                                    s.push(synonym(e.def.broker_key, bv, ConfigSource::Default));
-                                }
-                            }
+                            let s = if include_synonyms {
+                                synonyms(&e.synonyms)
+                            } else {
+                                vec![]
+                            };
                             entry(e.def.name, e.value, e.source, e.def.config_type).with_synonyms(s)
                         })
                         .collect();
@@ -228,23 +182,53 @@ pub fn handle(
                             ),
                         );
                     }
-                    let configs = broker_entries(&broker.config)
-                        .into_iter()
-                        .filter(|(k, _, _)| wanted(&resource.configuration_keys, k))
-                        .map(|(k, v, t)| {
-                            let source = if broker.config.given.contains_key(k) {
-                                ConfigSource::StaticBroker
-                            } else {
-                                ConfigSource::Default
-                            };
-                            let s = if synonyms {
-                                vec![synonym(k, &v, source)]
-                            } else {
-                                vec![]
-                            };
-                            entry(k, v, source, t).with_read_only(true).with_synonyms(s)
-                        })
-                        .collect();
+                    let mut configs: Vec<DescribeConfigsResourceResult> =
+                        static_entries(&broker.config)
+                            .into_iter()
+                            .filter(|(k, _, _)| wanted(&resource.configuration_keys, k))
+                            .map(|(k, v, t)| {
+                                let source = if broker.config.given.contains_key(k) {
+                                    ConfigSource::StaticBroker
+                                } else {
+                                    ConfigSource::Default
+                                };
+                                let s = if include_synonyms {
+                                    synonyms(&[SourcedValue {
+                                        key: k,
+                                        value: v.clone(),
+                                        source,
+                                    }])
+                                } else {
+                                    vec![]
+                                };
+                                entry(k, v, source, t).with_read_only(true).with_synonyms(s)
+                            })
+                            .collect();
+                    for def in TOPIC_CONFIGS {
+                        if !wanted(&resource.configuration_keys, def.broker_key) {
+                            continue;
+                        }
+                        let mut l = layers.broker_layers(def);
+                        if name.is_empty() {
+                            // The cluster-default resource shows only the cluster-wide layers.
+                            l.retain(|x| x.source != ConfigSource::DynamicBroker);
+                        }
+                        let s = if include_synonyms {
+                            synonyms(&l)
+                        } else {
+                            vec![]
+                        };
+                        configs.push(
+                            entry(
+                                def.broker_key,
+                                l[0].value.clone(),
+                                l[0].source,
+                                def.config_type,
+                            )
+                            .with_synonyms(s),
+                        );
+                    }
+                    configs.sort_by(|a, b| a.name.as_str().cmp(b.name.as_str()));
                     result.with_configs(configs)
                 }
                 other => fail(

@@ -5,6 +5,7 @@
 //! session id 0, so clients send full fetch requests; an incremental request naming a session
 //! gets FETCH_SESSION_ID_NOT_FOUND and the client starts over with a full fetch.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -14,7 +15,7 @@ use kavka_protocol::messages::{BrokerId, FetchRequest, FetchResponse};
 use kavka_protocol::ErrorCode;
 
 use super::RequestContext;
-use crate::replica_manager::PartitionOffsets;
+use crate::replica_manager::{Partition, PartitionOffsets, ReadPlan};
 
 /// `isolation_level` value of read_committed consumers.
 const READ_COMMITTED: i8 = 1;
@@ -37,15 +38,22 @@ fn with_offsets(data: PartitionData, offsets: PartitionOffsets) -> PartitionData
         .with_log_start_offset(offsets.log_start_offset)
 }
 
-/// One pass over the requested partitions: the response, the bytes gathered, and whether any
-/// partition failed (errors answer at once).
-fn read_once(
+/// A partition's part of a fetch: its response so far and, when data is there, where it is.
+struct Planned {
+    data: PartitionData,
+    read: Option<(Arc<Partition>, ReadPlan)>,
+}
+
+/// One pass over the requested partitions, locating data without reading it: the plans, the
+/// bytes they cover, and whether any partition failed (errors answer at once).
+fn plan(
     ctx: &RequestContext<'_>,
     request: &FetchRequest,
     image: &MetadataImage,
-) -> (Vec<FetchableTopicResponse>, usize, bool) {
+    max_bytes: usize,
+) -> (Vec<Vec<Planned>>, usize, bool) {
     let by_id = ctx.version() >= 13;
-    let mut remaining = usize::try_from(request.max_bytes).unwrap_or(0);
+    let mut remaining = max_bytes;
     let mut gathered = 0usize;
     let mut failed = false;
     let mut first_data = true;
@@ -59,68 +67,92 @@ fn read_once(
         };
         let mut partitions = Vec::with_capacity(topic.partitions.len());
         for p in &topic.partitions {
+            let fail = |code: ErrorCode| Planned {
+                data: partition_data(p.partition, code),
+                read: None,
+            };
             let Some(partition) =
-                resolved.and_then(|t| ctx.broker.replicas.get(&t.name, p.partition))
+                resolved.and_then(|t| ctx.broker.replicas.get(&t.name, &t.topic_id, p.partition))
             else {
                 failed = true;
-                partitions.push(partition_data(
-                    p.partition,
-                    if by_id {
-                        ErrorCode::UNKNOWN_TOPIC_ID
-                    } else {
-                        ErrorCode::UNKNOWN_TOPIC_OR_PARTITION
-                    },
-                ));
+                partitions.push(fail(if by_id {
+                    ErrorCode::UNKNOWN_TOPIC_ID
+                } else {
+                    ErrorCode::UNKNOWN_TOPIC_OR_PARTITION
+                }));
                 continue;
             };
             if p.current_leader_epoch >= 0 && p.current_leader_epoch != partition.leader_epoch {
                 failed = true;
-                partitions.push(partition_data(
-                    p.partition,
-                    if p.current_leader_epoch < partition.leader_epoch {
-                        ErrorCode::FENCED_LEADER_EPOCH
-                    } else {
-                        ErrorCode::UNKNOWN_LEADER_EPOCH
-                    },
-                ));
+                partitions.push(fail(if p.current_leader_epoch < partition.leader_epoch {
+                    ErrorCode::FENCED_LEADER_EPOCH
+                } else {
+                    ErrorCode::UNKNOWN_LEADER_EPOCH
+                }));
                 continue;
             }
             let limit = usize::try_from(p.partition_max_bytes)
                 .unwrap_or(0)
                 .min(remaining);
-            let data = match partition.read(p.fetch_offset, limit, first_data) {
+            match partition.plan_read(p.fetch_offset, limit, first_data) {
                 Ok(read) => {
-                    let n = read.records.len();
+                    let n = read.len();
                     if n > 0 {
                         first_data = false;
                         gathered += n;
                         remaining = remaining.saturating_sub(n);
                     }
-                    with_offsets(partition_data(p.partition, ErrorCode::NONE), read.offsets)
-                        .with_aborted_transactions(read_committed.then(Vec::new))
-                        .with_records(Some(read.records))
+                    let data =
+                        with_offsets(partition_data(p.partition, ErrorCode::NONE), read.offsets)
+                            .with_aborted_transactions(read_committed.then(Vec::new));
+                    partitions.push(Planned {
+                        data,
+                        read: Some((partition, read)),
+                    });
                 }
                 Err(e) => {
                     failed = true;
                     tracing::debug!(topic = %partition.topic, partition = p.partition, offset = p.fetch_offset, error = %e, "fetch refused");
                     let data = partition_data(p.partition, e.code());
-                    match partition.offsets() {
+                    let data = match partition.offsets() {
                         Ok(offsets) => with_offsets(data, offsets),
                         Err(_) => data,
-                    }
-                    .with_records(Some(Bytes::new()))
+                    };
+                    partitions.push(Planned { data, read: None });
                 }
-            };
-            partitions.push(data);
+            }
         }
-        topics.push(
+        topics.push(partitions);
+    }
+    (topics, gathered, failed)
+}
+
+/// Reads the planned bytes (outside every partition lock) and builds the response topics.
+fn complete(request: &FetchRequest, planned: Vec<Vec<Planned>>) -> Vec<FetchableTopicResponse> {
+    request
+        .topics
+        .iter()
+        .zip(planned)
+        .map(|(topic, partitions)| {
+            let partitions = partitions
+                .into_iter()
+                .map(|p| match p.read {
+                    None => p.data.with_records(Some(Bytes::new())),
+                    Some((partition, read)) => match read.read(&partition) {
+                        Ok(bytes) => p.data.with_records(Some(bytes)),
+                        Err(e) => p
+                            .data
+                            .with_error_code(e.code().code())
+                            .with_records(Some(Bytes::new())),
+                    },
+                })
+                .collect();
             FetchableTopicResponse::default()
                 .with_topic(topic.topic.clone())
                 .with_topic_id(topic.topic_id)
-                .with_partitions(partitions),
-        );
-    }
-    (topics, gathered, failed)
+                .with_partitions(partitions)
+        })
+        .collect()
 }
 
 /// Handles Fetch.
@@ -136,15 +168,23 @@ pub async fn handle(ctx: &RequestContext<'_>, request: FetchRequest) -> FetchRes
     }
     let max_wait = Duration::from_millis(request.max_wait_ms.clamp(0, MAX_WAIT_MS_MAX) as u64);
     let deadline = Instant::now() + max_wait;
-    let min_bytes = usize::try_from(request.min_bytes).unwrap_or(0);
+    // As Kafka: the response is bounded by fetch.max.bytes whatever the client asks, and
+    // min_bytes never asks for more than max_bytes.
+    let max_bytes = usize::try_from(request.max_bytes)
+        .unwrap_or(0)
+        .min(ctx.broker.config.fetch_max_bytes);
+    let min_bytes = usize::try_from(request.min_bytes)
+        .unwrap_or(0)
+        .min(max_bytes);
     loop {
         let mut waiter = ctx.broker.replicas.purgatory.waiter();
         let image = ctx.broker.image();
-        let (topics, gathered, failed) = read_once(ctx, &request, &image);
+        let (planned, gathered, failed) = plan(ctx, &request, &image, max_bytes);
         let now = Instant::now();
         if gathered >= min_bytes || failed || now >= deadline || request.topics.is_empty() {
-            return response.with_responses(topics);
+            return response.with_responses(complete(&request, planned));
         }
+        drop(planned);
         waiter.wait(deadline - now).await;
     }
 }

@@ -49,9 +49,11 @@ pub fn handle(ctx: &RequestContext<'_>, request: ListOffsetsRequest) -> ListOffs
                         .with_timestamp(-1)
                         .with_offset(-1)
                         .with_leader_epoch(-1);
-                    let Some(partition) =
-                        resolved.and_then(|t| ctx.broker.replicas.get(&t.name, p.partition_index))
-                    else {
+                    let Some(partition) = resolved.and_then(|t| {
+                        ctx.broker
+                            .replicas
+                            .get(&t.name, &t.topic_id, p.partition_index)
+                    }) else {
                         return base.with_error_code(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION.code());
                     };
                     if p.current_leader_epoch >= 0

@@ -90,7 +90,12 @@ pub fn handle(ctx: &RequestContext<'_>, request: MetadataRequest) -> MetadataRes
                             ));
                             continue;
                         }
-                        if !auto_create {
+                        // Internal topics are created by their coordinators with their own
+                        // settings, never by a client's Metadata request.
+                        if !auto_create
+                            || INTERNAL_TOPICS.contains(&name.as_str())
+                            || name == crate::controller::CLUSTER_METADATA_TOPIC
+                        {
                             out.push(error_entry(
                                 Some(&name),
                                 Uuid::nil(),

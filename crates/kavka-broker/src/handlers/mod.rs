@@ -9,12 +9,17 @@ use kavka_protocol::response::Response;
 
 use crate::broker::Broker;
 
+pub mod alter_configs;
 pub mod api_versions;
+pub mod create_partitions;
 pub mod create_topics;
+pub mod delete_records;
 pub mod delete_topics;
 pub mod describe_cluster;
 pub mod describe_configs;
+pub mod describe_log_dirs;
 pub mod fetch;
+pub mod incremental_alter_configs;
 pub mod list_offsets;
 pub mod metadata;
 pub mod produce;
@@ -48,6 +53,11 @@ pub const SERVED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::DeleteTopics, 1, 6),
     (ApiKey::DescribeConfigs, 1, 4),
     (ApiKey::DescribeCluster, 0, 2),
+    (ApiKey::AlterConfigs, 0, 2),
+    (ApiKey::IncrementalAlterConfigs, 0, 1),
+    (ApiKey::CreatePartitions, 0, 3),
+    (ApiKey::DeleteRecords, 0, 2),
+    (ApiKey::DescribeLogDirs, 1, 4),
 ];
 
 /// Whether this version of the API is served.
@@ -68,18 +78,44 @@ pub enum Outcome {
     Close(&'static str),
 }
 
+/// Runs a handler that may block on disk (fsync, file creation, record decoding) so that the
+/// runtime moves other connections' tasks to another worker meanwhile.
+fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+        _ => f(),
+    }
+}
+
 /// Runs the handler of a decoded request. `scratch` is the connection's reusable buffer.
 pub async fn handle(ctx: &RequestContext<'_>, request: Request, scratch: &mut Vec<u8>) -> Outcome {
     Outcome::Respond(match request {
         Request::ApiVersions(r) => Response::ApiVersions(api_versions::handle(ctx, r)),
-        Request::Metadata(r) => Response::Metadata(metadata::handle(ctx, r)),
-        Request::CreateTopics(r) => Response::CreateTopics(create_topics::handle(ctx, r)),
-        Request::DeleteTopics(r) => Response::DeleteTopics(delete_topics::handle(ctx, r)),
-        Request::Produce(r) => return produce::handle(ctx, r, scratch),
+        Request::Metadata(r) => Response::Metadata(blocking(|| metadata::handle(ctx, r))),
+        Request::CreateTopics(r) => {
+            Response::CreateTopics(blocking(|| create_topics::handle(ctx, r)))
+        }
+        Request::DeleteTopics(r) => {
+            Response::DeleteTopics(blocking(|| delete_topics::handle(ctx, r)))
+        }
+        Request::Produce(r) => return blocking(|| produce::handle(ctx, r, scratch)),
         Request::Fetch(r) => Response::Fetch(fetch::handle(ctx, r).await),
-        Request::ListOffsets(r) => Response::ListOffsets(list_offsets::handle(ctx, r)),
+        Request::ListOffsets(r) => Response::ListOffsets(blocking(|| list_offsets::handle(ctx, r))),
         Request::DescribeCluster(r) => Response::DescribeCluster(describe_cluster::handle(ctx, r)),
         Request::DescribeConfigs(r) => Response::DescribeConfigs(describe_configs::handle(ctx, r)),
+        Request::AlterConfigs(r) => {
+            Response::AlterConfigs(blocking(|| alter_configs::handle(ctx, r)))
+        }
+        Request::IncrementalAlterConfigs(r) => Response::IncrementalAlterConfigs(blocking(|| {
+            incremental_alter_configs::handle(ctx, r)
+        })),
+        Request::CreatePartitions(r) => {
+            Response::CreatePartitions(blocking(|| create_partitions::handle(ctx, r)))
+        }
+        Request::DeleteRecords(r) => {
+            Response::DeleteRecords(blocking(|| delete_records::handle(ctx, r)))
+        }
+        Request::DescribeLogDirs(r) => Response::DescribeLogDirs(describe_log_dirs::handle(ctx, r)),
     })
 }
 
@@ -95,6 +131,22 @@ pub const TOPIC_OPERATIONS_ALL: i32 =
 /// DESCRIBE_CONFIGS 10, ALTER_CONFIGS 11, IDEMPOTENT_WRITE 12).
 pub const CLUSTER_OPERATIONS_ALL: i32 =
     (1 << 5) | (1 << 7) | (1 << 8) | (1 << 9) | (1 << 10) | (1 << 11) | (1 << 12);
+
+/// The target of a config resource (`resource_type` 2 = topic, 4 = broker).
+pub fn config_target(
+    resource_type: i8,
+    name: &str,
+) -> Result<crate::controller::ConfigTarget, crate::controller::Refusal> {
+    use crate::controller::ConfigTarget;
+    match resource_type {
+        describe_configs::RESOURCE_TOPIC => Ok(ConfigTarget::Topic(name.to_string())),
+        describe_configs::RESOURCE_BROKER => Ok(ConfigTarget::Broker(name.to_string())),
+        other => Err((
+            kavka_protocol::ErrorCode::INVALID_REQUEST,
+            format!("Config resource type {other} is not supported"),
+        )),
+    }
+}
 
 /// A topic name for a response.
 pub fn topic_name(name: &str) -> kavka_protocol::messages::TopicName {

@@ -1,8 +1,11 @@
-//! Produce (key 0): validates each partition's batches (header and CRC, no record decoding),
-//! assigns offsets by rewriting batch headers, appends the bytes. On one node acks=1 and
-//! acks=all are the same: the leader is the whole ISR.
+//! Produce (key 0): checks each partition's batch header (one batch, not a control batch,
+//! timestamps within the topic's bounds, no larger than a segment), then the log validates
+//! length, magic and CRC32C (no record decoding), assigns offsets by rewriting the batch header
+//! and appends the bytes. On one node acks=1 and acks=all are the same, since the leader is the
+//! whole ISR, except that acks=all honours `min.insync.replicas`.
 
 use kavka_metadata::MetadataImage;
+use kavka_protocol::batch::{BatchHeader, BatchIter};
 use kavka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
 use kavka_protocol::messages::{ProduceRequest, ProduceResponse};
 use kavka_protocol::response::Response;
@@ -10,6 +13,10 @@ use kavka_protocol::ErrorCode;
 
 use super::{message, Outcome, RequestContext};
 use crate::broker::now_ms;
+use crate::replica_manager::ProducePolicy;
+
+/// In-sync replicas of every partition on one node.
+const ISR_SIZE: i32 = 1;
 
 fn partition_error(index: i32, code: ErrorCode, text: String) -> PartitionProduceResponse {
     PartitionProduceResponse::default()
@@ -21,7 +28,93 @@ fn partition_error(index: i32, code: ErrorCode, text: String) -> PartitionProduc
         .with_error_message(message(text))
 }
 
-/// Handles Produce. `scratch` holds a partition's batches while their headers are rewritten.
+/// Header checks Kafka makes before appending. Malformed bytes pass through: the log's
+/// validation reports them with the right code.
+fn check_batches(
+    records: &[u8],
+    policy: &ProducePolicy,
+    acks: i16,
+    now: i64,
+) -> Result<(), (ErrorCode, String)> {
+    let mut iter = BatchIter::new(records);
+    let first = match iter.next() {
+        Some(Ok(view)) => view,
+        _ => return Ok(()),
+    };
+    if iter.position() < records.len() {
+        return Err((
+            ErrorCode::INVALID_RECORD,
+            "Produce requests with version 3 and above must contain exactly one record batch per partition".into(),
+        ));
+    }
+    let header = BatchHeader::parse(first.as_bytes())
+        .map_err(|e| (ErrorCode::CORRUPT_MESSAGE, e.to_string()))?;
+    if first.is_control() {
+        return Err((
+            ErrorCode::INVALID_RECORD,
+            "Clients may not produce control batches".into(),
+        ));
+    }
+    if header.size_bytes as u64 > policy.segment_bytes {
+        return Err((
+            ErrorCode::RECORD_LIST_TOO_LARGE,
+            format!(
+                "The batch of {} bytes is larger than the segment size {}",
+                header.size_bytes, policy.segment_bytes
+            ),
+        ));
+    }
+    if !policy.log_append_time {
+        if header.max_timestamp > now.saturating_add(policy.timestamp_after_max_ms) {
+            return Err((
+                ErrorCode::INVALID_TIMESTAMP,
+                format!(
+                    "Timestamp {} is more than message.timestamp.after.max.ms={} ahead of the broker's time {now}",
+                    header.max_timestamp, policy.timestamp_after_max_ms
+                ),
+            ));
+        }
+        if header.base_timestamp >= 0
+            && header.base_timestamp < now.saturating_sub(policy.timestamp_before_max_ms)
+        {
+            return Err((
+                ErrorCode::INVALID_TIMESTAMP,
+                format!(
+                    "Timestamp {} is more than message.timestamp.before.max.ms={} behind the broker's time {now}",
+                    header.base_timestamp, policy.timestamp_before_max_ms
+                ),
+            ));
+        }
+    }
+    if acks == -1 && policy.min_insync_replicas > ISR_SIZE {
+        return Err((
+            ErrorCode::NOT_ENOUGH_REPLICAS,
+            format!(
+                "The size of the ISR ({ISR_SIZE}) is below min.insync.replicas={}",
+                policy.min_insync_replicas
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The batch re-encoded with the topic's `compression.type`, when that names a codec other than
+/// the batch's (the one produce path that decodes records, as in Kafka).
+fn recompressed(
+    records: &[u8],
+    policy: &ProducePolicy,
+) -> Result<Option<bytes::Bytes>, kavka_protocol::records::RecordError> {
+    let Some(target) = policy.compression else {
+        return Ok(None);
+    };
+    match kavka_protocol::batch::BatchView::parse_validated(records) {
+        Ok(view) => kavka_protocol::recompress::recompress(&view, target),
+        // Malformed: the log's validation reports it with the right code.
+        Err(_) => Ok(None),
+    }
+}
+
+/// Handles Produce. `scratch` holds a partition's batch while its header is rewritten.
 pub fn handle(ctx: &RequestContext<'_>, request: ProduceRequest, scratch: &mut Vec<u8>) -> Outcome {
     let broker = ctx.broker;
     let acks = request.acks;
@@ -46,42 +139,54 @@ pub fn handle(ctx: &RequestContext<'_>, request: ProduceRequest, scratch: &mut V
         let mut partitions = Vec::with_capacity(topic.partition_data.len());
         for data in topic.partition_data {
             let index = data.index;
-            let result = if !acks_valid {
-                partition_error(
+            let partition = resolved.and_then(|t| broker.replicas.get(&t.name, &t.topic_id, index));
+            let result = match (acks_valid, partition, data.records.as_deref()) {
+                (false, _, _) => partition_error(
                     index,
                     ErrorCode::INVALID_REQUIRED_ACKS,
                     format!("acks must be -1, 0 or 1, not {acks}"),
-                )
-            } else if let Some(partition) =
-                resolved.and_then(|t| broker.replicas.get(&t.name, index))
-            {
-                match data.records.as_deref() {
-                    None | Some([]) => partition_error(
-                        index,
-                        ErrorCode::INVALID_RECORD,
-                        "Produce request carries no record batch".into(),
-                    ),
-                    Some(records) => {
-                        scratch.clear();
-                        scratch.extend_from_slice(records);
-                        match partition.append(scratch, now) {
-                            Ok((info, log_start_offset)) => {
-                                appended = true;
-                                PartitionProduceResponse::default()
-                                    .with_index(index)
-                                    .with_base_offset(info.base_offset)
-                                    .with_log_append_time_ms(info.log_append_time_ms)
-                                    .with_log_start_offset(log_start_offset)
+                ),
+                (true, None, _) => partition_error(index, missing, String::new()),
+                (true, Some(_), None | Some([])) => partition_error(
+                    index,
+                    ErrorCode::INVALID_RECORD,
+                    "Produce request carries no record batch".into(),
+                ),
+                (true, Some(partition), Some(records)) => {
+                    match check_batches(records, &partition.policy(), acks, now) {
+                        Err((code, text)) => partition_error(index, code, text),
+                        Ok(()) => {
+                            scratch.clear();
+                            match recompressed(records, &partition.policy()) {
+                                Ok(Some(bytes)) => scratch.extend_from_slice(&bytes),
+                                Ok(None) => scratch.extend_from_slice(records),
+                                Err(e) => {
+                                    failed = true;
+                                    partitions.push(partition_error(
+                                        index,
+                                        ErrorCode::CORRUPT_MESSAGE,
+                                        e.to_string(),
+                                    ));
+                                    continue;
+                                }
                             }
-                            Err(e) => {
-                                tracing::debug!(topic = %partition.topic, partition = index, error = %e, "produce refused");
-                                partition_error(index, e.code(), e.to_string())
+                            match partition.append(scratch, now) {
+                                Ok((info, log_start_offset)) => {
+                                    appended = true;
+                                    PartitionProduceResponse::default()
+                                        .with_index(index)
+                                        .with_base_offset(info.base_offset)
+                                        .with_log_append_time_ms(info.log_append_time_ms)
+                                        .with_log_start_offset(log_start_offset)
+                                }
+                                Err(e) => {
+                                    tracing::debug!(topic = %partition.topic, partition = index, error = %e, "produce refused");
+                                    partition_error(index, e.code(), e.to_string())
+                                }
                             }
                         }
                     }
                 }
-            } else {
-                partition_error(index, missing, String::new())
             };
             failed |= result.error_code != 0;
             partitions.push(result);
@@ -92,6 +197,10 @@ pub fn handle(ctx: &RequestContext<'_>, request: ProduceRequest, scratch: &mut V
                 .with_topic_id(topic.topic_id)
                 .with_partition_responses(partitions),
         );
+    }
+    // A large request must not pin a large buffer to the connection for its lifetime.
+    if scratch.capacity() > SCRATCH_BYTES_KEPT_MAX {
+        *scratch = Vec::new();
     }
     if appended {
         broker.replicas.purgatory.notify();
@@ -106,4 +215,91 @@ pub fn handle(ctx: &RequestContext<'_>, request: ProduceRequest, scratch: &mut V
     Outcome::Respond(Response::Produce(
         ProduceResponse::default().with_responses(responses),
     ))
+}
+
+/// Capacity of the scratch buffer kept between requests.
+const SCRATCH_BYTES_KEPT_MAX: usize = 4 * 1024 * 1024;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kavka_protocol::batch::Compression;
+    use kavka_protocol::records::BatchBuilder;
+
+    fn policy() -> ProducePolicy {
+        ProducePolicy {
+            min_insync_replicas: 1,
+            timestamp_before_max_ms: i64::MAX,
+            timestamp_after_max_ms: 3_600_000,
+            segment_bytes: 1 << 30,
+            log_append_time: false,
+            compression: None,
+        }
+    }
+
+    fn batch(ts: i64) -> Vec<u8> {
+        let mut b = BatchBuilder::new(Compression::None);
+        b.append(ts, None, Some(b"v"), &[]);
+        b.build().unwrap().to_vec()
+    }
+
+    #[test]
+    fn kafkas_header_checks() {
+        let now = 1_800_000_000_000;
+        assert!(check_batches(&batch(now), &policy(), 1, now).is_ok());
+        let two = [batch(now), batch(now)].concat();
+        assert_eq!(
+            check_batches(&two, &policy(), 1, now).unwrap_err().0,
+            ErrorCode::INVALID_RECORD
+        );
+        let future = batch(now + 7_200_000);
+        assert_eq!(
+            check_batches(&future, &policy(), 1, now).unwrap_err().0,
+            ErrorCode::INVALID_TIMESTAMP
+        );
+        let p = ProducePolicy {
+            log_append_time: true,
+            ..policy()
+        };
+        assert!(
+            check_batches(&future, &p, 1, now).is_ok(),
+            "LogAppendTime replaces the timestamp"
+        );
+        let p = ProducePolicy {
+            timestamp_before_max_ms: 1000,
+            ..policy()
+        };
+        assert_eq!(
+            check_batches(&batch(now - 5000), &p, 1, now).unwrap_err().0,
+            ErrorCode::INVALID_TIMESTAMP
+        );
+        let p = ProducePolicy {
+            min_insync_replicas: 2,
+            ..policy()
+        };
+        assert_eq!(
+            check_batches(&batch(now), &p, -1, now).unwrap_err().0,
+            ErrorCode::NOT_ENOUGH_REPLICAS
+        );
+        assert!(
+            check_batches(&batch(now), &p, 1, now).is_ok(),
+            "acks=1 ignores min.insync.replicas"
+        );
+        let p = ProducePolicy {
+            segment_bytes: 20,
+            ..policy()
+        };
+        assert_eq!(
+            check_batches(&batch(now), &p, 1, now).unwrap_err().0,
+            ErrorCode::RECORD_LIST_TOO_LARGE
+        );
+        let mut control = batch(now);
+        control[22] |= 0x20;
+        let crc = crc32c::crc32c(&control[21..]);
+        control[17..21].copy_from_slice(&crc.to_be_bytes());
+        assert_eq!(
+            check_batches(&control, &policy(), 1, now).unwrap_err().0,
+            ErrorCode::INVALID_RECORD
+        );
+    }
 }
