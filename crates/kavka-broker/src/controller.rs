@@ -20,6 +20,8 @@ pub const TOPIC_PARTITIONS_MAX: i32 = 100_000;
 /// Most partitions one request may create (Kafka caps records per controller operation at
 /// 10 000 likewise), so that one request cannot exhaust file handles or stall the controller.
 pub const PARTITIONS_PER_REQUEST_MAX: i32 = 10_000;
+/// The group coordinator's offsets topic.
+pub const CONSUMER_OFFSETS_TOPIC: &str = "__consumer_offsets";
 /// The metadata log's own name: never a user topic.
 pub const CLUSTER_METADATA_TOPIC: &str = "__cluster_metadata";
 
@@ -154,6 +156,13 @@ pub fn create_topic(
     for (name, value) in &spec.configs {
         topic_config::validate(name, value).map_err(|m| (ErrorCode::INVALID_CONFIG, m))?;
     }
+    // The group coordinator's offsets topic is compacted, as in Kafka, whoever creates it.
+    let mut configs = spec.configs.clone();
+    if spec.name == CONSUMER_OFFSETS_TOPIC {
+        configs
+            .entry("cleanup.policy".to_string())
+            .or_insert_with(|| "compact".to_string());
+    }
 
     let topic_id = loop {
         let id = random_kafka_uuid();
@@ -165,7 +174,7 @@ pub fn create_topic(
         name: spec.name.clone(),
         topic_id,
     })];
-    for (name, value) in &spec.configs {
+    for (name, value) in &configs {
         records.push(MetadataRecord::Config(ConfigRecord {
             resource_type: ConfigResourceType::Topic,
             resource_name: spec.name.clone(),
@@ -493,6 +502,16 @@ mod tests {
                 .0,
             ErrorCode::INVALID_REQUEST
         );
+    }
+
+    #[test]
+    fn the_offsets_topic_is_compacted() {
+        let mut image = MetadataImage::new();
+        let (_, records) = create_topic(&image, 1, &spec("__consumer_offsets", 3, 1)).unwrap();
+        for r in &records {
+            image.apply(r).unwrap();
+        }
+        assert_eq!(image.topic_configs("__consumer_offsets").unwrap()["cleanup.policy"], "compact");
     }
 
     #[test]
