@@ -511,7 +511,10 @@ mod tests {
         for r in &records {
             image.apply(r).unwrap();
         }
-        assert_eq!(image.topic_configs("__consumer_offsets").unwrap()["cleanup.policy"], "compact");
+        assert_eq!(
+            image.topic_configs("__consumer_offsets").unwrap()["cleanup.policy"],
+            "compact"
+        );
     }
 
     #[test]

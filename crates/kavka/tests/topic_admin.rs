@@ -123,13 +123,13 @@ async fn configs_partitions_delete_records_and_recompression() {
         produce(&mut c, "t", 0, 1, batch("d", i * 10, 10)).await;
     }
     let delete = |offset: i64| {
-        Request::DeleteRecords(
-            DeleteRecordsRequest::default().with_topics(vec![DeleteRecordsTopic::default()
+        Request::DeleteRecords(DeleteRecordsRequest::default().with_topics(
+            vec![DeleteRecordsTopic::default()
                 .with_name(topic_name("t"))
                 .with_partitions(vec![DeleteRecordsPartition::default()
                     .with_partition_index(0)
-                    .with_offset(offset)])]),
-        )
+                    .with_offset(offset)])],
+        ))
     };
     let Response::DeleteRecords(r) = c.send(2, delete(50)).await.unwrap() else {
         panic!()
