@@ -71,7 +71,13 @@ impl MetadataJournal {
     /// Opens the journal in `dir` (creating the directory and file if missing), reads every
     /// frame, truncates a damaged tail, and returns the journal with the records in order.
     pub fn open(dir: &Path) -> Result<(MetadataJournal, Vec<MetadataRecord>), MetadataError> {
-        fs::create_dir_all(dir).map_err(MetadataError::io(dir))?;
+        if !dir.exists() {
+            fs::create_dir_all(dir).map_err(MetadataError::io(dir))?;
+            // The new directory's own entry must be durable too.
+            if let Some(parent) = dir.parent() {
+                sync_dir(parent)?;
+            }
+        }
         let path = dir.join(JOURNAL_FILE_NAME);
         let mut file = OpenOptions::new()
             .read(true)

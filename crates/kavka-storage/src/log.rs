@@ -102,7 +102,13 @@ impl PartitionLog {
         config: LogConfig,
         clean_shutdown: bool,
     ) -> Result<(PartitionLog, RecoveryReport), StorageError> {
-        std::fs::create_dir_all(dir).at(dir)?;
+        if !dir.exists() {
+            std::fs::create_dir_all(dir).at(dir)?;
+            // The new directory's entry must be durable before data fsynced into it counts.
+            if let Some(parent) = dir.parent() {
+                sync_dir(parent)?;
+            }
+        }
         checkpoint::remove_temporaries(dir)?;
         let leftovers = swap::recover_leftovers(dir)?;
         let log_start_checkpoint = retention::read_log_start_offset(dir)?;
