@@ -17,6 +17,7 @@ pub mod api;
 pub mod batch;
 pub mod compression;
 pub mod error;
+pub mod fetch_zero_copy;
 pub mod frame;
 pub mod recompress;
 pub mod records;

@@ -127,43 +127,80 @@ fn plan(
     (topics, gathered, failed)
 }
 
-/// Reads the planned bytes (outside every partition lock) and builds the response topics.
-fn complete(request: &FetchRequest, planned: Vec<Vec<Planned>>) -> Vec<FetchableTopicResponse> {
-    request
+/// The data of a completed fetch, per topic and partition, still in the segment files: the
+/// connection sends it with `sendfile` (or reads it, when it cannot).
+pub type FetchReads = Vec<Vec<Option<(Arc<Partition>, ReadPlan)>>>;
+
+/// Builds the response topics (records left out where a read is planned) and the reads.
+fn complete(
+    request: &FetchRequest,
+    planned: Vec<Vec<Planned>>,
+) -> (Vec<FetchableTopicResponse>, FetchReads) {
+    let mut reads = Vec::with_capacity(planned.len());
+    let topics = request
         .topics
         .iter()
         .zip(planned)
         .map(|(topic, partitions)| {
+            let mut topic_reads = Vec::with_capacity(partitions.len());
             let partitions = partitions
                 .into_iter()
                 .map(|p| match p.read {
-                    None => p.data.with_records(Some(Bytes::new())),
-                    Some((partition, read)) => match read.read(&partition) {
-                        Ok(bytes) => p.data.with_records(Some(bytes)),
-                        Err(e) => p
-                            .data
-                            .with_error_code(e.code().code())
-                            .with_records(Some(Bytes::new())),
-                    },
+                    Some((partition, read)) if !read.is_empty() => {
+                        topic_reads.push(Some((partition, read)));
+                        p.data
+                    }
+                    _ => {
+                        topic_reads.push(None);
+                        p.data.with_records(Some(Bytes::new()))
+                    }
                 })
                 .collect();
+            reads.push(topic_reads);
             FetchableTopicResponse::default()
                 .with_topic(topic.topic.clone())
                 .with_topic_id(topic.topic_id)
                 .with_partitions(partitions)
         })
-        .collect()
+        .collect();
+    (topics, reads)
 }
 
-/// Handles Fetch.
-pub async fn handle(ctx: &RequestContext<'_>, request: FetchRequest) -> FetchResponse {
+/// Reads planned data into the response itself (for paths that cannot send from files).
+pub fn read_into(response: &mut FetchResponse, reads: FetchReads) {
+    for (topic, topic_reads) in response.responses.iter_mut().zip(reads) {
+        for (part, read) in topic.partitions.iter_mut().zip(topic_reads) {
+            if let Some((partition, plan)) = read {
+                match plan.read(&partition) {
+                    Ok(bytes) => part.records = Some(bytes),
+                    Err(e) => {
+                        part.error_code = e.code().code();
+                        part.records = Some(Bytes::new());
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Handles Fetch: the response, and the data still to be sent from the segment files.
+pub async fn handle(
+    ctx: &RequestContext<'_>,
+    request: FetchRequest,
+) -> (FetchResponse, FetchReads) {
     let response = FetchResponse::default().with_session_id(0);
     if ctx.version() >= 7 {
         if request.session_id != 0 {
-            return response.with_error_code(ErrorCode::FETCH_SESSION_ID_NOT_FOUND.code());
+            return (
+                response.with_error_code(ErrorCode::FETCH_SESSION_ID_NOT_FOUND.code()),
+                Vec::new(),
+            );
         }
         if request.session_epoch > 0 {
-            return response.with_error_code(ErrorCode::INVALID_FETCH_SESSION_EPOCH.code());
+            return (
+                response.with_error_code(ErrorCode::INVALID_FETCH_SESSION_EPOCH.code()),
+                Vec::new(),
+            );
         }
     }
     let max_wait = Duration::from_millis(request.max_wait_ms.clamp(0, MAX_WAIT_MS_MAX) as u64);
@@ -182,7 +219,8 @@ pub async fn handle(ctx: &RequestContext<'_>, request: FetchRequest) -> FetchRes
         let (planned, gathered, failed) = plan(ctx, &request, &image, max_bytes);
         let now = Instant::now();
         if gathered >= min_bytes || failed || now >= deadline || request.topics.is_empty() {
-            return response.with_responses(complete(&request, planned));
+            let (topics, reads) = complete(&request, planned);
+            return (response.with_responses(topics), reads);
         }
         drop(planned);
         waiter.wait(deadline - now).await;

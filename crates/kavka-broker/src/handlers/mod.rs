@@ -72,6 +72,8 @@ pub fn serves(api_key: ApiKey, version: i16) -> bool {
 pub enum Outcome {
     /// Send this response.
     Respond(Response),
+    /// Send this Fetch response with the records still in the segment files.
+    RespondFetch(kavka_protocol::messages::FetchResponse, fetch::FetchReads),
     /// Send nothing (acks=0 produce that succeeded).
     Silent,
     /// Close the connection (acks=0 produce that failed: the only way to tell the client).
@@ -99,7 +101,10 @@ pub async fn handle(ctx: &RequestContext<'_>, request: Request, scratch: &mut Ve
             Response::DeleteTopics(blocking(|| delete_topics::handle(ctx, r)))
         }
         Request::Produce(r) => return blocking(|| produce::handle(ctx, r, scratch)),
-        Request::Fetch(r) => Response::Fetch(fetch::handle(ctx, r).await),
+        Request::Fetch(r) => {
+            let (response, reads) = fetch::handle(ctx, r).await;
+            return Outcome::RespondFetch(response, reads);
+        }
         Request::ListOffsets(r) => Response::ListOffsets(blocking(|| list_offsets::handle(ctx, r))),
         Request::DescribeCluster(r) => Response::DescribeCluster(describe_cluster::handle(ctx, r)),
         Request::DescribeConfigs(r) => Response::DescribeConfigs(describe_configs::handle(ctx, r)),
