@@ -164,12 +164,13 @@ impl RecordIter {
             headers.push(RecordHeader { key, value });
         }
         self.pos = cur.pos;
+        // Hostile headers and deltas may overflow: wrap, as Kafka's long arithmetic does.
         Ok(Record {
-            offset: self.base_offset + offset_delta,
+            offset: self.base_offset.wrapping_add(offset_delta),
             timestamp: if self.log_append_time {
                 self.max_timestamp
             } else {
-                self.base_timestamp + timestamp_delta
+                self.base_timestamp.wrapping_add(timestamp_delta)
             },
             key,
             value,
@@ -547,6 +548,20 @@ mod tests {
             crate::compression::decompress(Compression::Zstd, &huge),
             Err(CompressionError::TooLarge)
         ));
+    }
+
+    #[test]
+    fn extreme_deltas_wrap_instead_of_panicking() {
+        // Found by the batch_header fuzz target: base timestamp near i64::MAX plus a delta.
+        let mut b = BatchBuilder::new(Compression::None);
+        b.append(i64::MAX - 1, None, Some(b"x"), &[]);
+        b.append(i64::MAX, None, Some(b"y"), &[]);
+        let mut bytes = b.build().unwrap().to_vec();
+        bytes[27..35].copy_from_slice(&(i64::MAX - 1).to_be_bytes());
+        bytes[0..8].copy_from_slice(&(i64::MAX).to_be_bytes());
+        let view = BatchView::parse(&bytes).unwrap();
+        let records = decode_records(&view).unwrap();
+        assert_eq!(records.len(), 2);
     }
 
     #[test]
