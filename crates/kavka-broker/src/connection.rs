@@ -32,7 +32,6 @@ pub async fn serve(broker: Arc<Broker>, mut stream: TcpStream, peer: SocketAddr)
     let idle = std::time::Duration::from_millis(broker.config.connections_max_idle_ms);
     let mut read_buf = BytesMut::with_capacity(READ_BUFFER_BYTES);
     let mut write_buf = BytesMut::with_capacity(READ_BUFFER_BYTES);
-    let mut scratch: Vec<u8> = Vec::new();
     loop {
         let mut prefix = [0u8; SIZE_PREFIX_BYTES];
         match tokio::time::timeout(idle, stream.read_exact(&mut prefix)).await {
@@ -123,7 +122,7 @@ pub async fn serve(broker: Arc<Broker>, mut stream: TcpStream, peer: SocketAddr)
                 header: &header,
                 peer,
             };
-            let response = match handlers::handle(&ctx, request, &mut scratch).await {
+            let response = match handlers::handle(&ctx, request).await {
                 Outcome::Respond(response) => response,
                 Outcome::RespondFetch(mut response, reads) => {
                     let sent = send_fetch(

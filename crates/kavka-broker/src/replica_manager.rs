@@ -208,15 +208,12 @@ impl Partition {
         })
     }
 
-    /// Validates and appends produced batches (offsets are assigned in place). Returns the
-    /// append and the log start offset.
-    pub fn append(
-        &self,
-        batches: &mut [u8],
-        now_ms: i64,
-    ) -> Result<(AppendInfo, i64), PartitionError> {
+    /// Validates and appends one produced batch, written from where it is (its header is
+    /// rewritten on the way, the records are not copied). Returns the append and the log start
+    /// offset.
+    pub fn append(&self, batch: &[u8], now_ms: i64) -> Result<(AppendInfo, i64), PartitionError> {
         self.with_log(|log| {
-            let info = log.append(batches, self.leader_epoch, now_ms)?;
+            let info = log.append_batch(batch, self.leader_epoch, now_ms)?;
             Ok((info, log.log_start_offset()))
         })
     }

@@ -515,6 +515,33 @@ pub fn validate_batches(buf: &[u8]) -> Result<BatchSetSummary, BatchError> {
     Ok(summary)
 }
 
+/// The header of `batch` (one validated batch) as it will be stored: base offset `first_offset`,
+/// the leader epoch and, when `log_append_time_ms` is set, LogAppendTime with the CRC
+/// recomputed over the new header fields and the unchanged records. The records themselves are
+/// not touched, so they can be written from where they are.
+pub fn assigned_header(
+    batch: &[u8],
+    first_offset: i64,
+    leader_epoch: i32,
+    log_append_time_ms: Option<i64>,
+) -> [u8; BATCH_HEADER_BYTES] {
+    let mut header = [0u8; BATCH_HEADER_BYTES];
+    header.copy_from_slice(&batch[..BATCH_HEADER_BYTES]);
+    set_base_offset(&mut header, first_offset);
+    set_partition_leader_epoch(&mut header, leader_epoch);
+    if let Some(ts) = log_append_time_ms {
+        let attrs = be_i16(&header, OFF_ATTRIBUTES) | attributes::TIMESTAMP_TYPE_LOG_APPEND;
+        header[OFF_ATTRIBUTES..OFF_ATTRIBUTES + 2].copy_from_slice(&attrs.to_be_bytes());
+        header[OFF_MAX_TIMESTAMP..OFF_MAX_TIMESTAMP + 8].copy_from_slice(&ts.to_be_bytes());
+        let crc = crc32c::crc32c_append(
+            crc32c::crc32c(&header[OFF_ATTRIBUTES..]),
+            &batch[BATCH_HEADER_BYTES..],
+        );
+        header[OFF_CRC..OFF_CRC + 4].copy_from_slice(&crc.to_be_bytes());
+    }
+    header
+}
+
 /// Assigns consecutive offsets from `first_offset` to the batches in `buf` (already validated),
 /// stamping the leader epoch and, when `log_append_time_ms` is set, LogAppendTime. Returns the
 /// offset after the last record.

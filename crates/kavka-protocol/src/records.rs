@@ -551,6 +551,26 @@ mod tests {
     }
 
     #[test]
+    fn assigned_header_equals_assigning_in_place() {
+        use crate::batch::{assigned_header, BATCH_HEADER_BYTES};
+        for log_append in [None, Some(1_234_567)] {
+            let mut b = BatchBuilder::new(Compression::Lz4);
+            for i in 0..7 {
+                b.append(10 + i, Some(b"k"), Some(b"v"), &[]);
+            }
+            let original = b.build().unwrap().to_vec();
+            let header = assigned_header(&original, 500, 3, log_append);
+            let mut in_place = original.clone();
+            assign_offsets(&mut in_place, 500, 3, log_append);
+            assert_eq!(&header[..], &in_place[..BATCH_HEADER_BYTES]);
+            assert_eq!(
+                &original[BATCH_HEADER_BYTES..],
+                &in_place[BATCH_HEADER_BYTES..]
+            );
+        }
+    }
+
+    #[test]
     fn extreme_deltas_wrap_instead_of_panicking() {
         // Found by the batch_header fuzz target: base timestamp near i64::MAX plus a delta.
         let mut b = BatchBuilder::new(Compression::None);

@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use kavka_protocol::batch::{assign_offsets, validate_batches};
+use kavka_protocol::batch::{
+    assign_offsets, assigned_header, validate_batches, BATCH_HEADER_BYTES,
+};
 
 use crate::checkpoint::{self, sync_dir};
 use crate::cleaner::swap;
@@ -202,18 +204,14 @@ impl PartitionLog {
             .expect("a log always has an active segment")
     }
 
-    /// Validates, assigns offsets to and appends the batches of one produce request.
-    ///
-    /// Each batch is validated (header, CRC) and checked against `max_message_bytes`; offsets
-    /// are assigned in place from the log end offset, stamping `leader_epoch` and, for a
-    /// LogAppendTime topic, `now_ms`. The bytes go to the active segment in one write (after a
-    /// roll if due). Nothing is written if validation fails. Records are never decoded.
-    pub fn append(
+    /// Checks a produce payload before anything is written: batch headers and CRCs, sizes,
+    /// and the offsets it will take; rolls the active segment if it must. Returns the summary,
+    /// the first and last offsets, and the LogAppendTime to stamp.
+    fn prepare_append(
         &mut self,
-        batches: &mut [u8],
-        leader_epoch: i32,
+        batches: &[u8],
         now_ms: i64,
-    ) -> Result<AppendInfo, StorageError> {
+    ) -> Result<(i64, i64, i64, Option<i64>), StorageError> {
         let summary = validate_batches(batches)?;
         if summary.largest_batch_bytes > self.config.max_message_bytes {
             return Err(StorageError::MessageTooLarge {
@@ -242,18 +240,33 @@ impl PartitionLog {
             TimestampType::LogAppendTime => Some(now_ms),
             TimestampType::CreateTime => None,
         };
-        let next_offset = assign_offsets(batches, base_offset, leader_epoch, log_append_time_ms);
-        assert_eq!(next_offset, last_offset + 1, "offsets assigned per summary");
+        Ok((
+            summary.record_count,
+            base_offset,
+            last_offset,
+            log_append_time_ms,
+        ))
+    }
+
+    /// Bookkeeping after bytes reached the active segment: max timestamp, flush policy.
+    fn finish_append(
+        &mut self,
+        record_count: i64,
+        base_offset: i64,
+        last_offset: i64,
+        log_append_time_ms: Option<i64>,
+        bytes: usize,
+        now_ms: i64,
+    ) -> Result<AppendInfo, StorageError> {
         let active = self
             .segments
-            .last_mut()
+            .last()
             .expect("a log always has an active segment");
-        active.append(batches, now_ms, &self.config)?;
         if active.max_timestamp() > self.max_timestamp {
             self.max_timestamp = active.max_timestamp();
             self.offset_of_max_timestamp = active.offset_of_max_timestamp();
         }
-        self.unflushed_messages += summary.record_count as u64;
+        self.unflushed_messages += record_count as u64;
         self.first_unflushed_append_ms.get_or_insert(now_ms);
         if self
             .config
@@ -266,9 +279,71 @@ impl PartitionLog {
             base_offset,
             last_offset,
             log_append_time_ms: log_append_time_ms.unwrap_or(-1),
-            record_count: summary.record_count,
-            bytes: batches.len(),
+            record_count,
+            bytes,
         })
+    }
+
+    /// Validates the batches (header, CRC, sizes; records are not decoded), assigns offsets in
+    /// place from the log end offset (stamping `leader_epoch`, and LogAppendTime when the
+    /// config says so), rolls if needed, appends the bytes with one write, and flushes per
+    /// `flush.messages`. Nothing is written if validation fails.
+    pub fn append(
+        &mut self,
+        batches: &mut [u8],
+        leader_epoch: i32,
+        now_ms: i64,
+    ) -> Result<AppendInfo, StorageError> {
+        let (count, base_offset, last_offset, log_append_time_ms) =
+            self.prepare_append(batches, now_ms)?;
+        let next_offset = assign_offsets(batches, base_offset, leader_epoch, log_append_time_ms);
+        assert_eq!(next_offset, last_offset + 1, "offsets assigned per summary");
+        let active = self
+            .segments
+            .last_mut()
+            .expect("a log always has an active segment");
+        active.append(batches, now_ms, &self.config)?;
+        self.finish_append(
+            count,
+            base_offset,
+            last_offset,
+            log_append_time_ms,
+            batches.len(),
+            now_ms,
+        )
+    }
+
+    /// Appends exactly one batch without copying or modifying it: its rewritten header (offsets,
+    /// leader epoch, LogAppendTime and CRC when needed) and its records go to the segment in one
+    /// positional vectored write. Same checks and outcome as [`PartitionLog::append`].
+    pub fn append_batch(
+        &mut self,
+        batch: &[u8],
+        leader_epoch: i32,
+        now_ms: i64,
+    ) -> Result<AppendInfo, StorageError> {
+        let (count, base_offset, last_offset, log_append_time_ms) =
+            self.prepare_append(batch, now_ms)?;
+        let size = kavka_protocol::batch::batch_size(batch)?;
+        if size != batch.len() {
+            return Err(StorageError::InvalidBatch(
+                kavka_protocol::batch::BatchError::Invalid("append_batch takes exactly one batch"),
+            ));
+        }
+        let header = assigned_header(batch, base_offset, leader_epoch, log_append_time_ms);
+        let active = self
+            .segments
+            .last_mut()
+            .expect("a log always has an active segment");
+        active.append_parts(&header, &batch[BATCH_HEADER_BYTES..], now_ms, &self.config)?;
+        self.finish_append(
+            count,
+            base_offset,
+            last_offset,
+            log_append_time_ms,
+            batch.len(),
+            now_ms,
+        )
     }
 
     /// Closes the active segment's indexes and starts a new segment at the log end offset.

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use kavka_protocol::batch::BatchView;
+use kavka_protocol::batch::{BatchView, BATCH_HEADER_BYTES};
 use kavka_protocol::records::RecordIter;
 
 use crate::config::LogConfig;
@@ -306,6 +306,55 @@ impl Segment {
             at += header.size_bytes;
         }
         self.size_bytes += batches.len() as u64;
+        self.unsynced = true;
+        Ok(())
+    }
+
+    /// Appends one batch given as its (rewritten) header and its unchanged records, with one
+    /// positional vectored write: the records are written from where they are, never copied.
+    pub(crate) fn append_parts(
+        &mut self,
+        header: &[u8; BATCH_HEADER_BYTES],
+        records: &[u8],
+        now_ms: i64,
+        config: &LogConfig,
+    ) -> Result<(), StorageError> {
+        let position = self.size_bytes;
+        let total = header.len() + records.len();
+        let mut written = 0usize;
+        while written < total {
+            let result = if written < header.len() {
+                rustix::io::pwritev(
+                    &*self.file,
+                    &[
+                        std::io::IoSlice::new(&header[written..]),
+                        std::io::IoSlice::new(records),
+                    ],
+                    position + written as u64,
+                )
+            } else {
+                let at = written - header.len();
+                rustix::io::pwrite(&*self.file, &records[at..], position + written as u64)
+            };
+            match result {
+                Ok(0) => {
+                    let _ = self.file.set_len(position);
+                    return Err(std::io::Error::from(std::io::ErrorKind::WriteZero))
+                        .at(&self.log_path);
+                }
+                Ok(n) => written += n,
+                Err(rustix::io::Errno::INTR) => {}
+                Err(e) => {
+                    // Drop a partial write so that the file ends at the last whole batch.
+                    let _ = self.file.set_len(position);
+                    return Err(std::io::Error::from(e)).at(&self.log_path);
+                }
+            }
+        }
+        self.first_append_ms.get_or_insert(now_ms);
+        let parsed = BatchHeader::parse(header).expect("batch validated");
+        self.track_batch(position, &parsed, config);
+        self.size_bytes += total as u64;
         self.unsynced = true;
         Ok(())
     }

@@ -372,3 +372,74 @@ fn partition_log_is_send_and_sync() {
     assert_send_sync::<PartitionLog>();
     assert_send_sync::<kavka_storage::ReadSlice>();
 }
+
+#[test]
+fn append_batch_writes_exactly_what_append_writes() {
+    use kavka_protocol::batch::Compression;
+    use kavka_protocol::records::BatchBuilder;
+    for timestamp_type in [TimestampType::CreateTime, TimestampType::LogAppendTime] {
+        let a = tempfile::tempdir().unwrap();
+        let b = tempfile::tempdir().unwrap();
+        let config = LogConfig {
+            segment_bytes: 4096,
+            index_interval_bytes: 100,
+            message_timestamp_type: timestamp_type,
+            ..LogConfig::default()
+        };
+        let (mut in_place, _) = PartitionLog::open(a.path(), config.clone(), false).unwrap();
+        let (mut from_bytes, _) = PartitionLog::open(b.path(), config, false).unwrap();
+        for i in 0..60i64 {
+            let mut builder = BatchBuilder::new(if i % 2 == 0 {
+                Compression::None
+            } else {
+                Compression::Lz4
+            });
+            for j in 0..(1 + i % 5) {
+                builder.append(1_000 + i * 10 + j, Some(b"key"), Some(&[i as u8; 40]), &[]);
+            }
+            let batch = builder.build().unwrap();
+            let mut copy = batch.to_vec();
+            let x = in_place.append(&mut copy, 2, 5_000 + i).unwrap();
+            let y = from_bytes.append_batch(&batch, 2, 5_000 + i).unwrap();
+            assert_eq!(
+                (x.base_offset, x.last_offset, x.log_append_time_ms),
+                (y.base_offset, y.last_offset, y.log_append_time_ms)
+            );
+        }
+        assert_eq!(in_place.segment_count(), from_bytes.segment_count());
+        assert!(
+            in_place.segment_count() > 1,
+            "the test crosses segment rolls"
+        );
+        for offset in [0, 7, 50, 100] {
+            let x = in_place
+                .read(offset, 1 << 20, true)
+                .unwrap()
+                .read_bytes()
+                .unwrap();
+            let y = from_bytes
+                .read(offset, 1 << 20, true)
+                .unwrap()
+                .read_bytes()
+                .unwrap();
+            assert_eq!(x, y, "offset {offset}");
+        }
+        assert_eq!(
+            in_place.offset_for_timestamp(1_300).unwrap(),
+            from_bytes.offset_for_timestamp(1_300).unwrap()
+        );
+        let two = [
+            BatchBuilder::new(Compression::None),
+            BatchBuilder::new(Compression::None),
+        ]
+        .map(|mut bb| {
+            bb.append(1, None, Some(b"x"), &[]);
+            bb.build().unwrap().to_vec()
+        })
+        .concat();
+        assert!(
+            from_bytes.append_batch(&two, 2, 0).is_err(),
+            "one batch only"
+        );
+    }
+}

@@ -89,8 +89,8 @@ fn blocking<T>(f: impl FnOnce() -> T) -> T {
     }
 }
 
-/// Runs the handler of a decoded request. `scratch` is the connection's reusable buffer.
-pub async fn handle(ctx: &RequestContext<'_>, request: Request, scratch: &mut Vec<u8>) -> Outcome {
+/// Runs the handler of a decoded request.
+pub async fn handle(ctx: &RequestContext<'_>, request: Request) -> Outcome {
     Outcome::Respond(match request {
         Request::ApiVersions(r) => Response::ApiVersions(api_versions::handle(ctx, r)),
         Request::Metadata(r) => Response::Metadata(blocking(|| metadata::handle(ctx, r))),
@@ -100,7 +100,7 @@ pub async fn handle(ctx: &RequestContext<'_>, request: Request, scratch: &mut Ve
         Request::DeleteTopics(r) => {
             Response::DeleteTopics(blocking(|| delete_topics::handle(ctx, r)))
         }
-        Request::Produce(r) => return blocking(|| produce::handle(ctx, r, scratch)),
+        Request::Produce(r) => return blocking(|| produce::handle(ctx, r)),
         Request::Fetch(r) => {
             let (response, reads) = fetch::handle(ctx, r).await;
             return Outcome::RespondFetch(response, reads);

@@ -114,8 +114,8 @@ fn recompressed(
     }
 }
 
-/// Handles Produce. `scratch` holds a partition's batch while its header is rewritten.
-pub fn handle(ctx: &RequestContext<'_>, request: ProduceRequest, scratch: &mut Vec<u8>) -> Outcome {
+/// Handles Produce. Each partition's batch is appended from the request frame itself.
+pub fn handle(ctx: &RequestContext<'_>, request: ProduceRequest) -> Outcome {
     let broker = ctx.broker;
     let acks = request.acks;
     let acks_valid = matches!(acks, -1..=1);
@@ -156,10 +156,8 @@ pub fn handle(ctx: &RequestContext<'_>, request: ProduceRequest, scratch: &mut V
                     match check_batches(records, &partition.policy(), acks, now) {
                         Err((code, text)) => partition_error(index, code, text),
                         Ok(()) => {
-                            scratch.clear();
-                            match recompressed(records, &partition.policy()) {
-                                Ok(Some(bytes)) => scratch.extend_from_slice(&bytes),
-                                Ok(None) => scratch.extend_from_slice(records),
+                            let recompressed = match recompressed(records, &partition.policy()) {
+                                Ok(r) => r,
                                 Err(e) => {
                                     failed = true;
                                     partitions.push(partition_error(
@@ -169,8 +167,9 @@ pub fn handle(ctx: &RequestContext<'_>, request: ProduceRequest, scratch: &mut V
                                     ));
                                     continue;
                                 }
-                            }
-                            match partition.append(scratch, now) {
+                            };
+                            let batch = recompressed.as_deref().unwrap_or(records);
+                            match partition.append(batch, now) {
                                 Ok((info, log_start_offset)) => {
                                     appended = true;
                                     PartitionProduceResponse::default()
@@ -198,10 +197,6 @@ pub fn handle(ctx: &RequestContext<'_>, request: ProduceRequest, scratch: &mut V
                 .with_partition_responses(partitions),
         );
     }
-    // A large request must not pin a large buffer to the connection for its lifetime.
-    if scratch.capacity() > SCRATCH_BYTES_KEPT_MAX {
-        *scratch = Vec::new();
-    }
     if appended {
         broker.replicas.purgatory.notify();
     }
@@ -216,9 +211,6 @@ pub fn handle(ctx: &RequestContext<'_>, request: ProduceRequest, scratch: &mut V
         ProduceResponse::default().with_responses(responses),
     ))
 }
-
-/// Capacity of the scratch buffer kept between requests.
-const SCRATCH_BYTES_KEPT_MAX: usize = 4 * 1024 * 1024;
 
 #[cfg(test)]
 mod tests {
