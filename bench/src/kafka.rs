@@ -1,0 +1,244 @@
+//! librdkafka through the `rdkafka` crate: topic creation, a producer that counts deliveries,
+//! a consumer by partition assignment, and the two loops the workloads share (produce N
+//! records, consume a topic to its end).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
+use rdkafka::{ClientContext, Offset, TopicPartitionList};
+
+/// The client id every connection sends.
+const CLIENT_ID: &str = "kavka-bench";
+/// The consumer's group id: required by librdkafka, unused (no subscribe, no commits).
+const GROUP_ID: &str = "kavka-bench-unused";
+/// Time for a request (topic creation, watermarks, the final flush) before giving up.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Longest wait for the producer's outstanding records at the end of a run.
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(600);
+/// A consumer that receives nothing for this long has stalled.
+const CONSUME_STALL_TIMEOUT: Duration = Duration::from_secs(60);
+/// librdkafka's default (1000 ms) pauses fetching a partition for a second whenever the local
+/// queue is over `queued.min.messages`, which with 100 B records caps a consumer at about a
+/// quarter of what the broker serves (measured: 29 MB/s instead of 114): the client, not the
+/// broker, would be measured. The consumer's only departure from librdkafka's defaults.
+const FETCH_QUEUE_BACKOFF_MS: &str = "0";
+/// Records sent between two polls of the producer's delivery reports.
+const POLL_EVERY_RECORDS: u64 = 1024;
+
+/// A producer configuration: the figures the workloads vary, librdkafka's defaults for the rest
+/// (batch.size 1 MB, no compression, no idempotence).
+#[derive(Debug, Clone, Copy)]
+pub struct ProducerSettings {
+    /// "1" or "all".
+    pub acks: &'static str,
+    pub linger_ms: u32,
+}
+
+/// Counts delivery reports; the producer's context.
+#[derive(Debug, Default)]
+pub struct Deliveries {
+    /// Records acknowledged by the broker (shared with the progress reporter).
+    pub delivered: Arc<AtomicU64>,
+    pub failed: AtomicU64,
+    /// The first failure, for the error message.
+    first_error: Mutex<Option<String>>,
+}
+
+impl ClientContext for Deliveries {}
+
+impl ProducerContext for Deliveries {
+    type DeliveryOpaque = ();
+
+    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
+        match result {
+            Ok(_) => {
+                self.delivered.fetch_add(1, Ordering::Relaxed);
+            }
+            Err((e, _)) => {
+                self.failed.fetch_add(1, Ordering::Relaxed);
+                let mut first = self.first_error.lock().expect("error lock");
+                first.get_or_insert_with(|| e.to_string());
+            }
+        }
+    }
+}
+
+pub type CountingProducer = BaseProducer<Deliveries>;
+
+fn base_config(bootstrap: &str) -> ClientConfig {
+    let mut config = ClientConfig::new();
+    config
+        .set("bootstrap.servers", bootstrap)
+        .set("client.id", CLIENT_ID);
+    config
+}
+
+/// Creates `topic` with `partitions` partitions, replication factor 1, and topic `configs`.
+pub fn create_topic(
+    bootstrap: &str,
+    topic: &str,
+    partitions: i32,
+    configs: &[(&str, &str)],
+) -> Result<()> {
+    let admin: AdminClient<DefaultClientContext> =
+        base_config(bootstrap).create().context("admin client")?;
+    let mut new_topic = NewTopic::new(topic, partitions, TopicReplication::Fixed(1));
+    for (key, value) in configs {
+        new_topic = new_topic.set(key, value);
+    }
+    let options = AdminOptions::new().operation_timeout(Some(REQUEST_TIMEOUT));
+    let results = futures_executor::block_on(admin.create_topics([&new_topic], &options))
+        .with_context(|| format!("create topic {topic}"))?;
+    for result in results {
+        result.map_err(|(name, code)| anyhow!("create topic {name}: {code}"))?;
+    }
+    Ok(())
+}
+
+pub fn producer(bootstrap: &str, settings: ProducerSettings) -> Result<CountingProducer> {
+    base_config(bootstrap)
+        .set("acks", settings.acks)
+        .set("linger.ms", settings.linger_ms.to_string())
+        .set("enable.idempotence", "false")
+        .create_with_context(Deliveries::default())
+        .context("producer")
+}
+
+/// Queues one record, waiting (and serving delivery reports) while librdkafka's queue is full.
+pub fn send(producer: &CountingProducer, topic: &str, partition: i32, value: &[u8]) -> Result<()> {
+    let mut record = BaseRecord::<(), [u8]>::to(topic)
+        .partition(partition)
+        .payload(value);
+    loop {
+        match producer.send(record) {
+            Ok(()) => return Ok(()),
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
+                record = r;
+                producer.poll(Duration::from_millis(5));
+            }
+            Err((e, _)) => bail!("produce to {topic}-{partition}: {e}"),
+        }
+    }
+}
+
+/// Waits for every outstanding record; fails if any was not acknowledged.
+pub fn finish(producer: &CountingProducer) -> Result<()> {
+    producer.flush(FLUSH_TIMEOUT).context("producer flush")?;
+    let ctx = producer.context();
+    let failed = ctx.failed.load(Ordering::Relaxed);
+    if failed > 0 {
+        let first = ctx.first_error.lock().expect("error lock").clone();
+        bail!(
+            "{failed} records not acknowledged, first: {}",
+            first.unwrap_or_default()
+        );
+    }
+    Ok(())
+}
+
+/// What a produce or consume loop did.
+#[derive(Debug, Clone, Copy)]
+pub struct Moved {
+    pub records: u64,
+    /// Record value bytes (keys, headers and batch framing not counted).
+    pub bytes: u64,
+    pub elapsed: Duration,
+}
+
+/// Produces `records` values of `value_size` bytes round-robin over `partitions`, counting
+/// acknowledgements into `producer.context().delivered`; the time runs until the last is
+/// acknowledged.
+pub fn produce_n(
+    producer: &CountingProducer,
+    topic: &str,
+    partitions: i32,
+    records: u64,
+    value_size: usize,
+) -> Result<Moved> {
+    let value: Vec<u8> = (0..value_size).map(|i| (i % 251) as u8).collect();
+    let start = Instant::now();
+    for i in 0..records {
+        send(producer, topic, (i % partitions as u64) as i32, &value)?;
+        if i % POLL_EVERY_RECORDS == 0 {
+            producer.poll(Duration::ZERO);
+        }
+    }
+    finish(producer)?;
+    Ok(Moved {
+        records,
+        bytes: records * value_size as u64,
+        elapsed: start.elapsed(),
+    })
+}
+
+/// A consumer without group membership: `assign()` with explicit offsets, no commits.
+pub fn consumer(bootstrap: &str) -> Result<BaseConsumer> {
+    base_config(bootstrap)
+        .set("group.id", GROUP_ID)
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("fetch.queue.backoff.ms", FETCH_QUEUE_BACKOFF_MS)
+        .create()
+        .context("consumer")
+}
+
+/// Assigns every partition of `topic` from its beginning.
+pub fn assign_from_beginning(consumer: &BaseConsumer, topic: &str, partitions: i32) -> Result<()> {
+    let mut list = TopicPartitionList::new();
+    for p in 0..partitions {
+        list.add_partition_offset(topic, p, Offset::Beginning)?;
+    }
+    consumer.assign(&list).context("assign")?;
+    Ok(())
+}
+
+/// Reads every record of `topic` (log start to high watermark of each partition, as they are
+/// when the call starts), counting them into `counter`.
+pub fn consume_all(
+    bootstrap: &str,
+    topic: &str,
+    partitions: i32,
+    counter: &AtomicU64,
+) -> Result<Moved> {
+    let consumer = consumer(bootstrap)?;
+    let mut expected = 0u64;
+    for p in 0..partitions {
+        let (low, high) = consumer
+            .fetch_watermarks(topic, p, REQUEST_TIMEOUT)
+            .with_context(|| format!("watermarks of {topic}-{p}"))?;
+        expected += (high - low) as u64;
+    }
+    let start = Instant::now();
+    assign_from_beginning(&consumer, topic, partitions)?;
+    let (mut records, mut bytes) = (0u64, 0u64);
+    let mut last_progress = Instant::now();
+    while records < expected {
+        match consumer.poll(Duration::from_millis(100)) {
+            Some(Ok(message)) => {
+                records += 1;
+                bytes += message.payload_len() as u64;
+                counter.store(records, Ordering::Relaxed);
+                last_progress = Instant::now();
+            }
+            Some(Err(e)) => eprintln!("  consumer error (going on): {e}"),
+            None => {}
+        }
+        if last_progress.elapsed() > CONSUME_STALL_TIMEOUT {
+            bail!("consumer stalled at {records} of {expected} records of {topic}");
+        }
+    }
+    Ok(Moved {
+        records,
+        bytes,
+        elapsed: start.elapsed(),
+    })
+}
