@@ -33,6 +33,9 @@ pub struct ProducePolicy {
     pub segment_bytes: u64,
     /// Whether timestamps are LogAppendTime (then CreateTime is not checked).
     pub log_append_time: bool,
+    /// Whether an append may fsync (`flush.messages` set): such appends run where blocking the
+    /// thread does not hold up other connections.
+    pub may_fsync: bool,
     /// `compression.type` naming a codec: batches in another codec are re-compressed.
     /// `None` for `producer` (stored as sent).
     pub compression: Option<kavka_protocol::batch::Compression>,
@@ -307,11 +310,14 @@ impl Partition {
 /// Key of a partition by topic name.
 pub type TopicPartition = (Arc<str>, i32);
 
+/// The hosted partitions of one topic, by index.
+type TopicPartitions = HashMap<i32, Arc<Partition>>;
+
 /// Every hosted partition.
 #[derive(Debug, Default)]
 pub struct ReplicaManager {
-    /// Partitions by (topic name, index).
-    partitions: RwLock<HashMap<TopicPartition, Arc<Partition>>>,
+    /// Partitions by topic name, then index (looked up by `&str` without allocating).
+    partitions: RwLock<HashMap<Arc<str>, TopicPartitions>>,
     /// Wakes delayed fetches on append.
     pub purgatory: Purgatory,
 }
@@ -320,22 +326,22 @@ impl ReplicaManager {
     /// The partition of the topic with this id, if hosted (a topic deleted and created again
     /// under the same name is another topic).
     pub fn get(&self, topic: &str, topic_id: &Uuid, index: i32) -> Option<Arc<Partition>> {
-        let key: TopicPartition = (Arc::from(topic), index);
         self.partitions
             .read()
             .expect("partitions lock poisoned")
-            .get(&key)
+            .get(topic)
+            .and_then(|t| t.get(&index))
             .filter(|p| p.topic_id == *topic_id)
             .cloned()
     }
 
     /// Whether a partition of this name and index is hosted.
     pub fn contains(&self, topic: &str, index: i32) -> bool {
-        let key: TopicPartition = (Arc::from(topic), index);
         self.partitions
             .read()
             .expect("partitions lock poisoned")
-            .contains_key(&key)
+            .get(topic)
+            .is_some_and(|t| t.contains_key(&index))
     }
 
     /// Starts hosting a partition whose log is open.
@@ -361,17 +367,20 @@ impl ReplicaManager {
         self.partitions
             .write()
             .expect("partitions lock poisoned")
-            .insert((topic, index), partition);
+            .entry(topic)
+            .or_default()
+            .insert(index, partition);
     }
 
     /// Stops hosting every partition of a topic and deletes their logs.
     pub fn remove_topic(&self, topic: &str) -> Vec<StorageError> {
-        let removed: Vec<Arc<Partition>> = {
-            let mut map = self.partitions.write().expect("partitions lock poisoned");
-            let keys: Vec<TopicPartition> =
-                map.keys().filter(|(t, _)| &**t == topic).cloned().collect();
-            keys.iter().filter_map(|k| map.remove(k)).collect()
-        };
+        let removed: Vec<Arc<Partition>> = self
+            .partitions
+            .write()
+            .expect("partitions lock poisoned")
+            .remove(topic)
+            .map(|t| t.into_values().collect())
+            .unwrap_or_default();
         let mut errors = Vec::new();
         for p in removed {
             // Readers holding the Arc finish on the open file handles; the files are unlinked.
@@ -391,7 +400,7 @@ impl ReplicaManager {
             .read()
             .expect("partitions lock poisoned")
             .values()
-            .cloned()
+            .flat_map(|t| t.values().cloned())
             .collect()
     }
 
@@ -403,7 +412,7 @@ impl ReplicaManager {
             .write()
             .expect("partitions lock poisoned")
             .drain()
-            .map(|(_, p)| p)
+            .flat_map(|(_, t)| t.into_values())
             .collect();
         let mut errors = Vec::new();
         for p in drained {

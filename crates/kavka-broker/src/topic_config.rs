@@ -572,6 +572,7 @@ impl<'a> ConfigLayers<'a> {
             timestamp_after_max_ms: num("message.timestamp.after.max.ms"),
             segment_bytes: log.segment_bytes,
             log_append_time: log.message_timestamp_type == TimestampType::LogAppendTime,
+            may_fsync: log.flush_messages.is_some(),
             compression: {
                 use kavka_protocol::batch::Compression;
                 match self.value(overrides, "compression.type").as_deref() {

@@ -82,7 +82,7 @@ pub enum Outcome {
 
 /// Runs a handler that may block on disk (fsync, file creation, record decoding) so that the
 /// runtime moves other connections' tasks to another worker meanwhile.
-fn blocking<T>(f: impl FnOnce() -> T) -> T {
+pub(crate) fn blocking<T>(f: impl FnOnce() -> T) -> T {
     match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
         Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
         _ => f(),
@@ -100,7 +100,9 @@ pub async fn handle(ctx: &RequestContext<'_>, request: Request) -> Outcome {
         Request::DeleteTopics(r) => {
             Response::DeleteTopics(blocking(|| delete_topics::handle(ctx, r)))
         }
-        Request::Produce(r) => return blocking(|| produce::handle(ctx, r)),
+        // Page-cache writes are quick; appends that may fsync or re-compress step aside
+        // inside the handler (see `produce::append`).
+        Request::Produce(r) => return produce::handle(ctx, r),
         Request::Fetch(r) => {
             let (response, reads) = fetch::handle(ctx, r).await;
             return Outcome::RespondFetch(response, reads);

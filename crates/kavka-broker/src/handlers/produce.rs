@@ -13,7 +13,9 @@ use kavka_protocol::ErrorCode;
 
 use super::{message, Outcome, RequestContext};
 use crate::broker::now_ms;
-use crate::replica_manager::ProducePolicy;
+use crate::replica_manager::{Partition, PartitionError, ProducePolicy};
+use kavka_protocol::records::RecordError;
+use kavka_storage::AppendInfo;
 
 /// In-sync replicas of every partition on one node.
 const ISR_SIZE: i32 = 1;
@@ -103,7 +105,7 @@ fn check_batches(
 fn recompressed(
     records: &[u8],
     policy: &ProducePolicy,
-) -> Result<Option<bytes::Bytes>, kavka_protocol::records::RecordError> {
+) -> Result<Option<bytes::Bytes>, RecordError> {
     let Some(target) = policy.compression else {
         return Ok(None);
     };
@@ -111,6 +113,26 @@ fn recompressed(
         Ok(view) => kavka_protocol::recompress::recompress(&view, target),
         // Malformed: the log's validation reports it with the right code.
         Err(_) => Ok(None),
+    }
+}
+
+/// Appends a batch (re-compressed first if the topic says so). An append that may fsync, or a
+/// re-compression, runs where blocking the thread does not hold up other connections; a
+/// page-cache write runs in place.
+fn store(
+    partition: &Partition,
+    records: &[u8],
+    now: i64,
+) -> Result<Result<(AppendInfo, i64), PartitionError>, RecordError> {
+    let policy = partition.policy();
+    let work = || {
+        recompressed(records, &policy)
+            .map(|r| partition.append(r.as_deref().unwrap_or(records), now))
+    };
+    if policy.may_fsync || policy.compression.is_some() {
+        super::blocking(work)
+    } else {
+        work()
     }
 }
 
@@ -156,7 +178,7 @@ pub fn handle(ctx: &RequestContext<'_>, request: ProduceRequest) -> Outcome {
                     match check_batches(records, &partition.policy(), acks, now) {
                         Err((code, text)) => partition_error(index, code, text),
                         Ok(()) => {
-                            let recompressed = match recompressed(records, &partition.policy()) {
+                            let appended_result = match store(&partition, records, now) {
                                 Ok(r) => r,
                                 Err(e) => {
                                     failed = true;
@@ -168,8 +190,7 @@ pub fn handle(ctx: &RequestContext<'_>, request: ProduceRequest) -> Outcome {
                                     continue;
                                 }
                             };
-                            let batch = recompressed.as_deref().unwrap_or(records);
-                            match partition.append(batch, now) {
+                            match appended_result {
                                 Ok((info, log_start_offset)) => {
                                     appended = true;
                                     PartitionProduceResponse::default()
@@ -225,6 +246,7 @@ mod tests {
             timestamp_after_max_ms: 3_600_000,
             segment_bytes: 1 << 30,
             log_append_time: false,
+            may_fsync: false,
             compression: None,
         }
     }
