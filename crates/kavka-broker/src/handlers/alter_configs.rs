@@ -7,7 +7,7 @@ use kavka_protocol::messages::alter_configs_response::AlterConfigsResourceRespon
 use kavka_protocol::messages::{AlterConfigsRequest, AlterConfigsResponse};
 use kavka_protocol::ErrorCode;
 
-use super::{config_target, message, RequestContext};
+use super::{alter_config_resources, message, RequestContext};
 use crate::controller::{ConfigChange, ConfigTarget, Refusal};
 
 fn changes(
@@ -48,29 +48,18 @@ fn changes(
 
 /// Handles AlterConfigs.
 pub fn handle(ctx: &RequestContext<'_>, request: AlterConfigsRequest) -> AlterConfigsResponse {
-    let mut count = std::collections::HashMap::new();
-    for r in &request.resources {
-        *count
-            .entry((r.resource_type, r.resource_name.as_str().to_string()))
-            .or_insert(0) += 1;
-    }
+    let outcomes = alter_config_resources(
+        ctx,
+        &request.resources,
+        |r| (r.resource_type, r.resource_name.as_str()),
+        |target, r| changes(ctx, target, r),
+        request.validate_only,
+    );
     let responses = request
         .resources
         .iter()
-        .map(|resource| {
-            let name = resource.resource_name.as_str().to_string();
-            let outcome = if count[&(resource.resource_type, name.clone())] > 1 {
-                Err((
-                    ErrorCode::INVALID_REQUEST,
-                    format!("Duplicate resource {name} in the request"),
-                ))
-            } else {
-                config_target(resource.resource_type, &name).and_then(|target| {
-                    let changes = changes(ctx, &target, resource)?;
-                    ctx.broker
-                        .alter_configs(&target, &changes, request.validate_only)
-                })
-            };
+        .zip(outcomes)
+        .map(|(resource, outcome)| {
             let response = AlterConfigsResourceResponse::default()
                 .with_resource_type(resource.resource_type)
                 .with_resource_name(resource.resource_name.clone());

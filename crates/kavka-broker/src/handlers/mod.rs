@@ -155,6 +155,40 @@ pub fn config_target(
     }
 }
 
+/// Runs a config change per resource of an AlterConfigs-style request: a resource named twice
+/// is refused, each other one gets its target, its changes (`changes`) and a commit. Returns
+/// each resource's outcome, in request order.
+pub fn alter_config_resources<T>(
+    ctx: &RequestContext<'_>,
+    resources: &[T],
+    id: impl Fn(&T) -> (i8, &str),
+    changes: impl Fn(
+        &crate::controller::ConfigTarget,
+        &T,
+    ) -> Result<Vec<crate::controller::ConfigChange>, crate::controller::Refusal>,
+    validate_only: bool,
+) -> Vec<Result<(), crate::controller::Refusal>> {
+    let mut count = std::collections::HashMap::new();
+    for r in resources {
+        *count.entry(id(r)).or_insert(0) += 1;
+    }
+    resources
+        .iter()
+        .map(|resource| {
+            let (resource_type, name) = id(resource);
+            if count[&(resource_type, name)] > 1 {
+                return Err((
+                    kavka_protocol::ErrorCode::INVALID_REQUEST,
+                    format!("Duplicate resource {name} in the request"),
+                ));
+            }
+            let target = config_target(resource_type, name)?;
+            let changes = changes(&target, resource)?;
+            ctx.broker.alter_configs(&target, &changes, validate_only)
+        })
+        .collect()
+}
+
 /// A topic name for a response.
 pub fn topic_name(name: &str) -> kavka_protocol::messages::TopicName {
     kavka_protocol::messages::TopicName(kavka_protocol::codec::StrBytes::from_string(
