@@ -140,6 +140,13 @@ impl LogManager {
             for entry in entries {
                 let entry = entry.map_err(|e| BrokerError::io(dir, e))?;
                 let name = entry.file_name().to_string_lossy().into_owned();
+                if name.ends_with(kavka_storage::DELETED_DIR_SUFFIX) && entry.path().is_dir() {
+                    // A deleted topic's partition whose removal a crash cut short.
+                    let path = entry.path();
+                    tracing::info!(dir = %path.display(), "removing the rest of a deleted partition");
+                    std::fs::remove_dir_all(&path).map_err(|e| BrokerError::io(&path, e))?;
+                    continue;
+                }
                 if name == METADATA_DIR || !entry.path().is_dir() || !is_partition_dir_name(&name) {
                     continue;
                 }
@@ -241,6 +248,30 @@ mod tests {
         assert!(!is_partition_dir_name("orders"));
         assert!(!is_partition_dir_name("orders-x"));
         assert!(!is_partition_dir_name("-3"));
+    }
+
+    #[test]
+    fn leftovers_of_deleted_partitions_are_removed_and_strays_kept_aside() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dirs = vec![tmp.path().to_path_buf()];
+        let lm = LogManager::open(&dirs, 1).unwrap();
+        std::fs::create_dir_all(tmp.path().join("gone-0.17-delete")).unwrap();
+        std::fs::write(
+            tmp.path().join("gone-0.17-delete/00000000000000000000.log"),
+            b"x",
+        )
+        .unwrap();
+        std::fs::create_dir_all(tmp.path().join("live-3")).unwrap();
+        let found = lm.existing_partition_dirs().unwrap();
+        assert_eq!(found.keys().collect::<Vec<_>>(), vec!["live-3"]);
+        assert!(!tmp.path().join("gone-0.17-delete").exists());
+        lm.set_aside_stray(&tmp.path().join("live-3")).unwrap();
+        assert!(lm.existing_partition_dirs().unwrap().is_empty());
+        assert!(std::fs::read_dir(tmp.path()).unwrap().any(|e| e
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .ends_with("-stray")));
     }
 
     #[test]

@@ -56,6 +56,6 @@ pub use cleaner::{
 };
 pub use config::{CleanupPolicy, LogConfig, TimestampType};
 pub use error::StorageError;
-pub use log::{AppendInfo, PartitionLog, RetentionOutcome};
+pub use log::{AppendInfo, PartitionLog, RetentionOutcome, DELETED_DIR_SUFFIX};
 pub use read::ReadSlice;
 pub use recovery::{RecoveryReport, RECOVERY_POINT_FILE};

@@ -13,6 +13,10 @@ use kavka_protocol::batch::{
 };
 
 use crate::checkpoint::{self, sync_dir};
+
+/// Suffix of a deleted log's directory until its files are gone; such directories are removed
+/// by whoever finds them (the broker at start-up).
+pub const DELETED_DIR_SUFFIX: &str = "-delete";
 use crate::cleaner::swap;
 use crate::config::{LogConfig, TimestampType};
 use crate::error::{IoContext, StorageError};
@@ -523,6 +527,21 @@ impl PartitionLog {
     pub fn delete(self) -> Result<(), StorageError> {
         let dir = self.dir.clone();
         drop(self);
-        std::fs::remove_dir_all(&dir).at(&dir)
+        // Renamed first (as Kafka's `-delete` directories): if the removal fails half-way, what
+        // is left can never be mistaken for a new log of the same name.
+        let name = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let millis = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis())
+            .unwrap_or(0);
+        let doomed = dir.with_file_name(format!("{name}.{millis}{DELETED_DIR_SUFFIX}"));
+        std::fs::rename(&dir, &doomed).at(&dir)?;
+        if let Some(parent) = dir.parent() {
+            sync_dir(parent)?;
+        }
+        std::fs::remove_dir_all(&doomed).at(&doomed)
     }
 }
