@@ -12,6 +12,8 @@ use crate::error::BrokerError;
 
 /// Name of the marker written after a clean shutdown (as Kafka's `.kafka_cleanshutdown`).
 pub const CLEAN_SHUTDOWN_MARKER: &str = ".kavka_cleanshutdown";
+/// Suffix of a partition directory set aside because no topic owns it.
+pub const STRAY_DIR_SUFFIX: &str = "-stray";
 /// Directory of the metadata log inside the first log dir.
 pub const METADATA_DIR: &str = "__cluster_metadata-0";
 
@@ -197,20 +199,8 @@ impl LogManager {
     /// `<name>.<millis>-stray`, as Kafka does, never deleted, so that nothing is lost by mistake
     /// and the name is free for a new topic.
     pub fn set_aside_stray(&self, path: &Path) -> Result<(), BrokerError> {
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let millis = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis())
-            .unwrap_or(0);
-        let target = path.with_file_name(format!("{name}.{millis}-stray"));
+        let target = kavka_storage::rename_aside(path, STRAY_DIR_SUFFIX)?;
         tracing::warn!(dir = %path.display(), renamed = %target.display(), "partition directory no topic owns set aside");
-        std::fs::rename(path, &target).map_err(|e| BrokerError::io(path, e))?;
-        if let Some(parent) = path.parent() {
-            sync_dir(parent)?;
-        }
         Ok(())
     }
 }

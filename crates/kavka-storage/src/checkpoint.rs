@@ -68,6 +68,26 @@ pub(crate) fn remove_temporaries(dir: &Path) -> Result<(), StorageError> {
     Ok(())
 }
 
+/// Renames a partition directory to `<name>.<millis><suffix>` (Kafka's `-delete` and `-stray`
+/// forms), durably, so that the name is free and what is left can never be taken for a log of
+/// that name. Returns the new path.
+pub fn rename_aside(dir: &Path, suffix: &str) -> Result<std::path::PathBuf, StorageError> {
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0);
+    let target = dir.with_file_name(format!("{name}.{millis}{suffix}"));
+    std::fs::rename(dir, &target).at(dir)?;
+    if let Some(parent) = dir.parent() {
+        sync_dir(parent)?;
+    }
+    Ok(target)
+}
+
 /// Makes the directory's entries (created, renamed, removed files) durable.
 pub(crate) fn sync_dir(dir: &Path) -> Result<(), StorageError> {
     File::open(dir).and_then(|d| d.sync_all()).at(dir)

@@ -49,7 +49,7 @@ mod scan;
 mod segment;
 mod time_index;
 
-pub use checkpoint::{CLEANER_CHECKPOINT_FILE, LOG_START_OFFSET_FILE};
+pub use checkpoint::{rename_aside, CLEANER_CHECKPOINT_FILE, LOG_START_OFFSET_FILE};
 pub use cleaner::{
     CleanStats, CleanTask, CleanedLog, CleanerConfig, DEFAULT_DEDUPE_BUFFER_BYTES,
     DEFAULT_IO_BUFFER_BYTES,

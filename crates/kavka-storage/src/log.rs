@@ -529,19 +529,7 @@ impl PartitionLog {
         drop(self);
         // Renamed first (as Kafka's `-delete` directories): if the removal fails half-way, what
         // is left can never be mistaken for a new log of the same name.
-        let name = dir
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let millis = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis())
-            .unwrap_or(0);
-        let doomed = dir.with_file_name(format!("{name}.{millis}{DELETED_DIR_SUFFIX}"));
-        std::fs::rename(&dir, &doomed).at(&dir)?;
-        if let Some(parent) = dir.parent() {
-            sync_dir(parent)?;
-        }
+        let doomed = checkpoint::rename_aside(&dir, DELETED_DIR_SUFFIX)?;
         std::fs::remove_dir_all(&doomed).at(&doomed)
     }
 }
