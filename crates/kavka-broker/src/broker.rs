@@ -17,6 +17,7 @@ use uuid::Uuid;
 use crate::config::BrokerConfig;
 use crate::controller::{self, ConfigChange, ConfigTarget, Refusal, TopicSpec};
 use crate::error::BrokerError;
+use crate::group_coordinator::GroupCoordinator;
 use crate::log_manager::{partition_dir_name, LogManager};
 use crate::replica_manager::ReplicaManager;
 use crate::topic_config::ConfigLayers;
@@ -36,6 +37,8 @@ pub struct Broker {
     pub replicas: ReplicaManager,
     /// Host and port Metadata advertises (known once the listener is bound).
     advertised: RwLock<(String, u16)>,
+    /// The group coordinator (its shards are the `__consumer_offsets` partitions).
+    pub groups: GroupCoordinator,
 }
 
 /// Milliseconds since the Unix epoch.
@@ -56,6 +59,7 @@ impl Broker {
         }
         let store = MetadataStore::open(&log_manager.metadata_dir())?;
         let image = store.snapshot();
+        let config_group = config.group.clone();
         let broker = Broker {
             advertised: RwLock::new((config.advertised.host.clone(), config.advertised.port)),
             config,
@@ -63,8 +67,11 @@ impl Broker {
             metadata: Mutex::new(store),
             image: RwLock::new(image.clone()),
             replicas: ReplicaManager::default(),
+            groups: GroupCoordinator::new(config_group),
         };
         broker.load_partitions(&image)?;
+        // The shards replay their partitions once the listener runs (see `server`).
+        broker.attach_group_coordinator(&image, false);
         broker.log_manager.clear_clean_shutdown_markers()?;
         Ok(broker)
     }
@@ -185,8 +192,66 @@ impl Broker {
         Ok(value)
     }
 
+    /// Gives the group coordinator the `__consumer_offsets` partitions, if the topic exists
+    /// (`loaded`: nothing to replay, the topic is new); without the topic, takes them away.
+    fn attach_group_coordinator(&self, image: &MetadataImage, loaded: bool) {
+        let partitions = image
+            .topic_by_name(controller::CONSUMER_OFFSETS_TOPIC)
+            .map(|t| {
+                t.partitions
+                    .keys()
+                    .filter_map(|&i| self.replicas.get(&t.name, &t.topic_id, i))
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default();
+        self.groups.attach(partitions, loaded);
+    }
+
+    /// Creates `__consumer_offsets` if it does not exist (the first FindCoordinator does, as in
+    /// Kafka): `offsets.topic.num.partitions` partitions, compacted.
+    pub fn ensure_offsets_topic(&self) -> Result<(), Refusal> {
+        if self.groups.is_attached() {
+            return Ok(());
+        }
+        let mut configs = BTreeMap::new();
+        configs.insert("cleanup.policy".to_string(), "compact".to_string());
+        configs.insert(
+            "segment.bytes".to_string(),
+            self.config.offsets_topic_segment_bytes.to_string(),
+        );
+        configs.insert("compression.type".to_string(), "producer".to_string());
+        let spec = TopicSpec {
+            name: controller::CONSUMER_OFFSETS_TOPIC.to_string(),
+            num_partitions: self.config.offsets_topic_num_partitions,
+            replication_factor: 1,
+            assignments: vec![],
+            configs,
+        };
+        match self.create_topic(&spec, false) {
+            Ok(_) | Err((ErrorCode::TOPIC_ALREADY_EXISTS, _)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Applies committed records to the hosted partitions.
     fn publish(&self, before: &MetadataImage, after: &MetadataImage, records: &[MetadataRecord]) {
+        self.publish_records(before, after, records);
+        let offsets_topic = |image: &MetadataImage| {
+            image
+                .topic_by_name(controller::CONSUMER_OFFSETS_TOPIC)
+                .map(|t| (t.topic_id, t.partitions.len()))
+        };
+        if offsets_topic(before) != offsets_topic(after) {
+            self.attach_group_coordinator(after, true);
+        }
+    }
+
+    fn publish_records(
+        &self,
+        before: &MetadataImage,
+        after: &MetadataImage,
+        records: &[MetadataRecord],
+    ) {
         for record in records {
             match record {
                 MetadataRecord::Partition(p) => {

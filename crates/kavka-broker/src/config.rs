@@ -110,6 +110,15 @@ pub struct BrokerConfig {
     pub log_cleaner_io_buffer_size: usize,
     /// `socket.request.max.bytes`: largest request frame accepted.
     pub socket_request_max_bytes: usize,
+    /// The group coordinator's settings (`group.*`, `offset.metadata.max.bytes`,
+    /// `offsets.retention.minutes`).
+    pub group: kavka_coordinator::group::GroupConfig,
+    /// `offsets.topic.num.partitions`: partitions of `__consumer_offsets` when it is created.
+    pub offsets_topic_num_partitions: i32,
+    /// `offsets.topic.segment.bytes`: segment size of `__consumer_offsets`.
+    pub offsets_topic_segment_bytes: i32,
+    /// `offsets.retention.check.interval.ms`: how often old offsets are expired.
+    pub offsets_retention_check_interval_ms: u64,
     /// Every key given (file then overrides), for DescribeConfigs sources.
     pub given: BTreeMap<String, String>,
 }
@@ -133,7 +142,6 @@ const ACCEPTED_WITHOUT_EFFECT: &[&str] = &[
     "share.coordinator.state.topic.min.isr",
     "transaction.state.log.replication.factor",
     "transaction.state.log.min.isr",
-    "group.initial.rebalance.delay.ms",
     "broker.id",
 ];
 
@@ -351,6 +359,29 @@ impl BrokerConfig {
         let log_cleaner_io_buffer_size =
             u64_at_least("log.cleaner.io.buffer.size", 512 * 1024, 1024)? as usize;
 
+        let group = kavka_coordinator::group::GroupConfig {
+            min_session_timeout_ms: positive_i32("group.min.session.timeout.ms", 6_000)?,
+            max_session_timeout_ms: positive_i32("group.max.session.timeout.ms", 1_800_000)?,
+            initial_rebalance_delay_ms: u64_at_least("group.initial.rebalance.delay.ms", 3_000, 0)?
+                as i64,
+            group_size_max: positive_i32("group.max.size", i32::MAX)? as usize,
+            offset_metadata_bytes_max: positive_i32("offset.metadata.max.bytes", 4096)? as usize,
+            offsets_retention_ms: i64::from(positive_i32("offsets.retention.minutes", 10_080)?)
+                * 60_000,
+        };
+        if group.min_session_timeout_ms > group.max_session_timeout_ms {
+            return Err(bad(
+                "group.min.session.timeout.ms",
+                &group.min_session_timeout_ms.to_string(),
+                "must not exceed group.max.session.timeout.ms",
+            ));
+        }
+        let offsets_topic_num_partitions = positive_i32("offsets.topic.num.partitions", 50)?;
+        let offsets_topic_segment_bytes =
+            positive_i32("offsets.topic.segment.bytes", 100 * 1024 * 1024)?;
+        let offsets_retention_check_interval_ms =
+            u64_at_least("offsets.retention.check.interval.ms", 600_000, 1)?;
+
         for key in map.keys() {
             if !KNOWN_KEYS.contains(&key.as_str())
                 && !ACCEPTED_WITHOUT_EFFECT.contains(&key.as_str())
@@ -377,6 +408,10 @@ impl BrokerConfig {
             log_cleaner_dedupe_buffer_size,
             log_cleaner_io_buffer_size,
             socket_request_max_bytes,
+            group,
+            offsets_topic_num_partitions,
+            offsets_topic_segment_bytes,
+            offsets_retention_check_interval_ms,
             given: map,
         })
     }
@@ -415,6 +450,15 @@ const KNOWN_KEYS: &[&str] = &[
     "log.cleaner.backoff.ms",
     "log.cleaner.dedupe.buffer.size",
     "log.cleaner.io.buffer.size",
+    "group.min.session.timeout.ms",
+    "group.max.session.timeout.ms",
+    "group.initial.rebalance.delay.ms",
+    "group.max.size",
+    "offset.metadata.max.bytes",
+    "offsets.retention.minutes",
+    "offsets.topic.num.partitions",
+    "offsets.topic.segment.bytes",
+    "offsets.retention.check.interval.ms",
 ];
 
 #[cfg(test)]

@@ -22,6 +22,19 @@ pub const TOPIC_PARTITIONS_MAX: i32 = 100_000;
 pub const PARTITIONS_PER_REQUEST_MAX: i32 = 10_000;
 /// The group coordinator's offsets topic.
 pub const CONSUMER_OFFSETS_TOPIC: &str = "__consumer_offsets";
+/// Kafka's internal topics: created by their coordinators, listed with `is_internal`, never
+/// produced to by clients.
+pub const INTERNAL_TOPICS: &[&str] = &[
+    CONSUMER_OFFSETS_TOPIC,
+    "__transaction_state",
+    "__share_group_state",
+];
+
+/// Whether `name` is one of Kafka's internal topics.
+pub fn is_internal_topic(name: &str) -> bool {
+    INTERNAL_TOPICS.contains(&name)
+}
+
 /// The metadata log's own name: never a user topic.
 pub const CLUSTER_METADATA_TOPIC: &str = "__cluster_metadata";
 
@@ -299,6 +312,12 @@ pub fn create_partitions(
             format!("The topic '{name}' does not exist."),
         )
     })?;
+    if name == CONSUMER_OFFSETS_TOPIC {
+        return Err((
+            ErrorCode::INVALID_PARTITIONS,
+            format!("The partition count of {name} cannot change: groups are placed on its partitions by a hash of their id."),
+        ));
+    }
     let current = topic.partitions.len() as i32;
     if count < current {
         return Err((

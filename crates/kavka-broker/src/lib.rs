@@ -8,6 +8,7 @@
 //! - [`handlers`]: one file per API and the table of served versions.
 //! - [`broker`]: shared node state; metadata changes are committed as records and published.
 //! - [`controller`]: checks topic changes and answers with the records that make them.
+//! - [`group_coordinator`]: runs the group coordinator's shards on `__consumer_offsets`.
 //! - [`replica_manager`] / [`purgatory`]: hosted partitions, and delayed fetches waiting on appends.
 //! - [`retention`] / [`cleaner`]: background deletion of old segments and log compaction.
 //! - [`log_manager`]: data directories, `meta.properties`, the clean-shutdown marker.
@@ -19,6 +20,7 @@ pub mod config;
 pub mod connection;
 pub mod controller;
 pub mod error;
+pub mod group_coordinator;
 pub mod handlers;
 pub mod log_manager;
 pub mod purgatory;

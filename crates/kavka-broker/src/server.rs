@@ -92,6 +92,7 @@ async fn serve(
         })
     };
     let retention = tokio::spawn(crate::retention::run(broker.clone()));
+    let groups = tokio::spawn(crate::group_coordinator::run_timers(broker.clone()));
     let cleaners = crate::cleaner::spawn(broker.clone());
     loop {
         tokio::select! {
@@ -117,6 +118,8 @@ async fn serve(
     let _ = flusher.await;
     retention.abort();
     let _ = retention.await;
+    groups.abort();
+    let _ = groups.await;
     for c in cleaners {
         c.abort();
         let _ = c.await;

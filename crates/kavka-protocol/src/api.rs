@@ -24,13 +24,43 @@ macro_rules! for_each_served_api {
             (CreatePartitions, CreatePartitionsRequest, CreatePartitionsResponse),
             (DeleteRecords, DeleteRecordsRequest, DeleteRecordsResponse),
             (DescribeLogDirs, DescribeLogDirsRequest, DescribeLogDirsResponse),
+            (FindCoordinator, FindCoordinatorRequest, FindCoordinatorResponse),
+            (JoinGroup, JoinGroupRequest, JoinGroupResponse),
+            (SyncGroup, SyncGroupRequest, SyncGroupResponse),
+            (Heartbeat, HeartbeatRequest, HeartbeatResponse),
+            (LeaveGroup, LeaveGroupRequest, LeaveGroupResponse),
+            (OffsetCommit, OffsetCommitRequest, OffsetCommitResponse),
+            (OffsetFetch, OffsetFetchRequest, OffsetFetchResponse),
+            (DescribeGroups, DescribeGroupsRequest, DescribeGroupsResponse),
+            (ListGroups, ListGroupsRequest, ListGroupsResponse),
+            (DeleteGroups, DeleteGroupsRequest, DeleteGroupsResponse),
+            (OffsetDelete, OffsetDeleteRequest, OffsetDeleteResponse),
         }
     };
 }
 pub(crate) use for_each_served_api;
 
-/// The codec's version range (Kafka 4.1) for an API.
+/// The versions the codec can decode requests and encode responses of, for an API: the
+/// intersection of the request and response types' ranges (the generated types may lag the
+/// API key's own range: OffsetCommit/OffsetFetch requests stop at v9 in proto-kafka 0.22).
 pub fn codec_versions(api_key: ApiKey) -> (i16, i16) {
-    let r = api_key.valid_versions();
-    (r.min, r.max)
+    macro_rules! ranges {
+        ($( ($variant:ident, $req:ident, $resp:ident) ),* $(,)?) => {
+            match api_key {
+                $( ApiKey::$variant => {
+                    use proto_kafka::protocol::Message;
+                    let (req, resp) = (
+                        proto_kafka::messages::$req::VERSIONS,
+                        proto_kafka::messages::$resp::VERSIONS,
+                    );
+                    (req.min.max(resp.min), req.max.min(resp.max))
+                } )*
+                _ => {
+                    let r = api_key.valid_versions();
+                    (r.min, r.max)
+                }
+            }
+        };
+    }
+    for_each_served_api!(ranges)
 }

@@ -14,7 +14,7 @@ use kavka_protocol::response::Response;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-const SERVED_API_COUNT: i32 = 14;
+const SERVED_API_COUNT: i32 = 25;
 
 fn frame(body: &[u8]) -> Vec<u8> {
     let mut f = (body.len() as i32).to_be_bytes().to_vec();
@@ -84,12 +84,15 @@ async fn api_versions_every_version_and_too_new() {
         let _ = resp.split_to(4);
         let body = ApiVersionsResponse::decode(&mut resp, version).unwrap();
         let keys: Vec<i16> = body.api_keys.iter().map(|k| k.api_key).collect();
-        for key in [0i16, 1, 2, 3, 18, 19, 20, 21, 32, 33, 35, 37, 44, 60] {
+        for key in [
+            0i16, 1, 2, 3, 8, 9, 10, 11, 12, 13, 14, 15, 16, 18, 19, 20, 21, 32, 33, 35, 37, 42,
+            44, 47, 60,
+        ] {
             assert!(keys.contains(&key), "v{version} lists api {key}");
         }
         assert!(
-            !keys.contains(&11),
-            "JoinGroup is not advertised before it works"
+            !keys.contains(&22),
+            "InitProducerId is not advertised before it works"
         );
         let produce = body.api_keys.iter().find(|k| k.api_key == 0).unwrap();
         assert_eq!((produce.min_version, produce.max_version), (3, 13));
@@ -163,10 +166,16 @@ async fn unknown_key_unserved_api_and_garbage_close_only_that_connection() {
     assert!(closed(&mut s).await, "unknown api key 9999");
 
     let mut s = TcpStream::connect(b.addr).await.unwrap();
+    s.write_all(&frame(&[0, 22, 0, 1, 0, 0, 0, 1, 0xff, 0xff, 1, 2, 3]))
+        .await
+        .unwrap();
+    assert!(closed(&mut s).await, "InitProducerId is not served yet");
+
+    let mut s = TcpStream::connect(b.addr).await.unwrap();
     s.write_all(&frame(&[0, 11, 0, 5, 0, 0, 0, 1, 0xff, 0xff, 1, 2, 3]))
         .await
         .unwrap();
-    assert!(closed(&mut s).await, "JoinGroup is not served yet");
+    assert!(closed(&mut s).await, "undecodable JoinGroup body");
 
     let mut s = TcpStream::connect(b.addr).await.unwrap();
     s.write_all(&frame(&[

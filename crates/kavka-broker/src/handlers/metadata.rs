@@ -14,14 +14,7 @@ use super::{
     topic_name, RequestContext, CLUSTER_OPERATIONS_ALL, OPERATIONS_NOT_REQUESTED,
     TOPIC_OPERATIONS_ALL,
 };
-use crate::controller::validate_topic_name;
-
-/// Kafka's internal topics (created by the coordinators, not by users).
-const INTERNAL_TOPICS: &[&str] = &[
-    "__consumer_offsets",
-    "__transaction_state",
-    "__share_group_state",
-];
+use crate::controller::{is_internal_topic, validate_topic_name};
 
 fn topic_entry(topic: &TopicImage, authorized_operations: i32) -> MetadataResponseTopic {
     let partitions = topic
@@ -39,7 +32,7 @@ fn topic_entry(topic: &TopicImage, authorized_operations: i32) -> MetadataRespon
     MetadataResponseTopic::default()
         .with_name(Some(topic_name(&topic.name)))
         .with_topic_id(topic.topic_id)
-        .with_is_internal(INTERNAL_TOPICS.contains(&topic.name.as_str()))
+        .with_is_internal(is_internal_topic(&topic.name))
         .with_partitions(partitions)
         .with_topic_authorized_operations(authorized_operations)
 }
@@ -93,7 +86,7 @@ pub fn handle(ctx: &RequestContext<'_>, request: MetadataRequest) -> MetadataRes
                         // Internal topics are created by their coordinators with their own
                         // settings, never by a client's Metadata request.
                         if !auto_create
-                            || INTERNAL_TOPICS.contains(&name.as_str())
+                            || is_internal_topic(&name)
                             || name == crate::controller::CLUSTER_METADATA_TOPIC
                         {
                             out.push(error_entry(

@@ -13,16 +13,27 @@ pub mod alter_configs;
 pub mod api_versions;
 pub mod create_partitions;
 pub mod create_topics;
+pub mod delete_groups;
 pub mod delete_records;
 pub mod delete_topics;
 pub mod describe_cluster;
 pub mod describe_configs;
+pub mod describe_groups;
 pub mod describe_log_dirs;
 pub mod fetch;
+pub mod find_coordinator;
+pub mod heartbeat;
 pub mod incremental_alter_configs;
+pub mod join_group;
+pub mod leave_group;
+pub mod list_groups;
 pub mod list_offsets;
 pub mod metadata;
+pub mod offset_commit;
+pub mod offset_delete;
+pub mod offset_fetch;
 pub mod produce;
+pub mod sync_group;
 
 /// What a handler knows about the request besides its body.
 #[derive(Debug)]
@@ -58,6 +69,17 @@ pub const SERVED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::CreatePartitions, 0, 3),
     (ApiKey::DeleteRecords, 0, 2),
     (ApiKey::DescribeLogDirs, 1, 4),
+    (ApiKey::FindCoordinator, 0, 6),
+    (ApiKey::JoinGroup, 0, 9),
+    (ApiKey::SyncGroup, 0, 5),
+    (ApiKey::Heartbeat, 0, 4),
+    (ApiKey::LeaveGroup, 0, 5),
+    (ApiKey::OffsetCommit, 2, 9),
+    (ApiKey::OffsetFetch, 1, 9),
+    (ApiKey::DescribeGroups, 0, 6),
+    (ApiKey::ListGroups, 0, 5),
+    (ApiKey::DeleteGroups, 0, 2),
+    (ApiKey::OffsetDelete, 0, 0),
 ];
 
 /// Whether this version of the API is served.
@@ -123,6 +145,20 @@ pub async fn handle(ctx: &RequestContext<'_>, request: Request) -> Outcome {
             Response::DeleteRecords(blocking(|| delete_records::handle(ctx, r)))
         }
         Request::DescribeLogDirs(r) => Response::DescribeLogDirs(describe_log_dirs::handle(ctx, r)),
+        Request::FindCoordinator(r) => {
+            Response::FindCoordinator(blocking(|| find_coordinator::handle(ctx, r)))
+        }
+        // JoinGroup and SyncGroup wait for the other members.
+        Request::JoinGroup(r) => Response::JoinGroup(join_group::handle(ctx, r).await),
+        Request::SyncGroup(r) => Response::SyncGroup(sync_group::handle(ctx, r).await),
+        Request::Heartbeat(r) => Response::Heartbeat(heartbeat::handle(ctx, r)),
+        Request::LeaveGroup(r) => Response::LeaveGroup(leave_group::handle(ctx, r)),
+        Request::OffsetCommit(r) => Response::OffsetCommit(offset_commit::handle(ctx, r)),
+        Request::OffsetFetch(r) => Response::OffsetFetch(offset_fetch::handle(ctx, r)),
+        Request::DescribeGroups(r) => Response::DescribeGroups(describe_groups::handle(ctx, r)),
+        Request::ListGroups(r) => Response::ListGroups(list_groups::handle(ctx, r)),
+        Request::DeleteGroups(r) => Response::DeleteGroups(delete_groups::handle(ctx, r)),
+        Request::OffsetDelete(r) => Response::OffsetDelete(offset_delete::handle(ctx, r)),
     })
 }
 

@@ -169,6 +169,13 @@ pub fn handle(ctx: &RequestContext<'_>, request: ProduceRequest) -> Outcome {
                     format!("acks must be -1, 0 or 1, not {acks}"),
                 ),
                 (true, None, _) => partition_error(index, missing, String::new()),
+                (true, Some(p), _) if crate::controller::is_internal_topic(&p.topic) => {
+                    partition_error(
+                        index,
+                        ErrorCode::INVALID_TOPIC_EXCEPTION,
+                        format!("Cannot append to internal topic {}", p.topic),
+                    )
+                }
                 (true, Some(_), None | Some([])) => partition_error(
                     index,
                     ErrorCode::INVALID_RECORD,

@@ -1,0 +1,93 @@
+//! FindCoordinator (v0-6): the node coordinating a group is this node (it leads every
+//! `__consumer_offsets` partition). The first request creates `__consumer_offsets`, as in
+//! Kafka. v4+ asks for several keys at once.
+
+use kavka_protocol::codec::StrBytes;
+use kavka_protocol::messages::find_coordinator_response::Coordinator;
+use kavka_protocol::messages::{BrokerId, FindCoordinatorRequest, FindCoordinatorResponse};
+use kavka_protocol::ErrorCode;
+
+use super::{message, RequestContext};
+
+/// `key_type` of a consumer group.
+const KEY_TYPE_GROUP: i8 = 0;
+
+/// The answer for one key.
+fn find(
+    ctx: &RequestContext<'_>,
+    key_type: i8,
+    key: &str,
+) -> Result<(i32, String, i32), (ErrorCode, String)> {
+    if key_type != KEY_TYPE_GROUP {
+        return Err((
+            ErrorCode::INVALID_REQUEST,
+            format!(
+                "Coordinator key type {key_type} is not supported (only consumer groups, type 0)"
+            ),
+        ));
+    }
+    if key.is_empty() {
+        return Err((
+            ErrorCode::INVALID_REQUEST,
+            "The group id must not be empty".into(),
+        ));
+    }
+    ctx.broker.ensure_offsets_topic().map_err(|(code, text)| {
+        tracing::warn!(error = %text, code = code.name(), "cannot create __consumer_offsets");
+        (ErrorCode::COORDINATOR_NOT_AVAILABLE, text)
+    })?;
+    let (host, port) = ctx.broker.advertised();
+    Ok((ctx.broker.config.node_id, host, i32::from(port)))
+}
+
+/// Handles FindCoordinator.
+pub fn handle(
+    ctx: &RequestContext<'_>,
+    request: FindCoordinatorRequest,
+) -> FindCoordinatorResponse {
+    let v = ctx.version();
+    let key_type = if v >= 1 {
+        request.key_type
+    } else {
+        KEY_TYPE_GROUP
+    };
+    if v >= 4 {
+        let coordinators = request
+            .coordinator_keys
+            .iter()
+            .map(|key| {
+                let c = Coordinator::default().with_key(key.clone());
+                match find(ctx, key_type, key.as_str()) {
+                    Ok((node, host, port)) => c
+                        .with_node_id(BrokerId(node))
+                        .with_host(StrBytes::from_string(host))
+                        .with_port(port),
+                    Err((code, text)) => c
+                        .with_node_id(BrokerId(-1))
+                        .with_port(-1)
+                        .with_error_code(code.code())
+                        .with_error_message(message(text)),
+                }
+            })
+            .collect();
+        return FindCoordinatorResponse::default().with_coordinators(coordinators);
+    }
+    let response = FindCoordinatorResponse::default();
+    match find(ctx, key_type, request.key.as_str()) {
+        Ok((node, host, port)) => response
+            .with_node_id(BrokerId(node))
+            .with_host(StrBytes::from_string(host))
+            .with_port(port),
+        Err((code, text)) => {
+            let response = response
+                .with_node_id(BrokerId(-1))
+                .with_port(-1)
+                .with_error_code(code.code());
+            if v >= 1 {
+                response.with_error_message(message(text))
+            } else {
+                response
+            }
+        }
+    }
+}

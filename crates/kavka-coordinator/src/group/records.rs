@@ -1,0 +1,605 @@
+//! Keys and values of the records the group coordinator writes to `__consumer_offsets`,
+//! byte-compatible with Apache Kafka (the `OffsetCommitKey`, `OffsetCommitValue`,
+//! `GroupMetadataKey` and `GroupMetadataValue` schemas of Kafka's group coordinator), so Kafka's
+//! tools can read the partition. All integers are big-endian.
+//!
+//! ```text
+//! key   = version i16 | fields        0, 1: group string, topic string, partition i32
+//!                                     2:    group string
+//!                                     3+:   other group types (KIP-848, share, streams): skipped
+//! value = version i16 | fields        0-3 non-flexible, 4 flexible (see the types for fields)
+//! ```
+//!
+//! Non-flexible versions prefix strings with an `i16` length (`-1` = null) and bytes and arrays
+//! with an `i32` one. The flexible version prefixes all three with an unsigned varint of
+//! length + 1 (`0` = null) and ends every struct with tagged fields (a varint count, then
+//! tag, size and bytes each); these schemas define no tags, so all are skipped.
+//!
+//! Decoding trusts nothing: each length is checked against the bytes left before anything is
+//! allocated, trailing bytes are rejected, and no input makes it panic.
+
+use bytes::{BufMut, Bytes};
+
+/// The longest string a record can hold, in bytes (Kafka's limit in every version). Callers
+/// validate group ids, topics, metadata and member strings against it before building records.
+pub const MAX_STRING_BYTES: usize = i16::MAX as usize;
+
+/// Key version written for offset commits (`0` is the same layout, read too).
+const OFFSET_KEY_VERSION: i16 = 1;
+/// Key version of group metadata.
+const GROUP_KEY_VERSION: i16 = 2;
+/// The newest value version of both value types; also the first flexible one.
+const MAX_VALUE_VERSION: i16 = 4;
+/// Fewest bytes one encoded member takes (v4: 4 compact strings, 2 `i32`, 2 compact bytes, an
+/// empty tag section); bounds the capacity reserved for an announced member count.
+const MIN_MEMBER_BYTES: usize = 15;
+
+/// Key of a committed offset: one group's position in one partition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OffsetKey {
+    /// The group id.
+    pub group: String,
+    /// The topic name.
+    pub topic: String,
+    /// The partition index.
+    pub partition: i32,
+}
+
+/// A committed offset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OffsetCommitValue {
+    /// The next offset the group will consume.
+    pub offset: i64,
+    /// Leader epoch of the last consumed record, `-1` for none. Version 1 cannot carry it.
+    pub leader_epoch: i32,
+    /// Free-form client metadata.
+    pub metadata: String,
+    /// When the commit was appended, in ms since the epoch.
+    pub commit_timestamp_ms: i64,
+    /// Explicit expiry in ms since the epoch (old OffsetCommit requests with a retention time).
+    /// Only value version 1 carries one; there, `-1` reads as `None`, as in Kafka.
+    pub expire_timestamp_ms: Option<i64>,
+}
+
+/// One member of a classic group, as stored at the end of a rebalance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberMetadata {
+    /// The member id the coordinator assigned.
+    pub member_id: String,
+    /// The static membership id (`group.instance.id`), if any; from value version 3.
+    pub group_instance_id: Option<String>,
+    /// The client id of the member's connection.
+    pub client_id: String,
+    /// The host the member connected from.
+    pub client_host: String,
+    /// Rebalance timeout in ms; version 0 lacks it and reads as the session timeout.
+    pub rebalance_timeout_ms: i32,
+    /// Session timeout in ms.
+    pub session_timeout_ms: i32,
+    /// The member's subscription for the chosen protocol (opaque to the coordinator).
+    pub subscription: Bytes,
+    /// The assignment the leader gave the member (opaque to the coordinator).
+    pub assignment: Bytes,
+}
+
+/// The state of a classic group after a rebalance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupMetadataValue {
+    /// The protocol type (`consumer`, `connect`, ...); empty for a group without members ever.
+    pub protocol_type: String,
+    /// The generation id.
+    pub generation: i32,
+    /// The chosen protocol (assignor), `None` when the group is empty.
+    pub protocol: Option<String>,
+    /// The leader's member id, `None` when the group is empty.
+    pub leader: Option<String>,
+    /// When the group entered its current state, in ms since the epoch; `-1` when absent
+    /// (versions 0 and 1 lack it).
+    pub current_state_timestamp_ms: i64,
+    /// The members.
+    pub members: Vec<MemberMetadata>,
+}
+
+/// One record of `__consumer_offsets`; value `None` = tombstone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GroupRecord {
+    /// A committed offset, or its deletion.
+    Offset {
+        /// Which group, topic and partition.
+        key: OffsetKey,
+        /// The offset; `None` deletes it.
+        value: Option<OffsetCommitValue>,
+    },
+    /// A classic group's metadata, or its deletion.
+    Group {
+        /// The group id.
+        group: String,
+        /// The metadata; `None` deletes the group.
+        value: Option<GroupMetadataValue>,
+    },
+}
+
+/// Why the bytes of a record could not be decoded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RecordDecodeError {
+    /// The bytes end inside a field, or a length announces more bytes than are left.
+    #[error("record truncated: `{field}` runs past the end of the bytes")]
+    Truncated {
+        /// The field being read.
+        field: &'static str,
+    },
+    /// A length prefix is negative but not the null marker `-1`.
+    #[error("invalid length {len} for `{field}`")]
+    InvalidLength {
+        /// The field being read.
+        field: &'static str,
+        /// The length found.
+        len: i64,
+    },
+    /// A field the schema does not allow to be null is null.
+    #[error("`{field}` is null but is not nullable")]
+    UnexpectedNull {
+        /// The field being read.
+        field: &'static str,
+    },
+    /// A string is not valid UTF-8.
+    #[error("`{field}` is not valid UTF-8")]
+    InvalidUtf8 {
+        /// The field being read.
+        field: &'static str,
+    },
+    /// An unsigned varint is longer than 5 bytes or exceeds 32 bits.
+    #[error("unsigned varint in `{field}` exceeds 32 bits")]
+    VarintTooLong {
+        /// The field being read.
+        field: &'static str,
+    },
+    /// The value's version is not one of the known versions 0-4.
+    #[error("unknown {record} version {version} (known: 0-4)")]
+    UnknownValueVersion {
+        /// The value type (`OffsetCommitValue` or `GroupMetadataValue`).
+        record: &'static str,
+        /// The version found.
+        version: i16,
+    },
+    /// Bytes are left after the last field.
+    #[error("{bytes} trailing bytes after the {part}")]
+    TrailingBytes {
+        /// What was decoded (`key`, or the value type).
+        part: &'static str,
+        /// How many bytes were left.
+        bytes: usize,
+    },
+}
+
+impl GroupRecord {
+    /// The group the record belongs to.
+    pub fn group(&self) -> &str {
+        match self {
+            Self::Offset { key, .. } => &key.group,
+            Self::Group { group, .. } => group,
+        }
+    }
+
+    /// The record key: offset keys as version 1, group keys as version 2.
+    ///
+    /// # Panics
+    /// If a string exceeds [`MAX_STRING_BYTES`].
+    pub fn encode_key(&self) -> Bytes {
+        let mut w = Writer::new(false);
+        match self {
+            Self::Offset { key, .. } => {
+                w.buf.put_i16(OFFSET_KEY_VERSION);
+                w.string(&key.group);
+                w.string(&key.topic);
+                w.buf.put_i32(key.partition);
+            }
+            Self::Group { group, .. } => {
+                w.buf.put_i16(GROUP_KEY_VERSION);
+                w.string(group);
+            }
+        }
+        w.finish()
+    }
+
+    /// The record value, `None` for a tombstone. Offsets are written as version 3, or as
+    /// version 1 (which drops `leader_epoch`) when `expire_timestamp_ms` is set; group
+    /// metadata as version 3. Kafka writes the same versions.
+    ///
+    /// # Panics
+    /// If a string exceeds [`MAX_STRING_BYTES`].
+    pub fn encode_value(&self) -> Option<Bytes> {
+        match self {
+            Self::Offset { value, .. } => value.as_ref().map(|v| {
+                v.encode(if v.expire_timestamp_ms.is_some() {
+                    1
+                } else {
+                    3
+                })
+            }),
+            Self::Group { value, .. } => value.as_ref().map(|v| v.encode(3)),
+        }
+    }
+
+    /// Decodes one record (`value` `None` = tombstone). `Ok(None)` for key versions this
+    /// coordinator does not know (records of other group types): skip them.
+    pub fn decode(
+        key: &[u8],
+        value: Option<&[u8]>,
+    ) -> Result<Option<GroupRecord>, RecordDecodeError> {
+        let mut r = Reader::new(key, false);
+        let record = match r.i16("key version")? {
+            0 | 1 => {
+                let key = OffsetKey {
+                    group: r.string("group")?,
+                    topic: r.string("topic")?,
+                    partition: r.i32("partition")?,
+                };
+                r.finish("key")?;
+                let value = value.map(OffsetCommitValue::decode).transpose()?;
+                GroupRecord::Offset { key, value }
+            }
+            2 => {
+                let group = r.string("group")?;
+                r.finish("key")?;
+                let value = value.map(GroupMetadataValue::decode).transpose()?;
+                GroupRecord::Group { group, value }
+            }
+            _ => return Ok(None),
+        };
+        Ok(Some(record))
+    }
+}
+
+impl OffsetCommitValue {
+    /// Encodes as value `version` (0-4), dropping the fields that version lacks.
+    pub(crate) fn encode(&self, version: i16) -> Bytes {
+        let mut w = Writer::new(version >= 4);
+        w.buf.put_i16(version);
+        w.buf.put_i64(self.offset);
+        if version >= 3 {
+            w.buf.put_i32(self.leader_epoch);
+        }
+        w.string(&self.metadata);
+        w.buf.put_i64(self.commit_timestamp_ms);
+        if version == 1 {
+            w.buf.put_i64(self.expire_timestamp_ms.unwrap_or(-1));
+        }
+        w.tagged_fields();
+        w.finish()
+    }
+
+    fn decode(bytes: &[u8]) -> Result<Self, RecordDecodeError> {
+        const RECORD: &str = "OffsetCommitValue";
+        let (version, mut r) = Reader::versioned(bytes, RECORD)?;
+        let value = OffsetCommitValue {
+            offset: r.i64("offset")?,
+            leader_epoch: r.field_if(version >= 3, -1, |r| r.i32("leaderEpoch"))?,
+            metadata: r.string("metadata")?,
+            commit_timestamp_ms: r.i64("commitTimestamp")?,
+            // Kafka reads the `-1` default as no expiry.
+            expire_timestamp_ms: r
+                .field_if(version == 1, -1, |r| r.i64("expireTimestamp"))
+                .map(|t| Some(t).filter(|&t| t != -1))?,
+        };
+        r.tagged_fields(RECORD)?;
+        r.finish(RECORD)?;
+        Ok(value)
+    }
+}
+
+impl GroupMetadataValue {
+    /// Encodes as value `version` (0-4), dropping the fields that version lacks.
+    pub(crate) fn encode(&self, version: i16) -> Bytes {
+        let mut w = Writer::new(version >= 4);
+        w.buf.put_i16(version);
+        w.string(&self.protocol_type);
+        w.buf.put_i32(self.generation);
+        w.nullable_string(self.protocol.as_deref());
+        w.nullable_string(self.leader.as_deref());
+        if version >= 2 {
+            w.buf.put_i64(self.current_state_timestamp_ms);
+        }
+        w.length(self.members.len());
+        for m in &self.members {
+            w.string(&m.member_id);
+            if version >= 3 {
+                w.nullable_string(m.group_instance_id.as_deref());
+            }
+            w.string(&m.client_id);
+            w.string(&m.client_host);
+            if version >= 1 {
+                w.buf.put_i32(m.rebalance_timeout_ms);
+            }
+            w.buf.put_i32(m.session_timeout_ms);
+            w.bytes(&m.subscription);
+            w.bytes(&m.assignment);
+            w.tagged_fields();
+        }
+        w.tagged_fields();
+        w.finish()
+    }
+
+    fn decode(bytes: &[u8]) -> Result<Self, RecordDecodeError> {
+        const RECORD: &str = "GroupMetadataValue";
+        let (version, mut r) = Reader::versioned(bytes, RECORD)?;
+        let mut value = GroupMetadataValue {
+            protocol_type: r.string("protocolType")?,
+            generation: r.i32("generation")?,
+            protocol: r.nullable_string("protocol")?,
+            leader: r.nullable_string("leader")?,
+            current_state_timestamp_ms: r
+                .field_if(version >= 2, -1, |r| r.i64("currentStateTimestamp"))?,
+            members: Vec::new(),
+        };
+        let count = r.array_len("members", MIN_MEMBER_BYTES)?;
+        value.members.reserve_exact(count);
+        for _ in 0..count {
+            value.members.push(MemberMetadata::decode(&mut r, version)?);
+        }
+        r.tagged_fields(RECORD)?;
+        r.finish(RECORD)?;
+        Ok(value)
+    }
+}
+
+impl MemberMetadata {
+    fn decode(r: &mut Reader<'_>, version: i16) -> Result<Self, RecordDecodeError> {
+        let mut member = MemberMetadata {
+            member_id: r.string("memberId")?,
+            group_instance_id: r
+                .field_if(version >= 3, None, |r| r.nullable_string("groupInstanceId"))?,
+            client_id: r.string("clientId")?,
+            client_host: r.string("clientHost")?,
+            rebalance_timeout_ms: r.field_if(version >= 1, -1, |r| r.i32("rebalanceTimeout"))?,
+            session_timeout_ms: r.i32("sessionTimeout")?,
+            subscription: r.bytes("subscription")?,
+            assignment: r.bytes("assignment")?,
+        };
+        if version == 0 {
+            // Kafka loads a version 0 member with its session timeout as rebalance timeout.
+            member.rebalance_timeout_ms = member.session_timeout_ms;
+        }
+        r.tagged_fields("MemberMetadata")?;
+        Ok(member)
+    }
+}
+
+/// Builds one key or value; `flexible` picks the compact length encodings and tag sections.
+#[derive(Debug)]
+struct Writer {
+    /// The bytes so far.
+    buf: Vec<u8>,
+    /// Whether the version being written is flexible.
+    flexible: bool,
+}
+
+impl Writer {
+    fn new(flexible: bool) -> Self {
+        Writer {
+            buf: Vec::new(),
+            flexible,
+        }
+    }
+
+    fn uvarint(&mut self, mut v: u32) {
+        while v >= 0x80 {
+            self.buf.put_u8((v as u8 & 0x7f) | 0x80);
+            v >>= 7;
+        }
+        self.buf.put_u8(v as u8);
+    }
+
+    /// Length of bytes or an array: `i32`, or compact (varint of length + 1).
+    fn length(&mut self, len: usize) {
+        let len = i32::try_from(len).expect("record field longer than i32::MAX");
+        if self.flexible {
+            self.uvarint(len as u32 + 1);
+        } else {
+            self.buf.put_i32(len);
+        }
+    }
+
+    /// A string: `i16` length (`-1` = null), or compact (varint of length + 1, `0` = null).
+    fn nullable_string(&mut self, s: Option<&str>) {
+        let len = s.map_or(-1, |s| {
+            i16::try_from(s.len()).expect("record string longer than MAX_STRING_BYTES")
+        });
+        if self.flexible {
+            self.uvarint((len + 1) as u32);
+        } else {
+            self.buf.put_i16(len);
+        }
+        self.buf.put_slice(s.unwrap_or_default().as_bytes());
+    }
+
+    fn string(&mut self, s: &str) {
+        self.nullable_string(Some(s));
+    }
+
+    fn bytes(&mut self, b: &[u8]) {
+        self.length(b.len());
+        self.buf.put_slice(b);
+    }
+
+    /// An empty tag section, in flexible versions.
+    fn tagged_fields(&mut self) {
+        if self.flexible {
+            self.uvarint(0);
+        }
+    }
+
+    fn finish(self) -> Bytes {
+        Bytes::from(self.buf)
+    }
+}
+
+/// A cursor over one key or value; `flexible` as in [`Writer`].
+#[derive(Debug)]
+struct Reader<'a> {
+    /// The bytes not read yet.
+    rest: &'a [u8],
+    /// Whether the version being read is flexible.
+    flexible: bool,
+}
+
+impl<'a> Reader<'a> {
+    fn new(rest: &'a [u8], flexible: bool) -> Self {
+        Reader { rest, flexible }
+    }
+
+    /// Reads a value's version (0-4) and returns a reader for its fields.
+    fn versioned(bytes: &'a [u8], record: &'static str) -> Result<(i16, Self), RecordDecodeError> {
+        let mut r = Reader::new(bytes, false);
+        let version = r.i16("value version")?;
+        if !(0..=MAX_VALUE_VERSION).contains(&version) {
+            return Err(RecordDecodeError::UnknownValueVersion { record, version });
+        }
+        r.flexible = version >= 4;
+        Ok((version, r))
+    }
+
+    /// Reads a field only `present` in the version being read; `default` otherwise.
+    fn field_if<T>(
+        &mut self,
+        present: bool,
+        default: T,
+        read: impl FnOnce(&mut Self) -> Result<T, RecordDecodeError>,
+    ) -> Result<T, RecordDecodeError> {
+        if present {
+            read(self)
+        } else {
+            Ok(default)
+        }
+    }
+
+    fn take(&mut self, n: usize, field: &'static str) -> Result<&'a [u8], RecordDecodeError> {
+        if n > self.rest.len() {
+            return Err(RecordDecodeError::Truncated { field });
+        }
+        let (head, tail) = self.rest.split_at(n);
+        self.rest = tail;
+        Ok(head)
+    }
+
+    fn fixed<const N: usize>(&mut self, field: &'static str) -> Result<[u8; N], RecordDecodeError> {
+        let mut out = [0; N];
+        out.copy_from_slice(self.take(N, field)?);
+        Ok(out)
+    }
+
+    fn i16(&mut self, field: &'static str) -> Result<i16, RecordDecodeError> {
+        self.fixed(field).map(i16::from_be_bytes)
+    }
+
+    fn i32(&mut self, field: &'static str) -> Result<i32, RecordDecodeError> {
+        self.fixed(field).map(i32::from_be_bytes)
+    }
+
+    fn i64(&mut self, field: &'static str) -> Result<i64, RecordDecodeError> {
+        self.fixed(field).map(i64::from_be_bytes)
+    }
+
+    fn uvarint(&mut self, field: &'static str) -> Result<u32, RecordDecodeError> {
+        let mut value = 0u32;
+        for i in 0..5 {
+            let [b] = self.fixed::<1>(field)?;
+            if i == 4 && b > 0x0f {
+                break; // A sixth byte or bits beyond 32.
+            }
+            value |= u32::from(b & 0x7f) << (7 * i);
+            if b & 0x80 == 0 {
+                return Ok(value);
+            }
+        }
+        Err(RecordDecodeError::VarintTooLong { field })
+    }
+
+    /// A length prefix (`None` = null): `i16` for strings or `i32` for bytes and arrays in
+    /// non-flexible versions, a varint of length + 1 in flexible ones.
+    fn length(
+        &mut self,
+        field: &'static str,
+        string: bool,
+    ) -> Result<Option<usize>, RecordDecodeError> {
+        let len = match (self.flexible, string) {
+            (true, _) => i64::from(self.uvarint(field)?) - 1,
+            (false, true) => i64::from(self.i16(field)?),
+            (false, false) => i64::from(self.i32(field)?),
+        };
+        if len == -1 {
+            return Ok(None);
+        }
+        let len =
+            usize::try_from(len).map_err(|_| RecordDecodeError::InvalidLength { field, len })?;
+        if len > self.rest.len() {
+            return Err(RecordDecodeError::Truncated { field });
+        }
+        Ok(Some(len))
+    }
+
+    fn nullable_string(
+        &mut self,
+        field: &'static str,
+    ) -> Result<Option<String>, RecordDecodeError> {
+        let Some(len) = self.length(field, true)? else {
+            return Ok(None);
+        };
+        let s = std::str::from_utf8(self.take(len, field)?)
+            .map_err(|_| RecordDecodeError::InvalidUtf8 { field })?;
+        Ok(Some(s.to_owned()))
+    }
+
+    fn string(&mut self, field: &'static str) -> Result<String, RecordDecodeError> {
+        self.nullable_string(field)?
+            .ok_or(RecordDecodeError::UnexpectedNull { field })
+    }
+
+    fn bytes(&mut self, field: &'static str) -> Result<Bytes, RecordDecodeError> {
+        let len = self
+            .length(field, false)?
+            .ok_or(RecordDecodeError::UnexpectedNull { field })?;
+        self.take(len, field).map(Bytes::copy_from_slice)
+    }
+
+    /// An array's element count, checked so that `count * min_element_bytes` bytes are left.
+    fn array_len(
+        &mut self,
+        field: &'static str,
+        min_element_bytes: usize,
+    ) -> Result<usize, RecordDecodeError> {
+        let len = self
+            .length(field, false)?
+            .ok_or(RecordDecodeError::UnexpectedNull { field })?;
+        if len.saturating_mul(min_element_bytes) > self.rest.len() {
+            return Err(RecordDecodeError::Truncated { field });
+        }
+        Ok(len)
+    }
+
+    /// Skips a tag section (flexible versions only); these schemas define no tags.
+    fn tagged_fields(&mut self, field: &'static str) -> Result<(), RecordDecodeError> {
+        if !self.flexible {
+            return Ok(());
+        }
+        // Each field consumes at least two bytes or fails, so a huge count ends quickly.
+        for _ in 0..self.uvarint(field)? {
+            self.uvarint(field)?;
+            let size = self.uvarint(field)?;
+            self.take(usize::try_from(size).unwrap_or(usize::MAX), field)?;
+        }
+        Ok(())
+    }
+
+    /// Ends the key or value: every byte must have been read.
+    fn finish(self, part: &'static str) -> Result<(), RecordDecodeError> {
+        match self.rest.len() {
+            0 => Ok(()),
+            bytes => Err(RecordDecodeError::TrailingBytes { part, bytes }),
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "records_tests.rs"]
+mod tests;

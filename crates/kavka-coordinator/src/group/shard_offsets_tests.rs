@@ -1,0 +1,551 @@
+//! Offsets (OffsetCommit, OffsetFetch, OffsetDelete, expiration), DeleteGroups, and rebuilding a
+//! shard from its log, driven by the [`Driver`] of `shard_tests`.
+
+use bytes::Bytes;
+use kavka_protocol::ErrorCode;
+
+use super::super::api::{CommitPartition, CommitRequest, CommittedOffset, JoinRequest};
+use super::super::records::GroupRecord;
+use super::super::{GroupConfig, GroupShard, GroupState};
+use super::{config, join_req, static_req, Driver, DELAY_MS, SESSION_MS};
+
+/// A commit of `(topic, partition, offset)` with leader epoch 5 and metadata "m".
+fn commit_req(group: &str, gen: i32, member: &str, parts: &[(&str, i32, i64)]) -> CommitRequest {
+    CommitRequest {
+        group_id: group.into(),
+        generation_id: gen,
+        member_id: member.into(),
+        group_instance_id: None,
+        retention_time_ms: -1,
+        partitions: parts
+            .iter()
+            .map(|&(t, p, o)| CommitPartition {
+                topic: t.into(),
+                partition: p,
+                offset: o,
+                leader_epoch: 5,
+                metadata: Some("m".into()),
+            })
+            .collect(),
+    }
+}
+
+impl Driver {
+    fn commit_with(&mut self, req: &CommitRequest) -> Vec<ErrorCode> {
+        let (errors, effects) = self.shard.commit_offsets(self.now, req);
+        self.apply(effects);
+        errors
+    }
+
+    fn commit(
+        &mut self,
+        group: &str,
+        gen: i32,
+        member: &str,
+        parts: &[(&str, i32, i64)],
+    ) -> Vec<ErrorCode> {
+        self.commit_with(&commit_req(group, gen, member, parts))
+    }
+
+    fn fetch(&self, group: &str, parts: &[(&str, i32)]) -> Vec<(i64, i32, String)> {
+        let parts: Vec<(String, i32)> = parts.iter().map(|&(t, p)| (t.to_string(), p)).collect();
+        let fetched = self.shard.fetch_offsets(group, Some(&parts)).unwrap();
+        fetched
+            .into_iter()
+            .map(|c| (c.offset, c.leader_epoch, c.metadata))
+            .collect()
+    }
+
+    fn delete_offsets(
+        &mut self,
+        group: &str,
+        parts: &[(&str, i32)],
+    ) -> Result<Vec<ErrorCode>, ErrorCode> {
+        let parts: Vec<(String, i32)> = parts.iter().map(|&(t, p)| (t.to_string(), p)).collect();
+        let (result, effects) = self.shard.delete_offsets(group, &parts);
+        self.apply(effects);
+        result
+    }
+
+    /// Every member of every Stable group heartbeats.
+    fn heartbeat_all(&mut self) {
+        let stable: Vec<(String, i32, Vec<String>)> = self
+            .shard
+            .groups
+            .iter()
+            .filter(|(_, g)| g.state == GroupState::Stable)
+            .map(|(id, g)| {
+                (
+                    id.clone(),
+                    g.generation_id,
+                    g.members.keys().cloned().collect(),
+                )
+            })
+            .collect();
+        for (group, gen, members) in stable {
+            for m in members {
+                assert_eq!(self.heartbeat(&group, gen, &m), ErrorCode::NONE);
+            }
+        }
+    }
+
+    fn expire_offsets(&mut self) -> Vec<GroupRecord> {
+        let effects = self.shard.expire_offsets(self.now);
+        let records = effects.records.clone();
+        self.apply(effects);
+        records
+    }
+}
+
+const NONE: ErrorCode = ErrorCode::NONE;
+const NOTHING: (i64, i32, String) = (-1, -1, String::new());
+
+fn committed(offset: i64) -> (i64, i32, String) {
+    (offset, 5, "m".into())
+}
+
+#[test]
+fn simple_commit_creates_an_empty_group() {
+    let mut d = Driver::new(config(DELAY_MS));
+    assert_eq!(
+        d.commit("s", -1, "", &[("t", 0, 10), ("t", 1, 20)]),
+        vec![NONE, NONE]
+    );
+    assert_eq!(d.log.len(), 2);
+    assert_eq!(d.state("s"), Some(GroupState::Empty));
+    let listed = d.shard.list();
+    assert_eq!(
+        (
+            listed[0].group_id.as_str(),
+            listed[0].protocol_type.as_str(),
+            listed[0].state
+        ),
+        ("s", "", "Empty")
+    );
+    assert_eq!(
+        d.fetch("s", &[("t", 0), ("t", 1), ("t", 2), ("u", 0)]),
+        vec![committed(10), committed(20), NOTHING, NOTHING]
+    );
+    let all = d.shard.fetch_offsets("s", None).unwrap();
+    assert_eq!(
+        all.iter()
+            .map(|c| (c.topic.as_str(), c.partition, c.offset))
+            .collect::<Vec<_>>(),
+        vec![("t", 0, 10), ("t", 1, 20)]
+    );
+    // Unknown group: -1 for what is asked, nothing for "all".
+    assert_eq!(d.fetch("unknown", &[("t", 0)]), vec![NOTHING]);
+    assert_eq!(
+        d.shard.fetch_offsets("unknown", None),
+        Ok(Vec::<CommittedOffset>::new())
+    );
+    assert_eq!(
+        d.shard.fetch_offsets("", None),
+        Err(ErrorCode::INVALID_GROUP_ID)
+    );
+    // A generation for a group that does not exist; no group id.
+    assert_eq!(
+        d.commit("unknown", 1, "m", &[("t", 0, 1)]),
+        vec![ErrorCode::ILLEGAL_GENERATION]
+    );
+    assert_eq!(
+        d.commit("", -1, "", &[("t", 0, 1)]),
+        vec![ErrorCode::INVALID_GROUP_ID]
+    );
+    assert_eq!(d.state("unknown"), None);
+    // A later commit replaces the offset.
+    assert_eq!(d.commit("s", -1, "", &[("t", 0, 11)]), vec![NONE]);
+    assert_eq!(d.fetch("s", &[("t", 0)]), vec![committed(11)]);
+}
+
+#[test]
+fn member_commits_are_checked_against_the_group() {
+    let mut d = Driver::new(config(DELAY_MS));
+    let (m, gen) = d.stable_group("g", 2);
+    let (l, f) = (m[0].as_str(), m[1].as_str());
+    assert_eq!(d.commit("g", gen, l, &[("t", 0, 5)]), vec![NONE]);
+    assert_eq!(
+        d.commit("g", gen + 1, l, &[("t", 0, 6)]),
+        vec![ErrorCode::ILLEGAL_GENERATION]
+    );
+    assert_eq!(
+        d.commit("g", gen, "nobody", &[("t", 0, 6), ("t", 1, 6)]),
+        vec![ErrorCode::UNKNOWN_MEMBER_ID; 2]
+    );
+    assert_eq!(
+        d.commit("g", -1, "", &[("t", 0, 6)]),
+        vec![ErrorCode::UNKNOWN_MEMBER_ID]
+    );
+    assert_eq!(d.fetch("g", &[("t", 0)]), vec![committed(5)]);
+    // Metadata over offset.metadata.max.bytes fails for that partition only.
+    let mut req = commit_req("g", gen, f, &[("t", 1, 7), ("t", 2, 8), ("t", 3, 9)]);
+    req.partitions[0].metadata = Some("x".repeat(4097));
+    req.partitions[1].metadata = Some("y".repeat(4096));
+    let records = d.log.len();
+    assert_eq!(
+        d.commit_with(&req),
+        vec![ErrorCode::OFFSET_METADATA_TOO_LARGE, NONE, NONE]
+    );
+    assert_eq!(d.log.len(), records + 2);
+    assert_eq!(
+        d.fetch("g", &[("t", 1), ("t", 2)]),
+        vec![NOTHING, (8, 5, "y".repeat(4096))]
+    );
+    // During PreparingRebalance commits of the current generation are accepted...
+    d.join_pending(join_req("g", l));
+    assert_eq!(d.commit("g", gen, f, &[("t", 0, 10)]), vec![NONE]);
+    d.join_pending(join_req("g", f));
+    d.take_join(l);
+    d.take_join(f);
+    // ...but not between the JoinGroup and the SyncGroup.
+    assert_eq!(d.state("g"), Some(GroupState::CompletingRebalance));
+    assert_eq!(
+        d.commit("g", gen + 1, f, &[("t", 0, 11)]),
+        vec![ErrorCode::REBALANCE_IN_PROGRESS]
+    );
+    assert_eq!(
+        d.commit("g", gen, f, &[("t", 0, 11)]),
+        vec![ErrorCode::ILLEGAL_GENERATION]
+    );
+    assert_eq!(d.fetch("g", &[("t", 0)]), vec![committed(10)]);
+}
+
+#[test]
+fn delete_group_only_when_empty() {
+    let mut d = Driver::new(config(DELAY_MS));
+    let (m, gen) = d.stable_group("g", 1);
+    assert_eq!(
+        d.commit("g", gen, &m[0], &[("t", 0, 1), ("u", 3, 2)]),
+        vec![NONE, NONE]
+    );
+    let (e, effects) = d.shard.delete_group("g");
+    assert_eq!(e, ErrorCode::NON_EMPTY_GROUP);
+    assert!(effects.is_empty());
+    assert_eq!(
+        d.shard.delete_group("nope").0,
+        ErrorCode::GROUP_ID_NOT_FOUND
+    );
+    assert_eq!(d.shard.delete_group("").0, ErrorCode::INVALID_GROUP_ID);
+    assert_eq!(d.leave("g", &[(m[0].as_str(), None)]), Ok(vec![NONE]));
+    assert_eq!(d.state("g"), Some(GroupState::Empty));
+    let (e, effects) = d.shard.delete_group("g");
+    assert_eq!(e, NONE);
+    let expected: Vec<(&str, bool)> =
+        vec![("offset t-0", true), ("offset u-3", true), ("group", true)];
+    let got: Vec<(String, bool)> = effects
+        .records
+        .iter()
+        .map(|r| match r {
+            GroupRecord::Offset { key, value } => (
+                format!("offset {}-{}", key.topic, key.partition),
+                value.is_none(),
+            ),
+            GroupRecord::Group { value, .. } => ("group".to_string(), value.is_none()),
+        })
+        .collect();
+    assert_eq!(
+        got.iter()
+            .map(|(s, t)| (s.as_str(), *t))
+            .collect::<Vec<_>>(),
+        expected
+    );
+    d.apply(effects);
+    assert_eq!(d.state("g"), None);
+    assert!(d.shard.describe("g").is_none());
+    assert!(d.shard.list().is_empty());
+    assert_eq!(d.fetch("g", &[("t", 0), ("u", 3)]), vec![NOTHING, NOTHING]);
+}
+
+#[test]
+fn delete_offsets_spares_subscribed_topics() {
+    let mut d = Driver::new(config(DELAY_MS));
+    let (m, gen) = d.stable_group("g", 2); // both subscribe to "t1"
+    assert_eq!(
+        d.commit("g", gen, &m[0], &[("t1", 0, 1), ("t2", 0, 2), ("t2", 1, 3)]),
+        vec![NONE; 3]
+    );
+    let records = d.log.len();
+    assert_eq!(
+        d.delete_offsets("g", &[("t1", 0), ("t2", 0), ("t3", 0)]),
+        Ok(vec![ErrorCode::GROUP_SUBSCRIBED_TO_TOPIC, NONE, NONE])
+    );
+    assert_eq!(d.log.len(), records + 1, "a tombstone for t2-0 only");
+    assert!(
+        matches!(&d.log[records], GroupRecord::Offset { key, value: None } if key.topic == "t2" && key.partition == 0)
+    );
+    assert_eq!(
+        d.fetch("g", &[("t1", 0), ("t2", 0), ("t2", 1)]),
+        vec![committed(1), NOTHING, committed(3)]
+    );
+    assert_eq!(
+        d.delete_offsets("nope", &[("t1", 0)]),
+        Err(ErrorCode::GROUP_ID_NOT_FOUND)
+    );
+    assert_eq!(
+        d.delete_offsets("", &[("t1", 0)]),
+        Err(ErrorCode::INVALID_GROUP_ID)
+    );
+    // Once empty, every offset may go.
+    assert_eq!(
+        d.leave("g", &[(m[0].as_str(), None), (m[1].as_str(), None)]),
+        Ok(vec![NONE, NONE])
+    );
+    assert_eq!(
+        d.delete_offsets("g", &[("t1", 0), ("t2", 1)]),
+        Ok(vec![NONE, NONE])
+    );
+    assert_eq!(
+        d.fetch("g", &[("t1", 0), ("t2", 1)]),
+        vec![NOTHING, NOTHING]
+    );
+
+    // A subscription that cannot be read counts as subscribed to everything.
+    let mut d = Driver::new(config(0));
+    let bad = JoinRequest {
+        protocols: vec![("range".into(), Bytes::from_static(&[0, 0, 0]))],
+        ..join_req("b", "")
+    };
+    let a = d.join_new_with(bad);
+    d.take_join(&a);
+    let gen = d.sync_all("b", std::slice::from_ref(&a));
+    assert_eq!(d.commit("b", gen, &a, &[("x", 0, 1)]), vec![NONE]);
+    assert_eq!(
+        d.delete_offsets("b", &[("x", 0)]),
+        Ok(vec![ErrorCode::GROUP_SUBSCRIBED_TO_TOPIC])
+    );
+    // A non-empty group of another protocol type: its subscriptions are opaque.
+    let mut d = Driver::new(config(0));
+    let a = d.join_new_with(JoinRequest {
+        protocol_type: "connect".into(),
+        ..join_req("c", "")
+    });
+    d.take_join(&a);
+    assert_eq!(
+        d.delete_offsets("c", &[("x", 0)]),
+        Err(ErrorCode::NON_EMPTY_GROUP)
+    );
+}
+
+#[test]
+fn offsets_expire_after_retention() {
+    const RETENTION: i64 = 100_000;
+    let mut d = Driver::new(GroupConfig {
+        offsets_retention_ms: RETENTION,
+        ..config(DELAY_MS)
+    });
+    // A consumer group: its offsets count from when it became empty, not from the commit.
+    let (m, gen) = d.stable_group("g", 1);
+    assert_eq!(
+        d.commit("g", gen, &m[0], &[("t", 0, 1), ("t", 1, 2)]),
+        vec![NONE, NONE]
+    );
+    // A simple group: from each commit.
+    assert_eq!(d.commit("s", -1, "", &[("t", 0, 1)]), vec![NONE]);
+    let s_first = d.now;
+    d.now += RETENTION / 2;
+    assert_eq!(d.commit("s", -1, "", &[("t", 1, 1)]), vec![NONE]);
+    // An explicit retention (OffsetCommit v2-4).
+    let mut req = commit_req("x", -1, "", &[("t", 0, 1)]);
+    req.retention_time_ms = 10;
+    assert_eq!(d.commit_with(&req), vec![NONE]);
+    let x_expiry = d.now + 10;
+    d.now = x_expiry - 1;
+    assert!(d.expire_offsets().is_empty());
+    d.now = x_expiry;
+    let r = d.expire_offsets();
+    assert_eq!(r.len(), 2, "the offset and the group: {r:?}");
+    assert_eq!(d.state("x"), None);
+
+    // The consumer group's member leaves after a while: its offsets count from then.
+    d.now = s_first + 60_000;
+    assert_eq!(d.leave("g", &[(m[0].as_str(), None)]), Ok(vec![NONE]));
+    let g_empty = d.now;
+    d.now = s_first + RETENTION - 1;
+    assert!(d.expire_offsets().is_empty());
+    // The simple group's first offset goes (the consumer group's, committed as early, stays).
+    d.now = s_first + RETENTION;
+    let r = d.expire_offsets();
+    assert!(
+        matches!(&r[..], [GroupRecord::Offset { key, value: None }] if key.group == "s" && key.partition == 0),
+        "{r:?}"
+    );
+    assert_eq!(
+        d.fetch("s", &[("t", 0), ("t", 1)]),
+        vec![NOTHING, committed(1)]
+    );
+    assert_eq!(d.fetch("g", &[("t", 0)]), vec![committed(1)]);
+    d.now = s_first + RETENTION + RETENTION / 2;
+    assert_eq!(d.expire_offsets().len(), 2);
+    assert_eq!(d.state("s"), None);
+
+    d.now = g_empty + RETENTION - 1;
+    assert!(d.expire_offsets().is_empty());
+    assert_eq!(d.state("g"), Some(GroupState::Empty));
+    d.now = g_empty + RETENTION;
+    let r = d.expire_offsets();
+    assert_eq!(r.len(), 3, "two offsets and the group: {r:?}");
+    assert!(matches!(
+        r.last(),
+        Some(GroupRecord::Group { value: None, .. })
+    ));
+    assert_eq!(d.state("g"), None);
+    assert_eq!(d.fetch("g", &[("t", 0)]), vec![NOTHING]);
+    assert!(d.shard.list().is_empty());
+}
+
+#[test]
+fn empty_group_without_offsets_is_removed_unless_a_member_id_is_pending() {
+    let mut d = Driver::new(config(0));
+    let a = d.join_new("g");
+    d.take_join(&a);
+    assert_eq!(d.leave("g", &[(a.as_str(), None)]), Ok(vec![NONE]));
+    let r = d.join_done(join_req("p", ""));
+    assert_eq!(r.error, ErrorCode::MEMBER_ID_REQUIRED);
+    let records = d.expire_offsets();
+    assert!(
+        matches!(&records[..], [GroupRecord::Group { group, value: None }] if group == "g"),
+        "{records:?}"
+    );
+    assert_eq!(d.state("g"), None);
+    assert_eq!(
+        d.state("p"),
+        Some(GroupState::Empty),
+        "its member id is still to be used"
+    );
+    d.join_pending(join_req("p", &r.member_id));
+}
+
+/// Every group of `live`, as DescribeGroups / ListGroups / OffsetFetch and the stored metadata show it,
+/// equals the same group of `rebuilt`.
+fn assert_same_groups(live: &GroupShard, rebuilt: &GroupShard) {
+    assert_eq!(live.list(), rebuilt.list());
+    for listing in live.list() {
+        let id = listing.group_id.as_str();
+        assert_eq!(live.describe(id), rebuilt.describe(id), "group {id}");
+        assert_eq!(
+            live.fetch_offsets(id, None),
+            rebuilt.fetch_offsets(id, None),
+            "group {id}"
+        );
+        let (a, b) = (&live.groups[id], &rebuilt.groups[id]);
+        assert_eq!(
+            (a.generation_id, &a.leader, &a.protocol_name),
+            (b.generation_id, &b.leader, &b.protocol_name),
+            "group {id}"
+        );
+        assert_eq!(a.static_members, b.static_members, "group {id}");
+        let assignments = |g: &super::super::classic::Group| -> Vec<(String, Bytes)> {
+            g.members
+                .iter()
+                .map(|(id, m)| (id.clone(), m.assignment.clone()))
+                .collect()
+        };
+        assert_eq!(assignments(a), assignments(b), "group {id}");
+    }
+}
+
+#[test]
+fn replaying_the_log_rebuilds_the_groups() {
+    let mut d = Driver::new(config(DELAY_MS));
+    // "a": Stable, with a static member that restarted (its new id is only in a record).
+    let a1 = d.join_new("a");
+    let a2 = d.join_pending(static_req("a", "", "inst"));
+    d.complete_initial_join("a");
+    d.take_join(&a1);
+    d.take_join(&a2);
+    let gen_a = d.sync_all("a", &[a1.clone(), a2.clone()]);
+    let a3 = d.join_done(static_req("a", "", "inst")).member_id;
+    assert_eq!(
+        d.commit("a", gen_a, &a1, &[("t", 0, 10), ("t", 1, 11)]),
+        vec![NONE, NONE]
+    );
+    // "b": three members, one leaves, the others rebalance to generation 2.
+    let (b, _) = d.stable_group("b", 3);
+    d.heartbeat_all();
+    assert_eq!(d.leave("b", &[(b[1].as_str(), None)]), Ok(vec![NONE]));
+    d.join_pending(join_req("b", &b[0]));
+    d.join_pending(join_req("b", &b[2]));
+    d.take_join(&b[0]);
+    d.take_join(&b[2]);
+    let gen_b = d.sync_all("b", &[b[0].clone(), b[2].clone()]);
+    assert_eq!(gen_b, 2);
+    assert_eq!(d.commit("b", gen_b, &b[2], &[("u", 0, 5)]), vec![NONE]);
+    // "c": everyone left; offsets remain.
+    let (c, gen_c) = d.stable_group("c", 2);
+    d.heartbeat_all();
+    assert_eq!(d.commit("c", gen_c, &c[0], &[("t", 0, 3)]), vec![NONE]);
+    assert_eq!(
+        d.leave("c", &[(c[0].as_str(), None), (c[1].as_str(), None)]),
+        Ok(vec![NONE, NONE])
+    );
+    // "d": a simple group; "e": deleted; "f": an offset deleted.
+    assert_eq!(
+        d.commit("d", -1, "", &[("t", 0, 1), ("t", 1, 2)]),
+        vec![NONE, NONE]
+    );
+    assert_eq!(d.commit("e", -1, "", &[("t", 0, 1)]), vec![NONE]);
+    let (e, effects) = d.shard.delete_group("e");
+    assert_eq!(e, NONE);
+    d.apply(effects);
+    assert_eq!(
+        d.commit("f", -1, "", &[("t", 0, 1), ("t", 1, 2)]),
+        vec![NONE, NONE]
+    );
+    assert_eq!(d.delete_offsets("f", &[("t", 0)]), Ok(vec![NONE]));
+
+    let states: Vec<(String, &str)> = d
+        .shard
+        .list()
+        .into_iter()
+        .map(|l| (l.group_id, l.state))
+        .collect();
+    assert_eq!(
+        states
+            .iter()
+            .map(|(g, s)| (g.as_str(), *s))
+            .collect::<Vec<_>>(),
+        vec![
+            ("a", "Stable"),
+            ("b", "Stable"),
+            ("c", "Empty"),
+            ("d", "Empty"),
+            ("f", "Empty")
+        ]
+    );
+    assert_eq!(d.shard.groups["a"].static_members["inst"], a3);
+
+    // A restarted broker reads the records back from the partition.
+    let mut rebuilt = GroupShard::new(config(DELAY_MS), "q".into());
+    for r in &d.log {
+        let decoded = GroupRecord::decode(&r.encode_key(), r.encode_value().as_deref())
+            .unwrap()
+            .unwrap();
+        assert_eq!(&decoded, r);
+        rebuilt.replay(&decoded, d.now + 60_000);
+    }
+    assert_same_groups(&d.shard, &rebuilt);
+    assert_eq!(rebuilt.groups["b"].generation_id, 2);
+    assert_eq!(rebuilt.groups["c"].generation_id, gen_c + 1);
+    // The rebuilt members are live: they heartbeat, and expire if they stop.
+    let mut r = Driver {
+        shard: rebuilt,
+        ..Driver::new(config(DELAY_MS))
+    };
+    r.now = d.now + 60_000;
+    assert_eq!(r.heartbeat("b", 2, &b[0]), NONE);
+    assert_eq!(
+        r.heartbeat_as("a", gen_a, &a2, Some("inst")),
+        ErrorCode::FENCED_INSTANCE_ID
+    );
+    assert_eq!(
+        r.sync_done("a", gen_a, &a3).assignment,
+        Bytes::from(format!("a-{a2}"))
+    );
+    r.advance(5_000);
+    assert_eq!(r.heartbeat("b", 2, &b[0]), NONE);
+    r.advance(i64::from(SESSION_MS) - 5_000 - 1);
+    assert_eq!(r.state("b"), Some(GroupState::Stable));
+    r.advance(1); // b[2] never heartbeat since the load
+    assert_eq!(r.state("b"), Some(GroupState::PreparingRebalance));
+    assert_eq!(r.group("b").members.keys().collect::<Vec<_>>(), vec![&b[0]]);
+}
