@@ -418,9 +418,12 @@ impl GroupShard {
             group.protocol_name = None;
             group.leader = None;
             group.transition(GroupState::Empty, now_ms);
-            effects
-                .records
-                .push(GroupShard::group_record(group_id, group, &HashMap::new(), now_ms));
+            effects.records.push(GroupShard::group_record(
+                group_id,
+                group,
+                &HashMap::new(),
+                now_ms,
+            ));
             return;
         }
         group.protocol_name = group.select_protocol();
