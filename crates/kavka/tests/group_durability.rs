@@ -114,6 +114,7 @@ async fn kill_9_during_commits_loses_no_acknowledged_commit() {
     let mut b = TestBroker::start(OVERRIDES);
     let mut c = b.connect().await;
     assert_eq!(find_coordinator(&mut c, "g").await, 0);
+    assert_eq!(create_topic(&mut c, "t", 3).await, 0);
     let acked = Arc::new(std::sync::atomic::AtomicI64::new(-1));
     let stop = Arc::new(AtomicBool::new(false));
     let task = {
@@ -159,6 +160,7 @@ async fn torn_offsets_tail_keeps_earlier_commits() {
     let mut b = TestBroker::start(OVERRIDES);
     let mut c = b.connect().await;
     assert_eq!(find_coordinator(&mut c, "torn").await, 0);
+    assert_eq!(create_topic(&mut c, "t", 3).await, 0);
     for offset in [5, 6, 7] {
         assert_eq!(commit(&mut c, "torn", offset).await, vec![0, 0, 0]);
     }

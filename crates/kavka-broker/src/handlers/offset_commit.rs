@@ -1,7 +1,8 @@
 //! OffsetCommit (key 8), v2-10: stores a group's consumed offsets in `__consumer_offsets`.
 //! v2-4 carry a retention time (-1 afterwards), v6+ the leader epoch of each offset, v7+ the
 //! static member id; v10 names topics by id (an unknown id gets UNKNOWN_TOPIC_ID and is not
-//! committed). Before v10 Kafka commits offsets of any topic name, existing or not.
+//! committed). A topic or partition the cluster does not have gets UNKNOWN_TOPIC_OR_PARTITION
+//! and is not committed, as in Kafka.
 
 use kavka_coordinator::group::api::{CommitPartition, CommitRequest};
 use kavka_protocol::messages::offset_commit_response::{
@@ -26,42 +27,48 @@ pub fn handle(ctx: &RequestContext<'_>, request: OffsetCommitRequest) -> OffsetC
     let version = ctx.version();
     let by_id = version >= TOPIC_IDS_VERSION;
     let image = ctx.broker.image();
-    // The name of each request topic; None for an unknown topic id.
-    let names: Vec<Option<String>> = request
-        .topics
-        .iter()
-        .map(|t| {
-            if by_id {
-                image.topic_by_id(&t.topic_id).map(|ti| ti.name.clone())
-            } else {
-                Some(t.name.0.as_str().to_string())
+    // Each partition is either refused here (a topic or partition this cluster does not have,
+    // as Kafka's KafkaApis checks before the coordinator) or passed to the coordinator.
+    let missing = if by_id {
+        ErrorCode::UNKNOWN_TOPIC_ID
+    } else {
+        ErrorCode::UNKNOWN_TOPIC_OR_PARTITION
+    };
+    let mut refused: Vec<Option<ErrorCode>> = Vec::new();
+    let mut partitions: Vec<CommitPartition> = Vec::new();
+    for t in &request.topics {
+        let topic = if by_id {
+            image.topic_by_id(&t.topic_id)
+        } else {
+            image.topic_by_name(t.name.0.as_str())
+        };
+        for p in &t.partitions {
+            match topic {
+                None => refused.push(Some(missing)),
+                Some(ti) if !ti.partitions.contains_key(&p.partition_index) => {
+                    refused.push(Some(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION))
+                }
+                Some(ti) => {
+                    refused.push(None);
+                    partitions.push(CommitPartition {
+                        topic: ti.name.clone(),
+                        partition: p.partition_index,
+                        offset: p.committed_offset,
+                        leader_epoch: if version >= LEADER_EPOCH_VERSION {
+                            p.committed_leader_epoch
+                        } else {
+                            -1
+                        },
+                        metadata: p
+                            .committed_metadata
+                            .as_ref()
+                            .map(|m| m.as_str().to_string()),
+                    });
+                }
             }
-        })
-        .collect();
-    let partitions: Vec<CommitPartition> = request
-        .topics
-        .iter()
-        .zip(&names)
-        .filter_map(|(t, name)| Some((t, name.as_ref()?)))
-        .flat_map(|(t, name)| {
-            t.partitions.iter().map(move |p| CommitPartition {
-                topic: name.clone(),
-                partition: p.partition_index,
-                offset: p.committed_offset,
-                leader_epoch: if version >= LEADER_EPOCH_VERSION {
-                    p.committed_leader_epoch
-                } else {
-                    -1
-                },
-                metadata: p
-                    .committed_metadata
-                    .as_ref()
-                    .map(|m| m.as_str().to_string()),
-            })
-        })
-        .collect();
-    // Nothing to commit (no topic, or only unknown ids): the coordinator is not asked, as in
-    // Kafka.
+        }
+    }
+    // Nothing to commit: the coordinator is not asked, as in Kafka.
     let errors = if partitions.is_empty() {
         Vec::new()
     } else {
@@ -86,18 +93,18 @@ pub fn handle(ctx: &RequestContext<'_>, request: OffsetCommitRequest) -> OffsetC
         })
     };
     let mut errors = errors.into_iter();
+    let mut refused = refused.into_iter();
     let topics = request
         .topics
         .into_iter()
-        .zip(names)
-        .map(|(t, name)| {
+        .map(|t| {
             let partitions = t
                 .partitions
                 .iter()
                 .map(|p| {
-                    let code = match name {
-                        None => ErrorCode::UNKNOWN_TOPIC_ID,
-                        Some(_) => errors.next().unwrap_or(ErrorCode::UNKNOWN_SERVER_ERROR),
+                    let code = match refused.next().flatten() {
+                        Some(code) => code,
+                        None => errors.next().unwrap_or(ErrorCode::UNKNOWN_SERVER_ERROR),
                     };
                     OffsetCommitResponsePartition::default()
                         .with_partition_index(p.partition_index)
