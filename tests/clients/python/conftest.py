@@ -239,3 +239,17 @@ def broker(broker_factory) -> Broker:
 @pytest.fixture
 def bootstrap(broker) -> str:
     return broker.bootstrap
+
+
+# Consumer group tests: no 3 s initial rebalance delay, and a small
+# __consumer_offsets so that the coordinator is ready quickly.
+GROUP_OVERRIDES = {
+    "group.initial.rebalance.delay.ms": "100",
+    "offsets.topic.num.partitions": "5",
+}
+
+
+@pytest.fixture
+def group_broker(broker_factory) -> Broker:
+    """A broker set up for fast consumer group tests (GROUP_OVERRIDES)."""
+    return broker_factory(GROUP_OVERRIDES)

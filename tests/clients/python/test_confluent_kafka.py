@@ -1,7 +1,7 @@
 """confluent-kafka (librdkafka) against kavka.
 
-Consumers use partition assignment only (kavka has no group coordinator):
-group.id is a dummy string, auto commit is off, nothing is ever committed.
+Consumers here use partition assignment to check the data path on its own (consumer groups
+are tested in test_groups_*.py): group.id is a dummy string, auto commit is off.
 Producers are not idempotent (librdkafka's default).
 """
 
