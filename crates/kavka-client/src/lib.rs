@@ -1,121 +1,69 @@
-//! kavka-client: a Rust client of the Kafka protocol, speaking through kavka-protocol.
+//! kavka-client: a Kafka client library (admin, producer, consumer with classic consumer
+//! groups), speaking the protocol through kavka-protocol.
 //!
-//! Place in the crate graph: above kavka-protocol only; it never touches the broker's crates.
-//! So far it offers a [`Connection`] that sends typed requests and returns typed responses
-//! (used by the raw protocol and crash tests); the producer, consumer and admin layers of the
-//! CLI stage build on it.
+//! Place in the crate graph: above kavka-protocol only; it never touches the broker's crates,
+//! and it works with any Kafka broker speaking the versions it knows.
+//!
+//! - [`Client`] ([`client`], [`cluster`], [`connection`]): bootstrap, a pool of connections per
+//!   broker (ApiVersions on each new one; per API the highest version both sides support),
+//!   the metadata cache, request routing to partition leaders and group coordinators.
+//! - [`Admin`] ([`admin`]): topics, configs, offsets, records, cluster and groups.
+//! - [`Producer`] ([`producer`], [`partitioner`]): batching by size and linger, compression,
+//!   murmur2 key partitioning identical to the Java client's, acks, retries.
+//! - [`Consumer`] ([`consumer`], [`group`], [`assignor`], [`consumer_protocol`]): assign, seek,
+//!   fetch, and classic group membership with the range and roundrobin assignors.
+//! - [`ClientError`] / [`KafkaError`] ([`error`]): typed errors naming the Kafka error.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), kavka_client::ClientError> {
+//! use kavka_client::*;
+//! let client = Client::connect(ClientConfig {
+//!     bootstrap_servers: vec!["localhost:9092".into()],
+//!     ..ClientConfig::default()
+//! })
+//! .await?;
+//! Admin::new(client.clone()).create_topic("events", 3, -1, &[], false).await?;
+//! let producer = Producer::new(client.clone(), ProducerConfig::default()).await?;
+//! let delivery = producer
+//!     .send(ProducerRecord::new("events", Some("key".into()), Some("value".into())))
+//!     .await?;
+//! println!("written at offset {}", delivery.await?.offset);
+//! # Ok(()) }
+//! ```
 
-use bytes::BytesMut;
-use kavka_protocol::api::ApiKey;
-use kavka_protocol::frame::{frame_size, SIZE_PREFIX_BYTES};
-use kavka_protocol::request::{encode_request, Request};
-use kavka_protocol::response::{decode_response, Response};
-use thiserror::Error;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpStream, ToSocketAddrs};
+#![warn(missing_docs)]
 
-/// Largest response frame accepted.
-pub const RESPONSE_BYTES_MAX: usize = 512 * 1024 * 1024;
+pub mod admin;
+pub mod assignor;
+pub mod client;
+pub mod cluster;
+pub mod config;
+pub mod connection;
+pub mod consumer;
+pub mod consumer_protocol;
+mod coordinator;
+pub mod error;
+pub mod group;
+mod offsets;
+pub mod partitioner;
+mod pool;
+pub mod producer;
+mod routing;
+mod wire;
 
-/// A client failure.
-#[derive(Debug, Error)]
-pub enum ClientError {
-    /// The socket failed or closed.
-    #[error("connection: {0}")]
-    Io(#[from] std::io::Error),
-    /// A request did not encode or a response did not decode.
-    #[error("protocol: {0}")]
-    Codec(String),
-    /// The response answers another request.
-    #[error("response correlation id {got} does not match request {expected}")]
-    Correlation {
-        /// Sent.
-        expected: i32,
-        /// Received.
-        got: i32,
-    },
-    /// The response frame is refused.
-    #[error("response frame: {0}")]
-    Frame(#[from] kavka_protocol::frame::FrameError),
-}
-
-/// One connection to a broker; requests are sent and answered one at a time.
-#[derive(Debug)]
-pub struct Connection {
-    /// The socket.
-    stream: TcpStream,
-    /// Next correlation id.
-    next_correlation_id: i32,
-    /// `client.id` sent in headers.
-    client_id: String,
-    /// Reused encode buffer.
-    out: BytesMut,
-}
-
-impl Connection {
-    /// Connects to `addr`.
-    pub async fn connect(
-        addr: impl ToSocketAddrs,
-        client_id: &str,
-    ) -> Result<Connection, ClientError> {
-        let stream = TcpStream::connect(addr).await?;
-        stream.set_nodelay(true)?;
-        Ok(Connection {
-            stream,
-            next_correlation_id: 1,
-            client_id: client_id.to_string(),
-            out: BytesMut::new(),
-        })
-    }
-
-    async fn write(&mut self, version: i16, request: &Request) -> Result<i32, ClientError> {
-        let correlation_id = self.next_correlation_id;
-        self.next_correlation_id = self.next_correlation_id.wrapping_add(1);
-        self.out.clear();
-        encode_request(
-            &mut self.out,
-            version,
-            correlation_id,
-            Some(&self.client_id),
-            request,
-        )
-        .map_err(|e| ClientError::Codec(e.to_string()))?;
-        self.stream.write_all(&self.out).await?;
-        Ok(correlation_id)
-    }
-
-    /// Sends a request and waits for its response.
-    pub async fn send(&mut self, version: i16, request: Request) -> Result<Response, ClientError> {
-        let api_key: ApiKey = request.api_key();
-        let correlation_id = self.write(version, &request).await?;
-        let mut prefix = [0u8; SIZE_PREFIX_BYTES];
-        self.stream.read_exact(&mut prefix).await?;
-        let size = frame_size(prefix, RESPONSE_BYTES_MAX)?;
-        let mut frame = BytesMut::zeroed(size);
-        self.stream.read_exact(&mut frame).await?;
-        // ApiVersions answers a too-new version with a v0 body.
-        let (got, response) = match decode_response(api_key, version, frame.clone().freeze()) {
-            Ok(r) => r,
-            Err(_) if api_key == ApiKey::ApiVersions => decode_response(api_key, 0, frame.freeze())
-                .map_err(|e| ClientError::Codec(e.to_string()))?,
-            Err(e) => return Err(ClientError::Codec(e.to_string())),
-        };
-        if got != correlation_id {
-            return Err(ClientError::Correlation {
-                expected: correlation_id,
-                got,
-            });
-        }
-        Ok(response)
-    }
-
-    /// Sends a request that gets no response (acks=0 produce).
-    pub async fn send_only(&mut self, version: i16, request: Request) -> Result<(), ClientError> {
-        self.write(version, &request).await.map(|_| ())
-    }
-
-    /// The raw socket, for tests that write bytes of their own.
-    pub fn stream(&mut self) -> &mut TcpStream {
-        &mut self.stream
-    }
-}
+pub use admin::{
+    Admin, AlterConfigOp, AlterOpType, ClusterDescription, ConfigEntry, ConfigResource,
+    ConfigSource, DeletedRecords, GroupDescription, GroupListing, GroupOffset, ListedOffset,
+    MemberDescription, OffsetSpec,
+};
+pub use assignor::AssignorKind;
+pub use client::Client;
+pub use cluster::{BrokerInfo, ClusterMetadata, PartitionMetadata, TopicMetadata};
+pub use config::{ClientConfig, ConsumerConfig, IsolationLevel, OffsetReset, ProducerConfig};
+pub use connection::{ApiVersionRange, Connection, RESPONSE_BYTES_MAX};
+pub use consumer::{Consumer, ConsumerRecord, TimestampType};
+pub use error::{ClientError, KafkaError};
+pub use kavka_protocol::batch::Compression;
+pub use kavka_protocol::ErrorCode;
+pub use partitioner::{murmur2, partition_for_key};
+pub use producer::{DeliveryFuture, Producer, ProducerRecord, RecordMetadata};
