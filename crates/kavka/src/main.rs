@@ -1,4 +1,5 @@
-//! `kavka`: one binary for the broker, the metadata controller and (later) the tools.
+//! `kavka`: one binary for the broker, the metadata controller and Kafka's command-line tools
+//! (`kavka topics`, `kavka console-producer`, ...; see `kavka-cli`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -17,6 +18,8 @@ struct Cli {
     command: Command,
 }
 
+// Parsed once per run: the size of the tools' flag sets does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run a node that is broker and controller at once (no ZooKeeper, no external service).
@@ -30,6 +33,9 @@ enum Command {
         #[arg(long = "override", value_name = "KEY=VALUE")]
         overrides: Vec<String>,
     },
+    /// Kafka's tools (`kavka topics --create ...` runs as `kafka-topics.sh --create ...`).
+    #[command(flatten)]
+    Tool(kavka_cli::Tool),
 }
 
 fn init_logging() {
@@ -106,10 +112,42 @@ fn server(config: Option<PathBuf>, overrides: Vec<String>) -> ExitCode {
     })
 }
 
+/// Runs a tool on a runtime of its own; the tool reports its own failures.
+fn tool(tool: kavka_cli::Tool) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("kavka {}: cannot start the runtime: {e}", tool.name());
+            return ExitCode::FAILURE;
+        }
+    };
+    let code = runtime.block_on(kavka_cli::run(tool));
+    // A tool may leave a thread blocked on standard input: do not wait for it.
+    runtime.shutdown_background();
+    code
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    init_logging();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // A tool's flag errors are reported as Kafka's tools report them (one line, the
+            // usage, exit code 1); anything else as clap does.
+            let name = std::env::args().nth(1).unwrap_or_default();
+            if kavka_cli::TOOL_NAMES.contains(&name.as_str()) {
+                return kavka_cli::report_parse_error(e, &name);
+            }
+            e.exit()
+        }
+    };
     match cli.command {
-        Command::Server { config, overrides } => server(config, overrides),
+        Command::Server { config, overrides } => {
+            init_logging();
+            server(config, overrides)
+        }
+        Command::Tool(t) => tool(t),
     }
 }

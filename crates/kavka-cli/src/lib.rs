@@ -1,0 +1,162 @@
+//! `kavka-cli`: Kafka's command-line tools as `kavka <tool>` subcommands.
+//!
+//! Place in the graph: used by the `kavka` binary only; built on `kavka-client` (topics,
+//! groups, configs, produce, consume) and `kavka-protocol` (the offline `dump-log` reads segment
+//! files with its batch and record readers).
+//!
+//! Every tool accepts the flags of the Kafka tool it stands for, spelled as Kafka spells them
+//! (`--bootstrap-server`, `--from-beginning`, `--producer.config`), and prints Kafka's output
+//! layout, so runbooks and scripts written for `kafka-*.sh` work unchanged; `kavka install-shims
+//! DIR` writes `kafka-*.sh` scripts that exec this binary. One module per tool; `common` holds
+//! what they share (properties files, client set-up, topic filters, time formats).
+//!
+//! Errors: a wrong flag prints one line `kavka <tool>: <reason>` and the usage, exit code 1 (as
+//! Kafka's tools); a failure at run time (unreachable broker, a Kafka error code) prints one line
+//! `kavka <tool>: <reason>` naming the Kafka error, exit code 1.
+
+use std::process::ExitCode;
+
+use clap::Subcommand;
+
+/// `println!` that ignores a closed standard output (`kavka topics --list | head -1`), as
+/// Java's `System.out` does, instead of panicking.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+mod common;
+mod error;
+
+pub mod broker_api_versions;
+pub mod configs;
+pub mod console_consumer;
+pub mod console_producer;
+pub mod consumer_groups;
+mod consumer_groups_describe;
+mod consumer_groups_reset;
+pub mod consumer_perf;
+pub mod delete_records;
+pub mod dump_log;
+pub mod get_offsets;
+mod line_reader;
+pub mod producer_perf;
+pub mod shims;
+pub mod topics;
+
+pub use error::ToolError;
+
+/// The tools, one subcommand each (flattened into the `kavka` binary's commands).
+#[derive(Debug, Subcommand)]
+pub enum Tool {
+    /// Create, delete, describe, or change a topic (kafka-topics.sh).
+    Topics(topics::Args),
+    /// Read lines from standard input and produce them as records (kafka-console-producer.sh).
+    ConsoleProducer(console_producer::Args),
+    /// Read records from topics and print them to standard output (kafka-console-consumer.sh).
+    ConsoleConsumer(console_consumer::Args),
+    /// List, describe, delete consumer groups, reset their offsets (kafka-consumer-groups.sh).
+    ConsumerGroups(consumer_groups::Args),
+    /// Describe or alter topic and broker configs (kafka-configs.sh).
+    Configs(configs::Args),
+    /// Print the API versions every broker serves (kafka-broker-api-versions.sh).
+    BrokerApiVersions(broker_api_versions::Args),
+    /// Print offsets of topic partitions (kafka-get-offsets.sh).
+    GetOffsets(get_offsets::Args),
+    /// Delete records below given offsets (kafka-delete-records.sh).
+    DeleteRecords(delete_records::Args),
+    /// Measure produce throughput and latency (kafka-producer-perf-test.sh).
+    ProducerPerfTest(producer_perf::Args),
+    /// Measure consume throughput (kafka-consumer-perf-test.sh).
+    ConsumerPerfTest(consumer_perf::Args),
+    /// Print the batches and records of log segment and index files (kafka-dump-log.sh).
+    DumpLog(dump_log::Args),
+    /// Write kafka-*.sh scripts into DIR that run these tools through this binary.
+    InstallShims(shims::Args),
+}
+
+/// The subcommand names of the tools, as typed after `kavka`.
+pub const TOOL_NAMES: &[&str] = &[
+    "topics",
+    "console-producer",
+    "console-consumer",
+    "consumer-groups",
+    "configs",
+    "broker-api-versions",
+    "get-offsets",
+    "delete-records",
+    "producer-perf-test",
+    "consumer-perf-test",
+    "dump-log",
+    "install-shims",
+];
+
+impl Tool {
+    /// The subcommand name (for messages).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Tool::Topics(_) => "topics",
+            Tool::ConsoleProducer(_) => "console-producer",
+            Tool::ConsoleConsumer(_) => "console-consumer",
+            Tool::ConsumerGroups(_) => "consumer-groups",
+            Tool::Configs(_) => "configs",
+            Tool::BrokerApiVersions(_) => "broker-api-versions",
+            Tool::GetOffsets(_) => "get-offsets",
+            Tool::DeleteRecords(_) => "delete-records",
+            Tool::ProducerPerfTest(_) => "producer-perf-test",
+            Tool::ConsumerPerfTest(_) => "consumer-perf-test",
+            Tool::DumpLog(_) => "dump-log",
+            Tool::InstallShims(_) => "install-shims",
+        }
+    }
+}
+
+/// Runs a tool to completion on the caller's runtime; failures are reported on stderr.
+pub async fn run(tool: Tool) -> ExitCode {
+    let name = tool.name();
+    let result = match tool {
+        Tool::Topics(a) => topics::run(a).await,
+        Tool::ConsoleProducer(a) => console_producer::run(a).await,
+        Tool::ConsoleConsumer(a) => console_consumer::run(a).await,
+        Tool::ConsumerGroups(a) => consumer_groups::run(a).await,
+        Tool::Configs(a) => configs::run(a).await,
+        Tool::BrokerApiVersions(a) => broker_api_versions::run(a).await,
+        Tool::GetOffsets(a) => get_offsets::run(a).await,
+        Tool::DeleteRecords(a) => delete_records::run(a).await,
+        Tool::ProducerPerfTest(a) => producer_perf::run(a).await,
+        Tool::ConsumerPerfTest(a) => consumer_perf::run(a).await,
+        Tool::DumpLog(a) => dump_log::run(a),
+        Tool::InstallShims(a) => shims::run(a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            error::report(name, &e);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Reports a command-line parse error of a tool as Kafka's tools do: help and version go to
+/// stdout with exit code 0; anything else is one line `kavka <tool>: <reason>` and the usage,
+/// exit code 1.
+pub fn report_parse_error(err: clap::Error, tool: &str) -> ExitCode {
+    use clap::error::ErrorKind;
+    match err.kind() {
+        ErrorKind::DisplayHelp
+        | ErrorKind::DisplayVersion
+        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = err.print();
+            ExitCode::SUCCESS
+        }
+        _ => {
+            let text = err.render().to_string();
+            let first = text.lines().next().unwrap_or_default();
+            let reason = first.strip_prefix("error: ").unwrap_or(first);
+            error::report(tool, &ToolError::Usage(reason.to_string()));
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,291 @@
+//! `kavka <tool>` as a subprocess: flag errors, `--help`, an unreachable broker, Kafka error
+//! names, topics and configs against a real broker. `cli_data.rs` covers the data tools.
+
+mod cli_support;
+mod common;
+
+use std::time::{Duration, Instant};
+
+use cli_support::{broker, check_ok, kavka, kavka_ok, stderr};
+
+#[test]
+fn a_wrong_flag_is_one_line_with_the_usage_and_exit_code_1() {
+    for tool in [
+        "topics",
+        "console-producer",
+        "console-consumer",
+        "consumer-groups",
+        "configs",
+        "get-offsets",
+    ] {
+        let out = kavka(&[tool, "--bootstrap-server", "127.0.0.1:9", "--no-such-flag"]);
+        assert_eq!(out.status.code(), Some(1), "{tool}");
+        let err = stderr(&out);
+        let first = err.lines().next().unwrap_or_default();
+        assert_eq!(
+            first,
+            format!("kavka {tool}: unexpected argument '--no-such-flag' found"),
+            "{err}"
+        );
+        assert!(err.contains(&format!("Usage: kavka {tool}")), "{err}");
+    }
+    let out = kavka(&["dump-log", "--files", "x.log", "--no-such-flag"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).starts_with("kavka dump-log: unexpected argument '--no-such-flag' found\n")
+    );
+    // A check of Kafka's own: exactly one action.
+    let out = kavka(&[
+        "topics",
+        "--bootstrap-server",
+        "127.0.0.1:9",
+        "--list",
+        "--delete",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).starts_with("kavka topics: Command must include exactly one action"));
+}
+
+#[test]
+fn every_tool_has_help() {
+    for tool in kavka_cli_tools() {
+        let out = kavka(&[tool, "--help"]);
+        let text = check_ok(&out, &format!("{tool} --help"));
+        assert!(text.contains("Usage: kavka"), "{tool}: {text}");
+    }
+    let top = kavka_ok(&["--help"]);
+    assert!(
+        top.contains("console-consumer") && top.contains("install-shims"),
+        "{top}"
+    );
+}
+
+fn kavka_cli_tools() -> [&'static str; 12] {
+    [
+        "topics",
+        "console-producer",
+        "console-consumer",
+        "consumer-groups",
+        "configs",
+        "broker-api-versions",
+        "get-offsets",
+        "delete-records",
+        "producer-perf-test",
+        "consumer-perf-test",
+        "dump-log",
+        "install-shims",
+    ]
+}
+
+#[test]
+fn an_unreachable_broker_fails_quickly_with_one_line() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let b = format!("127.0.0.1:{port}");
+    for args in [
+        vec!["topics", "--bootstrap-server", &b, "--list"],
+        vec!["consumer-groups", "--bootstrap-server", &b, "--list"],
+        vec!["get-offsets", "--bootstrap-server", &b],
+    ] {
+        let started = Instant::now();
+        let out = kavka(&args);
+        assert!(!out.status.success(), "{args:?}");
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "{args:?} took {:?}",
+            started.elapsed()
+        );
+        let err = stderr(&out);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.starts_with(&format!("kavka {}: ", args[0])), "{err}");
+        assert!(err.contains(&b), "names the server: {err}");
+    }
+}
+
+#[test]
+fn topics_errors_name_the_kafka_error() {
+    let broker = broker();
+    let b = broker.addr.to_string();
+    kavka_ok(&[
+        "topics",
+        "--bootstrap-server",
+        &b,
+        "--create",
+        "--topic",
+        "dup",
+    ]);
+    let out = kavka(&[
+        "topics",
+        "--bootstrap-server",
+        &b,
+        "--create",
+        "--topic",
+        "dup",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stderr(&out),
+        "kavka topics: TOPIC_ALREADY_EXISTS: Topic 'dup' already exists.\n"
+    );
+    kavka_ok(&[
+        "topics",
+        "--bootstrap-server",
+        &b,
+        "--create",
+        "--topic",
+        "dup",
+        "--if-not-exists",
+    ]);
+    let out = kavka(&[
+        "topics",
+        "--bootstrap-server",
+        &b,
+        "--delete",
+        "--topic",
+        "missing",
+    ]);
+    assert_eq!(
+        stderr(&out),
+        "kavka topics: Topic 'missing' does not exist as expected\n"
+    );
+    kavka_ok(&[
+        "topics",
+        "--bootstrap-server",
+        &b,
+        "--delete",
+        "--topic",
+        "missing",
+        "--if-exists",
+    ]);
+    kavka_ok(&[
+        "topics",
+        "--bootstrap-server",
+        &b,
+        "--alter",
+        "--topic",
+        "dup",
+        "--partitions",
+        "2",
+    ]);
+    let out = kavka_ok(&[
+        "topics",
+        "--bootstrap-server",
+        &b,
+        "--describe",
+        "--topic",
+        "d.p",
+    ]);
+    assert!(
+        out.starts_with("Topic: dup\t") && out.contains("PartitionCount: 2"),
+        "{out}"
+    );
+}
+
+#[test]
+fn configs_alter_then_describe() {
+    let broker = broker();
+    let b = broker.addr.to_string();
+    kavka_ok(&[
+        "topics",
+        "--bootstrap-server",
+        &b,
+        "--create",
+        "--topic",
+        "cfg",
+    ]);
+    let out = kavka_ok(&[
+        "configs",
+        "--bootstrap-server",
+        &b,
+        "--alter",
+        "--entity-type",
+        "topics",
+        "--entity-name",
+        "cfg",
+        "--add-config",
+        "retention.ms=86400000,cleanup.policy=[compact,delete]",
+    ]);
+    assert_eq!(out, "Completed updating config for topic cfg.\n");
+    let out = kavka_ok(&[
+        "configs",
+        "--bootstrap-server",
+        &b,
+        "--describe",
+        "--topic",
+        "cfg",
+    ]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "Dynamic configs for topic cfg are:");
+    assert!(lines[1].starts_with("  cleanup.policy=compact,delete sensitive=false synonyms={DYNAMIC_TOPIC_CONFIG:cleanup.policy=compact,delete"), "{out}");
+    assert!(lines[2].starts_with("  retention.ms=86400000 sensitive=false synonyms={DYNAMIC_TOPIC_CONFIG:retention.ms=86400000"), "{out}");
+    kavka_ok(&[
+        "configs",
+        "--bootstrap-server",
+        &b,
+        "--alter",
+        "--topic",
+        "cfg",
+        "--delete-config",
+        "retention.ms",
+    ]);
+    let out = kavka_ok(&[
+        "configs",
+        "--bootstrap-server",
+        &b,
+        "--describe",
+        "--topic",
+        "cfg",
+    ]);
+    assert!(!out.contains("retention.ms"), "{out}");
+    let described = kavka_ok(&[
+        "topics",
+        "--bootstrap-server",
+        &b,
+        "--describe",
+        "--topic",
+        "cfg",
+    ]);
+    assert!(
+        described.contains("Configs: cleanup.policy=compact,delete"),
+        "{described}"
+    );
+    let out = kavka(&[
+        "configs",
+        "--bootstrap-server",
+        &b,
+        "--alter",
+        "--topic",
+        "cfg",
+        "--delete-config",
+        "nope",
+    ]);
+    assert_eq!(stderr(&out), "kavka configs: Invalid config(s): nope\n");
+    let out = kavka_ok(&[
+        "configs",
+        "--bootstrap-server",
+        &b,
+        "--alter",
+        "--entity-type",
+        "brokers",
+        "--entity-default",
+        "--add-config",
+        "log.retention.ms=100000000",
+    ]);
+    assert_eq!(
+        out,
+        "Completed updating default config for brokers in the cluster.\n"
+    );
+    let out = kavka_ok(&[
+        "configs",
+        "--bootstrap-server",
+        &b,
+        "--describe",
+        "--entity-type",
+        "brokers",
+        "--entity-default",
+    ]);
+    assert!(out.starts_with("Default configs for brokers in the cluster are:\n  log.retention.ms=100000000 sensitive=false"), "{out}");
+}
