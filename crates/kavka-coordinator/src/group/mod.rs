@@ -21,13 +21,17 @@
 mod admin;
 pub mod api;
 mod classic;
+mod join;
 mod membership;
 mod offsets;
+mod rebalance;
 pub mod records;
 mod shard;
+mod wire;
 
 pub use classic::GroupState;
-pub use membership::{JoinOutcome, SyncOutcome};
+pub use join::JoinOutcome;
+pub use membership::SyncOutcome;
 pub use shard::{Effects, GroupShard, Reply};
 
 /// Broker settings of the group coordinator.

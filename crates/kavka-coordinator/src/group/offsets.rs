@@ -5,8 +5,7 @@ use kavka_protocol::ErrorCode;
 
 use super::api::{CommitRequest, CommittedOffset};
 use super::classic::{Group, GroupState};
-use super::membership::fits_record;
-use super::records::{GroupRecord, OffsetCommitValue, OffsetKey};
+use super::records::{fits_record, GroupRecord, OffsetCommitValue, OffsetKey};
 use super::shard::{Effects, GroupShard};
 
 /// The protocol type of consumers (whose subscriptions the coordinator can read).

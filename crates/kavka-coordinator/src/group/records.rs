@@ -20,16 +20,23 @@
 
 use bytes::{BufMut, Bytes};
 
+use super::wire::{Reader, Writer};
+
 /// The longest string a record can hold, in bytes (Kafka's limit in every version). Callers
 /// validate group ids, topics, metadata and member strings against it before building records.
 pub const MAX_STRING_BYTES: usize = i16::MAX as usize;
+
+/// Whether a string fits a `__consumer_offsets` record.
+pub(crate) fn fits_record(s: &str) -> bool {
+    s.len() <= MAX_STRING_BYTES
+}
 
 /// Key version written for offset commits (`0` is the same layout, read too).
 const OFFSET_KEY_VERSION: i16 = 1;
 /// Key version of group metadata.
 const GROUP_KEY_VERSION: i16 = 2;
 /// The newest value version of both value types; also the first flexible one.
-const MAX_VALUE_VERSION: i16 = 4;
+pub(crate) const MAX_VALUE_VERSION: i16 = 4;
 /// Fewest bytes one encoded member takes (v4: 4 compact strings, 2 `i32`, 2 compact bytes, an
 /// empty tag section); bounds the capacity reserved for an announced member count.
 const MIN_MEMBER_BYTES: usize = 15;
@@ -362,241 +369,6 @@ impl MemberMetadata {
         }
         r.tagged_fields("MemberMetadata")?;
         Ok(member)
-    }
-}
-
-/// Builds one key or value; `flexible` picks the compact length encodings and tag sections.
-#[derive(Debug)]
-struct Writer {
-    /// The bytes so far.
-    buf: Vec<u8>,
-    /// Whether the version being written is flexible.
-    flexible: bool,
-}
-
-impl Writer {
-    fn new(flexible: bool) -> Self {
-        Writer {
-            buf: Vec::new(),
-            flexible,
-        }
-    }
-
-    fn uvarint(&mut self, mut v: u32) {
-        while v >= 0x80 {
-            self.buf.put_u8((v as u8 & 0x7f) | 0x80);
-            v >>= 7;
-        }
-        self.buf.put_u8(v as u8);
-    }
-
-    /// Length of bytes or an array: `i32`, or compact (varint of length + 1).
-    fn length(&mut self, len: usize) {
-        let len = i32::try_from(len).expect("record field longer than i32::MAX");
-        if self.flexible {
-            self.uvarint(len as u32 + 1);
-        } else {
-            self.buf.put_i32(len);
-        }
-    }
-
-    /// A string: `i16` length (`-1` = null), or compact (varint of length + 1, `0` = null).
-    fn nullable_string(&mut self, s: Option<&str>) {
-        let len = s.map_or(-1, |s| {
-            i16::try_from(s.len()).expect("record string longer than MAX_STRING_BYTES")
-        });
-        if self.flexible {
-            self.uvarint((len + 1) as u32);
-        } else {
-            self.buf.put_i16(len);
-        }
-        self.buf.put_slice(s.unwrap_or_default().as_bytes());
-    }
-
-    fn string(&mut self, s: &str) {
-        self.nullable_string(Some(s));
-    }
-
-    fn bytes(&mut self, b: &[u8]) {
-        self.length(b.len());
-        self.buf.put_slice(b);
-    }
-
-    /// An empty tag section, in flexible versions.
-    fn tagged_fields(&mut self) {
-        if self.flexible {
-            self.uvarint(0);
-        }
-    }
-
-    fn finish(self) -> Bytes {
-        Bytes::from(self.buf)
-    }
-}
-
-/// A cursor over one key or value; `flexible` as in [`Writer`].
-#[derive(Debug)]
-struct Reader<'a> {
-    /// The bytes not read yet.
-    rest: &'a [u8],
-    /// Whether the version being read is flexible.
-    flexible: bool,
-}
-
-impl<'a> Reader<'a> {
-    fn new(rest: &'a [u8], flexible: bool) -> Self {
-        Reader { rest, flexible }
-    }
-
-    /// Reads a value's version (0-4) and returns a reader for its fields.
-    fn versioned(bytes: &'a [u8], record: &'static str) -> Result<(i16, Self), RecordDecodeError> {
-        let mut r = Reader::new(bytes, false);
-        let version = r.i16("value version")?;
-        if !(0..=MAX_VALUE_VERSION).contains(&version) {
-            return Err(RecordDecodeError::UnknownValueVersion { record, version });
-        }
-        r.flexible = version >= 4;
-        Ok((version, r))
-    }
-
-    /// Reads a field only `present` in the version being read; `default` otherwise.
-    fn field_if<T>(
-        &mut self,
-        present: bool,
-        default: T,
-        read: impl FnOnce(&mut Self) -> Result<T, RecordDecodeError>,
-    ) -> Result<T, RecordDecodeError> {
-        if present {
-            read(self)
-        } else {
-            Ok(default)
-        }
-    }
-
-    fn take(&mut self, n: usize, field: &'static str) -> Result<&'a [u8], RecordDecodeError> {
-        if n > self.rest.len() {
-            return Err(RecordDecodeError::Truncated { field });
-        }
-        let (head, tail) = self.rest.split_at(n);
-        self.rest = tail;
-        Ok(head)
-    }
-
-    fn fixed<const N: usize>(&mut self, field: &'static str) -> Result<[u8; N], RecordDecodeError> {
-        let mut out = [0; N];
-        out.copy_from_slice(self.take(N, field)?);
-        Ok(out)
-    }
-
-    fn i16(&mut self, field: &'static str) -> Result<i16, RecordDecodeError> {
-        self.fixed(field).map(i16::from_be_bytes)
-    }
-
-    fn i32(&mut self, field: &'static str) -> Result<i32, RecordDecodeError> {
-        self.fixed(field).map(i32::from_be_bytes)
-    }
-
-    fn i64(&mut self, field: &'static str) -> Result<i64, RecordDecodeError> {
-        self.fixed(field).map(i64::from_be_bytes)
-    }
-
-    fn uvarint(&mut self, field: &'static str) -> Result<u32, RecordDecodeError> {
-        let mut value = 0u32;
-        for i in 0..5 {
-            let [b] = self.fixed::<1>(field)?;
-            if i == 4 && b > 0x0f {
-                break; // A sixth byte or bits beyond 32.
-            }
-            value |= u32::from(b & 0x7f) << (7 * i);
-            if b & 0x80 == 0 {
-                return Ok(value);
-            }
-        }
-        Err(RecordDecodeError::VarintTooLong { field })
-    }
-
-    /// A length prefix (`None` = null): `i16` for strings or `i32` for bytes and arrays in
-    /// non-flexible versions, a varint of length + 1 in flexible ones.
-    fn length(
-        &mut self,
-        field: &'static str,
-        string: bool,
-    ) -> Result<Option<usize>, RecordDecodeError> {
-        let len = match (self.flexible, string) {
-            (true, _) => i64::from(self.uvarint(field)?) - 1,
-            (false, true) => i64::from(self.i16(field)?),
-            (false, false) => i64::from(self.i32(field)?),
-        };
-        if len == -1 {
-            return Ok(None);
-        }
-        let len =
-            usize::try_from(len).map_err(|_| RecordDecodeError::InvalidLength { field, len })?;
-        if len > self.rest.len() {
-            return Err(RecordDecodeError::Truncated { field });
-        }
-        Ok(Some(len))
-    }
-
-    fn nullable_string(
-        &mut self,
-        field: &'static str,
-    ) -> Result<Option<String>, RecordDecodeError> {
-        let Some(len) = self.length(field, true)? else {
-            return Ok(None);
-        };
-        let s = std::str::from_utf8(self.take(len, field)?)
-            .map_err(|_| RecordDecodeError::InvalidUtf8 { field })?;
-        Ok(Some(s.to_owned()))
-    }
-
-    fn string(&mut self, field: &'static str) -> Result<String, RecordDecodeError> {
-        self.nullable_string(field)?
-            .ok_or(RecordDecodeError::UnexpectedNull { field })
-    }
-
-    fn bytes(&mut self, field: &'static str) -> Result<Bytes, RecordDecodeError> {
-        let len = self
-            .length(field, false)?
-            .ok_or(RecordDecodeError::UnexpectedNull { field })?;
-        self.take(len, field).map(Bytes::copy_from_slice)
-    }
-
-    /// An array's element count, checked so that `count * min_element_bytes` bytes are left.
-    fn array_len(
-        &mut self,
-        field: &'static str,
-        min_element_bytes: usize,
-    ) -> Result<usize, RecordDecodeError> {
-        let len = self
-            .length(field, false)?
-            .ok_or(RecordDecodeError::UnexpectedNull { field })?;
-        if len.saturating_mul(min_element_bytes) > self.rest.len() {
-            return Err(RecordDecodeError::Truncated { field });
-        }
-        Ok(len)
-    }
-
-    /// Skips a tag section (flexible versions only); these schemas define no tags.
-    fn tagged_fields(&mut self, field: &'static str) -> Result<(), RecordDecodeError> {
-        if !self.flexible {
-            return Ok(());
-        }
-        // Each field consumes at least two bytes or fails, so a huge count ends quickly.
-        for _ in 0..self.uvarint(field)? {
-            self.uvarint(field)?;
-            let size = self.uvarint(field)?;
-            self.take(usize::try_from(size).unwrap_or(usize::MAX), field)?;
-        }
-        Ok(())
-    }
-
-    /// Ends the key or value: every byte must have been read.
-    fn finish(self, part: &'static str) -> Result<(), RecordDecodeError> {
-        match self.rest.len() {
-            0 => Ok(()),
-            bytes => Err(RecordDecodeError::TrailingBytes { part, bytes }),
-        }
     }
 }
 

@@ -141,7 +141,23 @@ impl GroupShard {
         for m in &v.members {
             let member = match previous.remove(&m.member_id) {
                 Some(mut known) => {
+                    // The record is the truth for everything it stores (the same values live;
+                    // newer ones than an earlier record's at load): the member's subscription
+                    // for the chosen protocol among them.
                     known.assignment = m.assignment.clone();
+                    known.group_instance_id = m.group_instance_id.clone();
+                    known.client_id = m.client_id.clone();
+                    known.client_host = m.client_host.clone();
+                    known.session_timeout_ms = m.session_timeout_ms;
+                    known.rebalance_timeout_ms = m.rebalance_timeout_ms;
+                    if let Some(protocol) = &v.protocol {
+                        match known.protocols.iter_mut().find(|(n, _)| n == protocol) {
+                            Some((_, metadata)) => *metadata = m.subscription.clone(),
+                            None => known
+                                .protocols
+                                .push((protocol.clone(), m.subscription.clone())),
+                        }
+                    }
                     known
                 }
                 None => Member {

@@ -12,23 +12,21 @@ use kavka_coordinator::group::api::{
     CommitRequest, CommittedOffset, GroupDescription, GroupListing, HeartbeatRequest, JoinRequest,
     JoinResponse, LeavingMember, SyncRequest, SyncResponse,
 };
-use kavka_coordinator::group::records::GroupRecord;
 use kavka_coordinator::group::{
     partition_for, Effects, GroupConfig, GroupShard, JoinOutcome, Reply, SyncOutcome,
 };
-use kavka_protocol::batch::{BatchIter, Compression};
-use kavka_protocol::records::{BatchBuilder, RecordIter};
+use kavka_protocol::batch::Compression;
+use kavka_protocol::records::BatchBuilder;
 use kavka_protocol::ErrorCode;
 use tokio::sync::oneshot;
 
 use crate::broker::now_ms;
 use crate::replica_manager::Partition;
 
-/// How often the shards' deadlines are checked (session and rebalance timeouts are this precise).
-const TICK_INTERVAL_MS: u64 = 50;
+mod load;
+mod timers;
 
-/// Bytes read at a time when a shard replays its partition.
-const LOAD_READ_BYTES: usize = 1024 * 1024;
+pub use timers::run_timers;
 
 /// A shard and the requests waiting on it.
 #[derive(Debug)]
@@ -156,27 +154,6 @@ impl GroupCoordinator {
             })
             .collect();
         *self.shards.write().expect("shards lock poisoned") = shards;
-    }
-
-    /// Replays every shard's partition (blocking; run off the request path). Returns the
-    /// records replayed.
-    pub fn load(&self) -> usize {
-        let shards = self.shards.read().expect("shards lock poisoned").clone();
-        let mut total = 0usize;
-        for shard in shards {
-            let mut state = shard.state.lock().expect("shard lock poisoned");
-            match replay_partition(&shard.partition, &mut state.machine) {
-                Ok(n) => {
-                    total += n;
-                    state.loaded = true;
-                }
-                Err(e) => {
-                    tracing::error!(partition = shard.partition.index, error = %e, "cannot load __consumer_offsets partition: its groups are unavailable");
-                    state.failed = true;
-                }
-            }
-        }
-        total
     }
 
     fn shard(&self, group_id: &str) -> Result<Arc<Shard>, ErrorCode> {
@@ -329,43 +306,6 @@ impl GroupCoordinator {
             state.machine.delete_offsets(group_id, partitions)
         })?
     }
-
-    /// Runs the deadlines that have passed in every shard.
-    pub fn tick(&self) {
-        let now = now_ms();
-        let shards = self.shards.read().expect("shards lock poisoned").clone();
-        for shard in shards {
-            let mut state = shard.state.lock().expect("shard lock poisoned");
-            if check_serving(&state).is_err()
-                || state.machine.next_deadline_ms().is_none_or(|d| d > now)
-            {
-                continue;
-            }
-            let effects = state.machine.tick(now);
-            let _ = state.apply(&shard.partition, effects);
-        }
-    }
-
-    /// Expires old offsets in every shard.
-    pub fn expire_offsets(&self) {
-        let now = now_ms();
-        let shards = self.shards.read().expect("shards lock poisoned").clone();
-        for shard in shards {
-            let mut state = shard.state.lock().expect("shard lock poisoned");
-            if check_serving(&state).is_err() {
-                continue;
-            }
-            let effects = state.machine.expire_offsets(now);
-            if !effects.is_empty() {
-                tracing::info!(
-                    partition = shard.partition.index,
-                    records = effects.records.len(),
-                    "expired committed offsets"
-                );
-                let _ = state.apply(&shard.partition, effects);
-            }
-        }
-    }
 }
 
 fn check_serving(state: &ShardState) -> Result<(), ErrorCode> {
@@ -375,87 +315,5 @@ fn check_serving(state: &ShardState) -> Result<(), ErrorCode> {
         Err(ErrorCode::COORDINATOR_LOAD_IN_PROGRESS)
     } else {
         Ok(())
-    }
-}
-
-/// Replays a `__consumer_offsets` partition from its start into `machine`.
-fn replay_partition(partition: &Partition, machine: &mut GroupShard) -> Result<usize, String> {
-    let now = now_ms();
-    let mut offset = partition
-        .offsets()
-        .map_err(|e| format!("{e:?}"))?
-        .log_start_offset;
-    let mut count = 0usize;
-    loop {
-        let plan = partition
-            .plan_read(offset, LOAD_READ_BYTES, true)
-            .map_err(|e| format!("{e:?}"))?;
-        if plan.is_empty() {
-            return Ok(count);
-        }
-        let bytes = plan.read(partition).map_err(|e| format!("{e:?}"))?;
-        let mut next = offset;
-        for batch in BatchIter::new(&bytes) {
-            let batch = batch.map_err(|e| e.to_string())?;
-            next = batch.next_offset();
-            if batch.is_control() {
-                continue;
-            }
-            for record in RecordIter::new(&batch).map_err(|e| e.to_string())? {
-                let record = record.map_err(|e| e.to_string())?;
-                if record.offset < offset {
-                    continue;
-                }
-                let Some(key) = record.key.as_deref() else {
-                    continue;
-                };
-                match GroupRecord::decode(key, record.value.as_deref()) {
-                    Ok(Some(r)) => {
-                        machine.replay(&r, now);
-                        count += 1;
-                    }
-                    Ok(None) => {}
-                    Err(e) => {
-                        tracing::warn!(partition = partition.index, offset = record.offset, error = %e, "skipping an undecodable __consumer_offsets record")
-                    }
-                }
-            }
-        }
-        if next <= offset {
-            return Ok(count);
-        }
-        offset = next;
-    }
-}
-
-/// The coordinator's background work: replays the partitions of an existing
-/// `__consumer_offsets` (requests get COORDINATOR_LOAD_IN_PROGRESS until then), then runs the
-/// shards' deadlines every [`TICK_INTERVAL_MS`] and expires old offsets every
-/// `offsets.retention.check.interval.ms`.
-pub async fn run_timers(broker: Arc<crate::broker::Broker>) {
-    if broker.groups.is_attached() {
-        let b = broker.clone();
-        let started = std::time::Instant::now();
-        match tokio::task::spawn_blocking(move || b.groups.load()).await {
-            Ok(records) => tracing::info!(
-                records,
-                elapsed_ms = started.elapsed().as_millis() as u64,
-                "group coordinator loaded __consumer_offsets"
-            ),
-            Err(e) => tracing::error!(error = %e, "loading __consumer_offsets failed"),
-        }
-    }
-    let expire_every =
-        std::time::Duration::from_millis(broker.config.offsets_retention_check_interval_ms);
-    let mut last_expiry = tokio::time::Instant::now();
-    let mut tick = tokio::time::interval(std::time::Duration::from_millis(TICK_INTERVAL_MS));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        broker.groups.tick();
-        if last_expiry.elapsed() >= expire_every {
-            last_expiry = tokio::time::Instant::now();
-            broker.groups.expire_offsets();
-        }
     }
 }
