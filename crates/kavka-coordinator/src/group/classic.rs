@@ -1,6 +1,6 @@
 //! A classic group: its members, its state and the rebalance in flight.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use bytes::Bytes;
 
@@ -117,11 +117,17 @@ pub(crate) struct Group {
     pub new_member_added: bool,
     /// Rebalance timer while PreparingRebalance.
     pub join_timer: Option<JoinTimer>,
-    /// While CompletingRebalance: members that have not sent SyncGroup by then are removed.
+    /// Members of the current generation that have not sent SyncGroup yet (Kafka's
+    /// pendingSyncMembers): filled when the join phase completes, emptied by a new rebalance.
+    pub pending_sync: BTreeSet<String>,
+    /// While some member is in `pending_sync` (CompletingRebalance, or Stable once the leader
+    /// has synced): when those still in it are removed and the group rebalances (Kafka's
+    /// pending-sync timer, the rebalance timeout after the join phase completed).
     pub sync_deadline_ms: Option<i64>,
     /// When the state last changed (Kafka's currentStateTimestamp; offsets of an empty group
-    /// expire counting from it).
-    pub state_timestamp_ms: i64,
+    /// expire counting from it). None for a group loaded from a record without it (GroupMetadata
+    /// v0-v1), until its next transition.
+    pub state_timestamp_ms: Option<i64>,
     /// Committed offsets by (topic, partition).
     pub offsets: BTreeMap<(String, i32), OffsetCommitValue>,
 }
@@ -140,8 +146,9 @@ impl Group {
             static_members: HashMap::new(),
             new_member_added: false,
             join_timer: None,
+            pending_sync: BTreeSet::new(),
             sync_deadline_ms: None,
-            state_timestamp_ms: now_ms,
+            state_timestamp_ms: Some(now_ms),
             offsets: BTreeMap::new(),
         }
     }
@@ -149,7 +156,45 @@ impl Group {
     /// Moves to `state`.
     pub fn transition(&mut self, state: GroupState, now_ms: i64) {
         self.state = state;
-        self.state_timestamp_ms = now_ms;
+        self.state_timestamp_ms = Some(now_ms);
+    }
+
+    /// A member sent SyncGroup for the current generation: once every member has, the
+    /// pending-sync deadline is dropped (Kafka's removePendingSyncMember).
+    pub fn mark_synced(&mut self, member_id: &str) {
+        self.pending_sync.remove(member_id);
+        if self.pending_sync.is_empty() {
+            self.sync_deadline_ms = None;
+        }
+    }
+
+    /// Forgets the SyncGroups awaited of this generation (a rebalance starts).
+    pub fn clear_pending_sync(&mut self) {
+        self.pending_sync.clear();
+        self.sync_deadline_ms = None;
+    }
+
+    /// Members waiting for the end of the join phase (Kafka's numAwaitingJoinResponse).
+    pub fn awaiting_join_count(&self) -> usize {
+        self.members.values().filter(|m| m.awaiting_join).count()
+    }
+
+    /// Whether JoinGroup of `member_id` fits under `group.max.size` (Kafka's
+    /// acceptJoiningMember): an empty group takes anyone (member ids handed out by
+    /// MEMBER_ID_REQUIRED do not count); while preparing a rebalance, a member already rejoined
+    /// is kept and others fit while fewer than `size_max` have rejoined; otherwise a member is
+    /// kept and others fit while there are fewer than `size_max` members.
+    pub fn accepts_joining(&self, member_id: &str, size_max: usize) -> bool {
+        match self.state {
+            GroupState::Empty | GroupState::Dead => true,
+            GroupState::PreparingRebalance => {
+                self.members.get(member_id).is_some_and(|m| m.awaiting_join)
+                    || self.awaiting_join_count() < size_max
+            }
+            GroupState::CompletingRebalance | GroupState::Stable => {
+                self.members.contains_key(member_id) || self.members.len() < size_max
+            }
+        }
     }
 
     /// Whether the group is in one of `states`.
@@ -244,6 +289,9 @@ impl Group {
     /// Removes a member; a new leader is picked when it led.
     pub fn remove_member(&mut self, member_id: &str) -> Option<Member> {
         let member = self.members.remove(member_id)?;
+        if self.pending_sync.contains(member_id) {
+            self.mark_synced(member_id);
+        }
         if let Some(instance) = &member.group_instance_id {
             if self.static_members.get(instance).map(String::as_str) == Some(member_id) {
                 self.static_members.remove(instance);

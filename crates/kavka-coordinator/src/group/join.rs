@@ -38,6 +38,12 @@ impl GroupShard {
                 Effects::default(),
             )
         };
+        let done_unknown = |e| {
+            (
+                JoinOutcome::Done(JoinResponse::error(e, "")),
+                Effects::default(),
+            )
+        };
         if req.group_id.is_empty() || !fits_record(&req.group_id) {
             return done(ErrorCode::INVALID_GROUP_ID);
         }
@@ -65,6 +71,13 @@ impl GroupShard {
             .groups
             .entry(req.group_id.clone())
             .or_insert_with(|| Group::new(now_ms));
+        if !group.accepts_joining(&req.member_id, self.config.group_size_max) {
+            // As Kafka, the id is forgotten: a member that had not rejoined leaves the group
+            // (without a rebalance of its own), a member id handed out is no longer pending.
+            group.pending_members.remove(&req.member_id);
+            group.remove_member(&req.member_id);
+            return done_unknown(ErrorCode::GROUP_MAX_SIZE_REACHED);
+        }
         if group.is(GroupState::Dead) {
             return done(ErrorCode::COORDINATOR_NOT_AVAILABLE);
         }
@@ -90,19 +103,10 @@ impl GroupShard {
             .clone()
             .unwrap_or_else(|| req.client_id.clone());
         let new_id = self.new_member_id(&base);
-        let size_max = self.config.group_size_max;
         let group = self
             .groups
             .get_mut(&req.group_id)
             .expect("group just looked up");
-        if group.members.len() + group.pending_members.len() >= size_max
-            && !req
-                .group_instance_id
-                .as_ref()
-                .is_some_and(|i| group.static_members.contains_key(i))
-        {
-            return JoinOutcome::Done(JoinResponse::error(ErrorCode::GROUP_MAX_SIZE_REACHED, ""));
-        }
         if let Some(instance) = &req.group_instance_id {
             if let Some(old_id) = group.static_members.get(instance).cloned() {
                 return self.replace_static_member(now_ms, req, old_id, new_id, effects);
@@ -175,6 +179,11 @@ impl GroupShard {
         let group_id = req.group_id.clone();
         let group = self.groups.get_mut(&group_id).expect("group exists");
         let was_leader = group.leader.as_deref() == Some(old_id.as_str());
+        // A SyncGroup still awaited of the old id is awaited of the new one, by the same deadline.
+        let pending_sync = group
+            .pending_sync
+            .contains(&old_id)
+            .then_some(group.sync_deadline_ms);
         let mut member = group
             .remove_member(&old_id)
             .expect("static member is a member");
@@ -200,6 +209,10 @@ impl GroupShard {
         member.awaiting_sync = false;
         member.heartbeat_deadline_ms = Some(now_ms + i64::from(req.session_timeout_ms));
         group.add_member(new_id.clone(), member);
+        if let Some(deadline) = pending_sync {
+            group.pending_sync.insert(new_id.clone());
+            group.sync_deadline_ms = deadline;
+        }
         if was_leader {
             group.leader = Some(new_id.clone());
         }

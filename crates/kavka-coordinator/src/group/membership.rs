@@ -62,6 +62,7 @@ impl GroupShard {
             GroupState::PreparingRebalance => done(ErrorCode::REBALANCE_IN_PROGRESS),
             GroupState::Dead => done(ErrorCode::COORDINATOR_NOT_AVAILABLE),
             GroupState::Stable => {
+                group.mark_synced(&req.member_id);
                 let m = group.members.get_mut(&req.member_id).expect("member");
                 m.heartbeat_deadline_ms = Some(now_ms + i64::from(m.session_timeout_ms));
                 (
@@ -70,6 +71,7 @@ impl GroupShard {
                 )
             }
             GroupState::CompletingRebalance => {
+                group.mark_synced(&req.member_id);
                 let m = group.members.get_mut(&req.member_id).expect("member");
                 // Waiting for the assignment counts as alive (Kafka: isAwaitingSync satisfies the
                 // heartbeat); the session runs again once the SyncGroup is answered.
@@ -90,7 +92,6 @@ impl GroupShard {
                         &assignments,
                         now_ms,
                     ));
-                    group.sync_deadline_ms = None;
                     for (id, m) in group.members.iter_mut() {
                         if std::mem::take(&mut m.awaiting_sync) {
                             m.heartbeat_deadline_ms =

@@ -1,6 +1,8 @@
 //! Committed offsets: OffsetCommit, OffsetFetch, OffsetDelete and expiration. Offsets change only
 //! by replaying the records these operations return.
 
+use std::collections::BTreeSet;
+
 use kavka_protocol::ErrorCode;
 
 use super::api::{CommitRequest, CommittedOffset};
@@ -179,25 +181,35 @@ impl GroupShard {
         (Ok(errors), effects)
     }
 
-    /// Expires offsets past `offsets.retention.minutes`: those of an empty group count from
-    /// when it became empty, those of a group without protocol (commits outside group
-    /// management) from their commit; an explicit expiry (OffsetCommit v2-4 retention) wins. A
-    /// group left empty with no offsets is removed.
+    /// Expires offsets past `offsets.retention.minutes`, as Kafka's
+    /// OffsetMetadataManager.cleanupExpiredOffsets with ClassicGroup.offsetExpirationCondition:
+    /// - an empty group: every offset, counting from when the group became empty (from the
+    ///   commit when that time is unknown);
+    /// - a group without protocol (commits outside group management): every offset, counting
+    ///   from its commit;
+    /// - a Stable consumer group: the offsets of topics no member subscribes to, counting from
+    ///   their commit (nothing when a subscription cannot be read);
+    /// - any other group: nothing.
+    ///
+    /// An explicit expiry (OffsetCommit v2-4 retention) replaces the retention. An empty group
+    /// left without offsets is removed.
     pub fn expire_offsets(&mut self, now_ms: i64) -> Effects {
         let retention_ms = self.config.offsets_retention_ms;
         let mut effects = Effects::default();
         for (group_id, group) in &self.groups {
-            if !group.is(GroupState::Empty) {
+            let Some((base_ms, subscribed)) = expiration_condition(group) else {
                 continue;
-            }
+            };
             let mut expired = 0usize;
             for ((topic, partition), v) in &group.offsets {
+                if subscribed.contains(topic) {
+                    continue;
+                }
                 let expires_ms = match v.expire_timestamp_ms {
                     Some(t) => t,
-                    None if group.protocol_type.is_some() => {
-                        group.state_timestamp_ms.saturating_add(retention_ms)
-                    }
-                    None => v.commit_timestamp_ms.saturating_add(retention_ms),
+                    None => base_ms
+                        .unwrap_or(v.commit_timestamp_ms)
+                        .saturating_add(retention_ms),
                 };
                 if expires_ms <= now_ms {
                     effects
@@ -208,7 +220,10 @@ impl GroupShard {
             }
             // Kafka removes every empty group left without offsets, also one that never had
             // any; one whose member id (MEMBER_ID_REQUIRED) is still to be used stays.
-            if expired == group.offsets.len() && group.pending_members.is_empty() {
+            if group.is(GroupState::Empty)
+                && expired == group.offsets.len()
+                && group.pending_members.is_empty()
+            {
                 effects.records.push(GroupRecord::Group {
                     group: group_id.clone(),
                     value: None,
@@ -216,6 +231,21 @@ impl GroupShard {
             }
         }
         effects
+    }
+}
+
+/// Whether and how the offsets of `group` expire (ClassicGroup.offsetExpirationCondition): the
+/// time retention counts from (None: from each commit) and the topics whose offsets stay; None
+/// when no offset of the group expires.
+fn expiration_condition(group: &Group) -> Option<(Option<i64>, BTreeSet<String>)> {
+    match &group.protocol_type {
+        None => Some((None, BTreeSet::new())),
+        Some(_) if group.is(GroupState::Empty) => Some((group.state_timestamp_ms, BTreeSet::new())),
+        Some(t) if t == CONSUMER_PROTOCOL_TYPE && group.is(GroupState::Stable) => {
+            let topics = subscribed_topics(group)?;
+            Some((None, topics.into_iter().collect()))
+        }
+        Some(_) => None,
     }
 }
 
@@ -231,11 +261,12 @@ pub(crate) fn offset_tombstone(group_id: &str, topic: &str, partition: i32) -> G
     }
 }
 
-/// Topics the members subscribe to, read from their consumer-protocol metadata
-/// (ConsumerProtocolSubscription: int16 version, then an array of int16-length strings);
-/// None when a subscription cannot be read.
+/// Topics the members subscribe to, read from their consumer-protocol metadata for the group's
+/// protocol, as Kafka's ClassicGroup.computeSubscribedTopics: every version starts with the v0
+/// ConsumerProtocolSubscription (int16 version, an array of int16-length strings, nullable
+/// bytes of user data); None when one cannot be read that way.
 fn subscribed_topics(group: &Group) -> Option<Vec<String>> {
-    let protocol = group.protocol_name.clone().unwrap_or_default();
+    let protocol = group.protocol_name.clone()?;
     let mut topics = Vec::new();
     for m in group.members.values() {
         topics.extend(parse_subscription_topics(&m.metadata(&protocol))?);
@@ -244,19 +275,25 @@ fn subscribed_topics(group: &Group) -> Option<Vec<String>> {
 }
 
 fn parse_subscription_topics(buf: &[u8]) -> Option<Vec<String>> {
-    let mut pos = 2usize; // version
+    let mut pos = 0usize;
     let take = |pos: &mut usize, n: usize| -> Option<&[u8]> {
         let s = buf.get(*pos..pos.checked_add(n)?)?;
         *pos += n;
         Some(s)
     };
+    take(&mut pos, 2)?; // version: any is read as v0
     let count = i32::from_be_bytes(take(&mut pos, 4)?.try_into().ok()?);
     let count = usize::try_from(count).ok()?;
     let mut topics = Vec::with_capacity(count.min(buf.len() / 2));
     for _ in 0..count {
         let len = i16::from_be_bytes(take(&mut pos, 2)?.try_into().ok()?);
         let bytes = take(&mut pos, usize::try_from(len).ok()?)?;
-        topics.push(String::from_utf8(bytes.to_vec()).ok()?);
+        // Java decodes malformed UTF-8 with replacement characters.
+        topics.push(String::from_utf8_lossy(bytes).into_owned());
+    }
+    let user_data_len = i32::from_be_bytes(take(&mut pos, 4)?.try_into().ok()?);
+    if let Ok(len) = usize::try_from(user_data_len) {
+        take(&mut pos, len)?;
     }
     Some(topics)
 }

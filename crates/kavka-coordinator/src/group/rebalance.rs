@@ -45,7 +45,8 @@ impl GroupShard {
                 }
             }
         }
-        group.sync_deadline_ms = None;
+        // A rebalance cancels the SyncGroups awaited (Kafka's removeSyncExpiration).
+        group.clear_pending_sync();
         let rebalance_timeout_ms = group.rebalance_timeout_ms();
         group.join_timer = Some(if group.is(GroupState::Empty) {
             JoinTimer::Initial {
@@ -126,6 +127,9 @@ impl GroupShard {
                 .map(|(id, _)| id.clone());
         }
         group.transition(GroupState::CompletingRebalance, now_ms);
+        // Every member must send SyncGroup within the rebalance timeout, also once the leader's
+        // has made the group Stable (Kafka's schedulePendingSync).
+        group.pending_sync = group.members.keys().cloned().collect();
         group.sync_deadline_ms = Some(now_ms + group.rebalance_timeout_ms());
         let ids: Vec<String> = group.members.keys().cloned().collect();
         for id in ids {
@@ -196,19 +200,18 @@ impl GroupShard {
             self.remove_member_and_update(group_id, &id, now_ms, &mut effects);
         }
         let group = self.groups.get_mut(group_id).expect("group exists");
-        if group.is(GroupState::CompletingRebalance)
-            && group.sync_deadline_ms.is_some_and(|d| d <= now_ms)
+        if matches!(
+            group.state,
+            GroupState::CompletingRebalance | GroupState::Stable
+        ) && group.sync_deadline_ms.is_some_and(|d| d <= now_ms)
         {
-            // Members that never sent SyncGroup are removed; the others rejoin.
-            let late: Vec<String> = group
-                .members
-                .iter()
-                .filter(|(_, m)| !m.awaiting_sync)
-                .map(|(id, _)| id.clone())
-                .collect();
-            for id in late {
-                self.remove_member_and_update(group_id, &id, now_ms, &mut effects);
+            // Members that never sent SyncGroup for this generation are removed (they wait on
+            // no request) and the others rejoin (Kafka's expirePendingSync).
+            for id in std::mem::take(&mut group.pending_sync) {
+                group.remove_member(&id);
             }
+            self.prepare_rebalance(group_id, now_ms, &mut effects);
+            self.try_complete_join(group_id, now_ms, &mut effects);
         }
         let group = self.groups.get_mut(group_id).expect("group exists");
         match group.join_timer {

@@ -189,13 +189,18 @@ impl GroupShard {
             GroupState::Stable
         };
         group.state = state;
-        group.state_timestamp_ms = if v.current_state_timestamp_ms >= 0 {
-            v.current_state_timestamp_ms
-        } else {
-            now_ms
-        };
+        // Without a timestamp (GroupMetadata v0-v1), Kafka expires the offsets of an empty group
+        // counting from their commit.
+        group.state_timestamp_ms =
+            (v.current_state_timestamp_ms >= 0).then_some(v.current_state_timestamp_ms);
         group.join_timer = None;
-        group.sync_deadline_ms = None;
+        // Live, the SyncGroups still awaited of the generation stay awaited (the record of the
+        // leader's assignment, or of a static member's new id); when loading, none are.
+        let members = &group.members;
+        group.pending_sync.retain(|id| members.contains_key(id));
+        if group.pending_sync.is_empty() {
+            group.sync_deadline_ms = None;
+        }
     }
 
     /// The GroupMetadata record of `group` as it stands, with `assignments` for its members.

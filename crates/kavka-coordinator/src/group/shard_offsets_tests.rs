@@ -10,7 +10,12 @@ use super::super::{GroupConfig, GroupState};
 use super::{config, join_req, Driver, DELAY_MS};
 
 /// A commit of `(topic, partition, offset)` with leader epoch 5 and metadata "m".
-fn commit_req(group: &str, gen: i32, member: &str, parts: &[(&str, i32, i64)]) -> CommitRequest {
+pub(super) fn commit_req(
+    group: &str,
+    gen: i32,
+    member: &str,
+    parts: &[(&str, i32, i64)],
+) -> CommitRequest {
     CommitRequest {
         group_id: group.into(),
         generation_id: gen,
@@ -31,7 +36,7 @@ fn commit_req(group: &str, gen: i32, member: &str, parts: &[(&str, i32, i64)]) -
 }
 
 impl Driver {
-    fn commit_with(&mut self, req: &CommitRequest) -> Vec<ErrorCode> {
+    pub(super) fn commit_with(&mut self, req: &CommitRequest) -> Vec<ErrorCode> {
         let (errors, effects) = self.shard.commit_offsets(self.now, req);
         self.apply(effects);
         errors
@@ -47,7 +52,7 @@ impl Driver {
         self.commit_with(&commit_req(group, gen, member, parts))
     }
 
-    fn fetch(&self, group: &str, parts: &[(&str, i32)]) -> Vec<(i64, i32, String)> {
+    pub(super) fn fetch(&self, group: &str, parts: &[(&str, i32)]) -> Vec<(i64, i32, String)> {
         let parts: Vec<(String, i32)> = parts.iter().map(|&(t, p)| (t.to_string(), p)).collect();
         let fetched = self.shard.fetch_offsets(group, Some(&parts)).unwrap();
         fetched
@@ -89,7 +94,7 @@ impl Driver {
         }
     }
 
-    fn expire_offsets(&mut self) -> Vec<GroupRecord> {
+    pub(super) fn expire_offsets(&mut self) -> Vec<GroupRecord> {
         let effects = self.shard.expire_offsets(self.now);
         let records = effects.records.clone();
         self.apply(effects);
@@ -98,9 +103,9 @@ impl Driver {
 }
 
 pub(super) const NONE: ErrorCode = ErrorCode::NONE;
-const NOTHING: (i64, i32, String) = (-1, -1, String::new());
+pub(super) const NOTHING: (i64, i32, String) = (-1, -1, String::new());
 
-fn committed(offset: i64) -> (i64, i32, String) {
+pub(super) fn committed(offset: i64) -> (i64, i32, String) {
     (offset, 5, "m".into())
 }
 

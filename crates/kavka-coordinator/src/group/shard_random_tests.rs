@@ -8,6 +8,9 @@ use proptest::prelude::*;
 
 use super::*;
 
+#[path = "shard_random_check.rs"]
+mod check;
+
 const GROUP: &str = "g";
 const CLIENTS: usize = 5;
 
@@ -76,7 +79,9 @@ impl Sim {
                     .then(|| r.members.iter().map(|m| m.member_id.clone()).collect());
             }
             ErrorCode::MEMBER_ID_REQUIRED => c.member_id = r.member_id,
-            ErrorCode::UNKNOWN_MEMBER_ID | ErrorCode::FENCED_INSTANCE_ID => self.reset(i),
+            ErrorCode::UNKNOWN_MEMBER_ID
+            | ErrorCode::FENCED_INSTANCE_ID
+            | ErrorCode::GROUP_MAX_SIZE_REACHED => self.reset(i),
             e => panic!("unexpected JoinGroup error {e:?}"),
         }
     }
@@ -224,110 +229,15 @@ impl Sim {
             }
         }
     }
-
-    fn check(&mut self) {
-        let Some(g) = self.d.shard.groups.get(GROUP) else {
-            return;
-        };
-        assert!(g.generation_id >= self.generation, "generation went back");
-        self.generation = g.generation_id;
-        assert_eq!(g.leader.is_some(), !g.members.is_empty(), "{g:?}");
-        if let Some(l) = &g.leader {
-            assert!(g.members.contains_key(l), "leader {l} is not a member");
-        }
-        let awaiting = |f: fn(&super::Group, &str) -> bool| -> HashSet<String> {
-            g.members.keys().filter(|id| f(g, id)).cloned().collect()
-        };
-        let awaiting_join = awaiting(|g, id| g.members[id].awaiting_join);
-        let awaiting_sync = awaiting(|g, id| g.members[id].awaiting_sync);
-        match g.state {
-            GroupState::Empty => assert!(g.members.is_empty() && g.join_timer.is_none()),
-            GroupState::PreparingRebalance => {
-                assert!(g.join_timer.is_some() && g.sync_deadline_ms.is_none());
-                assert!(awaiting_sync.is_empty());
-            }
-            GroupState::CompletingRebalance => {
-                assert!(g.join_timer.is_none() && g.sync_deadline_ms.is_some());
-                assert!(awaiting_join.is_empty());
-            }
-            GroupState::Stable => {
-                assert!(g.join_timer.is_none() && g.sync_deadline_ms.is_none());
-                assert!(
-                    awaiting_join.is_empty() && awaiting_sync.is_empty(),
-                    "{g:?}"
-                );
-            }
-            GroupState::Dead => panic!("dead group"),
-        }
-        for (instance, id) in &g.static_members {
-            assert_eq!(g.members[id].group_instance_id.as_ref(), Some(instance));
-        }
-        for (id, m) in &g.members {
-            if let Some(instance) = &m.group_instance_id {
-                assert_eq!(g.static_members.get(instance), Some(id));
-            }
-            // Every member that does not wait on a request is on a session clock.
-            let waits = m.awaiting_join || m.awaiting_sync;
-            assert_eq!(
-                m.heartbeat_deadline_ms.is_none(),
-                waits,
-                "member {id}: {m:?}"
-            );
-        }
-        // Exactly the requests that wait in the state machine are unanswered.
-        let waiting = |join: bool| -> HashSet<String> {
-            let clients =
-                self.clients
-                    .iter()
-                    .filter(|c| if join { c.waiting_join } else { c.waiting_sync });
-            let orphans = self
-                .orphans
-                .iter()
-                .filter(|(j, _)| *j == join)
-                .map(|(_, id)| id.clone());
-            clients
-                .map(|c| c.member_id.clone())
-                .chain(orphans)
-                .collect()
-        };
-        assert_eq!(waiting(true), awaiting_join, "JoinGroups waiting");
-        assert_eq!(waiting(false), awaiting_sync, "SyncGroups waiting");
-    }
-
-    /// The log rebuilds the group as it was last stored.
-    fn check_replay(&self) {
-        let mut rebuilt = GroupShard::new(config(DELAY_MS), "r".into());
-        for r in &self.d.log {
-            rebuilt.replay(r, self.d.now);
-        }
-        let Some(live) = self.d.shard.groups.get(GROUP) else {
-            return;
-        };
-        match (live.state, rebuilt.groups.get(GROUP)) {
-            (GroupState::Stable, Some(r)) => {
-                assert_eq!(self.d.shard.describe(GROUP), rebuilt.describe(GROUP));
-                assert_eq!(
-                    (live.generation_id, &live.leader),
-                    (r.generation_id, &r.leader)
-                );
-                assert_eq!(live.static_members, r.static_members);
-            }
-            (GroupState::Empty, Some(r)) => {
-                assert_eq!(
-                    (r.state, r.generation_id),
-                    (GroupState::Empty, live.generation_id)
-                );
-            }
-            (GroupState::Empty, None) => assert_eq!(live.generation_id, 0),
-            (GroupState::Stable, None) => panic!("a Stable group without a record"),
-            _ => {}
-        }
-    }
 }
 
 fn run(ops: &[Op]) {
+    run_with(config(DELAY_MS), ops);
+}
+
+fn run_with(config: GroupConfig, ops: &[Op]) {
     let mut sim = Sim {
-        d: Driver::new(config(DELAY_MS)),
+        d: Driver::new(config),
         clients: vec![
             Client {
                 generation: -1,
@@ -350,6 +260,16 @@ proptest! {
     #[test]
     fn random_operations_keep_the_invariants(ops in prop::collection::vec(op(), 1..150)) {
         run(&ops);
+    }
+
+    /// With `group.max.size` below the number of clients, joins are turned away and members
+    /// that rejoin last are dropped.
+    #[test]
+    fn random_operations_under_a_small_max_size(
+        ops in prop::collection::vec(op(), 1..150),
+        size_max in 1usize..4,
+    ) {
+        run_with(GroupConfig { group_size_max: size_max, ..config(DELAY_MS) }, &ops);
     }
 }
 

@@ -19,10 +19,14 @@ use super::classic::Group;
 use super::records::GroupRecord;
 use super::{Effects, GroupConfig, GroupShard, GroupState, JoinOutcome, Reply, SyncOutcome};
 
+#[path = "shard_expiry_tests.rs"]
+mod expiry;
 #[path = "shard_join_tests.rs"]
 mod join;
 #[path = "shard_leave_tests.rs"]
 mod leave;
+#[path = "shard_max_size_tests.rs"]
+mod max_size;
 #[path = "shard_offsets_tests.rs"]
 mod offsets;
 #[path = "shard_random_tests.rs"]
@@ -31,6 +35,8 @@ mod random;
 mod replay;
 #[path = "shard_static_tests.rs"]
 mod static_members;
+#[path = "shard_sync_tests.rs"]
+mod sync;
 
 pub(super) const SESSION_MS: i32 = 10_000;
 pub(super) const REBALANCE_MS: i32 = 30_000;
