@@ -60,14 +60,15 @@ impl Broker {
         let store = MetadataStore::open(&log_manager.metadata_dir())?;
         let image = store.snapshot();
         let config_group = config.group.clone();
+        let replicas = ReplicaManager::default();
         let broker = Broker {
             advertised: RwLock::new((config.advertised.host.clone(), config.advertised.port)),
             config,
             log_manager,
             metadata: Mutex::new(store),
             image: RwLock::new(image.clone()),
-            replicas: ReplicaManager::default(),
-            groups: GroupCoordinator::new(config_group),
+            groups: GroupCoordinator::new(config_group, replicas.purgatory.clone()),
+            replicas,
         };
         broker.load_partitions(&image)?;
         // The shards replay their partitions once the listener runs (see `server`).

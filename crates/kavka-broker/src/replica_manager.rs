@@ -319,7 +319,7 @@ pub struct ReplicaManager {
     /// Partitions by topic name, then index (looked up by `&str` without allocating).
     partitions: RwLock<HashMap<Arc<str>, TopicPartitions>>,
     /// Wakes delayed fetches on append.
-    pub purgatory: Purgatory,
+    pub purgatory: Arc<Purgatory>,
 }
 
 impl ReplicaManager {

@@ -191,3 +191,35 @@ async fn torn_offsets_tail_keeps_earlier_commits() {
         vec![(8, "m8".to_string()); 3]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fetch_waiting_on_consumer_offsets_wakes_on_a_commit() {
+    let b = TestBroker::start(OVERRIDES);
+    let mut c = b.connect().await;
+    assert_eq!(find_coordinator(&mut c, "woken").await, 0);
+    assert_eq!(create_topic(&mut c, "t", 3).await, 0);
+    let shard = kavka_coordinator::group::partition_for("woken", 3);
+    let (code, end, _) = fetch(&mut c, "__consumer_offsets", shard, 0, 1 << 20).await;
+    assert_eq!(code, 0);
+    let mut reader = b.connect().await;
+    let waiting = tokio::spawn(async move {
+        let started = std::time::Instant::now();
+        let request = fetch_request("__consumer_offsets", shard, end, 10_000, 1, 1 << 20);
+        let Response::Fetch(r) = reader.send(12, request).await.unwrap() else {
+            panic!("Fetch answer")
+        };
+        let records = r.responses[0].partitions[0]
+            .records
+            .clone()
+            .unwrap_or_default();
+        (started.elapsed(), records.len())
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(commit(&mut c, "woken", 1).await, vec![0, 0, 0]);
+    let (elapsed, bytes) = waiting.await.unwrap();
+    assert!(bytes > 0, "the commit's batch is returned");
+    assert!(
+        elapsed < Duration::from_secs(5),
+        "woken by the append, not by max_wait_ms: {elapsed:?}"
+    );
+}

@@ -21,6 +21,7 @@ use kavka_protocol::ErrorCode;
 use tokio::sync::oneshot;
 
 use crate::broker::now_ms;
+use crate::purgatory::Purgatory;
 use crate::replica_manager::Partition;
 
 mod load;
@@ -61,12 +62,20 @@ pub struct GroupCoordinator {
     shards: RwLock<Vec<Arc<Shard>>>,
     /// Random token making member ids unique across restarts.
     member_id_prefix: String,
+    /// Wakes fetches waiting on `__consumer_offsets` when records are appended (the same
+    /// purgatory as produce's).
+    appends: Arc<Purgatory>,
 }
 
 impl ShardState {
     /// Appends the records, replays them, and answers the waiting requests. On a failed append
     /// the shard stops serving (its waiters are dropped: they answer COORDINATOR_NOT_AVAILABLE).
-    fn apply(&mut self, partition: &Partition, effects: Effects) -> Result<(), ErrorCode> {
+    fn apply(
+        &mut self,
+        partition: &Partition,
+        appends: &Purgatory,
+        effects: Effects,
+    ) -> Result<(), ErrorCode> {
         let now = now_ms();
         if !effects.records.is_empty() {
             let mut builder = BatchBuilder::new(Compression::None);
@@ -86,6 +95,7 @@ impl ShardState {
                 self.sync_waiters.clear();
                 return Err(ErrorCode::COORDINATOR_NOT_AVAILABLE);
             }
+            appends.notify();
             for r in &effects.records {
                 self.machine.replay(r, now);
             }
@@ -117,13 +127,14 @@ impl ShardState {
 }
 
 impl GroupCoordinator {
-    /// A coordinator with no shards yet.
-    pub fn new(config: GroupConfig) -> GroupCoordinator {
+    /// A coordinator with no shards yet; `appends` is woken after each append.
+    pub fn new(config: GroupConfig, appends: Arc<Purgatory>) -> GroupCoordinator {
         let token = uuid::Uuid::new_v4().simple().to_string();
         GroupCoordinator {
             config,
             shards: RwLock::new(Vec::new()),
             member_id_prefix: token[..12].to_string(),
+            appends,
         }
     }
 
@@ -175,7 +186,7 @@ impl GroupCoordinator {
         let mut state = shard.state.lock().expect("shard lock poisoned");
         check_serving(&state)?;
         let (value, effects) = op(&mut state);
-        state.apply(&shard.partition, effects)?;
+        state.apply(&shard.partition, &self.appends, effects)?;
         Ok(value)
     }
 

@@ -22,7 +22,7 @@ impl GroupCoordinator {
                 continue;
             }
             let effects = state.machine.tick(now);
-            let _ = state.apply(&shard.partition, effects);
+            let _ = state.apply(&shard.partition, &self.appends, effects);
         }
     }
 
@@ -42,7 +42,7 @@ impl GroupCoordinator {
                     records = effects.records.len(),
                     "expired committed offsets"
                 );
-                let _ = state.apply(&shard.partition, effects);
+                let _ = state.apply(&shard.partition, &self.appends, effects);
             }
         }
     }
