@@ -12,7 +12,7 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 use crate::kafka_uuid::METADATA_TOPIC_ID;
-use crate::records::{
+use crate::records::{ProducerIdsRecord, 
     ConfigRecord, ConfigResourceType, MetadataRecord, PartitionRecord, RemoveTopicRecord,
     TopicRecord,
 };
@@ -49,6 +49,14 @@ pub struct TopicImage {
 /// Why a record does not apply to an image.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ReplayError {
+    /// A producer-ids block that does not start after every block handed out before.
+    #[error("producer id block ending at {next_producer_id} is not past {current}")]
+    ProducerIdsBackwards {
+        /// The record's end of block.
+        next_producer_id: i64,
+        /// The image's first free producer id.
+        current: i64,
+    },
     /// A topic record with an empty name.
     #[error("empty topic name")]
     EmptyTopicName,
@@ -125,6 +133,8 @@ pub struct MetadataImage {
     topic_configs: BTreeMap<String, ConfigMap>,
     /// Broker configs by broker id string (empty = cluster default); no empty maps.
     broker_configs: BTreeMap<String, ConfigMap>,
+    /// The first producer id no block has taken yet (0 before the first block).
+    next_producer_id: i64,
 }
 
 impl MetadataImage {
@@ -175,6 +185,11 @@ impl MetadataImage {
         }
     }
 
+    /// The first producer id not handed out in any block: the next block starts here.
+    pub fn next_producer_id(&self) -> i64 {
+        self.next_producer_id
+    }
+
     /// Applies one record. On error the image is unchanged.
     pub fn apply(&mut self, record: &MetadataRecord) -> Result<(), ReplayError> {
         match record {
@@ -182,6 +197,7 @@ impl MetadataImage {
             MetadataRecord::Partition(r) => self.apply_partition(r),
             MetadataRecord::Config(r) => self.apply_config(r),
             MetadataRecord::RemoveTopic(r) => self.apply_remove_topic(r),
+            MetadataRecord::ProducerIds(r) => self.apply_producer_ids(r),
         }?;
         self.debug_check_invariants();
         Ok(())
@@ -313,6 +329,18 @@ impl MetadataImage {
                 }
             }
         }
+        Ok(())
+    }
+
+    /// Takes a block of producer ids: ids only ever move forward, so none is given out twice.
+    fn apply_producer_ids(&mut self, r: &ProducerIdsRecord) -> Result<(), ReplayError> {
+        if r.next_producer_id <= self.next_producer_id {
+            return Err(ReplayError::ProducerIdsBackwards {
+                next_producer_id: r.next_producer_id,
+                current: self.next_producer_id,
+            });
+        }
+        self.next_producer_id = r.next_producer_id;
         Ok(())
     }
 

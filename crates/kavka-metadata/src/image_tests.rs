@@ -256,3 +256,32 @@ fn clones_share_nothing_observable() {
     assert_eq!(image.topic_by_name("a").unwrap().partitions.len(), 1);
     assert_eq!(next.topic_by_name("a").unwrap().partitions.len(), 2);
 }
+
+#[test]
+fn producer_id_blocks_only_move_forward() {
+    let block = |next_producer_id| {
+        MetadataRecord::ProducerIds(crate::records::ProducerIdsRecord {
+            broker_id: 1,
+            broker_epoch: -1,
+            next_producer_id,
+        })
+    };
+    let mut image = image_of(&[block(1000), block(2000)]);
+    assert_eq!(image.next_producer_id(), 2000);
+    assert_rejected(
+        &mut image,
+        block(2000),
+        ReplayError::ProducerIdsBackwards {
+            next_producer_id: 2000,
+            current: 2000,
+        },
+    );
+    assert_rejected(
+        &mut image,
+        block(5),
+        ReplayError::ProducerIdsBackwards {
+            next_producer_id: 5,
+            current: 2000,
+        },
+    );
+}

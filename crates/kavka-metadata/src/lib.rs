@@ -47,6 +47,6 @@ pub use kafka_uuid::{
 pub use meta_properties::MetaProperties;
 pub use records::{
     ConfigRecord, ConfigResourceType, DecodeError, MetadataRecord, PartitionRecord,
-    RemoveTopicRecord, TopicRecord,
+    ProducerIdsRecord, RemoveTopicRecord, TopicRecord,
 };
 pub use store::MetadataStore;

@@ -6,7 +6,7 @@
 //! ```text
 //! record = type_id u16 | version u16 | body
 //! body   = the struct's fields in declaration order:
-//!          i32 as 4 bytes, uuid as 16 bytes, string as i32 length + UTF-8 (-1 = null),
+//!          i32 as 4 bytes, i64 as 8 bytes, uuid as 16 bytes, string as i32 length + UTF-8 (-1 = null),
 //!          array of i32 as i32 count + elements, ConfigResourceType as u8 (Kafka's code).
 //! ```
 //!
@@ -42,7 +42,7 @@ pub mod record_type {
     pub const REMOVE_TOPIC: u16 = 9;
     /// Reserved: a finalized feature level (`FeatureLevelRecord`).
     pub const FEATURE_LEVEL: u16 = 12;
-    /// Reserved: a block of producer ids handed out (`ProducerIdsRecord`).
+    /// [`super::ProducerIdsRecord`].
     pub const PRODUCER_IDS: u16 = 15;
 }
 
@@ -150,6 +150,25 @@ impl RemoveTopicRecord {
     pub const VERSION: u16 = 0;
 }
 
+/// A block of producer ids is handed out: every id below `next_producer_id` is taken, by this
+/// block or an earlier one, and is never given out again (Kafka's `ProducerIdsRecord`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProducerIdsRecord {
+    /// The broker the block was given to.
+    pub broker_id: i32,
+    /// That broker's epoch when it asked (-1 while brokers do not register).
+    pub broker_epoch: i64,
+    /// The first id of the next block: the end (exclusive) of this one.
+    pub next_producer_id: i64,
+}
+
+impl ProducerIdsRecord {
+    /// Stable type id.
+    pub const TYPE_ID: u16 = record_type::PRODUCER_IDS;
+    /// Current (and only) version.
+    pub const VERSION: u16 = 0;
+}
+
 /// Any metadata record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MetadataRecord {
@@ -161,6 +180,8 @@ pub enum MetadataRecord {
     Config(ConfigRecord),
     /// See [`RemoveTopicRecord`].
     RemoveTopic(RemoveTopicRecord),
+    /// See [`ProducerIdsRecord`].
+    ProducerIds(ProducerIdsRecord),
 }
 
 /// Why bytes do not decode as a [`MetadataRecord`].
@@ -222,6 +243,7 @@ impl MetadataRecord {
             MetadataRecord::Partition(_) => PartitionRecord::TYPE_ID,
             MetadataRecord::Config(_) => ConfigRecord::TYPE_ID,
             MetadataRecord::RemoveTopic(_) => RemoveTopicRecord::TYPE_ID,
+            MetadataRecord::ProducerIds(_) => ProducerIdsRecord::TYPE_ID,
         }
     }
 
@@ -232,6 +254,7 @@ impl MetadataRecord {
             MetadataRecord::Partition(_) => PartitionRecord::VERSION,
             MetadataRecord::Config(_) => ConfigRecord::VERSION,
             MetadataRecord::RemoveTopic(_) => RemoveTopicRecord::VERSION,
+            MetadataRecord::ProducerIds(_) => ProducerIdsRecord::VERSION,
         }
     }
 
@@ -260,6 +283,11 @@ impl MetadataRecord {
                 wire::put_nullable_string(buf, r.value.as_deref());
             }
             MetadataRecord::RemoveTopic(r) => wire::put_uuid(buf, &r.topic_id),
+            MetadataRecord::ProducerIds(r) => {
+                buf.put_i32(r.broker_id);
+                buf.put_i64(r.broker_epoch);
+                buf.put_i64(r.next_producer_id);
+            }
         }
     }
 
@@ -281,6 +309,7 @@ impl MetadataRecord {
             PartitionRecord::TYPE_ID => (PartitionRecord::VERSION, decode_partition),
             ConfigRecord::TYPE_ID => (ConfigRecord::VERSION, decode_config),
             RemoveTopicRecord::TYPE_ID => (RemoveTopicRecord::VERSION, decode_remove_topic),
+            ProducerIdsRecord::TYPE_ID => (ProducerIdsRecord::VERSION, decode_producer_ids),
             _ => return Err(DecodeError::UnknownType { type_id }),
         };
         // Every type is at version 0 today; a later version adds a decoder here.
@@ -328,6 +357,20 @@ fn decode_remove_topic(r: &mut Reader<'_>) -> Result<MetadataRecord, DecodeError
     Ok(MetadataRecord::RemoveTopic(RemoveTopicRecord {
         topic_id: r.uuid("topic_id")?,
     }))
+}
+
+fn decode_producer_ids(r: &mut Reader<'_>) -> Result<MetadataRecord, DecodeError> {
+    Ok(MetadataRecord::ProducerIds(ProducerIdsRecord {
+        broker_id: r.i32("broker_id")?,
+        broker_epoch: r.i64("broker_epoch")?,
+        next_producer_id: r.i64("next_producer_id")?,
+    }))
+}
+
+impl From<ProducerIdsRecord> for MetadataRecord {
+    fn from(r: ProducerIdsRecord) -> Self {
+        MetadataRecord::ProducerIds(r)
+    }
 }
 
 impl From<TopicRecord> for MetadataRecord {

@@ -60,11 +60,26 @@ fn remove_topic_record_round_trips() {
 }
 
 #[test]
+fn producer_ids_record_round_trips_with_exact_layout() {
+    let record = MetadataRecord::ProducerIds(ProducerIdsRecord {
+        broker_id: 1,
+        broker_epoch: -1,
+        next_producer_id: 2000,
+    });
+    let mut expected = vec![0, 15, 0, 0, 0, 0, 0, 1];
+    expected.extend_from_slice(&(-1i64).to_be_bytes());
+    expected.extend_from_slice(&2000i64.to_be_bytes());
+    assert_eq!(record.to_bytes(), expected);
+    round_trip(record);
+}
+
+#[test]
 fn type_ids_and_versions_are_stable() {
     assert_eq!(TopicRecord::TYPE_ID, 2);
     assert_eq!(PartitionRecord::TYPE_ID, 3);
     assert_eq!(ConfigRecord::TYPE_ID, 4);
     assert_eq!(RemoveTopicRecord::TYPE_ID, 9);
+    assert_eq!(ProducerIdsRecord::TYPE_ID, 15);
     assert_eq!(ConfigResourceType::Topic.code(), 2);
     assert_eq!(ConfigResourceType::Broker.code(), 4);
 }
@@ -72,8 +87,8 @@ fn type_ids_and_versions_are_stable() {
 #[test]
 fn decode_rejects_unknown_type_and_version() {
     assert_eq!(
-        MetadataRecord::decode(&[0, 15, 0, 0]),
-        Err(DecodeError::UnknownType { type_id: 15 })
+        MetadataRecord::decode(&[0, 16, 0, 0]),
+        Err(DecodeError::UnknownType { type_id: 16 })
     );
     let mut bytes = MetadataRecord::RemoveTopic(RemoveTopicRecord {
         topic_id: Uuid::nil(),
@@ -177,7 +192,7 @@ proptest! {
 
     #[test]
     fn random_bodies_after_a_valid_header_never_panic(
-        type_id in prop_oneof![Just(2u16), Just(3), Just(4), Just(9)],
+        type_id in prop_oneof![Just(2u16), Just(3), Just(4), Just(9), Just(15)],
         body in prop::collection::vec(any::<u8>(), 0..128),
     ) {
         let mut bytes = type_id.to_be_bytes().to_vec();

@@ -3,7 +3,7 @@
 use proptest::prelude::*;
 use uuid::Uuid;
 
-use crate::records::{
+use crate::records::{ProducerIdsRecord, 
     ConfigRecord, ConfigResourceType, MetadataRecord, PartitionRecord, RemoveTopicRecord,
     TopicRecord,
 };
@@ -53,6 +53,15 @@ pub(crate) fn arb_record() -> impl Strategy<Value = MetadataRecord> {
                 })
             }),
         uuid.prop_map(|topic_id| MetadataRecord::RemoveTopic(RemoveTopicRecord { topic_id })),
+        (any::<i32>(), any::<i64>(), any::<i64>()).prop_map(
+            |(broker_id, broker_epoch, next_producer_id)| {
+                MetadataRecord::ProducerIds(ProducerIdsRecord {
+                    broker_id,
+                    broker_epoch,
+                    next_producer_id,
+                })
+            }
+        ),
     ]
 }
 

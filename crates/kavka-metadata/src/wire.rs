@@ -81,6 +81,10 @@ impl<'a> Reader<'a> {
         Ok(i32::from_be_bytes(self.array(field)?))
     }
 
+    pub(crate) fn i64(&mut self, field: &'static str) -> Result<i64, DecodeError> {
+        Ok(i64::from_be_bytes(self.array(field)?))
+    }
+
     pub(crate) fn uuid(&mut self, field: &'static str) -> Result<Uuid, DecodeError> {
         Ok(Uuid::from_bytes(self.array(field)?))
     }

@@ -211,6 +211,8 @@ pub fn decode_records(batch: &BatchView<'_>) -> Result<Vec<Record>, RecordError>
 #[derive(Debug)]
 pub struct BatchBuilder {
     compression: Compression,
+    /// Producer id, epoch and base sequence of an idempotent producer; (-1, -1, -1) otherwise.
+    producer: (i64, i16, i32),
     base_timestamp: Option<i64>,
     max_timestamp: i64,
     count: i32,
@@ -258,11 +260,19 @@ impl BatchBuilder {
     pub fn new(compression: Compression) -> BatchBuilder {
         BatchBuilder {
             compression,
+            producer: (-1, -1, -1),
             base_timestamp: None,
             max_timestamp: -1,
             count: 0,
             records: BytesMut::new(),
         }
+    }
+
+    /// Marks the batch as an idempotent producer's: its id, epoch and the sequence of the
+    /// first record.
+    pub fn with_producer(mut self, producer_id: i64, epoch: i16, base_sequence: i32) -> Self {
+        self.producer = (producer_id, epoch, base_sequence);
+        self
     }
 
     /// Number of records appended.
@@ -312,9 +322,9 @@ impl BatchBuilder {
                 last_offset_delta: (self.count - 1).max(0),
                 base_timestamp: self.base_timestamp.unwrap_or(-1),
                 max_timestamp: self.max_timestamp,
-                producer_id: -1,
-                producer_epoch: -1,
-                base_sequence: -1,
+                producer_id: self.producer.0,
+                producer_epoch: self.producer.1,
+                base_sequence: self.producer.2,
                 record_count: self.count,
             },
             &section,

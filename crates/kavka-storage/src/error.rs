@@ -37,6 +37,9 @@ pub enum StorageError {
         /// Offset the next appended record will get.
         log_end_offset: i64,
     },
+    /// A producer's batch fails the idempotence checks (epoch, sequence); nothing was written.
+    #[error("{0}")]
+    Producer(crate::producer_state::ProducerError),
     /// On-disk state that recovery cannot repair, or that a read found inconsistent.
     #[error("corrupt log: {0}")]
     Corrupt(String),

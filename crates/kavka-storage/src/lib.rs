@@ -21,6 +21,11 @@
 //!   ([`PartitionLog::apply_retention`]) and DeleteRecords ([`PartitionLog::delete_records`])
 //!   move the log start offset, checkpointed atomically in `log-start-offset` before segments
 //!   are deleted.
+//! - Idempotent producers ([`producer_state`]): every produced batch with a producer id is
+//!   checked from its header against the producer's epoch and last five batches (a retry is
+//!   answered with the original offsets, a gap or an old epoch refused); the state is
+//!   snapshotted at every roll and at close ([`producer_snapshot`], `<offset>.snapshot`) and
+//!   rebuilt at open from the latest snapshot plus the batch headers after it.
 //! - Compaction (`cleanup.policy=compact`) runs in three steps so that produce and fetch never
 //!   wait for it: [`PartitionLog::clean_task`] under the partition lock, [`CleanTask::run`]
 //!   without it (bounded offset map, cleaned segments written beside the log),
@@ -43,6 +48,8 @@ mod header;
 mod index;
 mod index_file;
 mod log;
+pub mod producer_snapshot;
+pub mod producer_state;
 mod read;
 mod recovery;
 mod scan;
@@ -57,5 +64,6 @@ pub use cleaner::{
 pub use config::{CleanupPolicy, LogConfig, TimestampType};
 pub use error::StorageError;
 pub use log::{AppendInfo, PartitionLog, RetentionOutcome, DELETED_DIR_SUFFIX};
+pub use producer_state::{ProducerEntry, ProducerError, ProducerStateManager};
 pub use read::ReadSlice;
 pub use recovery::{RecoveryReport, RECOVERY_POINT_FILE};

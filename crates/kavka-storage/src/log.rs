@@ -20,11 +20,14 @@ pub const DELETED_DIR_SUFFIX: &str = "-delete";
 use crate::cleaner::swap;
 use crate::config::{LogConfig, TimestampType};
 use crate::error::{IoContext, StorageError};
+use crate::producer_snapshot;
+use crate::producer_state::ProducerStateManager;
 use crate::read::ReadSlice;
 use crate::recovery::{load_segments, RecoveryPointFile, RecoveryReport};
 use crate::segment::Segment;
 
 mod compaction;
+mod producers;
 mod retention;
 
 pub use retention::RetentionOutcome;
@@ -43,8 +46,11 @@ pub struct AppendInfo {
     pub log_append_time_ms: i64,
     /// Records appended.
     pub record_count: i64,
-    /// Bytes appended.
+    /// Bytes appended (0 for a duplicate).
     pub bytes: usize,
+    /// The batch was a producer's retry of a batch already in the log: nothing was appended,
+    /// and the offsets are the original batch's.
+    pub duplicate: bool,
 }
 
 /// The log of one partition, stored in its own directory as Kafka-style segments.
@@ -92,6 +98,10 @@ pub struct PartitionLog {
     /// consistent by reopening (recovery completes the swap), so data-removing operations
     /// refuse to run. Kafka takes the log directory offline in that case.
     needs_reopen: Option<String>,
+    /// Idempotent producers' epochs and last batches, for duplicate and sequence checks.
+    /// Snapshotted at every roll and at close; rebuilt at open from the latest snapshot and the
+    /// batch headers after it.
+    producers: ProducerStateManager,
 }
 
 impl PartitionLog {
@@ -143,9 +153,11 @@ impl PartitionLog {
             instance_id: NEXT_LOG_INSTANCE.fetch_add(1, Ordering::Relaxed),
             cleaning: Arc::new(()),
             needs_reopen: None,
+            producers: ProducerStateManager::new(),
         };
         log.log_start_offset = log.segments[0].base_offset();
         log.restore_log_start_offset(log_start_checkpoint, &mut report)?;
+        log.load_producer_state()?;
         log.restore_cleaner_checkpoint()?;
         log.recompute_max_timestamp();
         // Scanned segments may exist only in the page cache (a process crash): make them durable
@@ -208,14 +220,9 @@ impl PartitionLog {
             .expect("a log always has an active segment")
     }
 
-    /// Checks a produce payload before anything is written: batch headers and CRCs, sizes,
-    /// and the offsets it will take; rolls the active segment if it must. Returns the summary,
-    /// the first and last offsets, and the LogAppendTime to stamp.
-    fn prepare_append(
-        &mut self,
-        batches: &[u8],
-        now_ms: i64,
-    ) -> Result<(i64, i64, i64, Option<i64>), StorageError> {
+    /// Checks a produce payload before anything is written: batch headers and CRCs, and sizes.
+    /// Returns the record count.
+    fn validate_append(&self, batches: &[u8]) -> Result<i64, StorageError> {
         let summary = validate_batches(batches)?;
         if summary.largest_batch_bytes > self.config.max_message_bytes {
             return Err(StorageError::MessageTooLarge {
@@ -230,13 +237,24 @@ impl PartitionLog {
                 max: usize::try_from(segment_bytes_max).unwrap_or(usize::MAX),
             });
         }
+        Ok(summary.record_count)
+    }
+
+    /// The offsets a validated payload of `record_count` records will take; rolls the active
+    /// segment if it must. Returns the first and last offsets and the LogAppendTime to stamp.
+    fn prepare_append(
+        &mut self,
+        bytes: usize,
+        record_count: i64,
+        now_ms: i64,
+    ) -> Result<(i64, i64, Option<i64>), StorageError> {
         let base_offset = self.log_end_offset();
         let last_offset = base_offset
-            .checked_add(summary.record_count - 1)
+            .checked_add(record_count - 1)
             .ok_or_else(|| StorageError::Corrupt(format!("offset overflow after {base_offset}")))?;
-        let reason =
-            self.active()
-                .roll_reason(batches.len() as u64, last_offset, now_ms, &self.config);
+        let reason = self
+            .active()
+            .roll_reason(bytes as u64, last_offset, now_ms, &self.config);
         if let Some(reason) = reason {
             self.roll(reason)?;
         }
@@ -244,12 +262,7 @@ impl PartitionLog {
             TimestampType::LogAppendTime => Some(now_ms),
             TimestampType::CreateTime => None,
         };
-        Ok((
-            summary.record_count,
-            base_offset,
-            last_offset,
-            log_append_time_ms,
-        ))
+        Ok((base_offset, last_offset, log_append_time_ms))
     }
 
     /// Bookkeeping after bytes reached the active segment: max timestamp, flush policy.
@@ -285,21 +298,29 @@ impl PartitionLog {
             log_append_time_ms: log_append_time_ms.unwrap_or(-1),
             record_count,
             bytes,
+            duplicate: false,
         })
     }
 
-    /// Validates the batches (header, CRC, sizes; records are not decoded), assigns offsets in
-    /// place from the log end offset (stamping `leader_epoch`, and LogAppendTime when the
-    /// config says so), rolls if needed, appends the bytes with one write, and flushes per
-    /// `flush.messages`. Nothing is written if validation fails.
+    /// Validates the batches (header, CRC, sizes; records are not decoded), checks their
+    /// producers' epochs and sequences, assigns offsets in place from the log end offset
+    /// (stamping `leader_epoch`, and LogAppendTime when the config says so), rolls if needed,
+    /// appends the bytes with one write, and flushes per `flush.messages`. Nothing is written if
+    /// a check fails, nor when the payload is one batch that a producer already wrote (the
+    /// original offsets are returned, with `duplicate` set).
     pub fn append(
         &mut self,
         batches: &mut [u8],
         leader_epoch: i32,
         now_ms: i64,
     ) -> Result<AppendInfo, StorageError> {
-        let (count, base_offset, last_offset, log_append_time_ms) =
-            self.prepare_append(batches, now_ms)?;
+        let count = self.validate_append(batches)?;
+        let staged = match self.check_producers(batches)? {
+            producers::Checked::Duplicate(info) => return Ok(info),
+            producers::Checked::Append(staged) => staged,
+        };
+        let (base_offset, last_offset, log_append_time_ms) =
+            self.prepare_append(batches.len(), count, now_ms)?;
         let next_offset = assign_offsets(batches, base_offset, leader_epoch, log_append_time_ms);
         assert_eq!(next_offset, last_offset + 1, "offsets assigned per summary");
         let active = self
@@ -307,6 +328,9 @@ impl PartitionLog {
             .last_mut()
             .expect("a log always has an active segment");
         active.append(batches, now_ms, &self.config)?;
+        if staged {
+            self.record_producers(batches);
+        }
         self.finish_append(
             count,
             base_offset,
@@ -326,20 +350,28 @@ impl PartitionLog {
         leader_epoch: i32,
         now_ms: i64,
     ) -> Result<AppendInfo, StorageError> {
-        let (count, base_offset, last_offset, log_append_time_ms) =
-            self.prepare_append(batch, now_ms)?;
+        let count = self.validate_append(batch)?;
         let size = kavka_protocol::batch::batch_size(batch)?;
         if size != batch.len() {
             return Err(StorageError::InvalidBatch(
                 kavka_protocol::batch::BatchError::Invalid("append_batch takes exactly one batch"),
             ));
         }
+        let producer = match self.check_producer_batch(batch, count)? {
+            producers::CheckedBatch::Duplicate(info) => return Ok(info),
+            producers::CheckedBatch::Append(producer) => producer,
+        };
+        let (base_offset, last_offset, log_append_time_ms) =
+            self.prepare_append(batch.len(), count, now_ms)?;
         let header = assigned_header(batch, base_offset, leader_epoch, log_append_time_ms);
         let active = self
             .segments
             .last_mut()
             .expect("a log always has an active segment");
         active.append_parts(&header, &batch[BATCH_HEADER_BYTES..], now_ms, &self.config)?;
+        if let Some(producer) = producer {
+            self.record_producer(producer, base_offset, log_append_time_ms);
+        }
         self.finish_append(
             count,
             base_offset,
@@ -355,6 +387,8 @@ impl PartitionLog {
         let base_offset = self.log_end_offset();
         self.active_mut().finish()?;
         let segment = Segment::create(&self.dir, base_offset)?;
+        // The producer state as of the new segment's base: recovery replays from here at most.
+        producer_snapshot::write(&self.dir, base_offset, &self.producers)?;
         tracing::debug!(dir = %self.dir.display(), base_offset, reason, "rolled segment");
         self.segments.push(segment);
         self.dir_unsynced = true;
@@ -520,6 +554,8 @@ impl PartitionLog {
     /// `open(clean_shutdown = true)` restores exactly this state.
     pub fn close(mut self) -> Result<(), StorageError> {
         self.active_mut().finish()?;
+        producer_snapshot::write(&self.dir, self.log_end_offset(), &self.producers)?;
+        self.dir_unsynced = true;
         self.flush()
     }
 
