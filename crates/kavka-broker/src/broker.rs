@@ -19,6 +19,7 @@ use crate::controller::{self, ConfigChange, ConfigTarget, Refusal, TopicSpec};
 use crate::error::BrokerError;
 use crate::group_coordinator::GroupCoordinator;
 use crate::log_manager::{partition_dir_name, LogManager};
+use crate::producer_ids::ProducerIdManager;
 use crate::replica_manager::ReplicaManager;
 use crate::topic_config::ConfigLayers;
 
@@ -39,6 +40,8 @@ pub struct Broker {
     advertised: RwLock<(String, u16)>,
     /// The group coordinator (its shards are the `__consumer_offsets` partitions).
     pub groups: GroupCoordinator,
+    /// This broker's block of producer ids.
+    producer_ids: ProducerIdManager,
 }
 
 /// Milliseconds since the Unix epoch.
@@ -69,6 +72,7 @@ impl Broker {
             image: RwLock::new(image.clone()),
             groups: GroupCoordinator::new(config_group, replicas.purgatory.clone()),
             replicas,
+            producer_ids: ProducerIdManager::default(),
         };
         broker.load_partitions(&image)?;
         // The shards replay their partitions once the listener runs (see `server`).
@@ -276,6 +280,9 @@ impl Broker {
                         tracing::info!(topic = %topic.name, "topic deleted");
                     }
                 }
+                MetadataRecord::ProducerIds(r) => {
+                    tracing::debug!(next_producer_id = r.next_producer_id, "producer id block taken");
+                }
                 MetadataRecord::Topic(t) => {
                     tracing::info!(topic = %t.name, topic_id = %kavka_metadata::topic_id_to_string(&t.topic_id), "topic created");
                 }
@@ -358,6 +365,17 @@ impl Broker {
                 .ok_or((ErrorCode::UNKNOWN_TOPIC_OR_PARTITION, String::new())),
             other => other,
         }
+    }
+
+    /// A producer id never given out before (InitProducerId); commits a new block of ids to
+    /// the metadata log when this broker's block is used up.
+    pub fn new_producer_id(&self) -> Result<i64, Refusal> {
+        let node_id = self.config.node_id;
+        self.producer_ids.next_id(|| {
+            self.change_metadata(false, |image| {
+                crate::producer_ids::allocate_block(image, node_id)
+            })
+        })
     }
 
     /// Deletes a topic by id.

@@ -119,6 +119,10 @@ pub struct BrokerConfig {
     pub offsets_topic_segment_bytes: i32,
     /// `offsets.retention.check.interval.ms`: how often old offsets are expired.
     pub offsets_retention_check_interval_ms: u64,
+    /// `producer.id.expiration.ms`: a partition forgets an idempotent producer idle this long.
+    pub producer_id_expiration_ms: u64,
+    /// `producer.id.expiration.check.interval.ms`: how often idle producers are forgotten.
+    pub producer_id_expiration_check_interval_ms: u64,
     /// Every key given (file then overrides), for DescribeConfigs sources.
     pub given: BTreeMap<String, String>,
 }
@@ -381,6 +385,10 @@ impl BrokerConfig {
             positive_i32("offsets.topic.segment.bytes", 100 * 1024 * 1024)?;
         let offsets_retention_check_interval_ms =
             u64_at_least("offsets.retention.check.interval.ms", 600_000, 1)?;
+        let producer_id_expiration_ms =
+            u64_at_least("producer.id.expiration.ms", 86_400_000, 1)?;
+        let producer_id_expiration_check_interval_ms =
+            u64_at_least("producer.id.expiration.check.interval.ms", 600_000, 1)?;
 
         for key in map.keys() {
             if !KNOWN_KEYS.contains(&key.as_str())
@@ -412,6 +420,8 @@ impl BrokerConfig {
             offsets_topic_num_partitions,
             offsets_topic_segment_bytes,
             offsets_retention_check_interval_ms,
+            producer_id_expiration_ms,
+            producer_id_expiration_check_interval_ms,
             given: map,
         })
     }
@@ -459,6 +469,8 @@ const KNOWN_KEYS: &[&str] = &[
     "offsets.topic.num.partitions",
     "offsets.topic.segment.bytes",
     "offsets.retention.check.interval.ms",
+    "producer.id.expiration.ms",
+    "producer.id.expiration.check.interval.ms",
 ];
 
 #[cfg(test)]

@@ -11,6 +11,7 @@
 //! - [`group_coordinator`]: runs the group coordinator's shards on `__consumer_offsets`.
 //! - [`replica_manager`] / [`purgatory`]: hosted partitions, and delayed fetches waiting on appends.
 //! - [`retention`] / [`cleaner`]: background deletion of old segments and log compaction.
+//! - [`producer_ids`]: producer id blocks in the metadata log, handed out by InitProducerId.
 //! - [`log_manager`]: data directories, `meta.properties`, the clean-shutdown marker.
 //! - [`config`] / [`topic_config`]: broker and topic configuration in Kafka's words.
 
@@ -23,6 +24,7 @@ pub mod error;
 pub mod group_coordinator;
 pub mod handlers;
 pub mod log_manager;
+pub mod producer_ids;
 pub mod purgatory;
 pub mod replica_manager;
 pub mod retention;

@@ -13,8 +13,8 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use bytes::Bytes;
 use kavka_protocol::ErrorCode;
 use kavka_storage::{
-    AppendInfo, CleanStats, CleanTask, CleanedLog, LogConfig, PartitionLog, ReadSlice,
-    RetentionOutcome, StorageError,
+    AppendInfo, CleanStats, CleanTask, CleanedLog, LogConfig, PartitionLog, ProducerError,
+    ReadSlice, RetentionOutcome, StorageError,
 };
 use uuid::Uuid;
 
@@ -154,6 +154,11 @@ pub fn storage_error_code(e: &StorageError) -> ErrorCode {
         StorageError::MessageTooLarge { .. } => ErrorCode::MESSAGE_TOO_LARGE,
         StorageError::OffsetOutOfRange { .. } => ErrorCode::OFFSET_OUT_OF_RANGE,
         StorageError::Corrupt(_) => ErrorCode::CORRUPT_MESSAGE,
+        StorageError::Producer(p) => match p {
+            ProducerError::InvalidEpoch { .. } => ErrorCode::INVALID_PRODUCER_EPOCH,
+            ProducerError::OutOfOrderSequence { .. } => ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER,
+            ProducerError::DuplicateSequence { .. } => ErrorCode::DUPLICATE_SEQUENCE_NUMBER,
+        },
         _ => ErrorCode::KAFKA_STORAGE_ERROR,
     }
 }
@@ -271,6 +276,11 @@ impl Partition {
     /// Moves the log start offset to `offset` (DeleteRecords); returns the new log start offset.
     pub fn delete_records(&self, offset: i64) -> Result<i64, PartitionError> {
         self.with_log(|log| log.delete_records(offset))
+    }
+
+    /// Forgets producers idle for `expiration_ms`; returns how many.
+    pub fn expire_producers(&self, now_ms: i64, expiration_ms: i64) -> Result<usize, PartitionError> {
+        self.with_log(|log| Ok(log.expire_producers(now_ms, expiration_ms)))
     }
 
     /// Deletes segments past `retention.ms` / `retention.bytes`.

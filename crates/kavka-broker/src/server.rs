@@ -92,6 +92,8 @@ async fn serve(
         })
     };
     let retention = tokio::spawn(crate::retention::run(broker.clone()));
+    let producer_expiration =
+        tokio::spawn(crate::retention::run_producer_expiration(broker.clone()));
     let groups = tokio::spawn(crate::group_coordinator::run_timers(broker.clone()));
     let cleaners = crate::cleaner::spawn(broker.clone());
     loop {
@@ -118,6 +120,8 @@ async fn serve(
     let _ = flusher.await;
     retention.abort();
     let _ = retention.await;
+    producer_expiration.abort();
+    let _ = producer_expiration.await;
     groups.abort();
     let _ = groups.await;
     for c in cleaners {

@@ -35,6 +35,7 @@ macro_rules! for_each_served_api {
             (ListGroups, ListGroupsRequest, ListGroupsResponse),
             (DeleteGroups, DeleteGroupsRequest, DeleteGroupsResponse),
             (OffsetDelete, OffsetDeleteRequest, OffsetDeleteResponse),
+            (InitProducerId, InitProducerIdRequest, InitProducerIdResponse),
         }
     };
 }

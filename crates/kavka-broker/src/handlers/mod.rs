@@ -24,6 +24,7 @@ pub mod fetch;
 pub mod find_coordinator;
 pub mod heartbeat;
 pub mod incremental_alter_configs;
+pub mod init_producer_id;
 pub mod join_group;
 pub mod leave_group;
 pub mod list_groups;
@@ -80,6 +81,7 @@ pub const SERVED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::ListGroups, 0, 5),
     (ApiKey::DeleteGroups, 0, 2),
     (ApiKey::OffsetDelete, 0, 0),
+    (ApiKey::InitProducerId, 0, 5),
 ];
 
 /// Whether this version of the API is served.
@@ -159,6 +161,10 @@ pub async fn handle(ctx: &RequestContext<'_>, request: Request) -> Outcome {
         Request::ListGroups(r) => Response::ListGroups(list_groups::handle(ctx, r)),
         Request::DeleteGroups(r) => Response::DeleteGroups(delete_groups::handle(ctx, r)),
         Request::OffsetDelete(r) => Response::OffsetDelete(offset_delete::handle(ctx, r)),
+        // A new block of ids is a metadata commit (fsync).
+        Request::InitProducerId(r) => {
+            Response::InitProducerId(blocking(|| init_producer_id::handle(ctx, r)))
+        }
     })
 }
 

@@ -2,7 +2,9 @@
 //! timestamps within the topic's bounds, no larger than a segment), then the log validates
 //! length, magic and CRC32C (no record decoding), assigns offsets by rewriting the batch header
 //! and appends the bytes. On one node acks=1 and acks=all are the same, since the leader is the
-//! whole ISR, except that acks=all honours `min.insync.replicas`.
+//! whole ISR, except that acks=all honours `min.insync.replicas`. Batches of idempotent
+//! producers are checked by the log against the producer's epoch and sequence (from the header);
+//! a retry of a batch already stored is answered with the stored batch's offsets.
 
 use kavka_metadata::MetadataImage;
 use kavka_protocol::batch::{BatchHeader, BatchIter};
@@ -55,6 +57,16 @@ fn check_batches(
         return Err((
             ErrorCode::INVALID_RECORD,
             "Clients may not produce control batches".into(),
+        ));
+    }
+    if first.is_transactional() {
+        // No transaction coordinator yet, so no partition is ever part of a transaction.
+        return Err((
+            ErrorCode::INVALID_TXN_STATE,
+            format!(
+                "Producer {} wrote a transactional batch, but transactions are not supported yet",
+                header.producer_id
+            ),
         ));
     }
     if header.size_bytes as u64 > policy.segment_bytes {
