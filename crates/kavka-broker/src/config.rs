@@ -393,6 +393,7 @@ impl BrokerConfig {
         for key in map.keys() {
             if !KNOWN_KEYS.contains(&key.as_str())
                 && !ACCEPTED_WITHOUT_EFFECT.contains(&key.as_str())
+                && crate::topic_config::broker_key_def(key).is_none()
             {
                 tracing::warn!(key = %key, "unknown config key ignored");
             }
