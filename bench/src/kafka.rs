@@ -34,12 +34,14 @@ const FETCH_QUEUE_BACKOFF_MS: &str = "0";
 const POLL_EVERY_RECORDS: u64 = 1024;
 
 /// A producer configuration: the figures the workloads vary, librdkafka's defaults for the rest
-/// (batch.size 1 MB, no compression, no idempotence).
+/// (batch.size 1 MB, no compression, no idempotence unless asked).
 #[derive(Debug, Clone, Copy)]
 pub struct ProducerSettings {
     /// "1" or "all".
     pub acks: &'static str,
     pub linger_ms: u32,
+    /// `enable.idempotence` (librdkafka then requires acks=all).
+    pub idempotent: bool,
 }
 
 /// Counts delivery reports; the producer's context.
@@ -107,7 +109,7 @@ pub fn producer(bootstrap: &str, settings: ProducerSettings) -> Result<CountingP
     base_config(bootstrap)
         .set("acks", settings.acks)
         .set("linger.ms", settings.linger_ms.to_string())
-        .set("enable.idempotence", "false")
+        .set("enable.idempotence", settings.idempotent.to_string())
         .create_with_context(Deliveries::default())
         .context("producer")
 }

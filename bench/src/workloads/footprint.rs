@@ -125,6 +125,7 @@ fn recovery(o: &Options) -> Result<Row> {
         ProducerSettings {
             acks: "1",
             linger_ms: 5,
+            idempotent: false,
         },
     )?;
     let delivered = producer.context().delivered.clone();

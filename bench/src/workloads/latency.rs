@@ -46,6 +46,7 @@ pub(crate) fn run(target: &Target, o: &Options) -> Result<Row> {
         ProducerSettings {
             acks: "1",
             linger_ms: o.latency_linger_ms,
+            idempotent: false,
         },
     )?;
     let consumer = kafka::consumer(&target.bootstrap)?;

@@ -31,6 +31,8 @@ struct ProduceCase {
     topic_configs: &'static [(&'static str, &'static str)],
     /// Whether P2 reads this topic back.
     consume: bool,
+    /// An idempotent producer (acks=all): the broker checks every batch's sequence.
+    idempotent: bool,
 }
 
 /// P1: one producer per case, each to a new topic.
@@ -43,6 +45,7 @@ pub(crate) fn produce(target: &Target, o: &Options) -> Result<(Vec<Row>, Vec<Wri
             acks: "1",
             topic_configs: &[],
             consume: true,
+            idempotent: false,
         },
         ProduceCase {
             label: "100 B",
@@ -51,6 +54,7 @@ pub(crate) fn produce(target: &Target, o: &Options) -> Result<(Vec<Row>, Vec<Wri
             acks: "1",
             topic_configs: &[],
             consume: true,
+            idempotent: false,
         },
         ProduceCase {
             label: "1 KiB durable",
@@ -59,17 +63,38 @@ pub(crate) fn produce(target: &Target, o: &Options) -> Result<(Vec<Row>, Vec<Wri
             acks: "all",
             topic_configs: &[("flush.messages", "1")],
             consume: false,
+            idempotent: false,
+        },
+        ProduceCase {
+            label: "1 KiB idempotent",
+            value_size: 1024,
+            records: o.records_1k,
+            acks: "all",
+            topic_configs: &[],
+            consume: false,
+            idempotent: true,
+        },
+        ProduceCase {
+            label: "100 B idempotent",
+            value_size: 100,
+            records: o.records_100b,
+            acks: "all",
+            topic_configs: &[],
+            consume: false,
+            idempotent: true,
         },
     ];
     let (mut rows, mut written) = (Vec::new(), Vec::new());
     for case in cases {
-        let topic = topic_name(&format!("p1-{}", case.value_size));
+        let kind = if case.idempotent { "-idem" } else { "" };
+        let topic = topic_name(&format!("p1-{}{kind}", case.value_size));
         kafka::create_topic(&target.bootstrap, &topic, o.partitions, case.topic_configs)?;
         let producer = kafka::producer(
             &target.bootstrap,
             ProducerSettings {
                 acks: case.acks,
                 linger_ms: P1_LINGER_MS,
+                idempotent: case.idempotent,
             },
         )?;
         let fsync = if case.topic_configs.is_empty() {

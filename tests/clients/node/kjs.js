@@ -1,5 +1,5 @@
 'use strict'
-// kafkajs set up for kavka: compression codecs registered, idempotence off,
+// kafkajs set up for kavka: compression codecs registered, kafkajs's defaults (not idempotent),
 // and a partition-assignment "consumer" built from kafkajs's own Fetch
 // implementation (kafkajs's Consumer always joins a group, which kavka does
 // not support yet).
@@ -52,7 +52,6 @@ function kafka(bootstrap, extra = {}) {
 function producer(k, extra = {}) {
   return k.producer({
     createPartitioner: Partitioners.DefaultPartitioner,
-    idempotent: false,
     allowAutoTopicCreation: false,
     ...extra,
   })

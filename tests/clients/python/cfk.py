@@ -1,4 +1,4 @@
-"""confluent-kafka helpers: clients configured for kavka (no groups, no idempotence)."""
+"""confluent-kafka helpers: clients configured for kavka (no groups; librdkafka's default producer, not idempotent)."""
 
 from __future__ import annotations
 
@@ -29,7 +29,6 @@ def admin(bootstrap: str) -> AdminClient:
 def producer(bootstrap: str, **extra) -> Producer:
     conf = {
         "bootstrap.servers": bootstrap,
-        "enable.idempotence": False,
         "acks": "all",
         "linger.ms": 5,
     }

@@ -235,7 +235,7 @@ def kp_create_topic(bootstrap: str, topic: str, partitions: int) -> None:
 
 def kp_produce(bootstrap: str, topic: str, n: int, tag: str) -> Tuple[Set[RecordId], Dict[RecordId, bytes]]:
     recs = make_records(tag, n=n)
-    p = KafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=False, acks="all",
+    p = KafkaProducer(bootstrap_servers=bootstrap, acks="all",
                       linger_ms=5, request_timeout_ms=KP_TIMEOUT_MS)
     try:
         futures = [p.send(topic, key=r.key, value=r.value, timestamp_ms=r.timestamp) for r in recs]

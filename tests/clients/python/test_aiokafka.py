@@ -49,7 +49,6 @@ async def round_trip(bootstrap: str, codec: str) -> None:
     p = AIOKafkaProducer(
         bootstrap_servers=bootstrap,
         acks="all",
-        enable_idempotence=False,
         linger_ms=5,
         compression_type=None if codec == "none" else codec,
     )

@@ -1,7 +1,7 @@
 """kafka-python against kavka.
 
 Consumers use assign()/seek (group_id=None: no coordinator, no commits);
-producers have idempotence disabled (kavka has no InitProducerId yet).
+producers keep kafka-python's default: idempotent.
 """
 
 from __future__ import annotations
@@ -34,7 +34,6 @@ def admin(bootstrap: str) -> KafkaAdminClient:
 def producer(bootstrap: str, **extra) -> KafkaProducer:
     conf = dict(
         bootstrap_servers=bootstrap,
-        enable_idempotence=False,
         acks="all",
         linger_ms=5,
         batch_size=64 * 1024,
