@@ -36,6 +36,9 @@ pub struct ProducePolicy {
     /// Whether an append may fsync (`flush.messages` set): such appends run where blocking the
     /// thread does not hold up other connections.
     pub may_fsync: bool,
+    /// `cleanup.policy` includes `compact`: records without a key are refused (the only
+    /// produce check that decodes records).
+    pub compacted: bool,
     /// `compression.type` naming a codec: batches in another codec are re-compressed.
     /// `None` for `producer` (stored as sent).
     pub compression: Option<kavka_protocol::batch::Compression>,

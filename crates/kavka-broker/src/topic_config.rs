@@ -573,6 +573,7 @@ impl<'a> ConfigLayers<'a> {
             segment_bytes: log.segment_bytes,
             log_append_time: log.message_timestamp_type == TimestampType::LogAppendTime,
             may_fsync: log.flush_messages.is_some(),
+            compacted: log.cleanup_policy.compact,
             compression: {
                 use kavka_protocol::batch::Compression;
                 match self.value(overrides, "compression.type").as_deref() {

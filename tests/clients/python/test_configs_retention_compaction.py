@@ -856,3 +856,34 @@ def test_compaction_spares_recent_records_and_active_segment(broker_factory):
         last[k] = v
     assert {k: v for _, k, v, _ in got} == last
     assert len(read_partition(bs, "unrolled")) == 1000
+
+
+def test_compacted_topic_refuses_records_without_key(broker):
+    """KIP-467: a batch with keyless records is refused with INVALID_RECORD and per-record
+    errors; librdkafka then fails those records with INVALID_RECORD and the rest of the batch
+    with _INVALID_DIFFERENT_RECORD, and nothing of the batch is stored. Plain topics take
+    keyless records as before."""
+    bs = broker.bootstrap
+    create_topic(bs, "kip467", partitions=1, config={"cleanup.policy": "compact"})
+    create_topic(bs, "kip467-plain", partitions=1)
+    p = producer(bs, linger_ms=200)  # one batch for all ten records
+    results: Dict[int, Optional[int]] = {}
+    for i in range(10):
+        key = None if i in (3, 7) else f"k{i}".encode()
+        p.produce("kip467", key=key, value=f"v{i}".encode(),
+                  on_delivery=lambda err, msg, i=i: results.__setitem__(i, err.code() if err else None))
+    assert p.flush(TIMEOUT) == 0
+    assert {i: code for i, code in results.items() if i in (3, 7)} == {
+        3: KafkaError.INVALID_RECORD, 7: KafkaError.INVALID_RECORD}
+    assert all(code == KafkaError._INVALID_DIFFERENT_RECORD for i, code in results.items() if i not in (3, 7))
+    c = consumer(bs)
+    try:
+        assert c.get_watermark_offsets(TopicPartition("kip467", 0), timeout=TIMEOUT, cached=False) == (0, 0)
+    finally:
+        c.close()
+    # Keyed records are stored; keyless ones go to a plain topic.
+    delivered: List[Optional[KafkaError]] = []
+    p.produce("kip467", key=b"k", value=b"v", on_delivery=lambda err, msg: delivered.append(err))
+    p.produce("kip467-plain", value=b"no key", on_delivery=lambda err, msg: delivered.append(err))
+    assert p.flush(TIMEOUT) == 0
+    assert delivered == [None, None]

@@ -34,6 +34,7 @@ pub mod offset_commit;
 pub mod offset_delete;
 pub mod offset_fetch;
 pub mod produce;
+mod produce_checks;
 pub mod sync_group;
 
 /// What a handler knows about the request besides its body.

@@ -7,20 +7,19 @@
 //! a retry of a batch already stored is answered with the stored batch's offsets.
 
 use kavka_metadata::MetadataImage;
-use kavka_protocol::batch::{BatchHeader, BatchIter};
-use kavka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
+use kavka_protocol::messages::produce_response::{
+    BatchIndexAndErrorMessage, PartitionProduceResponse, TopicProduceResponse,
+};
 use kavka_protocol::messages::{ProduceRequest, ProduceResponse};
 use kavka_protocol::response::Response;
 use kavka_protocol::ErrorCode;
 
+use super::produce_checks::{check_batches, keyless_records};
 use super::{message, Outcome, RequestContext};
 use crate::broker::now_ms;
 use crate::replica_manager::{Partition, PartitionError, ProducePolicy};
 use kavka_protocol::records::RecordError;
 use kavka_storage::AppendInfo;
-
-/// In-sync replicas of every partition on one node.
-const ISR_SIZE: i32 = 1;
 
 fn partition_error(index: i32, code: ErrorCode, text: String) -> PartitionProduceResponse {
     PartitionProduceResponse::default()
@@ -30,86 +29,6 @@ fn partition_error(index: i32, code: ErrorCode, text: String) -> PartitionProduc
         .with_log_append_time_ms(-1)
         .with_log_start_offset(-1)
         .with_error_message(message(text))
-}
-
-/// Header checks Kafka makes before appending. Malformed bytes pass through: the log's
-/// validation reports them with the right code.
-fn check_batches(
-    records: &[u8],
-    policy: &ProducePolicy,
-    acks: i16,
-    now: i64,
-) -> Result<(), (ErrorCode, String)> {
-    let mut iter = BatchIter::new(records);
-    let first = match iter.next() {
-        Some(Ok(view)) => view,
-        _ => return Ok(()),
-    };
-    if iter.position() < records.len() {
-        return Err((
-            ErrorCode::INVALID_RECORD,
-            "Produce requests with version 3 and above must contain exactly one record batch per partition".into(),
-        ));
-    }
-    let header = BatchHeader::parse(first.as_bytes())
-        .map_err(|e| (ErrorCode::CORRUPT_MESSAGE, e.to_string()))?;
-    if first.is_control() {
-        return Err((
-            ErrorCode::INVALID_RECORD,
-            "Clients may not produce control batches".into(),
-        ));
-    }
-    if first.is_transactional() {
-        // No transaction coordinator yet, so no partition is ever part of a transaction.
-        return Err((
-            ErrorCode::INVALID_TXN_STATE,
-            format!(
-                "Producer {} wrote a transactional batch, but transactions are not supported yet",
-                header.producer_id
-            ),
-        ));
-    }
-    if header.size_bytes as u64 > policy.segment_bytes {
-        return Err((
-            ErrorCode::RECORD_LIST_TOO_LARGE,
-            format!(
-                "The batch of {} bytes is larger than the segment size {}",
-                header.size_bytes, policy.segment_bytes
-            ),
-        ));
-    }
-    if !policy.log_append_time {
-        if header.max_timestamp > now.saturating_add(policy.timestamp_after_max_ms) {
-            return Err((
-                ErrorCode::INVALID_TIMESTAMP,
-                format!(
-                    "Timestamp {} is more than message.timestamp.after.max.ms={} ahead of the broker's time {now}",
-                    header.max_timestamp, policy.timestamp_after_max_ms
-                ),
-            ));
-        }
-        if header.base_timestamp >= 0
-            && header.base_timestamp < now.saturating_sub(policy.timestamp_before_max_ms)
-        {
-            return Err((
-                ErrorCode::INVALID_TIMESTAMP,
-                format!(
-                    "Timestamp {} is more than message.timestamp.before.max.ms={} behind the broker's time {now}",
-                    header.base_timestamp, policy.timestamp_before_max_ms
-                ),
-            ));
-        }
-    }
-    if acks == -1 && policy.min_insync_replicas > ISR_SIZE {
-        return Err((
-            ErrorCode::NOT_ENOUGH_REPLICAS,
-            format!(
-                "The size of the ISR ({ISR_SIZE}) is below min.insync.replicas={}",
-                policy.min_insync_replicas
-            ),
-        ));
-    }
-    Ok(())
 }
 
 /// The batch re-encoded with the topic's `compression.type`, when that names a codec other than
@@ -145,6 +64,54 @@ fn store(
         super::blocking(work)
     } else {
         work()
+    }
+}
+
+/// Checks and appends one partition's batch; the partition's answer.
+fn produce_partition(
+    partition: &Partition,
+    index: i32,
+    records: &[u8],
+    acks: i16,
+    now: i64,
+) -> PartitionProduceResponse {
+    let policy = partition.policy();
+    if let Err((code, text)) = check_batches(records, &policy, acks, now) {
+        return partition_error(index, code, text);
+    }
+    if policy.compacted {
+        match keyless_records(records) {
+            Ok(keyless) if keyless.is_empty() => {}
+            Ok(keyless) => {
+                let text = format!(
+                    "Compacted topic cannot accept message without key in topic partition {}-{index}.",
+                    partition.topic
+                );
+                let record_errors = keyless
+                    .into_iter()
+                    .map(|i| {
+                        BatchIndexAndErrorMessage::default()
+                            .with_batch_index(i)
+                            .with_batch_index_error_message(message(text.clone()))
+                    })
+                    .collect();
+                return partition_error(index, ErrorCode::INVALID_RECORD, text)
+                    .with_record_errors(record_errors);
+            }
+            Err(e) => return partition_error(index, ErrorCode::CORRUPT_MESSAGE, e.to_string()),
+        }
+    }
+    match store(partition, records, now) {
+        Err(e) => partition_error(index, ErrorCode::CORRUPT_MESSAGE, e.to_string()),
+        Ok(Ok((info, log_start_offset))) => PartitionProduceResponse::default()
+            .with_index(index)
+            .with_base_offset(info.base_offset)
+            .with_log_append_time_ms(info.log_append_time_ms)
+            .with_log_start_offset(log_start_offset),
+        Ok(Err(e)) => {
+            tracing::debug!(topic = %partition.topic, partition = index, error = %e, "produce refused");
+            partition_error(index, e.code(), e.to_string())
+        }
     }
 }
 
@@ -194,37 +161,9 @@ pub fn handle(ctx: &RequestContext<'_>, request: ProduceRequest) -> Outcome {
                     "Produce request carries no record batch".into(),
                 ),
                 (true, Some(partition), Some(records)) => {
-                    match check_batches(records, &partition.policy(), acks, now) {
-                        Err((code, text)) => partition_error(index, code, text),
-                        Ok(()) => {
-                            let appended_result = match store(&partition, records, now) {
-                                Ok(r) => r,
-                                Err(e) => {
-                                    failed = true;
-                                    partitions.push(partition_error(
-                                        index,
-                                        ErrorCode::CORRUPT_MESSAGE,
-                                        e.to_string(),
-                                    ));
-                                    continue;
-                                }
-                            };
-                            match appended_result {
-                                Ok((info, log_start_offset)) => {
-                                    appended = true;
-                                    PartitionProduceResponse::default()
-                                        .with_index(index)
-                                        .with_base_offset(info.base_offset)
-                                        .with_log_append_time_ms(info.log_append_time_ms)
-                                        .with_log_start_offset(log_start_offset)
-                                }
-                                Err(e) => {
-                                    tracing::debug!(topic = %partition.topic, partition = index, error = %e, "produce refused");
-                                    partition_error(index, e.code(), e.to_string())
-                                }
-                            }
-                        }
-                    }
+                    let result = produce_partition(&partition, index, records, acks, now);
+                    appended |= result.error_code == 0;
+                    result
                 }
             };
             failed |= result.error_code != 0;
@@ -250,89 +189,4 @@ pub fn handle(ctx: &RequestContext<'_>, request: ProduceRequest) -> Outcome {
     Outcome::Respond(Response::Produce(
         ProduceResponse::default().with_responses(responses),
     ))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use kavka_protocol::batch::Compression;
-    use kavka_protocol::records::BatchBuilder;
-
-    fn policy() -> ProducePolicy {
-        ProducePolicy {
-            min_insync_replicas: 1,
-            timestamp_before_max_ms: i64::MAX,
-            timestamp_after_max_ms: 3_600_000,
-            segment_bytes: 1 << 30,
-            log_append_time: false,
-            may_fsync: false,
-            compression: None,
-        }
-    }
-
-    fn batch(ts: i64) -> Vec<u8> {
-        let mut b = BatchBuilder::new(Compression::None);
-        b.append(ts, None, Some(b"v"), &[]);
-        b.build().unwrap().to_vec()
-    }
-
-    #[test]
-    fn kafkas_header_checks() {
-        let now = 1_800_000_000_000;
-        assert!(check_batches(&batch(now), &policy(), 1, now).is_ok());
-        let two = [batch(now), batch(now)].concat();
-        assert_eq!(
-            check_batches(&two, &policy(), 1, now).unwrap_err().0,
-            ErrorCode::INVALID_RECORD
-        );
-        let future = batch(now + 7_200_000);
-        assert_eq!(
-            check_batches(&future, &policy(), 1, now).unwrap_err().0,
-            ErrorCode::INVALID_TIMESTAMP
-        );
-        let p = ProducePolicy {
-            log_append_time: true,
-            ..policy()
-        };
-        assert!(
-            check_batches(&future, &p, 1, now).is_ok(),
-            "LogAppendTime replaces the timestamp"
-        );
-        let p = ProducePolicy {
-            timestamp_before_max_ms: 1000,
-            ..policy()
-        };
-        assert_eq!(
-            check_batches(&batch(now - 5000), &p, 1, now).unwrap_err().0,
-            ErrorCode::INVALID_TIMESTAMP
-        );
-        let p = ProducePolicy {
-            min_insync_replicas: 2,
-            ..policy()
-        };
-        assert_eq!(
-            check_batches(&batch(now), &p, -1, now).unwrap_err().0,
-            ErrorCode::NOT_ENOUGH_REPLICAS
-        );
-        assert!(
-            check_batches(&batch(now), &p, 1, now).is_ok(),
-            "acks=1 ignores min.insync.replicas"
-        );
-        let p = ProducePolicy {
-            segment_bytes: 20,
-            ..policy()
-        };
-        assert_eq!(
-            check_batches(&batch(now), &p, 1, now).unwrap_err().0,
-            ErrorCode::RECORD_LIST_TOO_LARGE
-        );
-        let mut control = batch(now);
-        control[22] |= 0x20;
-        let crc = crc32c::crc32c(&control[21..]);
-        control[17..21].copy_from_slice(&crc.to_be_bytes());
-        assert_eq!(
-            check_batches(&control, &policy(), 1, now).unwrap_err().0,
-            ErrorCode::INVALID_RECORD
-        );
-    }
 }
