@@ -281,7 +281,10 @@ impl Broker {
                     }
                 }
                 MetadataRecord::ProducerIds(r) => {
-                    tracing::debug!(next_producer_id = r.next_producer_id, "producer id block taken");
+                    tracing::debug!(
+                        next_producer_id = r.next_producer_id,
+                        "producer id block taken"
+                    );
                 }
                 MetadataRecord::Topic(t) => {
                     tracing::info!(topic = %t.name, topic_id = %kavka_metadata::topic_id_to_string(&t.topic_id), "topic created");

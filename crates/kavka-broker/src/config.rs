@@ -385,8 +385,7 @@ impl BrokerConfig {
             positive_i32("offsets.topic.segment.bytes", 100 * 1024 * 1024)?;
         let offsets_retention_check_interval_ms =
             u64_at_least("offsets.retention.check.interval.ms", 600_000, 1)?;
-        let producer_id_expiration_ms =
-            u64_at_least("producer.id.expiration.ms", 86_400_000, 1)?;
+        let producer_id_expiration_ms = u64_at_least("producer.id.expiration.ms", 86_400_000, 1)?;
         let producer_id_expiration_check_interval_ms =
             u64_at_least("producer.id.expiration.check.interval.ms", 600_000, 1)?;
 

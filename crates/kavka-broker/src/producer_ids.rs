@@ -21,9 +21,10 @@ pub fn allocate_block(
     broker_id: i32,
 ) -> Result<((i64, i64), Vec<MetadataRecord>), Refusal> {
     let first = image.next_producer_id();
-    let end = first
-        .checked_add(PRODUCER_ID_BLOCK_SIZE)
-        .ok_or((ErrorCode::UNKNOWN_SERVER_ERROR, "producer ids exhausted".to_string()))?;
+    let end = first.checked_add(PRODUCER_ID_BLOCK_SIZE).ok_or((
+        ErrorCode::UNKNOWN_SERVER_ERROR,
+        "producer ids exhausted".to_string(),
+    ))?;
     let record = MetadataRecord::ProducerIds(ProducerIdsRecord {
         broker_id,
         broker_epoch: -1,

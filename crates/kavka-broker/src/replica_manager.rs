@@ -281,8 +281,17 @@ impl Partition {
         self.with_log(|log| log.delete_records(offset))
     }
 
+    /// The idempotent producers the partition knows.
+    pub fn producers(&self) -> Result<Vec<kavka_storage::ProducerEntry>, PartitionError> {
+        self.with_log(|log| Ok(log.producer_state().entries().cloned().collect()))
+    }
+
     /// Forgets producers idle for `expiration_ms`; returns how many.
-    pub fn expire_producers(&self, now_ms: i64, expiration_ms: i64) -> Result<usize, PartitionError> {
+    pub fn expire_producers(
+        &self,
+        now_ms: i64,
+        expiration_ms: i64,
+    ) -> Result<usize, PartitionError> {
         self.with_log(|log| Ok(log.expire_producers(now_ms, expiration_ms)))
     }
 

@@ -69,5 +69,11 @@ pub async fn run(broker: Arc<Broker>) {
 /// Runs producer expiry passes forever (the task is aborted at shutdown).
 pub async fn run_producer_expiration(broker: Arc<Broker>) {
     let interval_ms = broker.config.producer_id_expiration_check_interval_ms;
-    every(broker, interval_ms, "producer expiry", expire_producers_once).await
+    every(
+        broker,
+        interval_ms,
+        "producer expiry",
+        expire_producers_once,
+    )
+    .await
 }

@@ -12,9 +12,9 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 use crate::kafka_uuid::METADATA_TOPIC_ID;
-use crate::records::{ProducerIdsRecord, 
-    ConfigRecord, ConfigResourceType, MetadataRecord, PartitionRecord, RemoveTopicRecord,
-    TopicRecord,
+use crate::records::{
+    ConfigRecord, ConfigResourceType, MetadataRecord, PartitionRecord, ProducerIdsRecord,
+    RemoveTopicRecord, TopicRecord,
 };
 
 /// Config keys and values of one resource.

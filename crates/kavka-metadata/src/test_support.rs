@@ -3,9 +3,9 @@
 use proptest::prelude::*;
 use uuid::Uuid;
 
-use crate::records::{ProducerIdsRecord, 
-    ConfigRecord, ConfigResourceType, MetadataRecord, PartitionRecord, RemoveTopicRecord,
-    TopicRecord,
+use crate::records::{
+    ConfigRecord, ConfigResourceType, MetadataRecord, PartitionRecord, ProducerIdsRecord,
+    RemoveTopicRecord, TopicRecord,
 };
 
 /// Any record, including ones an image would reject (the codec must not care).

@@ -36,6 +36,7 @@ macro_rules! for_each_served_api {
             (DeleteGroups, DeleteGroupsRequest, DeleteGroupsResponse),
             (OffsetDelete, OffsetDeleteRequest, OffsetDeleteResponse),
             (InitProducerId, InitProducerIdRequest, InitProducerIdResponse),
+            (DescribeProducers, DescribeProducersRequest, DescribeProducersResponse),
         }
     };
 }

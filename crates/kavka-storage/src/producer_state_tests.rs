@@ -19,8 +19,14 @@ fn batch(pid: i64, epoch: i16, first_seq: i32, records: i32, first_offset: i64) 
 #[test]
 fn a_new_producer_is_accepted_at_any_sequence_as_kafka_4_does() {
     let state = ProducerStateManager::new();
-    assert_eq!(state.check(&batch(7, 0, 0, 3, 0)), Ok(ProducerCheck::Append));
-    assert_eq!(state.check(&batch(7, 0, 42, 3, 0)), Ok(ProducerCheck::Append));
+    assert_eq!(
+        state.check(&batch(7, 0, 0, 3, 0)),
+        Ok(ProducerCheck::Append)
+    );
+    assert_eq!(
+        state.check(&batch(7, 0, 42, 3, 0)),
+        Ok(ProducerCheck::Append)
+    );
 }
 
 #[test]
@@ -29,7 +35,10 @@ fn sequences_must_continue_and_retries_are_duplicates() {
     state.record(&batch(7, 0, 0, 3, 10));
     state.record(&batch(7, 0, 3, 2, 13));
     assert_eq!(state.get(7).unwrap().last_seq(), 4);
-    assert_eq!(state.check(&batch(7, 0, 5, 1, 0)), Ok(ProducerCheck::Append));
+    assert_eq!(
+        state.check(&batch(7, 0, 5, 1, 0)),
+        Ok(ProducerCheck::Append)
+    );
     // A retry of either retained batch is answered with its original offsets.
     match state.check(&batch(7, 0, 0, 3, 99)) {
         Ok(ProducerCheck::Duplicate(b)) => assert_eq!((b.first_offset, b.last_offset), (10, 12)),
@@ -95,7 +104,10 @@ fn epochs_fence_zombies_and_a_new_epoch_starts_at_zero() {
             expected: 0
         })
     );
-    assert_eq!(state.check(&batch(1, 4, 0, 1, 0)), Ok(ProducerCheck::Append));
+    assert_eq!(
+        state.check(&batch(1, 4, 0, 1, 0)),
+        Ok(ProducerCheck::Append)
+    );
     // A retry under the old epoch is no longer a duplicate once the epoch moved.
     state.record(&batch(1, 4, 0, 1, 5));
     assert!(matches!(
@@ -114,7 +126,10 @@ fn sequences_wrap_at_i32_max() {
     let mut state = ProducerStateManager::new();
     state.record(&batch(1, 0, i32::MAX - 2, 3, 0));
     assert_eq!(state.get(1).unwrap().last_seq(), i32::MAX);
-    assert_eq!(state.check(&batch(1, 0, 0, 2, 0)), Ok(ProducerCheck::Append));
+    assert_eq!(
+        state.check(&batch(1, 0, 0, 2, 0)),
+        Ok(ProducerCheck::Append)
+    );
     assert!(state.check(&batch(1, 0, 1, 2, 0)).is_err());
 }
 
@@ -132,11 +147,20 @@ fn idle_producers_expire() {
 fn snapshots_round_trip_and_refuse_damage() {
     let mut state = ProducerStateManager::new();
     for i in 0..8 {
-        state.record(&batch(i64::from(i % 3), (i / 4) as i16, i, 2, i64::from(i) * 10));
+        state.record(&batch(
+            i64::from(i % 3),
+            (i / 4) as i16,
+            i,
+            2,
+            i64::from(i) * 10,
+        ));
     }
     let bytes = encode(&state);
     assert_eq!(decode(&bytes), Ok(state.clone()));
-    assert_eq!(decode(&encode(&ProducerStateManager::new())).unwrap().len(), 0);
+    assert_eq!(
+        decode(&encode(&ProducerStateManager::new())).unwrap().len(),
+        0
+    );
     let mut flipped = bytes.clone();
     *flipped.last_mut().unwrap() ^= 1;
     assert_eq!(decode(&flipped), Err(SnapshotError::CrcMismatch));
@@ -158,7 +182,10 @@ fn with_crc(body: &[u8]) -> Vec<u8> {
 #[test]
 fn hostile_snapshot_counts_are_refused_without_allocating() {
     let bytes = with_crc(&i32::MAX.to_be_bytes());
-    assert_eq!(decode(&bytes), Err(SnapshotError::Invalid("producer count")));
+    assert_eq!(
+        decode(&bytes),
+        Err(SnapshotError::Invalid("producer count"))
+    );
     let mut body = 1i32.to_be_bytes().to_vec();
     body.extend_from_slice(&[0; 18]);
     body.push(6); // more batches than are ever retained

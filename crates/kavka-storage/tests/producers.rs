@@ -40,7 +40,10 @@ fn a_retried_batch_is_answered_with_its_offsets_and_not_appended() {
     let size = log.size_bytes();
     let retry = log.append_batch(&idempotent(9, 0, 0, 3), 0, 5_000).unwrap();
     assert!(retry.duplicate);
-    assert_eq!((retry.base_offset, retry.last_offset), (first.base_offset, 2));
+    assert_eq!(
+        (retry.base_offset, retry.last_offset),
+        (first.base_offset, 2)
+    );
     assert_eq!((log.log_end_offset(), log.size_bytes()), (5, size));
     // The multi-batch path agrees.
     let retry = log.append(&mut idempotent(9, 0, 3, 2), 0, 5_000).unwrap();
@@ -53,12 +56,16 @@ fn gaps_and_old_epochs_are_refused_and_nothing_is_written() {
     let dir = tempfile::tempdir().unwrap();
     let mut log = open(dir.path(), LogConfig::default(), true);
     log.append_batch(&idempotent(9, 2, 0, 3), 0, 5_000).unwrap();
-    let gap = log.append_batch(&idempotent(9, 2, 5, 1), 0, 5_000).unwrap_err();
+    let gap = log
+        .append_batch(&idempotent(9, 2, 5, 1), 0, 5_000)
+        .unwrap_err();
     assert!(matches!(
         gap,
         StorageError::Producer(ProducerError::OutOfOrderSequence { expected: 3, .. })
     ));
-    let zombie = log.append_batch(&idempotent(9, 1, 3, 1), 0, 5_000).unwrap_err();
+    let zombie = log
+        .append_batch(&idempotent(9, 1, 3, 1), 0, 5_000)
+        .unwrap_err();
     assert!(matches!(
         zombie,
         StorageError::Producer(ProducerError::InvalidEpoch { current: 2, .. })
@@ -87,7 +94,9 @@ fn producer_state_survives_a_clean_reopen_from_the_close_snapshot() {
     assert_eq!(log.producer_state(), &before);
     // All five retained batches are still recognised as retries after the restart.
     for seq in [6, 9, 12, 15, 18] {
-        let info = log.append_batch(&idempotent(1, 0, seq, 3), 0, 5_000).unwrap();
+        let info = log
+            .append_batch(&idempotent(1, 0, seq, 3), 0, 5_000)
+            .unwrap();
         assert!(info.duplicate, "seq {seq}");
     }
     produce(&mut log, 1, 21, 1);
@@ -128,7 +137,10 @@ fn snapshots_past_the_recovered_log_end_are_discarded() {
     drop(log);
     let segment = segment_file(dir.path(), 0, "log");
     let len = std::fs::metadata(&segment).unwrap().len();
-    let file = std::fs::OpenOptions::new().write(true).open(&segment).unwrap();
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&segment)
+        .unwrap();
     file.set_len(len - 10).unwrap();
     let mut log = open(dir.path(), LogConfig::default(), false);
     assert_eq!(log.log_end_offset(), 3);

@@ -8,7 +8,10 @@ use bytes::Bytes;
 use common::*;
 use kavka_client::Connection;
 use kavka_protocol::batch::Compression;
-use kavka_protocol::messages::{InitProducerIdRequest, ProducerId, TransactionalId};
+use kavka_protocol::messages::describe_producers_request::TopicRequest;
+use kavka_protocol::messages::{
+    DescribeProducersRequest, InitProducerIdRequest, ProducerId, TransactionalId,
+};
 use kavka_protocol::records::BatchBuilder;
 use kavka_protocol::request::Request;
 use kavka_protocol::response::Response;
@@ -24,7 +27,11 @@ async fn init_producer_id(
     version: i16,
     request: InitProducerIdRequest,
 ) -> (i16, i64, i16) {
-    match conn.send(version, Request::InitProducerId(request)).await.unwrap() {
+    match conn
+        .send(version, Request::InitProducerId(request))
+        .await
+        .unwrap()
+    {
         Response::InitProducerId(r) => (r.error_code, r.producer_id.0, r.producer_epoch),
         other => panic!("unexpected {other:?}"),
     }
@@ -46,7 +53,12 @@ fn idempotent_batch(pid: i64, epoch: i16, seq: i32, count: usize) -> Bytes {
         .as_millis() as i64;
     let mut b = BatchBuilder::new(Compression::None).with_producer(pid, epoch, seq);
     for i in 0..count {
-        b.append(now_ms, None, Some(format!("s{}", seq as usize + i).as_bytes()), &[]);
+        b.append(
+            now_ms,
+            None,
+            Some(format!("s{}", seq as usize + i).as_bytes()),
+            &[],
+        );
     }
     b.build().unwrap()
 }
@@ -82,24 +94,45 @@ async fn each_refused_batch_gets_kafkas_error_code() {
     let (error, pid, _) = init_producer_id(&mut c, 4, plain_init()).await;
     assert_eq!(error, 0);
 
-    assert_eq!(produce(&mut c, "idem", 0, -1, idempotent_batch(pid, 0, 0, 3)).await, (0, 0));
-    assert_eq!(produce(&mut c, "idem", 0, -1, idempotent_batch(pid, 0, 3, 2)).await, (0, 3));
+    assert_eq!(
+        produce(&mut c, "idem", 0, -1, idempotent_batch(pid, 0, 0, 3)).await,
+        (0, 0)
+    );
+    assert_eq!(
+        produce(&mut c, "idem", 0, -1, idempotent_batch(pid, 0, 3, 2)).await,
+        (0, 3)
+    );
     // A retry of either batch: its original base offset, nothing appended.
-    assert_eq!(produce(&mut c, "idem", 0, -1, idempotent_batch(pid, 0, 0, 3)).await, (0, 0));
-    assert_eq!(produce(&mut c, "idem", 0, -1, idempotent_batch(pid, 0, 3, 2)).await, (0, 3));
+    assert_eq!(
+        produce(&mut c, "idem", 0, -1, idempotent_batch(pid, 0, 0, 3)).await,
+        (0, 0)
+    );
+    assert_eq!(
+        produce(&mut c, "idem", 0, -1, idempotent_batch(pid, 0, 3, 2)).await,
+        (0, 3)
+    );
     // A gap.
     assert_eq!(
-        produce(&mut c, "idem", 0, -1, idempotent_batch(pid, 0, 9, 1)).await.0,
+        produce(&mut c, "idem", 0, -1, idempotent_batch(pid, 0, 9, 1))
+            .await
+            .0,
         OUT_OF_ORDER_SEQUENCE_NUMBER
     );
     // A new epoch must start at 0; then the old epoch is fenced.
     assert_eq!(
-        produce(&mut c, "idem", 0, -1, idempotent_batch(pid, 1, 5, 1)).await.0,
+        produce(&mut c, "idem", 0, -1, idempotent_batch(pid, 1, 5, 1))
+            .await
+            .0,
         OUT_OF_ORDER_SEQUENCE_NUMBER
     );
-    assert_eq!(produce(&mut c, "idem", 0, -1, idempotent_batch(pid, 1, 0, 1)).await, (0, 5));
     assert_eq!(
-        produce(&mut c, "idem", 0, -1, idempotent_batch(pid, 0, 5, 1)).await.0,
+        produce(&mut c, "idem", 0, -1, idempotent_batch(pid, 1, 0, 1)).await,
+        (0, 5)
+    );
+    assert_eq!(
+        produce(&mut c, "idem", 0, -1, idempotent_batch(pid, 0, 5, 1))
+            .await
+            .0,
         INVALID_PRODUCER_EPOCH
     );
     // A transactional batch: no transaction exists.
@@ -155,5 +188,56 @@ async fn producer_state_and_ids_survive_clean_and_kill_9_restarts() {
         assert!(!seen_ids.contains(&id), "producer id {id} reused");
         seen_ids.push(id);
     }
-    assert_eq!(read_all(&mut c, "idem", 0).await.len(), next_offset as usize);
+    assert_eq!(
+        read_all(&mut c, "idem", 0).await.len(),
+        next_offset as usize
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn describe_producers_lists_each_partitions_producers() {
+    let b = TestBroker::start(&[]);
+    let mut c = b.connect().await;
+    assert_eq!(create_topic(&mut c, "desc", 2).await, 0);
+    let (_, p1, _) = init_producer_id(&mut c, 4, plain_init()).await;
+    let (_, p2, _) = init_producer_id(&mut c, 4, plain_init()).await;
+    produce(&mut c, "desc", 0, -1, idempotent_batch(p1, 0, 0, 3)).await;
+    produce(&mut c, "desc", 0, -1, idempotent_batch(p2, 0, 0, 1)).await;
+    produce(&mut c, "desc", 0, -1, idempotent_batch(p1, 0, 3, 2)).await;
+    produce(&mut c, "desc", 1, 1, batch("plain", 0, 2)).await;
+    let request = DescribeProducersRequest::default().with_topics(vec![
+        TopicRequest::default()
+            .with_name(topic_name("desc"))
+            .with_partition_indexes(vec![0, 1, 7]),
+        TopicRequest::default()
+            .with_name(topic_name("missing"))
+            .with_partition_indexes(vec![0]),
+    ]);
+    let Response::DescribeProducers(r) = c
+        .send(0, Request::DescribeProducers(request))
+        .await
+        .unwrap()
+    else {
+        panic!("not a DescribeProducers response");
+    };
+    let parts = &r.topics[0].partitions;
+    let seen: Vec<(i64, i32, i32)> = parts[0]
+        .active_producers
+        .iter()
+        .map(|p| (p.producer_id.0, p.producer_epoch, p.last_sequence))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (p1.min(p2), 0, if p1 < p2 { 4 } else { 0 }),
+            (p1.max(p2), 0, if p1 < p2 { 0 } else { 4 })
+        ]
+    );
+    assert!(parts[0]
+        .active_producers
+        .iter()
+        .all(|p| p.last_timestamp > 0 && p.current_txn_start_offset == -1));
+    assert!(parts[1].active_producers.is_empty() && parts[1].error_code == 0);
+    assert_eq!(parts[2].error_code, 3, "UNKNOWN_TOPIC_OR_PARTITION");
+    assert_eq!(r.topics[1].partitions[0].error_code, 3);
 }

@@ -20,6 +20,7 @@ pub mod describe_cluster;
 pub mod describe_configs;
 pub mod describe_groups;
 pub mod describe_log_dirs;
+pub mod describe_producers;
 pub mod fetch;
 pub mod find_coordinator;
 pub mod heartbeat;
@@ -83,6 +84,7 @@ pub const SERVED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::DeleteGroups, 0, 2),
     (ApiKey::OffsetDelete, 0, 0),
     (ApiKey::InitProducerId, 0, 5),
+    (ApiKey::DescribeProducers, 0, 0),
 ];
 
 /// Whether this version of the API is served.
@@ -163,6 +165,9 @@ pub async fn handle(ctx: &RequestContext<'_>, request: Request) -> Outcome {
         Request::DeleteGroups(r) => Response::DeleteGroups(delete_groups::handle(ctx, r)),
         Request::OffsetDelete(r) => Response::OffsetDelete(offset_delete::handle(ctx, r)),
         // A new block of ids is a metadata commit (fsync).
+        Request::DescribeProducers(r) => {
+            Response::DescribeProducers(describe_producers::handle(ctx, r))
+        }
         Request::InitProducerId(r) => {
             Response::InitProducerId(blocking(|| init_producer_id::handle(ctx, r)))
         }

@@ -218,6 +218,9 @@ mod tests {
         let mut keyed = BatchBuilder::new(Compression::None);
         keyed.append(1, Some(b"k"), Some(b"v"), &[]);
         assert!(keyless_records(&keyed.build().unwrap()).unwrap().is_empty());
-        assert!(keyless_records(&[0u8; 70]).is_err(), "garbage is an error, not a panic");
+        assert!(
+            keyless_records(&[0u8; 70]).is_err(),
+            "garbage is an error, not a panic"
+        );
     }
 }

@@ -60,7 +60,11 @@ impl PartitionLog {
             return Ok(CheckedBatch::Append(None));
         };
         debug_assert_eq!(record_count, i64::from(header.last_offset_delta) + 1);
-        match self.producers.check(&producer).map_err(StorageError::Producer)? {
+        match self
+            .producers
+            .check(&producer)
+            .map_err(StorageError::Producer)?
+        {
             ProducerCheck::Duplicate(original) => {
                 Ok(CheckedBatch::Duplicate(self.duplicate_info(original)))
             }
@@ -161,12 +165,8 @@ impl PartitionLog {
         }
         let first = self.segment_index(from);
         for segment in &self.segments[first..] {
-            let mut walker = HeaderWalker::new(
-                segment.file(),
-                segment.log_path(),
-                0,
-                segment.size_bytes(),
-            );
+            let mut walker =
+                HeaderWalker::new(segment.file(), segment.log_path(), 0, segment.size_bytes());
             while let Some((_, header)) = walker.next_header()? {
                 if header.last_offset() < from {
                     continue;
