@@ -8,7 +8,9 @@
 //! - [`handlers`]: one file per API and the table of served versions.
 //! - [`broker`]: shared node state; metadata changes are committed as records and published.
 //! - [`controller`]: checks topic changes and answers with the records that make them.
-//! - [`group_coordinator`]: runs the group coordinator's shards on `__consumer_offsets`.
+//! - [`coordinator_runtime`]: runs a coordinator state machine per partition of its internal
+//!   topic (append, replay, answer; timers; loading).
+//! - [`group_coordinator`]: the group coordinator on that runtime, over `__consumer_offsets`.
 //! - [`replica_manager`] / [`purgatory`]: hosted partitions, and delayed fetches waiting on appends.
 //! - [`retention`] / [`cleaner`]: background deletion of old segments and log compaction.
 //! - [`producer_ids`]: producer id blocks in the metadata log, handed out by InitProducerId.
@@ -20,6 +22,7 @@ pub mod cleaner;
 pub mod config;
 pub mod connection;
 pub mod controller;
+pub mod coordinator_runtime;
 pub mod error;
 pub mod group_coordinator;
 pub mod handlers;

@@ -1,4 +1,5 @@
-//! Coordinators: the group coordinator (classic rebalance protocol and committed offsets).
+//! Coordinators: the group coordinator (classic rebalance protocol and committed offsets), and
+//! the traits every coordinator offers the broker's one coordinator runtime ([`runtime`]).
 //!
 //! Sits above `kavka-protocol`'s error codes only: no tokio, no files, no sockets. Each
 //! coordinator is a state machine: an operation returns the records to append to its internal
@@ -8,3 +9,4 @@
 //! rebuilds the same state.
 
 pub mod group;
+pub mod runtime;

@@ -1,12 +1,11 @@
-//! Runs the group coordinator's shards (`kavka_coordinator::group`) against the
-//! `__consumer_offsets` partitions: each operation runs under its shard's lock, its records are
-//! appended to the shard's partition and replayed, then the waiting requests are answered.
-//! JoinGroup and SyncGroup wait here (on a oneshot) until the state machine replies. A timer
-//! task runs the shards' deadlines; start-up replays each partition before its shard serves
-//! (COORDINATOR_LOAD_IN_PROGRESS meanwhile).
+//! The group coordinator: the group state machines (`kavka_coordinator::group`) on the one
+//! coordinator runtime, one shard per `__consumer_offsets` partition (a group lives on
+//! `partition_for(group id)`). JoinGroup and SyncGroup wait here (on a oneshot) until the state
+//! machine replies. A timer task runs the shards' deadlines and offset expiry; start-up replays
+//! each partition before its shard serves (COORDINATOR_LOAD_IN_PROGRESS meanwhile).
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::Arc;
 
 use kavka_coordinator::group::api::{
     CommitRequest, CommittedOffset, GroupDescription, GroupListing, HeartbeatRequest, JoinRequest,
@@ -15,115 +14,69 @@ use kavka_coordinator::group::api::{
 use kavka_coordinator::group::{
     partition_for, Effects, GroupConfig, GroupShard, JoinOutcome, Reply, SyncOutcome,
 };
-use kavka_protocol::batch::Compression;
-use kavka_protocol::records::BatchBuilder;
 use kavka_protocol::ErrorCode;
 use tokio::sync::oneshot;
 
 use crate::broker::now_ms;
+use crate::coordinator_runtime::{CoordinatorRuntime, ShardState, Waiters};
 use crate::purgatory::Purgatory;
 use crate::replica_manager::Partition;
 
-mod load;
 mod timers;
 
 pub use timers::run_timers;
 
-/// A shard and the requests waiting on it.
-#[derive(Debug)]
-struct ShardState {
-    /// The state machine.
-    machine: GroupShard,
-    /// False until the partition has been replayed.
-    loaded: bool,
-    /// Set when an append failed: the shard's partition is offline and it serves nothing.
-    failed: bool,
-    /// JoinGroups waiting, by (group, member).
-    join_waiters: HashMap<(String, String), oneshot::Sender<JoinResponse>>,
-    /// SyncGroups waiting, by (group, member).
-    sync_waiters: HashMap<(String, String), oneshot::Sender<SyncResponse>>,
+/// The JoinGroup and SyncGroup requests waiting on a shard, by (group, member).
+#[derive(Debug, Default)]
+pub struct GroupWaiters {
+    /// JoinGroups waiting.
+    join: HashMap<(String, String), oneshot::Sender<JoinResponse>>,
+    /// SyncGroups waiting.
+    sync: HashMap<(String, String), oneshot::Sender<SyncResponse>>,
 }
 
-/// One shard: a `__consumer_offsets` partition and the groups hashed to it.
-#[derive(Debug)]
-struct Shard {
-    /// The partition the shard's records go to.
-    partition: Arc<Partition>,
-    /// State, serialised by this lock.
-    state: Mutex<ShardState>,
+impl Waiters<Reply> for GroupWaiters {
+    fn deliver(&mut self, reply: Reply) {
+        match reply {
+            Reply::Join {
+                group_id,
+                member_id,
+                response,
+            } => {
+                if let Some(tx) = self.join.remove(&(group_id, member_id)) {
+                    let _ = tx.send(response);
+                }
+            }
+            Reply::Sync {
+                group_id,
+                member_id,
+                response,
+            } => {
+                if let Some(tx) = self.sync.remove(&(group_id, member_id)) {
+                    let _ = tx.send(response);
+                }
+            }
+        }
+    }
+
+    fn clear(&mut self) {
+        self.join.clear();
+        self.sync.clear();
+    }
 }
+
+/// A group shard's state under the runtime.
+type GroupShardState = ShardState<GroupShard, GroupWaiters>;
 
 /// The group coordinator of this node.
 #[derive(Debug)]
 pub struct GroupCoordinator {
     /// Settings.
     config: GroupConfig,
-    /// Shards by partition index; empty until `__consumer_offsets` exists.
-    shards: RwLock<Vec<Arc<Shard>>>,
+    /// The shards on the coordinator runtime.
+    runtime: CoordinatorRuntime<GroupShard, GroupWaiters>,
     /// Random token making member ids unique across restarts.
     member_id_prefix: String,
-    /// Wakes fetches waiting on `__consumer_offsets` when records are appended (the same
-    /// purgatory as produce's).
-    appends: Arc<Purgatory>,
-}
-
-impl ShardState {
-    /// Appends the records, replays them, and answers the waiting requests. On a failed append
-    /// the shard stops serving (its waiters are dropped: they answer COORDINATOR_NOT_AVAILABLE).
-    fn apply(
-        &mut self,
-        partition: &Partition,
-        appends: &Purgatory,
-        effects: Effects,
-    ) -> Result<(), ErrorCode> {
-        let now = now_ms();
-        if !effects.records.is_empty() {
-            let mut builder = BatchBuilder::new(Compression::None);
-            for r in &effects.records {
-                let key = r.encode_key();
-                let value = r.encode_value();
-                builder.append(now, Some(&key), value.as_deref(), &[]);
-            }
-            let appended = builder
-                .build()
-                .map_err(|e| e.to_string())
-                .and_then(|batch| partition.append(&batch, now).map_err(|e| format!("{e:?}")));
-            if let Err(e) = appended {
-                tracing::error!(partition = partition.index, error = %e, "cannot append to __consumer_offsets: the shard stops serving");
-                self.failed = true;
-                self.join_waiters.clear();
-                self.sync_waiters.clear();
-                return Err(ErrorCode::COORDINATOR_NOT_AVAILABLE);
-            }
-            appends.notify();
-            for r in &effects.records {
-                self.machine.replay(r, now);
-            }
-        }
-        for reply in effects.replies {
-            match reply {
-                Reply::Join {
-                    group_id,
-                    member_id,
-                    response,
-                } => {
-                    if let Some(tx) = self.join_waiters.remove(&(group_id, member_id)) {
-                        let _ = tx.send(response);
-                    }
-                }
-                Reply::Sync {
-                    group_id,
-                    member_id,
-                    response,
-                } => {
-                    if let Some(tx) = self.sync_waiters.remove(&(group_id, member_id)) {
-                        let _ = tx.send(response);
-                    }
-                }
-            }
-        }
-        Ok(())
-    }
 }
 
 impl GroupCoordinator {
@@ -132,62 +85,41 @@ impl GroupCoordinator {
         let token = uuid::Uuid::new_v4().simple().to_string();
         GroupCoordinator {
             config,
-            shards: RwLock::new(Vec::new()),
+            runtime: CoordinatorRuntime::new(crate::controller::CONSUMER_OFFSETS_TOPIC, appends),
             member_id_prefix: token[..12].to_string(),
-            appends,
         }
     }
 
     /// Whether the shards exist.
     pub fn is_attached(&self) -> bool {
-        !self.shards.read().expect("shards lock poisoned").is_empty()
+        self.runtime.is_attached()
     }
 
     /// Takes the `__consumer_offsets` partitions (in index order). `loaded` is true for a
     /// topic just created (nothing to replay); otherwise call [`GroupCoordinator::load`].
     pub fn attach(&self, partitions: Vec<Arc<Partition>>, loaded: bool) {
-        let shards = partitions
-            .into_iter()
-            .map(|partition| {
-                Arc::new(Shard {
-                    partition,
-                    state: Mutex::new(ShardState {
-                        machine: GroupShard::new(
-                            self.config.clone(),
-                            self.member_id_prefix.clone(),
-                        ),
-                        loaded,
-                        failed: false,
-                        join_waiters: HashMap::new(),
-                        sync_waiters: HashMap::new(),
-                    }),
-                })
-            })
-            .collect();
-        *self.shards.write().expect("shards lock poisoned") = shards;
+        self.runtime.attach(partitions, loaded, || {
+            GroupShard::new(self.config.clone(), self.member_id_prefix.clone())
+        });
     }
 
-    fn shard(&self, group_id: &str) -> Result<Arc<Shard>, ErrorCode> {
-        let shards = self.shards.read().expect("shards lock poisoned");
-        if shards.is_empty() {
-            return Err(ErrorCode::COORDINATOR_NOT_AVAILABLE);
-        }
-        let index = partition_for(group_id, shards.len() as i32) as usize;
-        Ok(shards[index].clone())
+    /// Replays every shard's partition (blocking). Returns the records replayed.
+    pub fn load(&self) -> usize {
+        self.runtime.load()
     }
 
     /// Runs `op` on the group's shard and applies its effects.
     fn run<T>(
         &self,
         group_id: &str,
-        op: impl FnOnce(&mut ShardState) -> (T, Effects),
+        op: impl FnOnce(&mut GroupShardState) -> (T, Effects),
     ) -> Result<T, ErrorCode> {
-        let shard = self.shard(group_id)?;
-        let mut state = shard.state.lock().expect("shard lock poisoned");
-        check_serving(&state)?;
-        let (value, effects) = op(&mut state);
-        state.apply(&shard.partition, &self.appends, effects)?;
-        Ok(value)
+        let count = self.runtime.shard_count();
+        if count == 0 {
+            return Err(ErrorCode::COORDINATOR_NOT_AVAILABLE);
+        }
+        let index = partition_for(group_id, count as i32) as usize;
+        self.runtime.run(index, op)
     }
 
     /// JoinGroup: waits until the rebalance completes.
@@ -201,7 +133,8 @@ impl GroupCoordinator {
                 JoinOutcome::Pending { member_id } => {
                     let (tx, rx) = oneshot::channel();
                     state
-                        .join_waiters
+                        .waiters
+                        .join
                         .insert((group_id.clone(), member_id.clone()), tx);
                     Ok((rx, member_id))
                 }
@@ -226,7 +159,7 @@ impl GroupCoordinator {
                 SyncOutcome::Done(response) => Err(response),
                 SyncOutcome::Pending => {
                     let (tx, rx) = oneshot::channel();
-                    state.sync_waiters.insert(key, tx);
+                    state.waiters.sync.insert(key, tx);
                     Ok(rx)
                 }
             };
@@ -291,11 +224,10 @@ impl GroupCoordinator {
 
     /// ListGroups over every shard; an error when a shard is not serving.
     pub fn list(&self) -> Result<Vec<GroupListing>, ErrorCode> {
-        let shards = self.shards.read().expect("shards lock poisoned").clone();
         let mut out = Vec::new();
-        for shard in shards {
-            let state = shard.state.lock().expect("shard lock poisoned");
-            check_serving(&state)?;
+        for shard in self.runtime.shards() {
+            let state = shard.lock();
+            state.check_serving()?;
             out.extend(state.machine.list());
         }
         Ok(out)
@@ -316,15 +248,5 @@ impl GroupCoordinator {
         self.run(group_id, |state| {
             state.machine.delete_offsets(group_id, partitions)
         })?
-    }
-}
-
-fn check_serving(state: &ShardState) -> Result<(), ErrorCode> {
-    if state.failed {
-        Err(ErrorCode::COORDINATOR_NOT_AVAILABLE)
-    } else if !state.loaded {
-        Err(ErrorCode::COORDINATOR_LOAD_IN_PROGRESS)
-    } else {
-        Ok(())
     }
 }

@@ -3,47 +3,24 @@
 
 use std::sync::Arc;
 
-use super::{check_serving, GroupCoordinator};
-use crate::broker::now_ms;
+use super::GroupCoordinator;
 
 /// How often the shards' deadlines are checked (session and rebalance timeouts are this precise).
 const TICK_INTERVAL_MS: u64 = 50;
 
 impl GroupCoordinator {
-    /// Runs the deadlines that have passed in every shard.
+    /// Runs the deadlines that have passed in every shard (blocking).
     pub fn tick(&self) {
-        let now = now_ms();
-        let shards = self.shards.read().expect("shards lock poisoned").clone();
-        for shard in shards {
-            let mut state = shard.state.lock().expect("shard lock poisoned");
-            if check_serving(&state).is_err()
-                || state.machine.next_deadline_ms().is_none_or(|d| d > now)
-            {
-                continue;
-            }
-            let effects = state.machine.tick(now);
-            let _ = state.apply(&shard.partition, &self.appends, effects);
-        }
+        self.runtime.tick();
     }
 
-    /// Expires old offsets in every shard.
+    /// Expires old offsets in every shard (blocking).
     pub fn expire_offsets(&self) {
-        let now = now_ms();
-        let shards = self.shards.read().expect("shards lock poisoned").clone();
-        for shard in shards {
-            let mut state = shard.state.lock().expect("shard lock poisoned");
-            if check_serving(&state).is_err() {
-                continue;
-            }
-            let effects = state.machine.expire_offsets(now);
-            if !effects.is_empty() {
-                tracing::info!(
-                    partition = shard.partition.index,
-                    records = effects.records.len(),
-                    "expired committed offsets"
-                );
-                let _ = state.apply(&shard.partition, &self.appends, effects);
-            }
+        let records = self
+            .runtime
+            .for_each_shard(|machine, now| machine.expire_offsets(now));
+        if records > 0 {
+            tracing::info!(records, "expired committed offsets");
         }
     }
 }
@@ -72,10 +49,20 @@ pub async fn run_timers(broker: Arc<crate::broker::Broker>) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        broker.groups.tick();
-        if last_expiry.elapsed() >= expire_every {
+        let expire = last_expiry.elapsed() >= expire_every;
+        if expire {
             last_expiry = tokio::time::Instant::now();
-            broker.groups.expire_offsets();
+        }
+        // Deadlines and expiry append (and may fsync): off the async workers.
+        let b = broker.clone();
+        let pass = tokio::task::spawn_blocking(move || {
+            b.groups.tick();
+            if expire {
+                b.groups.expire_offsets();
+            }
+        });
+        if pass.await.is_err() {
+            tracing::error!("group coordinator timer pass panicked");
         }
     }
 }

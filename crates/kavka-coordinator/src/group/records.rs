@@ -375,3 +375,17 @@ impl MemberMetadata {
 #[cfg(test)]
 #[path = "records_tests.rs"]
 mod tests;
+
+impl crate::runtime::CoordinatorRecord for GroupRecord {
+    fn encode_key(&self) -> Bytes {
+        GroupRecord::encode_key(self)
+    }
+
+    fn encode_value(&self) -> Option<Bytes> {
+        GroupRecord::encode_value(self)
+    }
+
+    fn decode_record(key: &[u8], value: Option<&[u8]>) -> Result<Option<Self>, String> {
+        GroupRecord::decode(key, value).map_err(|e| e.to_string())
+    }
+}

@@ -32,26 +32,7 @@ pub enum Reply {
 
 /// What an operation asks of the caller: append `records` to the shard's partition, replay
 /// them with [`GroupShard::replay`], then deliver `replies`.
-#[derive(Debug, Default)]
-pub struct Effects {
-    /// Records to append, in order.
-    pub records: Vec<GroupRecord>,
-    /// Replies to waiting requests.
-    pub replies: Vec<Reply>,
-}
-
-impl Effects {
-    /// Whether there is nothing to do.
-    pub fn is_empty(&self) -> bool {
-        self.records.is_empty() && self.replies.is_empty()
-    }
-
-    /// Appends another operation's effects.
-    pub fn extend(&mut self, other: Effects) {
-        self.records.extend(other.records);
-        self.replies.extend(other.replies);
-    }
-}
+pub type Effects = crate::runtime::Effects<GroupRecord, Reply>;
 
 /// The groups of one `__consumer_offsets` partition.
 #[derive(Debug)]
@@ -259,5 +240,22 @@ impl GroupShard {
             effects.extend(self.expire(&group_id, now_ms));
         }
         effects
+    }
+}
+
+impl crate::runtime::CoordinatorShard for GroupShard {
+    type Record = GroupRecord;
+    type Reply = Reply;
+
+    fn replay(&mut self, record: &GroupRecord, now_ms: i64) {
+        GroupShard::replay(self, record, now_ms)
+    }
+
+    fn next_deadline_ms(&self) -> Option<i64> {
+        GroupShard::next_deadline_ms(self)
+    }
+
+    fn tick(&mut self, now_ms: i64) -> Effects {
+        GroupShard::tick(self, now_ms)
     }
 }

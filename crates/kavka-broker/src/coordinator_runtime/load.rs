@@ -1,33 +1,34 @@
-//! Start-up: replaying each `__consumer_offsets` partition into its shard before the shard
-//! serves.
+//! Loading: replaying each shard's partition into its state machine before the shard serves.
 
-use kavka_coordinator::group::records::GroupRecord;
-use kavka_coordinator::group::GroupShard;
+use kavka_coordinator::runtime::{CoordinatorRecord, CoordinatorShard};
 use kavka_protocol::batch::BatchIter;
 use kavka_protocol::records::RecordIter;
 
-use super::GroupCoordinator;
+use super::{CoordinatorRuntime, Waiters};
 use crate::broker::now_ms;
 use crate::replica_manager::Partition;
 
 /// Bytes read at a time when a shard replays its partition.
 const LOAD_READ_BYTES: usize = 1024 * 1024;
 
-impl GroupCoordinator {
+impl<S, W> CoordinatorRuntime<S, W>
+where
+    S: CoordinatorShard,
+    W: Waiters<S::Reply>,
+{
     /// Replays every shard's partition (blocking; run off the request path). Returns the
-    /// records replayed.
+    /// records replayed. A partition that cannot be read leaves its shard out of service.
     pub fn load(&self) -> usize {
-        let shards = self.shards.read().expect("shards lock poisoned").clone();
         let mut total = 0usize;
-        for shard in shards {
-            let mut state = shard.state.lock().expect("shard lock poisoned");
-            match replay_partition(&shard.partition, &mut state.machine) {
+        for shard in self.shards() {
+            let mut state = shard.lock();
+            match replay_partition(&shard.partition, &mut state.machine, self.topic) {
                 Ok(n) => {
                     total += n;
                     state.loaded = true;
                 }
                 Err(e) => {
-                    tracing::error!(partition = shard.partition.index, error = %e, "cannot load __consumer_offsets partition: its groups are unavailable");
+                    tracing::error!(topic = self.topic, partition = shard.partition.index, error = %e, "cannot load a coordinator partition: its shard is unavailable");
                     state.failed = true;
                 }
             }
@@ -36,8 +37,12 @@ impl GroupCoordinator {
     }
 }
 
-/// Replays a `__consumer_offsets` partition from its start into `machine`.
-fn replay_partition(partition: &Partition, machine: &mut GroupShard) -> Result<usize, String> {
+/// Replays a partition from its start into `machine`.
+fn replay_partition<S: CoordinatorShard>(
+    partition: &Partition,
+    machine: &mut S,
+    topic: &str,
+) -> Result<usize, String> {
     let now = now_ms();
     let mut offset = partition
         .offsets()
@@ -67,14 +72,14 @@ fn replay_partition(partition: &Partition, machine: &mut GroupShard) -> Result<u
                 let Some(key) = record.key.as_deref() else {
                     continue;
                 };
-                match GroupRecord::decode(key, record.value.as_deref()) {
+                match S::Record::decode_record(key, record.value.as_deref()) {
                     Ok(Some(r)) => {
                         machine.replay(&r, now);
                         count += 1;
                     }
                     Ok(None) => {}
                     Err(e) => {
-                        tracing::warn!(partition = partition.index, offset = record.offset, error = %e, "skipping an undecodable __consumer_offsets record")
+                        tracing::warn!(topic, partition = partition.index, offset = record.offset, error = %e, "skipping an undecodable coordinator record")
                     }
                 }
             }

@@ -1,0 +1,231 @@
+//! The one coordinator runtime: runs a coordinator state machine
+//! (`kavka_coordinator::runtime::CoordinatorShard`) per partition of its internal topic. An
+//! operation runs under its shard's lock; its records are appended to the shard's partition as
+//! one batch (with the same `Partition::append` as produce), replayed, and only then are the
+//! replies delivered, so nothing is acknowledged before it is in the log. Appends run where
+//! blocking does not hold up other connections (they may fsync). A failed append takes the
+//! shard out of service (COORDINATOR_NOT_AVAILABLE) with its state as of its last good append:
+//! the replies of the failed operation are dropped, and the log, which holds only what was
+//! appended, is the replay point a reload starts from. Deadlines run from a timer task
+//! (`tick`), off the async workers.
+//!
+//! The group coordinator runs on it today; the transaction coordinator is meant to, too.
+
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+
+use kavka_coordinator::runtime::{CoordinatorRecord, CoordinatorShard, Effects};
+use kavka_protocol::batch::Compression;
+use kavka_protocol::records::BatchBuilder;
+use kavka_protocol::ErrorCode;
+
+use crate::broker::now_ms;
+use crate::purgatory::Purgatory;
+use crate::replica_manager::Partition;
+
+mod load;
+
+/// Where a coordinator's replies go: the requests waiting on its shard.
+pub trait Waiters<P>: Default + Send {
+    /// Delivers one reply to the request waiting for it (if it still waits).
+    fn deliver(&mut self, reply: P);
+    /// Drops every waiting request (they then answer COORDINATOR_NOT_AVAILABLE).
+    fn clear(&mut self);
+}
+
+/// A shard's state, serialised by the shard's lock.
+#[derive(Debug)]
+pub struct ShardState<S, W> {
+    /// The state machine.
+    pub machine: S,
+    /// Requests waiting for a reply.
+    pub waiters: W,
+    /// False until the partition has been replayed.
+    loaded: bool,
+    /// Set when an append failed: the shard serves nothing until reloaded.
+    failed: bool,
+}
+
+impl<S, W> ShardState<S, W> {
+    /// Fails unless the shard serves.
+    pub fn check_serving(&self) -> Result<(), ErrorCode> {
+        if self.failed {
+            Err(ErrorCode::COORDINATOR_NOT_AVAILABLE)
+        } else if !self.loaded {
+            Err(ErrorCode::COORDINATOR_LOAD_IN_PROGRESS)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// One shard: a partition and its state machine.
+#[derive(Debug)]
+pub struct Shard<S, W> {
+    /// The partition the shard's records go to.
+    pub partition: Arc<Partition>,
+    /// Its state.
+    state: Mutex<ShardState<S, W>>,
+}
+
+impl<S, W> Shard<S, W> {
+    /// Locks the shard's state.
+    pub fn lock(&self) -> MutexGuard<'_, ShardState<S, W>> {
+        self.state.lock().expect("coordinator shard lock poisoned")
+    }
+}
+
+/// The runtime of one coordinator: its shards, by partition index.
+#[derive(Debug)]
+pub struct CoordinatorRuntime<S, W> {
+    /// Shards by partition index; empty until the internal topic exists.
+    shards: RwLock<Vec<Arc<Shard<S, W>>>>,
+    /// Woken after each append (fetches waiting on the internal topic).
+    appends: Arc<Purgatory>,
+    /// The internal topic, for logs.
+    topic: &'static str,
+}
+
+impl<S, W> CoordinatorRuntime<S, W>
+where
+    S: CoordinatorShard,
+    W: Waiters<S::Reply>,
+{
+    /// A runtime with no shards yet.
+    pub fn new(topic: &'static str, appends: Arc<Purgatory>) -> Self {
+        CoordinatorRuntime {
+            shards: RwLock::new(Vec::new()),
+            appends,
+            topic,
+        }
+    }
+
+    /// Whether the shards exist.
+    pub fn is_attached(&self) -> bool {
+        !self.shards.read().expect("shards lock poisoned").is_empty()
+    }
+
+    /// Number of shards (partitions of the internal topic), 0 before it exists.
+    pub fn shard_count(&self) -> usize {
+        self.shards.read().expect("shards lock poisoned").len()
+    }
+
+    /// Takes the internal topic's partitions (in index order), a fresh machine for each.
+    /// `loaded` is true for a topic just created (nothing to replay); otherwise call `load`.
+    pub fn attach(&self, partitions: Vec<Arc<Partition>>, loaded: bool, machine: impl Fn() -> S) {
+        let shards = partitions
+            .into_iter()
+            .map(|partition| {
+                Arc::new(Shard {
+                    partition,
+                    state: Mutex::new(ShardState {
+                        machine: machine(),
+                        waiters: W::default(),
+                        loaded,
+                        failed: false,
+                    }),
+                })
+            })
+            .collect();
+        *self.shards.write().expect("shards lock poisoned") = shards;
+    }
+
+    /// Every shard.
+    pub fn shards(&self) -> Vec<Arc<Shard<S, W>>> {
+        self.shards.read().expect("shards lock poisoned").clone()
+    }
+
+    /// The shard of partition `index`.
+    fn shard(&self, index: usize) -> Result<Arc<Shard<S, W>>, ErrorCode> {
+        self.shards
+            .read()
+            .expect("shards lock poisoned")
+            .get(index)
+            .cloned()
+            .ok_or(ErrorCode::COORDINATOR_NOT_AVAILABLE)
+    }
+
+    /// Runs `op` on the shard of partition `index` and applies its effects.
+    pub fn run<T>(
+        &self,
+        index: usize,
+        op: impl FnOnce(&mut ShardState<S, W>) -> (T, Effects<S::Record, S::Reply>),
+    ) -> Result<T, ErrorCode> {
+        let shard = self.shard(index)?;
+        let mut state = shard.lock();
+        state.check_serving()?;
+        let (value, effects) = op(&mut state);
+        self.apply(&shard.partition, &mut state, effects)?;
+        Ok(value)
+    }
+
+    /// Appends the records as one batch, replays them, then delivers the replies.
+    fn apply(
+        &self,
+        partition: &Partition,
+        state: &mut ShardState<S, W>,
+        effects: Effects<S::Record, S::Reply>,
+    ) -> Result<(), ErrorCode> {
+        let now = now_ms();
+        if !effects.records.is_empty() {
+            let mut builder = BatchBuilder::new(Compression::None);
+            for r in &effects.records {
+                builder.append(now, Some(&r.encode_key()), r.encode_value().as_deref(), &[]);
+            }
+            let appended = builder.build().map_err(|e| e.to_string()).and_then(|batch| {
+                crate::handlers::blocking(|| partition.append(&batch, now))
+                    .map_err(|e| e.to_string())
+            });
+            if let Err(e) = appended {
+                tracing::error!(topic = self.topic, partition = partition.index, error = %e, "coordinator append failed: the shard stops serving");
+                state.failed = true;
+                state.waiters.clear();
+                return Err(ErrorCode::COORDINATOR_NOT_AVAILABLE);
+            }
+            self.appends.notify();
+            for r in &effects.records {
+                state.machine.replay(r, now);
+            }
+        }
+        for reply in effects.replies {
+            state.waiters.deliver(reply);
+        }
+        Ok(())
+    }
+
+    /// Runs the deadlines that have passed in every serving shard (blocking: call off the async
+    /// workers).
+    pub fn tick(&self) {
+        let now = now_ms();
+        for shard in self.shards() {
+            let mut state = shard.lock();
+            if state.check_serving().is_err()
+                || state.machine.next_deadline_ms().is_none_or(|d| d > now)
+            {
+                continue;
+            }
+            let effects = state.machine.tick(now);
+            let _ = self.apply(&shard.partition, &mut state, effects);
+        }
+    }
+
+    /// Runs `op` on every serving shard (a periodic pass such as offset expiry; blocking).
+    pub fn for_each_shard(
+        &self,
+        mut op: impl FnMut(&mut S, i64) -> Effects<S::Record, S::Reply>,
+    ) -> usize {
+        let now = now_ms();
+        let mut records = 0;
+        for shard in self.shards() {
+            let mut state = shard.lock();
+            if state.check_serving().is_err() {
+                continue;
+            }
+            let effects = op(&mut state.machine, now);
+            records += effects.records.len();
+            if !effects.is_empty() {
+                let _ = self.apply(&shard.partition, &mut state, effects);
+            }
+        }
+        records
+    }
+}
