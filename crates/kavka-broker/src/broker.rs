@@ -277,6 +277,7 @@ impl Broker {
                         for e in self.replicas.remove_topic(&topic.name) {
                             tracing::error!(topic = %topic.name, error = %e, "cannot delete partition log");
                         }
+                        self.groups.delete_topic_offsets(&topic.name);
                         tracing::info!(topic = %topic.name, "topic deleted");
                     }
                 }

@@ -465,3 +465,36 @@ def test_group_api_versions(group_broker):
         assert not failed, f"requests without a response (see the broker log): {failed}"
     finally:
         a.close()
+
+
+def test_deleting_a_topic_deletes_its_committed_offsets(group_broker):
+    """A deleted topic's offsets go from every group (as in Kafka), so a topic created again
+    under the same name does not inherit them; other topics' offsets stay."""
+    bs = group_broker.bootstrap
+    topic, other, g1, g2 = uniq("del"), uniq("keep"), uniq("g-del1"), uniq("g-del2")
+    cfk_create_topic(bs, topic, 2)
+    cfk_create_topic(bs, other, 1)
+    sc.CONFLUENT.commit_simple(bs, g1, {(topic, 0): (5, "a"), (topic, 1): (6, "b"), (other, 0): (7, "c")})
+    sc.CONFLUENT.commit_simple(bs, g2, {(topic, 1): (9, "d")})
+    a = cfk.admin(bs)
+    a.delete_topics([topic], operation_timeout=10)[topic].result(timeout=T)
+    wait_until(lambda: topic not in a.list_topics(timeout=T).topics, 10, what="topic deleted")
+    cfk_create_topic(bs, topic, 2)
+    got1 = _cfk_offsets(a, g1, [CTP(topic, 0), CTP(topic, 1), CTP(other, 0)])
+    assert got1[(topic, 0)][0] == OFFSET_INVALID and got1[(topic, 1)][0] == OFFSET_INVALID, got1
+    assert got1[(other, 0)] == (7, "c")
+    assert _cfk_offsets(a, g2, [CTP(topic, 1)])[(topic, 1)][0] == OFFSET_INVALID
+    # and the deletion is durable: the tombstones are in __consumer_offsets
+    group_broker.kill()
+    group_broker.start()
+    wait_until(lambda: _try_offsets(a, g1, [CTP(topic, 0), CTP(other, 0)]) is not None, 15,
+               what="coordinator loaded after restart")
+    got = _try_offsets(a, g1, [CTP(topic, 0), CTP(other, 0)])
+    assert got[(topic, 0)][0] == OFFSET_INVALID and got[(other, 0)] == (7, "c"), got
+
+
+def _try_offsets(a, group, partitions):
+    try:
+        return _cfk_offsets(a, group, partitions)
+    except (KafkaException, AssertionError):
+        return None

@@ -171,10 +171,13 @@ where
             for r in &effects.records {
                 builder.append(now, Some(&r.encode_key()), r.encode_value().as_deref(), &[]);
             }
-            let appended = builder.build().map_err(|e| e.to_string()).and_then(|batch| {
-                crate::handlers::blocking(|| partition.append(&batch, now))
-                    .map_err(|e| e.to_string())
-            });
+            let appended = builder
+                .build()
+                .map_err(|e| e.to_string())
+                .and_then(|batch| {
+                    crate::handlers::blocking(|| partition.append(&batch, now))
+                        .map_err(|e| e.to_string())
+                });
             if let Err(e) = appended {
                 tracing::error!(topic = self.topic, partition = partition.index, error = %e, "coordinator append failed: the shard stops serving");
                 state.failed = true;

@@ -14,6 +14,20 @@ impl GroupCoordinator {
         self.runtime.tick();
     }
 
+    /// Deletes every group's committed offsets of a deleted topic (blocking).
+    pub fn delete_topic_offsets(&self, topic: &str) {
+        let records = self
+            .runtime
+            .for_each_shard(|machine, _| machine.delete_topic_offsets(topic));
+        if records > 0 {
+            tracing::info!(
+                topic,
+                offsets = records,
+                "deleted the committed offsets of a deleted topic"
+            );
+        }
+    }
+
     /// Expires old offsets in every shard (blocking).
     pub fn expire_offsets(&self) {
         let records = self

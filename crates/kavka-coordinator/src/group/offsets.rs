@@ -181,6 +181,30 @@ impl GroupShard {
         (Ok(errors), effects)
     }
 
+    /// Tombstones for every committed offset of `topic` in every group of the shard: a deleted
+    /// topic's offsets go with it (Kafka's `onPartitionsDeleted`), so a topic created again
+    /// under the same name starts with none.
+    pub fn delete_topic_offsets(&mut self, topic: &str) -> Effects {
+        let mut effects = Effects::default();
+        let mut groups: Vec<&String> = self.groups.keys().collect();
+        groups.sort();
+        for group_id in groups {
+            let mut partitions: Vec<i32> = self.groups[group_id]
+                .offsets
+                .keys()
+                .filter(|(t, _)| t == topic)
+                .map(|(_, p)| *p)
+                .collect();
+            partitions.sort_unstable();
+            for partition in partitions {
+                effects
+                    .records
+                    .push(offset_tombstone(group_id, topic, partition));
+            }
+        }
+        effects
+    }
+
     /// Expires offsets past `offsets.retention.minutes`, as Kafka's
     /// OffsetMetadataManager.cleanupExpiredOffsets with ClassicGroup.offsetExpirationCondition:
     /// - an empty group: every offset, counting from when the group became empty (from the

@@ -419,3 +419,38 @@ fn empty_group_without_offsets_is_removed_unless_a_member_id_is_pending() {
     );
     d.join_pending(join_req("p", &r.member_id));
 }
+
+#[test]
+fn deleting_a_topic_deletes_its_offsets_in_every_group() {
+    let mut d = Driver::new(config(DELAY_MS));
+    d.commit(
+        "a",
+        -1,
+        "",
+        &[("gone", 0, 10), ("gone", 1, 11), ("kept", 0, 5)],
+    );
+    d.commit("b", -1, "", &[("gone", 2, 7)]);
+    let effects = d.shard.delete_topic_offsets("gone");
+    assert_eq!(effects.records.len(), 3);
+    assert!(effects.records.iter().all(|r| r.encode_value().is_none()));
+    d.apply(effects);
+    assert_eq!(
+        d.fetch("a", &[("gone", 0), ("gone", 1), ("kept", 0)]),
+        [NOTHING, NOTHING, committed(5)]
+    );
+    assert_eq!(d.fetch("b", &[("gone", 2)]), [NOTHING]);
+    assert!(d.shard.delete_topic_offsets("gone").records.is_empty());
+    // The log rebuilds the same state: the tombstones replay.
+    let mut rebuilt = super::super::GroupShard::new(config(DELAY_MS), "p".into());
+    for r in &d.log {
+        rebuilt.replay(r, d.now);
+    }
+    let parts = vec![("gone".to_string(), 0), ("kept".to_string(), 0)];
+    let offsets: Vec<i64> = rebuilt
+        .fetch_offsets("a", Some(&parts))
+        .unwrap()
+        .into_iter()
+        .map(|c| c.offset)
+        .collect();
+    assert_eq!(offsets, [-1, 5]);
+}
