@@ -42,6 +42,8 @@ pub struct ProducerSettings {
     pub linger_ms: u32,
     /// `enable.idempotence` (librdkafka then requires acks=all).
     pub idempotent: bool,
+    /// `max.in.flight.requests.per.connection`, librdkafka's default when `None`.
+    pub max_in_flight: Option<u32>,
 }
 
 /// Counts delivery reports; the producer's context.
@@ -106,7 +108,11 @@ pub fn create_topic(
 }
 
 pub fn producer(bootstrap: &str, settings: ProducerSettings) -> Result<CountingProducer> {
-    base_config(bootstrap)
+    let mut config = base_config(bootstrap);
+    if let Some(n) = settings.max_in_flight {
+        config.set("max.in.flight.requests.per.connection", n.to_string());
+    }
+    config
         .set("acks", settings.acks)
         .set("linger.ms", settings.linger_ms.to_string())
         .set("enable.idempotence", settings.idempotent.to_string())

@@ -126,6 +126,7 @@ fn recovery(o: &Options) -> Result<Row> {
             acks: "1",
             linger_ms: 5,
             idempotent: false,
+            max_in_flight: None,
         },
     )?;
     let delivered = producer.context().delivered.clone();

@@ -47,6 +47,7 @@ pub(crate) fn run(target: &Target, o: &Options) -> Result<Row> {
             acks: "1",
             linger_ms: o.latency_linger_ms,
             idempotent: false,
+            max_in_flight: None,
         },
     )?;
     let consumer = kafka::consumer(&target.bootstrap)?;

@@ -33,6 +33,8 @@ struct ProduceCase {
     consume: bool,
     /// An idempotent producer (acks=all): the broker checks every batch's sequence.
     idempotent: bool,
+    /// `max.in.flight.requests.per.connection` (librdkafka's default when `None`).
+    max_in_flight: Option<u32>,
 }
 
 /// P1: one producer per case, each to a new topic.
@@ -46,6 +48,7 @@ pub(crate) fn produce(target: &Target, o: &Options) -> Result<(Vec<Row>, Vec<Wri
             topic_configs: &[],
             consume: true,
             idempotent: false,
+            max_in_flight: None,
         },
         ProduceCase {
             label: "100 B",
@@ -55,6 +58,7 @@ pub(crate) fn produce(target: &Target, o: &Options) -> Result<(Vec<Row>, Vec<Wri
             topic_configs: &[],
             consume: true,
             idempotent: false,
+            max_in_flight: None,
         },
         ProduceCase {
             label: "1 KiB durable",
@@ -64,6 +68,19 @@ pub(crate) fn produce(target: &Target, o: &Options) -> Result<(Vec<Row>, Vec<Wri
             topic_configs: &[("flush.messages", "1")],
             consume: false,
             idempotent: false,
+            max_in_flight: None,
+        },
+        // The same producer without idempotence, as librdkafka runs an idempotent one (acks=all,
+        // at most 5 requests in flight): the idempotent rows' baseline.
+        ProduceCase {
+            label: "1 KiB in-flight 5",
+            value_size: 1024,
+            records: o.records_1k,
+            acks: "all",
+            topic_configs: &[],
+            consume: false,
+            idempotent: false,
+            max_in_flight: Some(5),
         },
         ProduceCase {
             label: "1 KiB idempotent",
@@ -73,6 +90,17 @@ pub(crate) fn produce(target: &Target, o: &Options) -> Result<(Vec<Row>, Vec<Wri
             topic_configs: &[],
             consume: false,
             idempotent: true,
+            max_in_flight: None,
+        },
+        ProduceCase {
+            label: "100 B in-flight 5",
+            value_size: 100,
+            records: o.records_100b,
+            acks: "all",
+            topic_configs: &[],
+            consume: false,
+            idempotent: false,
+            max_in_flight: Some(5),
         },
         ProduceCase {
             label: "100 B idempotent",
@@ -82,11 +110,16 @@ pub(crate) fn produce(target: &Target, o: &Options) -> Result<(Vec<Row>, Vec<Wri
             topic_configs: &[],
             consume: false,
             idempotent: true,
+            max_in_flight: None,
         },
     ];
     let (mut rows, mut written) = (Vec::new(), Vec::new());
     for case in cases {
-        let kind = if case.idempotent { "-idem" } else { "" };
+        let kind = match (case.idempotent, case.max_in_flight) {
+            (true, _) => "-idem",
+            (false, Some(_)) => "-inflight5",
+            _ => "",
+        };
         let topic = topic_name(&format!("p1-{}{kind}", case.value_size));
         kafka::create_topic(&target.bootstrap, &topic, o.partitions, case.topic_configs)?;
         let producer = kafka::producer(
@@ -95,6 +128,7 @@ pub(crate) fn produce(target: &Target, o: &Options) -> Result<(Vec<Row>, Vec<Wri
                 acks: case.acks,
                 linger_ms: P1_LINGER_MS,
                 idempotent: case.idempotent,
+                max_in_flight: case.max_in_flight,
             },
         )?;
         let fsync = if case.topic_configs.is_empty() {

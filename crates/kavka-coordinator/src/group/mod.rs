@@ -27,7 +27,7 @@ mod offsets;
 mod rebalance;
 pub mod records;
 mod shard;
-mod wire;
+pub(crate) mod wire;
 
 pub use classic::GroupState;
 pub use join::JoinOutcome;

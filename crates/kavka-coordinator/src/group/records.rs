@@ -161,8 +161,8 @@ pub enum RecordDecodeError {
         /// The field being read.
         field: &'static str,
     },
-    /// The value's version is not one of the known versions 0-4.
-    #[error("unknown {record} version {version} (known: 0-4)")]
+    /// The value's version is not one this build reads.
+    #[error("unknown {record} version {version}")]
     UnknownValueVersion {
         /// The value type (`OffsetCommitValue` or `GroupMetadataValue`).
         record: &'static str,

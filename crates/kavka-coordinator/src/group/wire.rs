@@ -63,6 +63,17 @@ impl Writer {
         self.buf.put_slice(b);
     }
 
+    /// A tag section with these (tag, value bytes) fields, in ascending tag order (flexible
+    /// versions only).
+    pub(crate) fn tag_section(&mut self, fields: &[(u32, &[u8])]) {
+        self.uvarint(fields.len() as u32);
+        for (tag, value) in fields {
+            self.uvarint(*tag);
+            self.uvarint(value.len() as u32);
+            self.buf.put_slice(value);
+        }
+    }
+
     /// An empty tag section, in flexible versions.
     pub(crate) fn tagged_fields(&mut self) {
         if self.flexible {
@@ -219,6 +230,32 @@ impl<'a> Reader<'a> {
             return Err(RecordDecodeError::Truncated { field });
         }
         Ok(len)
+    }
+
+    /// Switches to a flexible (or back to a non-flexible) encoding after the version prefix.
+    pub(crate) fn set_flexible(&mut self, flexible: bool) {
+        self.flexible = flexible;
+    }
+
+    /// A tag section's fields as (tag, value bytes), in the order read.
+    pub(crate) fn tag_section(
+        &mut self,
+        field: &'static str,
+    ) -> Result<Vec<(u32, &'a [u8])>, RecordDecodeError> {
+        let count = self.uvarint(field)?;
+        let mut fields = Vec::new();
+        for _ in 0..count {
+            let tag = self.uvarint(field)?;
+            let size = self.uvarint(field)?;
+            let value = self.take(usize::try_from(size).unwrap_or(usize::MAX), field)?;
+            fields.push((tag, value));
+        }
+        Ok(fields)
+    }
+
+    /// Whether every byte was read.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.rest.is_empty()
     }
 
     /// Skips a tag section (flexible versions only); these schemas define no tags.
