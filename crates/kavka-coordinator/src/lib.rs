@@ -10,3 +10,4 @@
 
 pub mod group;
 pub mod runtime;
+pub mod txn;

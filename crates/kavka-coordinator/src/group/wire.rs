@@ -41,6 +41,15 @@ impl Writer {
         }
     }
 
+    /// A null array: `i32` -1, or compact 0.
+    pub(crate) fn null_array(&mut self) {
+        if self.flexible {
+            self.uvarint(0);
+        } else {
+            self.buf.put_i32(-1);
+        }
+    }
+
     /// A string: `i16` length (`-1` = null), or compact (varint of length + 1, `0` = null).
     pub(crate) fn nullable_string(&mut self, s: Option<&str>) {
         let len = s.map_or(-1, |s| {
@@ -217,6 +226,26 @@ impl<'a> Reader<'a> {
         self.take(len, field).map(Bytes::copy_from_slice)
     }
 
+    /// One byte as a signed integer.
+    pub(crate) fn i8(&mut self, field: &'static str) -> Result<i8, RecordDecodeError> {
+        self.fixed::<1>(field).map(|[b]| b as i8)
+    }
+
+    /// A nullable array's element count (`None` = null), checked as [`Reader::array_len`].
+    pub(crate) fn nullable_array_len(
+        &mut self,
+        field: &'static str,
+        min_element_bytes: usize,
+    ) -> Result<Option<usize>, RecordDecodeError> {
+        let Some(len) = self.length(field, false)? else {
+            return Ok(None);
+        };
+        if len.saturating_mul(min_element_bytes) > self.rest.len() {
+            return Err(RecordDecodeError::Truncated { field });
+        }
+        Ok(Some(len))
+    }
+
     /// An array's element count, checked so that `count * min_element_bytes` bytes are left.
     pub(crate) fn array_len(
         &mut self,
@@ -251,11 +280,6 @@ impl<'a> Reader<'a> {
             fields.push((tag, value));
         }
         Ok(fields)
-    }
-
-    /// Whether every byte was read.
-    pub(crate) fn is_empty(&self) -> bool {
-        self.rest.is_empty()
     }
 
     /// Skips a tag section (flexible versions only); these schemas define no tags.
