@@ -709,3 +709,89 @@ mod tests {
         }
     }
 }
+
+/// A transaction marker: a control batch of one record whose key is (version 0, type) with
+/// type 0 = ABORT, 1 = COMMIT, and whose value is (version 0, coordinator epoch), written with
+/// the producer's id and epoch and the transactional and control attributes (Kafka's
+/// `EndTransactionMarker`).
+pub fn marker_batch(
+    producer_id: i64,
+    producer_epoch: i16,
+    commit: bool,
+    coordinator_epoch: i32,
+    timestamp_ms: i64,
+) -> Bytes {
+    let mut key = Vec::with_capacity(4);
+    key.extend_from_slice(&0i16.to_be_bytes());
+    key.extend_from_slice(&i16::from(commit).to_be_bytes());
+    let mut value = Vec::with_capacity(6);
+    value.extend_from_slice(&0i16.to_be_bytes());
+    value.extend_from_slice(&coordinator_epoch.to_be_bytes());
+    let mut records = BytesMut::new();
+    put_record(
+        &mut records,
+        0,
+        0,
+        Some(&key),
+        Some(&value),
+        std::iter::empty(),
+    );
+    finish_batch(
+        &BatchFields {
+            base_offset: 0,
+            partition_leader_epoch: -1,
+            attributes: attributes::TRANSACTIONAL | attributes::CONTROL,
+            last_offset_delta: 0,
+            base_timestamp: timestamp_ms,
+            max_timestamp: timestamp_ms,
+            producer_id,
+            producer_epoch,
+            base_sequence: -1,
+            record_count: 1,
+        },
+        &records,
+    )
+}
+
+/// What a transaction marker says: COMMIT (`Some(true)`), ABORT (`Some(false)`), and its
+/// coordinator epoch; `None` for a batch that is not a readable marker.
+pub fn read_marker(batch: &BatchView<'_>) -> Option<(bool, i32)> {
+    if !batch.is_control() {
+        return None;
+    }
+    let record = RecordIter::new(batch).ok()?.next()?.ok()?;
+    let key = record.key?;
+    if key.len() < 4 {
+        return None;
+    }
+    let commit = match i16::from_be_bytes([key[2], key[3]]) {
+        0 => false,
+        1 => true,
+        _ => return None,
+    };
+    let epoch = record
+        .value
+        .filter(|v| v.len() >= 6)
+        .map_or(-1, |v| i32::from_be_bytes([v[2], v[3], v[4], v[5]]));
+    Some((commit, epoch))
+}
+
+#[cfg(test)]
+mod marker_tests {
+    use super::*;
+
+    #[test]
+    fn markers_round_trip() {
+        for commit in [true, false] {
+            let bytes = marker_batch(42, 3, commit, 7, 1_000);
+            let view = BatchView::parse_validated(&bytes).unwrap();
+            assert!(view.is_control() && view.is_transactional());
+            assert_eq!((view.producer_id(), view.producer_epoch()), (42, 3));
+            assert_eq!(read_marker(&view), Some((commit, 7)));
+        }
+        let mut b = BatchBuilder::new(Compression::None);
+        b.append(1, Some(b"k"), Some(b"v"), &[]);
+        let plain = b.build().unwrap();
+        assert_eq!(read_marker(&BatchView::parse(&plain).unwrap()), None);
+    }
+}

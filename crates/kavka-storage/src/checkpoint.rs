@@ -22,18 +22,23 @@ const TEMP_SUFFIX: &str = ".tmp";
 
 /// Replaces `dir/name` with `values` (one per line), atomically and durably.
 pub(crate) fn write(dir: &Path, name: &str, values: &[i64]) -> Result<(), StorageError> {
-    let temp = dir.join(format!("{name}{TEMP_SUFFIX}"));
     let mut text = String::new();
     for value in values {
         text.push_str(&format!("{value}\n"));
     }
+    write_bytes(dir, name, text.as_bytes())
+}
+
+/// Replaces `dir/name` with `bytes`, atomically and durably.
+pub(crate) fn write_bytes(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), StorageError> {
+    let temp = dir.join(format!("{name}{TEMP_SUFFIX}"));
     let mut file = OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(true)
         .open(&temp)
         .at(&temp)?;
-    file.write_all(text.as_bytes()).at(&temp)?;
+    file.write_all(bytes).at(&temp)?;
     file.sync_all().at(&temp)?;
     let path = dir.join(name);
     std::fs::rename(&temp, &path).at(&path)?;
@@ -58,7 +63,11 @@ pub(crate) fn read(dir: &Path, name: &str) -> Result<Option<Vec<i64>>, StorageEr
 
 /// Removes checkpoint temporaries left by a crash during a write.
 pub(crate) fn remove_temporaries(dir: &Path) -> Result<(), StorageError> {
-    for name in [LOG_START_OFFSET_FILE, CLEANER_CHECKPOINT_FILE] {
+    for name in [
+        LOG_START_OFFSET_FILE,
+        CLEANER_CHECKPOINT_FILE,
+        crate::log::ABORTED_TXNS_FILE,
+    ] {
         let temp = dir.join(format!("{name}{TEMP_SUFFIX}"));
         match std::fs::remove_file(&temp) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e).at(&temp),

@@ -63,7 +63,9 @@ pub use cleaner::{
 };
 pub use config::{CleanupPolicy, LogConfig, TimestampType};
 pub use error::StorageError;
-pub use log::{AppendInfo, PartitionLog, RetentionOutcome, DELETED_DIR_SUFFIX};
+pub use log::{
+    AbortedTxn, AppendInfo, PartitionLog, RetentionOutcome, ABORTED_TXNS_FILE, DELETED_DIR_SUFFIX,
+};
 pub use producer_state::{ProducerEntry, ProducerError, ProducerStateManager};
 pub use read::ReadSlice;
 pub use recovery::{RecoveryReport, RECOVERY_POINT_FILE};

@@ -29,8 +29,10 @@ use crate::segment::Segment;
 mod compaction;
 mod producers;
 mod retention;
+mod transactions;
 
 pub use retention::RetentionOutcome;
+pub use transactions::{AbortedTxn, ABORTED_TXNS_FILE};
 
 /// Source of [`PartitionLog`] instance ids (see the field).
 static NEXT_LOG_INSTANCE: AtomicU64 = AtomicU64::new(1);
@@ -102,6 +104,10 @@ pub struct PartitionLog {
     /// Snapshotted at every roll and at close; rebuilt at open from the latest snapshot and the
     /// batch headers after it.
     producers: ProducerStateManager,
+    /// Transactions that ended with an ABORT marker, by marker offset (see `transactions`).
+    aborted: Vec<transactions::AbortedTxn>,
+    /// Entries were appended to the aborted transactions file since its last fsync.
+    aborted_unsynced: bool,
 }
 
 impl PartitionLog {
@@ -154,6 +160,8 @@ impl PartitionLog {
             cleaning: Arc::new(()),
             needs_reopen: None,
             producers: ProducerStateManager::new(),
+            aborted: Vec::new(),
+            aborted_unsynced: false,
         };
         log.log_start_offset = log.segments[0].base_offset();
         log.restore_log_start_offset(log_start_checkpoint, &mut report)?;
@@ -406,7 +414,22 @@ impl PartitionLog {
         max_bytes: usize,
         min_one_batch: bool,
     ) -> Result<ReadSlice, StorageError> {
+        self.read_below(offset, max_bytes, min_one_batch, i64::MAX)
+    }
+
+    /// Like [`PartitionLog::read`], but only batches that start below `end_offset` (the last
+    /// stable offset, for read_committed).
+    pub fn read_below(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        min_one_batch: bool,
+        end_offset: i64,
+    ) -> Result<ReadSlice, StorageError> {
         let log_end_offset = self.log_end_offset();
+        if offset >= end_offset && offset <= log_end_offset && offset >= self.log_start_offset() {
+            return Ok(ReadSlice::empty(offset));
+        }
         if offset == log_end_offset {
             return Ok(ReadSlice::empty(offset));
         }
@@ -420,7 +443,7 @@ impl PartitionLog {
         }
         let first = self.segment_index(offset);
         for segment in &self.segments[first..] {
-            if let Some(slice) = segment.read(offset, max_bytes, min_one_batch)? {
+            if let Some(slice) = segment.read(offset, max_bytes, min_one_batch, end_offset)? {
                 return Ok(slice);
             }
         }
@@ -527,6 +550,7 @@ impl PartitionLog {
                 break;
             }
         }
+        self.sync_aborted()?;
         if self.dir_unsynced {
             sync_dir(&self.dir)?;
             self.dir_unsynced = false;

@@ -10,7 +10,8 @@
 //!
 //! ```text
 //! snapshot = version i16 (1) | crc u32 (CRC32C of what follows) | count i32 | producer*count
-//! producer = producer_id i64 | epoch i16 | last_timestamp i64 | batch_count i8 | batch*batch_count
+//! producer = producer_id i64 | epoch i16 | last_timestamp i64 | current_txn_first_offset i64
+//!            | coordinator_epoch i32 | batch_count i8 | batch*batch_count
 //! batch    = first_seq i32 | last_seq i32 | first_offset i64 | last_offset i64 | timestamp i64
 //! ```
 //!
@@ -36,7 +37,7 @@ const SNAPSHOT_VERSION: i16 = 1;
 /// Bytes before the producers: version, crc.
 const HEADER_BYTES: usize = 2 + 4;
 /// Bytes of one producer without its batches.
-const PRODUCER_BYTES: usize = 8 + 2 + 8 + 1;
+const PRODUCER_BYTES: usize = 8 + 2 + 8 + 8 + 4 + 1;
 /// Bytes of one batch.
 const BATCH_BYTES: usize = 4 + 4 + 8 + 8 + 8;
 
@@ -67,6 +68,8 @@ pub fn encode(state: &ProducerStateManager) -> Vec<u8> {
         body.extend_from_slice(&e.producer_id.to_be_bytes());
         body.extend_from_slice(&e.epoch.to_be_bytes());
         body.extend_from_slice(&e.last_timestamp_ms.to_be_bytes());
+        body.extend_from_slice(&e.current_txn_first_offset.to_be_bytes());
+        body.extend_from_slice(&e.coordinator_epoch.to_be_bytes());
         body.push(e.batches.len() as u8);
         for b in &e.batches {
             body.extend_from_slice(&b.first_seq.to_be_bytes());
@@ -126,6 +129,8 @@ pub fn decode(bytes: &[u8]) -> Result<ProducerStateManager, SnapshotError> {
         let producer_id = r.i64()?;
         let epoch = r.i16()?;
         let last_timestamp_ms = r.i64()?;
+        let current_txn_first_offset = r.i64()?;
+        let coordinator_epoch = r.i32()?;
         let [batch_count] = r.take::<1>()?;
         if batch_count as usize > PRODUCER_BATCHES_MAX {
             return Err(SnapshotError::Invalid("batch count"));
@@ -145,6 +150,8 @@ pub fn decode(bytes: &[u8]) -> Result<ProducerStateManager, SnapshotError> {
             epoch,
             batches,
             last_timestamp_ms,
+            current_txn_first_offset: current_txn_first_offset.max(-1),
+            coordinator_epoch,
         });
     }
     if !r.0.is_empty() {

@@ -14,7 +14,7 @@
 //! No I/O here: the log replays batch headers into it ([`ProducerStateManager::record`]) and
 //! stores it in snapshot files (`producer_snapshot`).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use kavka_protocol::batch::{attributes, BatchHeader};
 
@@ -51,6 +51,10 @@ pub struct ProducerEntry {
     pub batches: VecDeque<BatchMetadata>,
     /// Max timestamp of its last batch: the producer expires `producer.id.expiration.ms` later.
     pub last_timestamp_ms: i64,
+    /// First offset of its open transaction, -1 when none.
+    pub current_txn_first_offset: i64,
+    /// Epoch of the transaction coordinator that wrote its last marker, -1 when none.
+    pub coordinator_epoch: i32,
 }
 
 impl ProducerEntry {
@@ -133,6 +137,15 @@ pub enum ProducerError {
         /// The latest epoch the partition has seen.
         current: i16,
     },
+    /// A plain batch from a producer whose transaction is open, or a marker older than the
+    /// producer's epoch's transaction (`INVALID_TXN_STATE`).
+    #[error("producer {producer_id} has a transaction open at offset {first_offset}: expected a transactional batch")]
+    NotTransactional {
+        /// The producer.
+        producer_id: i64,
+        /// Where its transaction began.
+        first_offset: i64,
+    },
     /// The batch does not continue the producer's sequence (`OUT_OF_ORDER_SEQUENCE_NUMBER`).
     #[error("out of order sequence {first_seq} of producer {producer_id} (epoch {epoch}): expected {expected}")]
     OutOfOrderSequence {
@@ -165,11 +178,27 @@ pub enum ProducerCheck {
     Duplicate(BatchMetadata),
 }
 
+/// A transaction that a marker ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CompletedTxn {
+    /// The producer.
+    pub producer_id: i64,
+    /// Offset of the transaction's first record.
+    pub first_offset: i64,
+    /// Offset of the marker.
+    pub last_offset: i64,
+    /// ABORT (true) or COMMIT.
+    pub aborted: bool,
+}
+
 /// The producer state of a partition.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ProducerStateManager {
     /// Producers by id.
     producers: HashMap<i64, ProducerEntry>,
+    /// Open transactions: first offset -> producer id (the smallest is the first unstable
+    /// offset, where the last stable offset stops).
+    ongoing: BTreeMap<i64, i64>,
 }
 
 impl ProducerStateManager {
@@ -180,9 +209,73 @@ impl ProducerStateManager {
 
     /// The state holding these entries (from a snapshot).
     pub fn from_entries(entries: impl IntoIterator<Item = ProducerEntry>) -> Self {
-        ProducerStateManager {
-            producers: entries.into_iter().map(|e| (e.producer_id, e)).collect(),
+        let producers: HashMap<i64, ProducerEntry> =
+            entries.into_iter().map(|e| (e.producer_id, e)).collect();
+        let ongoing = producers
+            .values()
+            .filter(|e| e.current_txn_first_offset >= 0)
+            .map(|e| (e.current_txn_first_offset, e.producer_id))
+            .collect();
+        ProducerStateManager { producers, ongoing }
+    }
+
+    /// The first offset of the oldest open transaction: reads at read_committed stop before it.
+    pub fn first_unstable_offset(&self) -> Option<i64> {
+        self.ongoing.keys().next().copied()
+    }
+
+    /// Checks a COMMIT/ABORT marker of `producer_id` at `epoch` before it is written: an epoch
+    /// older than the producer's is refused.
+    pub fn check_marker(&self, producer_id: i64, epoch: i16) -> Result<(), ProducerError> {
+        match self.producers.get(&producer_id) {
+            Some(e) if epoch < e.epoch => Err(ProducerError::InvalidEpoch {
+                producer_id,
+                epoch,
+                current: e.epoch,
+            }),
+            _ => Ok(()),
         }
+    }
+
+    /// Records a marker that is in the log at `offset`: the producer's open transaction (if
+    /// any) ends; returns it.
+    pub fn record_marker(
+        &mut self,
+        producer_id: i64,
+        epoch: i16,
+        coordinator_epoch: i32,
+        offset: i64,
+        timestamp_ms: i64,
+        aborted: bool,
+    ) -> Option<CompletedTxn> {
+        let entry = self
+            .producers
+            .entry(producer_id)
+            .or_insert_with(|| ProducerEntry {
+                producer_id,
+                epoch,
+                batches: VecDeque::new(),
+                last_timestamp_ms: timestamp_ms,
+                current_txn_first_offset: -1,
+                coordinator_epoch,
+            });
+        if epoch != entry.epoch {
+            entry.epoch = epoch;
+            entry.batches.clear();
+        }
+        entry.coordinator_epoch = coordinator_epoch;
+        entry.last_timestamp_ms = timestamp_ms;
+        let first_offset = std::mem::replace(&mut entry.current_txn_first_offset, -1);
+        if first_offset < 0 {
+            return None;
+        }
+        self.ongoing.remove(&first_offset);
+        Some(CompletedTxn {
+            producer_id,
+            first_offset,
+            last_offset: offset,
+            aborted,
+        })
     }
 
     /// The entry of one producer.
@@ -212,6 +305,13 @@ impl ProducerStateManager {
         let Some(entry) = self.producers.get(&batch.producer_id) else {
             return Ok(ProducerCheck::Append);
         };
+        if entry.current_txn_first_offset >= 0 && !batch.transactional && batch.epoch == entry.epoch
+        {
+            return Err(ProducerError::NotTransactional {
+                producer_id: batch.producer_id,
+                first_offset: entry.current_txn_first_offset,
+            });
+        }
         if batch.epoch == entry.epoch {
             let duplicate = entry
                 .batches
@@ -263,6 +363,8 @@ impl ProducerStateManager {
                 epoch: batch.epoch,
                 batches: VecDeque::with_capacity(PRODUCER_BATCHES_MAX),
                 last_timestamp_ms: batch.timestamp_ms,
+                current_txn_first_offset: -1,
+                coordinator_epoch: -1,
             });
         if batch.epoch != entry.epoch {
             entry.epoch = batch.epoch;
@@ -279,14 +381,21 @@ impl ProducerStateManager {
             timestamp_ms: batch.timestamp_ms,
         });
         entry.last_timestamp_ms = batch.timestamp_ms;
+        if batch.transactional && entry.current_txn_first_offset < 0 {
+            entry.current_txn_first_offset = batch.first_offset;
+            self.ongoing.insert(batch.first_offset, batch.producer_id);
+        }
     }
 
     /// Forgets producers whose last batch is at least `expiration_ms` older than `now_ms`
-    /// (`producer.id.expiration.ms`). Returns how many were removed.
+    /// (`producer.id.expiration.ms`), except those with a transaction open. Returns how many
+    /// were removed.
     pub fn expire(&mut self, now_ms: i64, expiration_ms: i64) -> usize {
         let before = self.producers.len();
-        self.producers
-            .retain(|_, e| now_ms.saturating_sub(e.last_timestamp_ms) < expiration_ms);
+        self.producers.retain(|_, e| {
+            e.current_txn_first_offset >= 0
+                || now_ms.saturating_sub(e.last_timestamp_ms) < expiration_ms
+        });
         before - self.producers.len()
     }
 }

@@ -187,7 +187,7 @@ fn hostile_snapshot_counts_are_refused_without_allocating() {
         Err(SnapshotError::Invalid("producer count"))
     );
     let mut body = 1i32.to_be_bytes().to_vec();
-    body.extend_from_slice(&[0; 18]);
+    body.extend_from_slice(&[0; 30]);
     body.push(6); // more batches than are ever retained
     assert_eq!(
         decode(&with_crc(&body)),

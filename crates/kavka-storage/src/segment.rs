@@ -383,23 +383,28 @@ impl Segment {
     }
 
     /// Whole batches from the one containing `offset`, up to `max_bytes` (the first one even if
-    /// larger when `min_one_batch`). `None` when no batch at or after `offset` is in this segment.
+    /// larger when `min_one_batch`), none starting at or after `end_offset`. `None` when no batch
+    /// at or after `offset` is in this segment.
     pub(crate) fn read(
         &self,
         offset: i64,
         max_bytes: usize,
         min_one_batch: bool,
+        end_offset: i64,
     ) -> Result<Option<ReadSlice>, StorageError> {
         let Some((position, first, mut walker)) = self.find_batch(offset, |_| true)? else {
             return Ok(None);
         };
+        if first.base_offset >= end_offset {
+            return Ok(Some(ReadSlice::empty(offset)));
+        }
         if first.size_bytes > max_bytes && !min_one_batch {
             return Ok(Some(ReadSlice::empty(offset)));
         }
         let mut len = first.size_bytes;
         let mut next_offset = first.next_offset();
         while let Some((_, header)) = walker.next_header()? {
-            if len + header.size_bytes > max_bytes {
+            if len + header.size_bytes > max_bytes || header.base_offset >= end_offset {
                 break;
             }
             len += header.size_bytes;

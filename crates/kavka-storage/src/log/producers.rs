@@ -155,25 +155,34 @@ impl PartitionLog {
             }
         }
         let from = from.unwrap_or_else(|| self.segments[0].base_offset());
-        self.replay_producers(from)
+        let entries_on_disk = self.load_aborted(from)?;
+        self.replay_producers(from)?;
+        self.store_aborted(entries_on_disk)
     }
 
-    /// Records the producer of every batch ending at or after `from`.
+    /// Records the producer of every batch ending at or after `from`, and the transactions
+    /// its markers end.
     fn replay_producers(&mut self, from: i64) -> Result<(), StorageError> {
         if from >= self.log_end_offset() {
             return Ok(());
         }
+        // Markers need their batch read (and `&mut self`): collect positions first, in order.
+        let mut found: Vec<(usize, u64, BatchHeader)> = Vec::new();
         let first = self.segment_index(from);
-        for segment in &self.segments[first..] {
+        for (index, segment) in self.segments.iter().enumerate().skip(first) {
             let mut walker =
                 HeaderWalker::new(segment.file(), segment.log_path(), 0, segment.size_bytes());
-            while let Some((_, header)) = walker.next_header()? {
-                if header.last_offset() < from {
-                    continue;
+            while let Some((position, header)) = walker.next_header()? {
+                if header.last_offset() >= from && header.producer_id >= 0 {
+                    found.push((index, position, header));
                 }
-                if let Some(producer) = ProducerBatch::from_header(&header) {
-                    self.producers.record(&producer);
-                }
+            }
+        }
+        for (index, position, header) in found {
+            if header.attributes & kavka_protocol::batch::attributes::CONTROL != 0 {
+                self.replay_marker(index, position, &header)?;
+            } else if let Some(producer) = ProducerBatch::from_header(&header) {
+                self.producers.record(&producer);
             }
         }
         Ok(())

@@ -167,6 +167,7 @@ impl PartitionLog {
         self.dir_unsynced = true;
         self.recompute_max_timestamp();
         self.delete_snapshots_below(self.segments[0].base_offset())?;
+        self.drop_aborted_below(self.segments[0].base_offset())?;
         Ok(deleted_bytes)
     }
 
