@@ -131,7 +131,11 @@ impl PartitionLog {
             producer_id: txn.producer_id,
             first_offset: txn.first_offset,
             last_offset: txn.last_offset,
-            last_stable_offset: self.last_stable_offset(),
+            // As of the marker (not the log end: replay runs after the whole log is there).
+            last_stable_offset: self
+                .producers
+                .first_unstable_offset()
+                .map_or(txn.last_offset + 1, |first| first.min(txn.last_offset + 1)),
         };
         self.aborted.push(entry);
         if persist {
