@@ -119,6 +119,13 @@ pub struct BrokerConfig {
     pub offsets_topic_segment_bytes: i32,
     /// `offsets.retention.check.interval.ms`: how often old offsets are expired.
     pub offsets_retention_check_interval_ms: u64,
+    /// The transaction coordinator's settings (`transaction.max.timeout.ms`,
+    /// `transactional.id.expiration.ms`).
+    pub txn: kavka_coordinator::txn::TxnConfig,
+    /// `transaction.state.log.num.partitions`: partitions of `__transaction_state`.
+    pub txn_topic_num_partitions: i32,
+    /// `transaction.state.log.segment.bytes`: its segment size.
+    pub txn_topic_segment_bytes: i32,
     /// `producer.id.expiration.ms`: a partition forgets an idempotent producer idle this long.
     pub producer_id_expiration_ms: u64,
     /// `producer.id.expiration.check.interval.ms`: how often idle producers are forgotten.
@@ -385,6 +392,16 @@ impl BrokerConfig {
             positive_i32("offsets.topic.segment.bytes", 100 * 1024 * 1024)?;
         let offsets_retention_check_interval_ms =
             u64_at_least("offsets.retention.check.interval.ms", 600_000, 1)?;
+        let txn = kavka_coordinator::txn::TxnConfig {
+            max_timeout_ms: positive_i32("transaction.max.timeout.ms", 900_000)?,
+            id_expiration_ms: i64::from(positive_i32(
+                "transactional.id.expiration.ms",
+                604_800_000,
+            )?),
+        };
+        let txn_topic_num_partitions = positive_i32("transaction.state.log.num.partitions", 50)?;
+        let txn_topic_segment_bytes =
+            positive_i32("transaction.state.log.segment.bytes", 100 * 1024 * 1024)?;
         let producer_id_expiration_ms = u64_at_least("producer.id.expiration.ms", 86_400_000, 1)?;
         let producer_id_expiration_check_interval_ms =
             u64_at_least("producer.id.expiration.check.interval.ms", 600_000, 1)?;
@@ -420,6 +437,9 @@ impl BrokerConfig {
             offsets_topic_num_partitions,
             offsets_topic_segment_bytes,
             offsets_retention_check_interval_ms,
+            txn,
+            txn_topic_num_partitions,
+            txn_topic_segment_bytes,
             producer_id_expiration_ms,
             producer_id_expiration_check_interval_ms,
             given: map,
@@ -471,6 +491,10 @@ const KNOWN_KEYS: &[&str] = &[
     "offsets.retention.check.interval.ms",
     "producer.id.expiration.ms",
     "producer.id.expiration.check.interval.ms",
+    "transaction.max.timeout.ms",
+    "transactional.id.expiration.ms",
+    "transaction.state.log.num.partitions",
+    "transaction.state.log.segment.bytes",
 ];
 
 #[cfg(test)]

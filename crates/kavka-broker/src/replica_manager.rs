@@ -71,6 +71,8 @@ pub struct PartitionOffsets {
     pub log_start_offset: i64,
     /// Offset the next record gets; the high watermark on a single node.
     pub log_end_offset: i64,
+    /// The last stable offset: below the oldest open transaction, else the log end.
+    pub last_stable_offset: i64,
 }
 
 /// Where a read's bytes are, with the offsets seen under the same lock; the bytes themselves are
@@ -81,6 +83,8 @@ pub struct ReadPlan {
     pub slice: ReadSlice,
     /// Offsets at the time of the read.
     pub offsets: PartitionOffsets,
+    /// For a read_committed read: the aborted transactions overlapping the data read.
+    pub aborted: Vec<kavka_storage::AbortedTxn>,
 }
 
 impl ReadPlan {
@@ -146,6 +150,14 @@ impl From<StorageError> for PartitionError {
     }
 }
 
+fn offsets_of(log: &PartitionLog) -> PartitionOffsets {
+    PartitionOffsets {
+        log_start_offset: log.log_start_offset(),
+        log_end_offset: log.log_end_offset(),
+        last_stable_offset: log.last_stable_offset(),
+    }
+}
+
 /// Maps a storage failure to the Kafka error a client gets for that partition.
 pub fn storage_error_code(e: &StorageError) -> ErrorCode {
     use kavka_protocol::batch::BatchError;
@@ -161,6 +173,7 @@ pub fn storage_error_code(e: &StorageError) -> ErrorCode {
             ProducerError::InvalidEpoch { .. } => ErrorCode::INVALID_PRODUCER_EPOCH,
             ProducerError::OutOfOrderSequence { .. } => ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER,
             ProducerError::DuplicateSequence { .. } => ErrorCode::DUPLICATE_SEQUENCE_NUMBER,
+            ProducerError::NotTransactional { .. } => ErrorCode::INVALID_TXN_STATE,
         },
         _ => ErrorCode::KAFKA_STORAGE_ERROR,
     }
@@ -211,11 +224,27 @@ impl Partition {
 
     /// Current offsets.
     pub fn offsets(&self) -> Result<PartitionOffsets, PartitionError> {
+        self.with_log(|log| Ok(offsets_of(log)))
+    }
+
+    /// Writes a transaction marker (WriteTxnMarkers) for `producer_id` at `epoch`.
+    pub fn append_marker(
+        &self,
+        producer_id: i64,
+        epoch: i16,
+        commit: bool,
+        coordinator_epoch: i32,
+        now_ms: i64,
+    ) -> Result<AppendInfo, PartitionError> {
         self.with_log(|log| {
-            Ok(PartitionOffsets {
-                log_start_offset: log.log_start_offset(),
-                log_end_offset: log.log_end_offset(),
-            })
+            log.append_marker(
+                producer_id,
+                epoch,
+                commit,
+                coordinator_epoch,
+                self.leader_epoch,
+                now_ms,
+            )
         })
     }
 
@@ -229,21 +258,35 @@ impl Partition {
         })
     }
 
-    /// Locates whole batches from `offset` (no data I/O).
+    /// Locates whole batches from `offset` (no data I/O); read_committed reads stop at the
+    /// last stable offset and name the aborted transactions in what they return.
     pub fn plan_read(
         &self,
         offset: i64,
         max_bytes: usize,
         min_one_batch: bool,
+        read_committed: bool,
     ) -> Result<ReadPlan, PartitionError> {
         self.with_log(|log| {
-            let offsets = PartitionOffsets {
-                log_start_offset: log.log_start_offset(),
-                log_end_offset: log.log_end_offset(),
+            let offsets = offsets_of(log);
+            if !read_committed {
+                return Ok(ReadPlan {
+                    slice: log.read(offset, max_bytes, min_one_batch)?,
+                    offsets,
+                    aborted: Vec::new(),
+                });
+            }
+            let slice =
+                log.read_below(offset, max_bytes, min_one_batch, offsets.last_stable_offset)?;
+            let aborted = if slice.is_empty() {
+                Vec::new()
+            } else {
+                log.aborted_transactions(offset, slice.next_offset)
             };
             Ok(ReadPlan {
-                slice: log.read(offset, max_bytes, min_one_batch)?,
+                slice,
                 offsets,
+                aborted,
             })
         })
     }

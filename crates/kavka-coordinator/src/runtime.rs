@@ -15,6 +15,9 @@ pub struct Effects<R, P> {
     pub records: Vec<R>,
     /// Replies to waiting requests.
     pub replies: Vec<P>,
+    /// Append the records as a transactional batch of this producer (id, epoch): they take
+    /// effect only when a COMMIT marker for it follows (TxnOffsetCommit).
+    pub transactional: Option<(i64, i16)>,
 }
 
 impl<R, P> Default for Effects<R, P> {
@@ -22,6 +25,7 @@ impl<R, P> Default for Effects<R, P> {
         Effects {
             records: Vec::new(),
             replies: Vec::new(),
+            transactional: None,
         }
     }
 }
@@ -32,8 +36,17 @@ impl<R, P> Effects<R, P> {
         self.records.is_empty() && self.replies.is_empty()
     }
 
-    /// Appends another operation's effects.
+    /// Appends another operation's effects (both must be plain, or of the same producer).
     pub fn extend(&mut self, other: Effects<R, P>) {
+        assert!(
+            other.records.is_empty()
+                || self.records.is_empty()
+                || self.transactional == other.transactional,
+            "transactional and plain records never share a batch"
+        );
+        if !other.records.is_empty() {
+            self.transactional = other.transactional;
+        }
         self.records.extend(other.records);
         self.replies.extend(other.replies);
     }
@@ -58,6 +71,15 @@ pub trait CoordinatorShard {
     type Reply;
     /// Applies a record that is in the log (appended now, or read back at load).
     fn replay(&mut self, record: &Self::Record, now_ms: i64);
+    /// A record in a transactional batch of `producer_id`: pending until its marker.
+    fn replay_in_txn(&mut self, record: &Self::Record, producer_id: i64, now_ms: i64) {
+        let _ = producer_id;
+        self.replay(record, now_ms)
+    }
+    /// A COMMIT (or ABORT) marker of `producer_id` in the partition.
+    fn replay_marker(&mut self, producer_id: i64, commit: bool, now_ms: i64) {
+        let _ = (producer_id, commit, now_ms);
+    }
     /// The earliest time `tick` has something to do, if any.
     fn next_deadline_ms(&self) -> Option<i64>;
     /// Runs the deadlines that have passed.

@@ -211,6 +211,8 @@ pub fn decode_records(batch: &BatchView<'_>) -> Result<Vec<Record>, RecordError>
 #[derive(Debug)]
 pub struct BatchBuilder {
     compression: Compression,
+    /// Whether the batch belongs to a transaction.
+    transactional: bool,
     /// Producer id, epoch and base sequence of an idempotent producer; (-1, -1, -1) otherwise.
     producer: (i64, i16, i32),
     base_timestamp: Option<i64>,
@@ -260,6 +262,7 @@ impl BatchBuilder {
     pub fn new(compression: Compression) -> BatchBuilder {
         BatchBuilder {
             compression,
+            transactional: false,
             producer: (-1, -1, -1),
             base_timestamp: None,
             max_timestamp: -1,
@@ -272,6 +275,12 @@ impl BatchBuilder {
     /// first record.
     pub fn with_producer(mut self, producer_id: i64, epoch: i16, base_sequence: i32) -> Self {
         self.producer = (producer_id, epoch, base_sequence);
+        self
+    }
+
+    /// Marks the batch as part of its producer's transaction.
+    pub fn transactional(mut self) -> Self {
+        self.transactional = true;
         self
     }
 
@@ -318,7 +327,12 @@ impl BatchBuilder {
             &BatchFields {
                 base_offset: 0,
                 partition_leader_epoch: -1,
-                attributes: self.compression.attribute_bits() & attributes::COMPRESSION_MASK,
+                attributes: (self.compression.attribute_bits() & attributes::COMPRESSION_MASK)
+                    | if self.transactional {
+                        attributes::TRANSACTIONAL
+                    } else {
+                        0
+                    },
                 last_offset_delta: (self.count - 1).max(0),
                 base_timestamp: self.base_timestamp.unwrap_or(-1),
                 max_timestamp: self.max_timestamp,

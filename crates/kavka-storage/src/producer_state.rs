@@ -312,6 +312,18 @@ impl ProducerStateManager {
                 first_offset: entry.current_txn_first_offset,
             });
         }
+        if batch.first_seq < 0 {
+            // No sequence: a coordinator's transactional offset commit; only the epoch counts.
+            return if batch.epoch < entry.epoch {
+                Err(ProducerError::InvalidEpoch {
+                    producer_id: batch.producer_id,
+                    epoch: batch.epoch,
+                    current: entry.epoch,
+                })
+            } else {
+                Ok(ProducerCheck::Append)
+            };
+        }
         if batch.epoch == entry.epoch {
             let duplicate = entry
                 .batches

@@ -51,7 +51,7 @@ fn replay_partition<S: CoordinatorShard>(
     let mut count = 0usize;
     loop {
         let plan = partition
-            .plan_read(offset, LOAD_READ_BYTES, true)
+            .plan_read(offset, LOAD_READ_BYTES, true, false)
             .map_err(|e| format!("{e:?}"))?;
         if plan.is_empty() {
             return Ok(count);
@@ -62,8 +62,12 @@ fn replay_partition<S: CoordinatorShard>(
             let batch = batch.map_err(|e| e.to_string())?;
             next = batch.next_offset();
             if batch.is_control() {
+                if let Some((commit, _)) = kavka_protocol::records::read_marker(&batch) {
+                    machine.replay_marker(batch.producer_id(), commit, now);
+                }
                 continue;
             }
+            let in_txn = batch.is_transactional().then(|| batch.producer_id());
             for record in RecordIter::new(&batch).map_err(|e| e.to_string())? {
                 let record = record.map_err(|e| e.to_string())?;
                 if record.offset < offset {
@@ -74,7 +78,10 @@ fn replay_partition<S: CoordinatorShard>(
                 };
                 match S::Record::decode_record(key, record.value.as_deref()) {
                     Ok(Some(r)) => {
-                        machine.replay(&r, now);
+                        match in_txn {
+                            Some(producer_id) => machine.replay_in_txn(&r, producer_id, now),
+                            None => machine.replay(&r, now),
+                        }
                         count += 1;
                     }
                     Ok(None) => {}

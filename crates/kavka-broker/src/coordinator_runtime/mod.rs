@@ -25,7 +25,7 @@ use crate::replica_manager::Partition;
 mod load;
 
 /// Where a coordinator's replies go: the requests waiting on its shard.
-pub trait Waiters<P>: Default + Send {
+pub trait Waiters<P>: Send {
     /// Delivers one reply to the request waiting for it (if it still waits).
     fn deliver(&mut self, reply: P);
     /// Drops every waiting request (they then answer COORDINATOR_NOT_AVAILABLE).
@@ -111,7 +111,13 @@ where
 
     /// Takes the internal topic's partitions (in index order), a fresh machine for each.
     /// `loaded` is true for a topic just created (nothing to replay); otherwise call `load`.
-    pub fn attach(&self, partitions: Vec<Arc<Partition>>, loaded: bool, machine: impl Fn() -> S) {
+    pub fn attach(
+        &self,
+        partitions: Vec<Arc<Partition>>,
+        loaded: bool,
+        machine: impl Fn() -> S,
+        waiters: impl Fn() -> W,
+    ) {
         let shards = partitions
             .into_iter()
             .map(|partition| {
@@ -119,7 +125,7 @@ where
                     partition,
                     state: Mutex::new(ShardState {
                         machine: machine(),
-                        waiters: W::default(),
+                        waiters: waiters(),
                         loaded,
                         failed: false,
                     }),
@@ -127,6 +133,15 @@ where
             })
             .collect();
         *self.shards.write().expect("shards lock poisoned") = shards;
+    }
+
+    /// The shard of `key` (a group or transactional id): Kafka's `abs(javaHash(key)) % count`.
+    pub fn index_for(&self, key: &str) -> Result<usize, ErrorCode> {
+        let count = self.shard_count();
+        if count == 0 {
+            return Err(ErrorCode::COORDINATOR_NOT_AVAILABLE);
+        }
+        Ok(kavka_coordinator::group::partition_for(key, count as i32) as usize)
     }
 
     /// Every shard.
@@ -168,6 +183,12 @@ where
         let now = now_ms();
         if !effects.records.is_empty() {
             let mut builder = BatchBuilder::new(Compression::None);
+            if let Some((producer_id, epoch)) = effects.transactional {
+                // No sequence (-1): the log checks the epoch only, as for Kafka's coordinator.
+                builder = builder
+                    .with_producer(producer_id, epoch, -1)
+                    .transactional();
+            }
             for r in &effects.records {
                 builder.append(now, Some(&r.encode_key()), r.encode_value().as_deref(), &[]);
             }
@@ -186,7 +207,10 @@ where
             }
             self.appends.notify();
             for r in &effects.records {
-                state.machine.replay(r, now);
+                match effects.transactional {
+                    Some((producer_id, _)) => state.machine.replay_in_txn(r, producer_id, now),
+                    None => state.machine.replay(r, now),
+                }
             }
         }
         for reply in effects.replies {
@@ -208,6 +232,16 @@ where
             }
             let effects = state.machine.tick(now);
             let _ = self.apply(&shard.partition, &mut state, effects);
+        }
+    }
+
+    /// A transaction marker was written to partition `index`: the shard learns of it.
+    pub fn marker_written(&self, index: usize, producer_id: i64, commit: bool) {
+        if let Ok(shard) = self.shard(index) {
+            shard
+                .lock()
+                .machine
+                .replay_marker(producer_id, commit, now_ms());
         }
     }
 

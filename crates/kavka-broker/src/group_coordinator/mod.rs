@@ -11,9 +11,7 @@ use kavka_coordinator::group::api::{
     CommitRequest, CommittedOffset, GroupDescription, GroupListing, HeartbeatRequest, JoinRequest,
     JoinResponse, LeavingMember, SyncRequest, SyncResponse,
 };
-use kavka_coordinator::group::{
-    partition_for, Effects, GroupConfig, GroupShard, JoinOutcome, Reply, SyncOutcome,
-};
+use kavka_coordinator::group::{Effects, GroupConfig, GroupShard, JoinOutcome, Reply, SyncOutcome};
 use kavka_protocol::ErrorCode;
 use tokio::sync::oneshot;
 
@@ -98,9 +96,12 @@ impl GroupCoordinator {
     /// Takes the `__consumer_offsets` partitions (in index order). `loaded` is true for a
     /// topic just created (nothing to replay); otherwise call [`GroupCoordinator::load`].
     pub fn attach(&self, partitions: Vec<Arc<Partition>>, loaded: bool) {
-        self.runtime.attach(partitions, loaded, || {
-            GroupShard::new(self.config.clone(), self.member_id_prefix.clone())
-        });
+        self.runtime.attach(
+            partitions,
+            loaded,
+            || GroupShard::new(self.config.clone(), self.member_id_prefix.clone()),
+            GroupWaiters::default,
+        );
     }
 
     /// Replays every shard's partition (blocking). Returns the records replayed.
@@ -114,11 +115,7 @@ impl GroupCoordinator {
         group_id: &str,
         op: impl FnOnce(&mut GroupShardState) -> (T, Effects),
     ) -> Result<T, ErrorCode> {
-        let count = self.runtime.shard_count();
-        if count == 0 {
-            return Err(ErrorCode::COORDINATOR_NOT_AVAILABLE);
-        }
-        let index = partition_for(group_id, count as i32) as usize;
+        let index = self.runtime.index_for(group_id)?;
         self.runtime.run(index, op)
     }
 

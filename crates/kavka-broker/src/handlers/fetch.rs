@@ -1,4 +1,5 @@
-//! Fetch (key 1): serves stored batches as they are on disk. A fetch that finds fewer than
+//! Fetch (key 1): serves stored batches as they are on disk; read_committed fetches stop at the
+//! last stable offset and carry the aborted transactions their data overlaps. A fetch that finds fewer than
 //! `min_bytes` waits (woken by appends) until it has them or `max_wait_ms` passes.
 //!
 //! Fetch sessions (KIP-227) are declined the way the protocol allows: every response carries
@@ -10,8 +11,10 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use kavka_metadata::MetadataImage;
-use kavka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
-use kavka_protocol::messages::{BrokerId, FetchRequest, FetchResponse};
+use kavka_protocol::messages::fetch_response::{
+    AbortedTransaction, FetchableTopicResponse, PartitionData,
+};
+use kavka_protocol::messages::{BrokerId, FetchRequest, FetchResponse, ProducerId};
 use kavka_protocol::ErrorCode;
 
 use super::RequestContext;
@@ -34,7 +37,7 @@ fn partition_data(index: i32, code: ErrorCode) -> PartitionData {
 
 fn with_offsets(data: PartitionData, offsets: PartitionOffsets) -> PartitionData {
     data.with_high_watermark(offsets.log_end_offset)
-        .with_last_stable_offset(offsets.log_end_offset)
+        .with_last_stable_offset(offsets.last_stable_offset)
         .with_log_start_offset(offsets.log_start_offset)
 }
 
@@ -94,7 +97,7 @@ fn plan(
             let limit = usize::try_from(p.partition_max_bytes)
                 .unwrap_or(0)
                 .min(remaining);
-            match partition.plan_read(p.fetch_offset, limit, first_data) {
+            match partition.plan_read(p.fetch_offset, limit, first_data, read_committed) {
                 Ok(read) => {
                     let n = read.len();
                     if n > 0 {
@@ -102,9 +105,19 @@ fn plan(
                         gathered += n;
                         remaining = remaining.saturating_sub(n);
                     }
+                    let aborted = read_committed.then(|| {
+                        read.aborted
+                            .iter()
+                            .map(|t| {
+                                AbortedTransaction::default()
+                                    .with_producer_id(ProducerId(t.producer_id))
+                                    .with_first_offset(t.first_offset)
+                            })
+                            .collect()
+                    });
                     let data =
                         with_offsets(partition_data(p.partition, ErrorCode::NONE), read.offsets)
-                            .with_aborted_transactions(read_committed.then(Vec::new));
+                            .with_aborted_transactions(aborted);
                     partitions.push(Planned {
                         data,
                         read: Some((partition, read)),

@@ -16,9 +16,17 @@ const MAX_TIMESTAMP: i64 = -3;
 const EARLIEST_LOCAL: i64 = -4;
 const LATEST_TIERED: i64 = -5;
 
-fn lookup(partition: &Partition, timestamp: i64) -> Result<(i64, i64), PartitionError> {
+/// `isolation_level` of read_committed consumers: their latest offset is the LSO.
+const READ_COMMITTED: i8 = 1;
+
+fn lookup(
+    partition: &Partition,
+    timestamp: i64,
+    isolation_level: i8,
+) -> Result<(i64, i64), PartitionError> {
     let offsets = partition.offsets()?;
     Ok(match timestamp {
+        LATEST if isolation_level == READ_COMMITTED => (-1, offsets.last_stable_offset),
         LATEST => (-1, offsets.log_end_offset),
         EARLIEST | EARLIEST_LOCAL => (-1, offsets.log_start_offset),
         // No tiered storage: nothing is tiered, so there is no such offset.
@@ -69,7 +77,7 @@ pub fn handle(ctx: &RequestContext<'_>, request: ListOffsetsRequest) -> ListOffs
                     if p.timestamp < LATEST_TIERED {
                         return base.with_error_code(ErrorCode::INVALID_REQUEST.code());
                     }
-                    match lookup(&partition, p.timestamp) {
+                    match lookup(&partition, p.timestamp, request.isolation_level) {
                         Ok((timestamp, offset)) => base
                             .with_timestamp(timestamp)
                             .with_offset(offset)

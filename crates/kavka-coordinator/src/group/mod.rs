@@ -27,6 +27,7 @@ mod offsets;
 mod rebalance;
 pub mod records;
 mod shard;
+mod txn_offsets;
 pub(crate) mod wire;
 
 pub use classic::GroupState;

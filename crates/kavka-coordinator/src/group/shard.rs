@@ -45,6 +45,9 @@ pub struct GroupShard {
     member_id_prefix: String,
     /// Counter of member ids handed out.
     member_id_seq: u64,
+    /// Offsets committed inside transactions, by producer id, waiting for their marker
+    /// (TxnOffsetCommit): invisible to OffsetFetch until a COMMIT marker makes them committed.
+    pub(crate) pending_txn: HashMap<i64, Vec<GroupRecord>>,
 }
 
 impl GroupShard {
@@ -56,6 +59,7 @@ impl GroupShard {
             groups: HashMap::new(),
             member_id_prefix,
             member_id_seq: 0,
+            pending_txn: HashMap::new(),
         }
     }
 
@@ -257,5 +261,13 @@ impl crate::runtime::CoordinatorShard for GroupShard {
 
     fn tick(&mut self, now_ms: i64) -> Effects {
         GroupShard::tick(self, now_ms)
+    }
+
+    fn replay_in_txn(&mut self, record: &GroupRecord, producer_id: i64, _now_ms: i64) {
+        self.replay_pending(record, producer_id)
+    }
+
+    fn replay_marker(&mut self, producer_id: i64, commit: bool, now_ms: i64) {
+        self.complete_txn(producer_id, commit, now_ms)
     }
 }

@@ -454,3 +454,32 @@ fn deleting_a_topic_deletes_its_offsets_in_every_group() {
         .collect();
     assert_eq!(offsets, [-1, 5]);
 }
+
+#[test]
+fn transactional_offsets_wait_for_their_marker() {
+    let mut d = Driver::new(config(DELAY_MS));
+    d.commit("g", -1, "", &[("t", 0, 5)]);
+    let req = commit_req("g", -1, "", &[("t", 0, 9), ("t", 1, 3)]);
+    let (errors, effects) = d.shard.txn_commit_offsets(d.now, &req, 77, 2);
+    assert!(errors.iter().all(|e| e.code() == 0));
+    assert_eq!(effects.transactional, Some((77, 2)));
+    for r in &effects.records {
+        d.shard.replay_pending(r, 77);
+    }
+    assert_eq!(d.fetch("g", &[("t", 0), ("t", 1)]), [committed(5), NOTHING]);
+    assert!(d.shard.has_pending_offset("g", "t", 0));
+    d.shard.complete_txn(77, true, d.now);
+    assert_eq!(
+        d.fetch("g", &[("t", 0), ("t", 1)]),
+        [committed(9), committed(3)]
+    );
+    assert!(!d.shard.has_pending_offset("g", "t", 0));
+    // An aborted transaction's offsets never show.
+    let req = commit_req("g", -1, "", &[("t", 0, 100)]);
+    let (_, effects) = d.shard.txn_commit_offsets(d.now, &req, 78, 0);
+    for r in &effects.records {
+        d.shard.replay_pending(r, 78);
+    }
+    d.shard.complete_txn(78, false, d.now);
+    assert_eq!(d.fetch("g", &[("t", 0)]), [committed(9)]);
+}
