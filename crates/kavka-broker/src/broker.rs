@@ -22,6 +22,7 @@ use crate::log_manager::{partition_dir_name, LogManager};
 use crate::producer_ids::ProducerIdManager;
 use crate::replica_manager::ReplicaManager;
 use crate::topic_config::ConfigLayers;
+use crate::txn_coordinator::{TxnCoordinator, TRANSACTION_STATE_TOPIC};
 
 /// Shared state of a running node.
 #[derive(Debug)]
@@ -42,6 +43,8 @@ pub struct Broker {
     pub groups: GroupCoordinator,
     /// This broker's block of producer ids.
     producer_ids: ProducerIdManager,
+    /// The transaction coordinator (its shards are the `__transaction_state` partitions).
+    pub txns: TxnCoordinator,
 }
 
 /// Milliseconds since the Unix epoch.
@@ -63,7 +66,9 @@ impl Broker {
         let store = MetadataStore::open(&log_manager.metadata_dir())?;
         let image = store.snapshot();
         let config_group = config.group.clone();
+        let config_txn = config.txn.clone();
         let replicas = ReplicaManager::default();
+        let purgatory = replicas.purgatory.clone();
         let broker = Broker {
             advertised: RwLock::new((config.advertised.host.clone(), config.advertised.port)),
             config,
@@ -73,10 +78,12 @@ impl Broker {
             groups: GroupCoordinator::new(config_group, replicas.purgatory.clone()),
             replicas,
             producer_ids: ProducerIdManager::default(),
+            txns: TxnCoordinator::new(config_txn, purgatory),
         };
         broker.load_partitions(&image)?;
         // The shards replay their partitions once the listener runs (see `server`).
         broker.attach_group_coordinator(&image, false);
+        broker.attach_txn_coordinator(&image, false);
         broker.log_manager.clear_clean_shutdown_markers()?;
         Ok(broker)
     }
@@ -212,6 +219,47 @@ impl Broker {
         self.groups.attach(partitions, loaded);
     }
 
+    /// Gives the transaction coordinator the `__transaction_state` partitions, as for groups.
+    fn attach_txn_coordinator(&self, image: &MetadataImage, loaded: bool) {
+        let partitions = image
+            .topic_by_name(TRANSACTION_STATE_TOPIC)
+            .map(|t| {
+                t.partitions
+                    .keys()
+                    .filter_map(|&i| self.replicas.get(&t.name, &t.topic_id, i))
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default();
+        self.txns.attach(partitions, loaded);
+    }
+
+    /// Creates `__transaction_state` if it does not exist (the first FindCoordinator for a
+    /// transactional id does, as in Kafka): `transaction.state.log.num.partitions` partitions,
+    /// compacted.
+    pub fn ensure_txn_topic(&self) -> Result<(), Refusal> {
+        if self.txns.is_attached() {
+            return Ok(());
+        }
+        let mut configs = BTreeMap::new();
+        configs.insert("cleanup.policy".to_string(), "compact".to_string());
+        configs.insert(
+            "segment.bytes".to_string(),
+            self.config.txn_topic_segment_bytes.to_string(),
+        );
+        configs.insert("compression.type".to_string(), "producer".to_string());
+        let spec = TopicSpec {
+            name: TRANSACTION_STATE_TOPIC.to_string(),
+            num_partitions: self.config.txn_topic_num_partitions,
+            replication_factor: 1,
+            assignments: vec![],
+            configs,
+        };
+        match self.create_topic(&spec, false) {
+            Ok(_) | Err((ErrorCode::TOPIC_ALREADY_EXISTS, _)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Creates `__consumer_offsets` if it does not exist (the first FindCoordinator does, as in
     /// Kafka): `offsets.topic.num.partitions` partitions, compacted.
     pub fn ensure_offsets_topic(&self) -> Result<(), Refusal> {
@@ -248,6 +296,14 @@ impl Broker {
         };
         if offsets_topic(before) != offsets_topic(after) {
             self.attach_group_coordinator(after, true);
+        }
+        let txn_topic = |image: &MetadataImage| {
+            image
+                .topic_by_name(TRANSACTION_STATE_TOPIC)
+                .map(|t| (t.topic_id, t.partitions.len()))
+        };
+        if txn_topic(before) != txn_topic(after) {
+            self.attach_txn_coordinator(after, true);
         }
     }
 

@@ -171,7 +171,7 @@ pub fn create_topic(
     }
     // The group coordinator's offsets topic is compacted, as in Kafka, whoever creates it.
     let mut configs = spec.configs.clone();
-    if spec.name == CONSUMER_OFFSETS_TOPIC {
+    if spec.name == CONSUMER_OFFSETS_TOPIC || spec.name == "__transaction_state" {
         configs
             .entry("cleanup.policy".to_string())
             .or_insert_with(|| "compact".to_string());
@@ -312,7 +312,7 @@ pub fn create_partitions(
             format!("The topic '{name}' does not exist."),
         )
     })?;
-    if name == CONSUMER_OFFSETS_TOPIC {
+    if name == CONSUMER_OFFSETS_TOPIC || name == "__transaction_state" {
         return Err((
             ErrorCode::INVALID_PARTITIONS,
             format!("The partition count of {name} cannot change: groups are placed on its partitions by a hash of their id."),

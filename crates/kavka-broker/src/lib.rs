@@ -11,6 +11,8 @@
 //! - [`coordinator_runtime`]: runs a coordinator state machine per partition of its internal
 //!   topic (append, replay, answer; timers; loading).
 //! - [`group_coordinator`]: the group coordinator on that runtime, over `__consumer_offsets`.
+//! - [`txn_coordinator`]: the transaction coordinator on that runtime, over
+//!   `__transaction_state`, and the marker writer.
 //! - [`replica_manager`] / [`purgatory`]: hosted partitions, and delayed fetches waiting on appends.
 //! - [`retention`] / [`cleaner`]: background deletion of old segments and log compaction.
 //! - [`producer_ids`]: producer id blocks in the metadata log, handed out by InitProducerId.
@@ -33,6 +35,7 @@ pub mod replica_manager;
 pub mod retention;
 pub mod server;
 pub mod topic_config;
+pub mod txn_coordinator;
 
 pub use config::BrokerConfig;
 pub use error::BrokerError;

@@ -134,6 +134,16 @@ impl PartitionError {
     }
 }
 
+impl PartitionError {
+    /// The code of a batch the log refused (a producer check), `None` for failures.
+    pub fn refusal_code(&self) -> Option<ErrorCode> {
+        match self {
+            PartitionError::Storage(e @ StorageError::Producer(_)) => Some(storage_error_code(e)),
+            _ => None,
+        }
+    }
+}
+
 impl std::fmt::Display for PartitionError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {

@@ -95,6 +95,8 @@ async fn serve(
     let producer_expiration =
         tokio::spawn(crate::retention::run_producer_expiration(broker.clone()));
     let groups = tokio::spawn(crate::group_coordinator::run_timers(broker.clone()));
+    let txn_timers = tokio::spawn(crate::txn_coordinator::markers::run_timers(broker.clone()));
+    let txn_markers = tokio::spawn(crate::txn_coordinator::markers::run(broker.clone()));
     let cleaners = crate::cleaner::spawn(broker.clone());
     loop {
         tokio::select! {
@@ -124,6 +126,10 @@ async fn serve(
     let _ = producer_expiration.await;
     groups.abort();
     let _ = groups.await;
+    for task in [txn_timers, txn_markers] {
+        task.abort();
+        let _ = task.await;
+    }
     for c in cleaners {
         c.abort();
         let _ = c.await;

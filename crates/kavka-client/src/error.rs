@@ -188,6 +188,10 @@ impl ClientError {
 pub fn default_message(code: ErrorCode) -> &'static str {
     match code {
         ErrorCode::UNKNOWN_SERVER_ERROR => "The server experienced an unexpected error.",
+        ErrorCode::TRANSACTION_COORDINATOR_FENCED => "Indicates that the transaction coordinator sending a WriteTxnMarker is no longer the current coordinator for a given producer.",
+        ErrorCode::UNSTABLE_OFFSET_COMMIT => "There are unstable offsets that need to be cleared.",
+        ErrorCode::OPERATION_NOT_ATTEMPTED => "The broker did not attempt to execute this operation. This may happen for batched RPCs where some operations in the batch failed, causing the broker to respond without trying the rest.",
+        ErrorCode::TRANSACTIONAL_ID_NOT_FOUND => "The transactionalId could not be found.",
         ErrorCode::NONE => "No error.",
         ErrorCode::OFFSET_OUT_OF_RANGE => "The requested offset is not within the range of offsets maintained by the server.",
         ErrorCode::CORRUPT_MESSAGE => "The message's CRC or another integrity check failed.",

@@ -37,6 +37,13 @@ macro_rules! for_each_served_api {
             (OffsetDelete, OffsetDeleteRequest, OffsetDeleteResponse),
             (InitProducerId, InitProducerIdRequest, InitProducerIdResponse),
             (DescribeProducers, DescribeProducersRequest, DescribeProducersResponse),
+            (AddPartitionsToTxn, AddPartitionsToTxnRequest, AddPartitionsToTxnResponse),
+            (AddOffsetsToTxn, AddOffsetsToTxnRequest, AddOffsetsToTxnResponse),
+            (EndTxn, EndTxnRequest, EndTxnResponse),
+            (TxnOffsetCommit, TxnOffsetCommitRequest, TxnOffsetCommitResponse),
+            (WriteTxnMarkers, WriteTxnMarkersRequest, WriteTxnMarkersResponse),
+            (DescribeTransactions, DescribeTransactionsRequest, DescribeTransactionsResponse),
+            (ListTransactions, ListTransactionsRequest, ListTransactionsResponse),
         }
     };
 }

@@ -144,6 +144,8 @@ error_codes! {
     INVALID_TRANSACTION_TIMEOUT = 50, false;
     /// The producer attempted to update a transaction while another concurrent operation was ongoing.
     CONCURRENT_TRANSACTIONS = 51, true;
+    /// The transaction coordinator sending a WriteTxnMarker is no longer the current one.
+    TRANSACTION_COORDINATOR_FENCED = 52, false;
     /// The disk error when trying to access log file on the disk.
     KAFKA_STORAGE_ERROR = 56, true;
     /// The user-specified log directory is not found in the broker config.
@@ -176,6 +178,12 @@ error_codes! {
     OFFSET_NOT_AVAILABLE = 78, true;
     /// The record batch or record is invalid.
     INVALID_RECORD = 87, false;
+    /// The consumer's committed offsets of a partition are held by an open transaction.
+    UNSTABLE_OFFSET_COMMIT = 88, true;
+    /// Another request of the batch failed, so this one was not attempted.
+    OPERATION_NOT_ATTEMPTED = 55, false;
+    /// The transactional id does not exist.
+    TRANSACTIONAL_ID_NOT_FOUND = 105, false;
     /// Deleting offsets of a topic is forbidden while the consumer group is actively subscribed to it.
     GROUP_SUBSCRIBED_TO_TOPIC = 86, false;
     /// The throttling quota has been exceeded.

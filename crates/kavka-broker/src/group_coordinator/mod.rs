@@ -198,6 +198,21 @@ impl GroupCoordinator {
         .unwrap_or_else(|e| vec![e; req.partitions.len()])
     }
 
+    /// TxnOffsetCommit: each partition's error; the offsets are pending until the marker.
+    pub fn txn_commit_offsets(
+        &self,
+        req: &CommitRequest,
+        producer_id: i64,
+        epoch: i16,
+    ) -> Vec<ErrorCode> {
+        self.run(&req.group_id, |state| {
+            state
+                .machine
+                .txn_commit_offsets(now_ms(), req, producer_id, epoch)
+        })
+        .unwrap_or_else(|e| vec![e; req.partitions.len()])
+    }
+
     /// OffsetFetch.
     pub fn fetch_offsets(
         &self,

@@ -14,6 +14,14 @@ impl GroupCoordinator {
         self.runtime.tick();
     }
 
+    /// A transaction marker was written to `__consumer_offsets` partition `index`: the
+    /// transaction's pending offsets there are committed or dropped.
+    pub fn marker_written(&self, index: i32, producer_id: i64, commit: bool) {
+        if let Ok(index) = usize::try_from(index) {
+            self.runtime.marker_written(index, producer_id, commit);
+        }
+    }
+
     /// Deletes every group's committed offsets of a deleted topic (blocking).
     pub fn delete_topic_offsets(&self, topic: &str) {
         let records = self

@@ -1,6 +1,7 @@
-//! FindCoordinator (v0-6): the node coordinating a group is this node (it leads every
-//! `__consumer_offsets` partition). The first request creates `__consumer_offsets`, as in
-//! Kafka. v4+ asks for several keys at once.
+//! FindCoordinator (v0-6): the node coordinating a group (key type 0) or a transactional id
+//! (key type 1) is this node (it leads every `__consumer_offsets` and `__transaction_state`
+//! partition). The first request of each type creates its topic, as in Kafka. v4+ asks for
+//! several keys at once.
 
 use kavka_protocol::codec::StrBytes;
 use kavka_protocol::messages::find_coordinator_response::Coordinator;
@@ -11,6 +12,8 @@ use super::{message, RequestContext};
 
 /// `key_type` of a consumer group.
 const KEY_TYPE_GROUP: i8 = 0;
+/// `key_type` of a transactional id.
+const KEY_TYPE_TRANSACTION: i8 = 1;
 
 /// The answer for one key.
 fn find(
@@ -18,22 +21,25 @@ fn find(
     key_type: i8,
     key: &str,
 ) -> Result<(i32, String, i32), (ErrorCode, String)> {
-    if key_type != KEY_TYPE_GROUP {
-        return Err((
-            ErrorCode::INVALID_REQUEST,
-            format!(
-                "Coordinator key type {key_type} is not supported (only consumer groups, type 0)"
-            ),
-        ));
-    }
+    let ensure =
+        match key_type {
+            KEY_TYPE_GROUP => crate::broker::Broker::ensure_offsets_topic,
+            KEY_TYPE_TRANSACTION => crate::broker::Broker::ensure_txn_topic,
+            _ => return Err((
+                ErrorCode::INVALID_REQUEST,
+                format!(
+                    "Coordinator key type {key_type} is not supported (groups 0, transactions 1)"
+                ),
+            )),
+        };
     if key.is_empty() {
         return Err((
             ErrorCode::INVALID_REQUEST,
-            "The group id must not be empty".into(),
+            "The coordinator key must not be empty".into(),
         ));
     }
-    ctx.broker.ensure_offsets_topic().map_err(|(code, text)| {
-        tracing::warn!(error = %text, code = code.name(), "cannot create __consumer_offsets");
+    ensure(ctx.broker).map_err(|(code, text)| {
+        tracing::warn!(error = %text, code = code.name(), "cannot create a coordinator topic");
         (ErrorCode::COORDINATOR_NOT_AVAILABLE, text)
     })?;
     let (host, port) = ctx.broker.advertised();

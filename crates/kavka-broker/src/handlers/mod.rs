@@ -9,6 +9,8 @@ use kavka_protocol::response::Response;
 
 use crate::broker::Broker;
 
+pub mod add_offsets_to_txn;
+pub mod add_partitions_to_txn;
 pub mod alter_configs;
 pub mod api_versions;
 pub mod create_partitions;
@@ -21,6 +23,8 @@ pub mod describe_configs;
 pub mod describe_groups;
 pub mod describe_log_dirs;
 pub mod describe_producers;
+pub mod describe_transactions;
+pub mod end_txn;
 pub mod fetch;
 pub mod find_coordinator;
 pub mod heartbeat;
@@ -30,6 +34,7 @@ pub mod join_group;
 pub mod leave_group;
 pub mod list_groups;
 pub mod list_offsets;
+pub mod list_transactions;
 pub mod metadata;
 pub mod offset_commit;
 pub mod offset_delete;
@@ -37,6 +42,8 @@ pub mod offset_fetch;
 pub mod produce;
 mod produce_checks;
 pub mod sync_group;
+pub mod txn_offset_commit;
+pub mod write_txn_markers;
 
 /// What a handler knows about the request besides its body.
 #[derive(Debug)]
@@ -85,6 +92,13 @@ pub const SERVED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::OffsetDelete, 0, 0),
     (ApiKey::InitProducerId, 0, 5),
     (ApiKey::DescribeProducers, 0, 0),
+    (ApiKey::AddPartitionsToTxn, 0, 4),
+    (ApiKey::AddOffsetsToTxn, 0, 4),
+    (ApiKey::EndTxn, 0, 4),
+    (ApiKey::TxnOffsetCommit, 0, 4),
+    (ApiKey::WriteTxnMarkers, 1, 1),
+    (ApiKey::DescribeTransactions, 0, 0),
+    (ApiKey::ListTransactions, 0, 1),
 ];
 
 /// Whether this version of the API is served.
@@ -165,6 +179,26 @@ pub async fn handle(ctx: &RequestContext<'_>, request: Request) -> Outcome {
         Request::DeleteGroups(r) => Response::DeleteGroups(delete_groups::handle(ctx, r)),
         Request::OffsetDelete(r) => Response::OffsetDelete(offset_delete::handle(ctx, r)),
         // A new block of ids is a metadata commit (fsync).
+        // Transaction requests append to __transaction_state (and may fsync).
+        Request::AddPartitionsToTxn(r) => {
+            Response::AddPartitionsToTxn(blocking(|| add_partitions_to_txn::handle(ctx, r)))
+        }
+        Request::AddOffsetsToTxn(r) => {
+            Response::AddOffsetsToTxn(blocking(|| add_offsets_to_txn::handle(ctx, r)))
+        }
+        Request::EndTxn(r) => Response::EndTxn(blocking(|| end_txn::handle(ctx, r))),
+        Request::TxnOffsetCommit(r) => {
+            Response::TxnOffsetCommit(blocking(|| txn_offset_commit::handle(ctx, r)))
+        }
+        Request::WriteTxnMarkers(r) => {
+            Response::WriteTxnMarkers(blocking(|| write_txn_markers::handle(ctx, r)))
+        }
+        Request::DescribeTransactions(r) => {
+            Response::DescribeTransactions(describe_transactions::handle(ctx, r))
+        }
+        Request::ListTransactions(r) => {
+            Response::ListTransactions(list_transactions::handle(ctx, r))
+        }
         Request::DescribeProducers(r) => {
             Response::DescribeProducers(describe_producers::handle(ctx, r))
         }

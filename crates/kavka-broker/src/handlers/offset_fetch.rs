@@ -4,8 +4,8 @@
 //! commit answers offset -1, leader epoch -1 (v5+) and empty metadata, as Kafka. A group-level
 //! error (coordinator loading or unavailable, invalid group id) is the top-level error code in
 //! v2-7, each requested partition's error in v1 (which has no top-level code), and the group's
-//! error code in v8+. `require_stable` changes nothing: there are no pending transactional
-//! offsets.
+//! error code in v8+. With `require_stable` (v7+), a partition whose offset an open
+//! transaction is committing answers UNSTABLE_OFFSET_COMMIT (the client retries).
 
 use std::collections::BTreeMap;
 
@@ -37,6 +37,8 @@ struct PartitionAnswer {
     leader_epoch: i32,
     metadata: String,
     error: ErrorCode,
+    /// An open transaction is committing a newer offset.
+    pending: bool,
 }
 
 impl PartitionAnswer {
@@ -48,6 +50,7 @@ impl PartitionAnswer {
             leader_epoch: -1,
             metadata: String::new(),
             error,
+            pending: false,
         }
     }
 
@@ -58,6 +61,7 @@ impl PartitionAnswer {
             leader_epoch: c.leader_epoch,
             metadata: c.metadata,
             error: ErrorCode::NONE,
+            pending: c.pending,
         }
     }
 }
@@ -81,6 +85,26 @@ struct TopicAsked {
 /// means every committed partition; `by_id` maps the names of that case back to topic ids
 /// (topics that no longer exist are left out).
 fn fetch(
+    ctx: &RequestContext<'_>,
+    image: &MetadataImage,
+    group_id: &str,
+    asked: Option<Vec<TopicAsked>>,
+    by_id: bool,
+    require_stable: bool,
+) -> Result<Vec<TopicAnswer>, ErrorCode> {
+    let mut topics = fetch_committed(ctx, image, group_id, asked, by_id)?;
+    if require_stable {
+        for p in topics.iter_mut().flat_map(|t| t.partitions.iter_mut()) {
+            if p.pending {
+                *p = PartitionAnswer::none(p.partition, ErrorCode::UNSTABLE_OFFSET_COMMIT);
+            }
+        }
+    }
+    Ok(topics)
+}
+
+/// The committed offsets of `fetch`, pending ones marked.
+fn fetch_committed(
     ctx: &RequestContext<'_>,
     image: &MetadataImage,
     group_id: &str,
@@ -154,7 +178,7 @@ pub fn handle(ctx: &RequestContext<'_>, request: OffsetFetchRequest) -> OffsetFe
         let groups = request
             .groups
             .iter()
-            .map(|g| fetch_group(ctx, &image, version, g))
+            .map(|g| fetch_group(ctx, &image, version, g, request.require_stable))
             .collect();
         return OffsetFetchResponse::default().with_groups(groups);
     }
@@ -169,7 +193,7 @@ pub fn handle(ctx: &RequestContext<'_>, request: OffsetFetchRequest) -> OffsetFe
             .collect()
     });
     let group_id = request.group_id.0.as_str();
-    match fetch(ctx, &image, group_id, asked, false) {
+    match fetch(ctx, &image, group_id, asked, false, request.require_stable) {
         Ok(topics) => OffsetFetchResponse::default().with_topics(
             topics
                 .into_iter()
@@ -210,6 +234,7 @@ fn fetch_group(
     image: &MetadataImage,
     version: i16,
     group: &OffsetFetchRequestGroup,
+    require_stable: bool,
 ) -> OffsetFetchResponseGroup {
     let by_id = version >= TOPIC_IDS_VERSION;
     let asked: Option<Vec<TopicAsked>> = group.topics.as_ref().map(|topics| {
@@ -227,7 +252,14 @@ fn fetch_group(
             .collect()
     });
     let answer = OffsetFetchResponseGroup::default().with_group_id(group.group_id.clone());
-    match fetch(ctx, image, group.group_id.0.as_str(), asked, by_id) {
+    match fetch(
+        ctx,
+        image,
+        group.group_id.0.as_str(),
+        asked,
+        by_id,
+        require_stable,
+    ) {
         Ok(topics) => answer.with_topics(
             topics
                 .into_iter()

@@ -14,7 +14,7 @@ use kavka_protocol::messages::{ProduceRequest, ProduceResponse};
 use kavka_protocol::response::Response;
 use kavka_protocol::ErrorCode;
 
-use super::produce_checks::{check_batches, keyless_records};
+use super::produce_checks::{check_batches, keyless_records, transactional_producer};
 use super::{message, Outcome, RequestContext};
 use crate::broker::now_ms;
 use crate::replica_manager::{Partition, PartitionError, ProducePolicy};
@@ -67,8 +67,50 @@ fn store(
     }
 }
 
+/// KIP-890 part 1: a transactional batch is appended only to a partition already in its
+/// producer's open transaction (AddPartitionsToTxn came first), asked of the transaction
+/// coordinator.
+fn verify_in_transaction(
+    ctx: &RequestContext<'_>,
+    transactional_id: Option<&str>,
+    partition: &Partition,
+    (producer_id, epoch): (i64, i16),
+) -> Result<(), (ErrorCode, String)> {
+    let Some(txn_id) = transactional_id else {
+        return Err((
+            ErrorCode::INVALID_TXN_STATE,
+            "A transactional batch needs the request's transactional id".into(),
+        ));
+    };
+    let target = [(partition.topic.to_string(), partition.index)];
+    let verified = ctx.broker.txns.run(txn_id, |state| {
+        let v = state
+            .machine
+            .verify_partitions(txn_id, producer_id, epoch, &target);
+        (v, Default::default())
+    });
+    match verified {
+        Ok(Ok(v)) if v.first() == Some(&true) => Ok(()),
+        Ok(Ok(_)) => Err((
+            ErrorCode::INVALID_TXN_STATE,
+            format!(
+                "{}-{} is not in the open transaction of {txn_id}",
+                partition.topic, partition.index
+            ),
+        )),
+        Ok(Err(code)) => Err((code, String::new())),
+        // The coordinator cannot answer yet: a retriable produce error, as Kafka maps it.
+        Err(_) => Err((
+            ErrorCode::NOT_ENOUGH_REPLICAS,
+            "transaction coordinator not available".into(),
+        )),
+    }
+}
+
 /// Checks and appends one partition's batch; the partition's answer.
 fn produce_partition(
+    ctx: &RequestContext<'_>,
+    transactional_id: Option<&str>,
     partition: &Partition,
     index: i32,
     records: &[u8],
@@ -78,6 +120,12 @@ fn produce_partition(
     let policy = partition.policy();
     if let Err((code, text)) = check_batches(records, &policy, acks, now) {
         return partition_error(index, code, text);
+    }
+    if let Some(producer) = transactional_producer(records) {
+        if let Err((code, text)) = verify_in_transaction(ctx, transactional_id, partition, producer)
+        {
+            return partition_error(index, code, text);
+        }
     }
     if policy.compacted {
         match keyless_records(records) {
@@ -126,6 +174,7 @@ pub fn handle(ctx: &RequestContext<'_>, request: ProduceRequest) -> Outcome {
     let mut appended = false;
     let mut failed = false;
     let mut responses = Vec::with_capacity(request.topic_data.len());
+    let transactional_id = request.transactional_id.map(|t| t.0.to_string());
     for topic in request.topic_data {
         let resolved = if by_id {
             image.topic_by_id(&topic.topic_id)
@@ -161,7 +210,15 @@ pub fn handle(ctx: &RequestContext<'_>, request: ProduceRequest) -> Outcome {
                     "Produce request carries no record batch".into(),
                 ),
                 (true, Some(partition), Some(records)) => {
-                    let result = produce_partition(&partition, index, records, acks, now);
+                    let result = produce_partition(
+                        ctx,
+                        transactional_id.as_deref(),
+                        &partition,
+                        index,
+                        records,
+                        acks,
+                        now,
+                    );
                     appended |= result.error_code == 0;
                     result
                 }

@@ -38,16 +38,6 @@ pub(super) fn check_batches(
             "Clients may not produce control batches".into(),
         ));
     }
-    if first.is_transactional() {
-        // No transaction coordinator yet, so no partition is ever part of a transaction.
-        return Err((
-            ErrorCode::INVALID_TXN_STATE,
-            format!(
-                "Producer {} wrote a transactional batch, but transactions are not supported yet",
-                header.producer_id
-            ),
-        ));
-    }
     if header.size_bytes as u64 > policy.segment_bytes {
         return Err((
             ErrorCode::RECORD_LIST_TOO_LARGE,
@@ -192,19 +182,6 @@ mod tests {
     }
 
     #[test]
-    fn transactional_batches_are_refused_without_transactions() {
-        let now = 1_800_000_000_000;
-        let mut txn = batch(now);
-        txn[22] |= 0x10;
-        let crc = crc32c::crc32c(&txn[21..]);
-        txn[17..21].copy_from_slice(&crc.to_be_bytes());
-        assert_eq!(
-            check_batches(&txn, &policy(), -1, now).unwrap_err().0,
-            ErrorCode::INVALID_TXN_STATE
-        );
-    }
-
-    #[test]
     fn keyless_records_are_found_by_index_in_any_codec() {
         for codec in [Compression::None, Compression::Zstd, Compression::Gzip] {
             let mut b = BatchBuilder::new(codec);
@@ -223,4 +200,11 @@ mod tests {
             "garbage is an error, not a panic"
         );
     }
+}
+
+/// The producer id and epoch of a transactional batch (`None` for any other batch).
+pub(super) fn transactional_producer(records: &[u8]) -> Option<(i64, i16)> {
+    let view = BatchView::parse(records).ok()?;
+    (view.is_transactional() && !view.is_control())
+        .then(|| (view.producer_id(), view.producer_epoch()))
 }

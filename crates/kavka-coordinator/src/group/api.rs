@@ -190,6 +190,9 @@ pub struct CommittedOffset {
     pub leader_epoch: i32,
     /// Client metadata.
     pub metadata: String,
+    /// An open transaction holds a newer offset of this partition (TxnOffsetCommit): a
+    /// consumer asking for stable offsets gets UNSTABLE_OFFSET_COMMIT.
+    pub pending: bool,
 }
 
 /// A member as DescribeGroups shows it.

@@ -113,6 +113,7 @@ impl GroupShard {
         }
         let group = self.groups.get(group_id);
         let committed = |topic: &str, partition: i32| -> CommittedOffset {
+            let pending = self.has_pending_offset(group_id, topic, partition);
             match group.and_then(|g| g.offsets.get(&(topic.to_string(), partition))) {
                 Some(v) => CommittedOffset {
                     topic: topic.to_string(),
@@ -120,6 +121,7 @@ impl GroupShard {
                     offset: v.offset,
                     leader_epoch: v.leader_epoch,
                     metadata: v.metadata.clone(),
+                    pending,
                 },
                 None => CommittedOffset {
                     topic: topic.to_string(),
@@ -127,6 +129,7 @@ impl GroupShard {
                     offset: -1,
                     leader_epoch: -1,
                     metadata: String::new(),
+                    pending,
                 },
             }
         };

@@ -1,0 +1,45 @@
+//! AddOffsetsToTxn (v0-4): the group's `__consumer_offsets` partition joins the transaction,
+//! so that its TxnOffsetCommit and the transaction's marker go there.
+
+use kavka_protocol::messages::{AddOffsetsToTxnRequest, AddOffsetsToTxnResponse};
+use kavka_protocol::ErrorCode;
+
+use super::RequestContext;
+use crate::broker::now_ms;
+use crate::controller::CONSUMER_OFFSETS_TOPIC;
+
+/// Handles AddOffsetsToTxn.
+pub fn handle(
+    ctx: &RequestContext<'_>,
+    request: AddOffsetsToTxnRequest,
+) -> AddOffsetsToTxnResponse {
+    let code = add(ctx, &request).err().unwrap_or(ErrorCode::NONE);
+    AddOffsetsToTxnResponse::default().with_error_code(code.code())
+}
+
+fn add(ctx: &RequestContext<'_>, request: &AddOffsetsToTxnRequest) -> Result<(), ErrorCode> {
+    let group_id = request.group_id.0.as_str();
+    if group_id.is_empty() {
+        return Err(ErrorCode::INVALID_GROUP_ID);
+    }
+    ctx.broker
+        .ensure_offsets_topic()
+        .map_err(|_| ErrorCode::COORDINATOR_NOT_AVAILABLE)?;
+    let partitions = ctx
+        .broker
+        .image()
+        .topic_by_name(CONSUMER_OFFSETS_TOPIC)
+        .map(|t| t.partitions.len() as i32)
+        .ok_or(ErrorCode::COORDINATOR_NOT_AVAILABLE)?;
+    let partition = kavka_coordinator::group::partition_for(group_id, partitions);
+    let txn_id = request.transactional_id.0.as_str();
+    ctx.broker.txns.run(txn_id, |state| {
+        state.machine.add_partitions(
+            now_ms(),
+            txn_id,
+            request.producer_id.0,
+            request.producer_epoch,
+            &[(CONSUMER_OFFSETS_TOPIC.to_string(), partition)],
+        )
+    })?
+}

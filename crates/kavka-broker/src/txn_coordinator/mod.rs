@@ -1,0 +1,147 @@
+//! The transaction coordinator: the transaction state machines
+//! (`kavka_coordinator::txn::TxnShard`) on the one coordinator runtime, one shard per
+//! `__transaction_state` partition (a transactional id lives on `partition_for(id)`, as in
+//! Kafka). The machine's marker requests go to the marker writer (`markers.rs`), which writes
+//! the COMMIT/ABORT markers through the same path as the WriteTxnMarkers API and then completes
+//! the transaction.
+
+use std::sync::{Arc, Mutex};
+
+use kavka_coordinator::txn::{TxnConfig, TxnEffects, TxnReply, TxnShard};
+use kavka_protocol::ErrorCode;
+use tokio::sync::mpsc;
+
+use crate::broker::now_ms;
+use crate::coordinator_runtime::{CoordinatorRuntime, ShardState, Waiters};
+use crate::purgatory::Purgatory;
+use crate::replica_manager::Partition;
+
+pub mod markers;
+
+/// The internal topic of transaction states.
+pub const TRANSACTION_STATE_TOPIC: &str = "__transaction_state";
+
+/// Hands a shard's marker requests to the marker writer.
+#[derive(Debug)]
+pub struct TxnWaiters {
+    /// The writer's queue.
+    markers: mpsc::UnboundedSender<TxnReply>,
+}
+
+impl Waiters<TxnReply> for TxnWaiters {
+    fn deliver(&mut self, reply: TxnReply) {
+        // The receiver lives as long as the broker; a closed one means shutting down.
+        let _ = self.markers.send(reply);
+    }
+
+    fn clear(&mut self) {}
+}
+
+/// A transaction shard's state under the runtime.
+type TxnShardState = ShardState<TxnShard, TxnWaiters>;
+
+/// The transaction coordinator of this node.
+#[derive(Debug)]
+pub struct TxnCoordinator {
+    /// Settings.
+    config: TxnConfig,
+    /// The shards on the coordinator runtime.
+    runtime: CoordinatorRuntime<TxnShard, TxnWaiters>,
+    /// Marker requests, to the writer.
+    markers: mpsc::UnboundedSender<TxnReply>,
+    /// The writer's end, taken by the marker task.
+    markers_rx: Mutex<Option<mpsc::UnboundedReceiver<TxnReply>>>,
+}
+
+impl TxnCoordinator {
+    /// A coordinator with no shards yet.
+    pub fn new(config: TxnConfig, appends: Arc<Purgatory>) -> TxnCoordinator {
+        let (tx, rx) = mpsc::unbounded_channel();
+        TxnCoordinator {
+            config,
+            runtime: CoordinatorRuntime::new(TRANSACTION_STATE_TOPIC, appends),
+            markers: tx,
+            markers_rx: Mutex::new(Some(rx)),
+        }
+    }
+
+    /// Whether the shards exist.
+    pub fn is_attached(&self) -> bool {
+        self.runtime.is_attached()
+    }
+
+    /// Takes the `__transaction_state` partitions (in index order); `loaded` as for groups.
+    pub fn attach(&self, partitions: Vec<Arc<Partition>>, loaded: bool) {
+        let tx = self.markers.clone();
+        self.runtime.attach(
+            partitions,
+            loaded,
+            || TxnShard::new(self.config.clone()),
+            || TxnWaiters {
+                markers: tx.clone(),
+            },
+        );
+    }
+
+    /// Replays every shard (blocking), then asks again for the markers of transactions that
+    /// were prepared but not completed before the restart. Returns the records replayed.
+    pub fn load(&self) -> usize {
+        let records = self.runtime.load();
+        for shard in self.runtime.shards() {
+            for reply in shard.lock().machine.pending_markers() {
+                let _ = self.markers.send(reply);
+            }
+        }
+        records
+    }
+
+    /// The marker requests (for the marker task; once).
+    pub fn take_marker_queue(&self) -> Option<mpsc::UnboundedReceiver<TxnReply>> {
+        self.markers_rx
+            .lock()
+            .expect("markers lock poisoned")
+            .take()
+    }
+
+    /// Puts a marker request back (a partition could not take it yet).
+    pub fn retry_markers(&self, reply: TxnReply) {
+        let _ = self.markers.send(reply);
+    }
+
+    /// Runs `op` on the shard of `transactional_id`.
+    pub fn run<T>(
+        &self,
+        transactional_id: &str,
+        op: impl FnOnce(&mut TxnShardState) -> (T, TxnEffects),
+    ) -> Result<T, ErrorCode> {
+        let index = self.runtime.index_for(transactional_id)?;
+        self.runtime.run(index, op)
+    }
+
+    /// The markers of a transaction are written: complete it.
+    pub fn complete(&self, transactional_id: &str, producer_id: i64, epoch: i16) {
+        let _ = self.run(transactional_id, |state| {
+            (
+                (),
+                state
+                    .machine
+                    .complete(now_ms(), transactional_id, producer_id, epoch),
+            )
+        });
+    }
+
+    /// Runs the deadlines (timeouts, id expiry) of every shard (blocking).
+    pub fn tick(&self) {
+        self.runtime.tick();
+    }
+
+    /// Every shard (DescribeTransactions, ListTransactions).
+    pub fn shards(&self) -> Vec<Arc<crate::coordinator_runtime::Shard<TxnShard, TxnWaiters>>> {
+        self.runtime.shards()
+    }
+
+    /// The shard index of a transactional id.
+    pub fn index_for(&self, transactional_id: &str) -> Result<usize, ErrorCode> {
+        self.runtime.index_for(transactional_id)
+    }
+}
