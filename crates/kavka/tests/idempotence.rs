@@ -1,6 +1,6 @@
 //! Idempotent produce over the wire: InitProducerId at every served version, the error code of
 //! each refused batch, retries answered with the original offsets, and the producer state and
-//! producer ids across clean and kill -9 restarts.
+//! producer ids across clean and kill -9 restarts. (Transactions: `transactions.rs`.)
 
 mod common;
 
@@ -20,6 +20,7 @@ const OUT_OF_ORDER_SEQUENCE_NUMBER: i16 = 45;
 const INVALID_PRODUCER_EPOCH: i16 = 47;
 const INVALID_TXN_STATE: i16 = 48;
 const INVALID_REQUEST: i16 = 42;
+const COORDINATOR_NOT_AVAILABLE: i16 = 15;
 
 /// (error, producer id, epoch) of an InitProducerId.
 async fn init_producer_id(
@@ -79,11 +80,23 @@ async fn init_producer_id_gives_fresh_ids_at_every_version() {
     // v3+: an id without an epoch (or the reverse) is malformed.
     let half = plain_init().with_producer_id(ProducerId(7));
     assert_eq!(init_producer_id(&mut c, 4, half).await.0, INVALID_REQUEST);
-    // Transactional ids need the transaction coordinator, which is not served yet.
+    // A transactional id before any FindCoordinator created __transaction_state: the
+    // coordinator is not there yet (clients ask FindCoordinator first and retry).
     let txn = plain_init().with_transactional_id(Some(TransactionalId(
         kavka_protocol::codec::StrBytes::from_static_str("txn-1"),
     )));
-    assert_eq!(init_producer_id(&mut c, 4, txn).await.0, INVALID_REQUEST);
+    assert_eq!(
+        init_producer_id(&mut c, 4, txn.clone()).await.0,
+        COORDINATOR_NOT_AVAILABLE
+    );
+    // An empty transactional id is malformed.
+    let empty = plain_init().with_transactional_id(Some(TransactionalId(
+        kavka_protocol::codec::StrBytes::from_static_str(""),
+    )));
+    assert_eq!(
+        init_producer_id(&mut c, 4, empty).await.0,
+        COORDINATOR_NOT_AVAILABLE
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

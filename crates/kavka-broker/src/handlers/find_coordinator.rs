@@ -21,17 +21,18 @@ fn find(
     key_type: i8,
     key: &str,
 ) -> Result<(i32, String, i32), (ErrorCode, String)> {
-    let ensure =
-        match key_type {
-            KEY_TYPE_GROUP => crate::broker::Broker::ensure_offsets_topic,
-            KEY_TYPE_TRANSACTION => crate::broker::Broker::ensure_txn_topic,
-            _ => return Err((
+    let ensure = match key_type {
+        KEY_TYPE_GROUP => crate::broker::Broker::ensure_offsets_topic,
+        KEY_TYPE_TRANSACTION => crate::broker::Broker::ensure_txn_topic,
+        _ => {
+            return Err((
                 ErrorCode::INVALID_REQUEST,
                 format!(
                     "Coordinator key type {key_type} is not supported (groups 0, transactions 1)"
                 ),
-            )),
-        };
+            ))
+        }
+    };
     if key.is_empty() {
         return Err((
             ErrorCode::INVALID_REQUEST,
