@@ -344,9 +344,8 @@ impl ProducerStateManager {
             // Known epoch but no batch retained (every batch compacted away): any sequence.
             return Ok(ProducerCheck::Append);
         }
-        let expected = if batch.epoch != entry.epoch {
-            0
-        } else if entry.last_seq() == i32::MAX {
+        // A new epoch starts at 0; sequences wrap from i32::MAX to 0.
+        let expected = if batch.epoch != entry.epoch || entry.last_seq() == i32::MAX {
             0
         } else {
             entry.last_seq() + 1

@@ -96,6 +96,13 @@ pub(super) fn keyless_records(records: &[u8]) -> Result<Vec<i32>, RecordError> {
     Ok(keyless)
 }
 
+/// The producer id and epoch of a transactional batch (`None` for any other batch).
+pub(super) fn transactional_producer(records: &[u8]) -> Option<(i64, i16)> {
+    let view = BatchView::parse(records).ok()?;
+    (view.is_transactional() && !view.is_control())
+        .then(|| (view.producer_id(), view.producer_epoch()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -200,11 +207,4 @@ mod tests {
             "garbage is an error, not a panic"
         );
     }
-}
-
-/// The producer id and epoch of a transactional batch (`None` for any other batch).
-pub(super) fn transactional_producer(records: &[u8]) -> Option<(i64, i16)> {
-    let view = BatchView::parse(records).ok()?;
-    (view.is_transactional() && !view.is_control())
-        .then(|| (view.producer_id(), view.producer_epoch()))
 }
