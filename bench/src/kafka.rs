@@ -44,6 +44,8 @@ pub struct ProducerSettings {
     pub idempotent: bool,
     /// `max.in.flight.requests.per.connection`, librdkafka's default when `None`.
     pub max_in_flight: Option<u32>,
+    /// A `transactional.id` (then records are sent in transactions, see `produce_n`).
+    pub transactional_id: Option<&'static str>,
 }
 
 /// Counts delivery reports; the producer's context.
@@ -109,6 +111,9 @@ pub fn create_topic(
 
 pub fn producer(bootstrap: &str, settings: ProducerSettings) -> Result<CountingProducer> {
     let mut config = base_config(bootstrap);
+    if let Some(id) = settings.transactional_id {
+        config.set("transactional.id", id);
+    }
     if let Some(n) = settings.max_in_flight {
         config.set("max.in.flight.requests.per.connection", n.to_string());
     }
@@ -164,20 +169,43 @@ pub struct Moved {
 /// Produces `records` values of `value_size` bytes round-robin over `partitions`, counting
 /// acknowledgements into `producer.context().delivered`; the time runs until the last is
 /// acknowledged.
+/// Sends `records` records round-robin over the partitions; with `txn_records`, in
+/// transactions of that many records, each committed before the next begins.
 pub fn produce_n(
     producer: &CountingProducer,
     topic: &str,
     partitions: i32,
     records: u64,
     value_size: usize,
+    txn_records: Option<u64>,
 ) -> Result<Moved> {
     let value: Vec<u8> = (0..value_size).map(|i| (i % 251) as u8).collect();
     let start = Instant::now();
+    if txn_records.is_some() {
+        producer
+            .init_transactions(REQUEST_TIMEOUT)
+            .context("init_transactions")?;
+    }
     for i in 0..records {
+        if let Some(n) = txn_records {
+            if i % n == 0 {
+                if i > 0 {
+                    producer
+                        .commit_transaction(FLUSH_TIMEOUT)
+                        .context("commit")?;
+                }
+                producer.begin_transaction().context("begin_transaction")?;
+            }
+        }
         send(producer, topic, (i % partitions as u64) as i32, &value)?;
         if i % POLL_EVERY_RECORDS == 0 {
             producer.poll(Duration::ZERO);
         }
+    }
+    if txn_records.is_some() {
+        producer
+            .commit_transaction(FLUSH_TIMEOUT)
+            .context("commit")?;
     }
     finish(producer)?;
     Ok(Moved {
@@ -189,7 +217,13 @@ pub fn produce_n(
 
 /// A consumer without group membership: `assign()` with explicit offsets, no commits.
 pub fn consumer(bootstrap: &str) -> Result<BaseConsumer> {
+    consumer_at(bootstrap, "read_uncommitted")
+}
+
+/// [`consumer`] at an `isolation.level`.
+pub fn consumer_at(bootstrap: &str, isolation_level: &str) -> Result<BaseConsumer> {
     base_config(bootstrap)
+        .set("isolation.level", isolation_level)
         .set("group.id", GROUP_ID)
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
@@ -211,13 +245,22 @@ pub fn assign_from_beginning(consumer: &BaseConsumer, topic: &str, partitions: i
 
 /// Reads every record of `topic` (log start to high watermark of each partition, as they are
 /// when the call starts), counting them into `counter`.
+/// Consumes the whole topic; `records` is how many it holds (`None`: the watermarks tell, which
+/// is exact only without transaction markers). With `read_committed`, at that isolation level.
 pub fn consume_all(
     bootstrap: &str,
     topic: &str,
     partitions: i32,
     counter: &AtomicU64,
+    records: Option<u64>,
+    read_committed: bool,
 ) -> Result<Moved> {
-    let consumer = consumer(bootstrap)?;
+    let isolation = if read_committed {
+        "read_committed"
+    } else {
+        "read_uncommitted"
+    };
+    let consumer = consumer_at(bootstrap, isolation)?;
     let mut expected = 0u64;
     for p in 0..partitions {
         let (low, high) = consumer
@@ -225,6 +268,7 @@ pub fn consume_all(
             .with_context(|| format!("watermarks of {topic}-{p}"))?;
         expected += (high - low) as u64;
     }
+    let expected = records.unwrap_or(expected);
     let start = Instant::now();
     assign_from_beginning(&consumer, topic, partitions)?;
     let (mut records, mut bytes) = (0u64, 0u64);

@@ -53,8 +53,8 @@ fn every_workload_against_a_local_broker() {
     println!("{}", results.render());
     assert_eq!(
         results.rows.len(),
-        13,
-        "7 P1 rows (4 of them the idempotent comparison), 2 P2, 1 P3, 3 P5"
+        15,
+        "8 P1 rows (4 of them the idempotent comparison, 1 transactional), 3 P2, 1 P3, 3 P5"
     );
     assert_positive(&results);
     for row in &results.rows {
@@ -82,7 +82,7 @@ fn bootstrap_mode_reports_broker_figures_as_na() {
     let addr = broker.addr().to_string();
     let results = kavka_bench::run(&options(&["--bootstrap", &addr, "--workloads", "p1,p2"]))
         .expect("benchmark run");
-    assert_eq!(results.rows.len(), 9, "7 P1 rows, 2 P2");
+    assert_eq!(results.rows.len(), 11, "8 P1 rows, 3 P2");
     assert_positive(&results);
     for row in &results.rows {
         let Figures::Throughput { broker, .. } = &row.figures else {

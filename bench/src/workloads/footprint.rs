@@ -127,11 +127,12 @@ fn recovery(o: &Options) -> Result<Row> {
             linger_ms: 5,
             idempotent: false,
             max_in_flight: None,
+            transactional_id: None,
         },
     )?;
     let delivered = producer.context().delivered.clone();
     with_progress(label, o.progress_every(), &delivered, || {
-        kafka::produce_n(&producer, &topic, o.partitions, records, VALUE_SIZE)
+        kafka::produce_n(&producer, &topic, o.partitions, records, VALUE_SIZE, None)
     })?;
     drop(producer);
     broker.kill()?;

@@ -48,6 +48,7 @@ pub(crate) fn run(target: &Target, o: &Options) -> Result<Row> {
             linger_ms: o.latency_linger_ms,
             idempotent: false,
             max_in_flight: None,
+            transactional_id: None,
         },
     )?;
     let consumer = kafka::consumer(&target.bootstrap)?;

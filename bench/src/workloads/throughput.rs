@@ -13,6 +13,8 @@ use crate::Options;
 
 /// P1's producer, as the issue fixes it.
 const P1_LINGER_MS: u32 = 5;
+/// Records per transaction of the transactional P1 case.
+const TXN_RECORDS: u64 = 1_000;
 
 /// A topic P1 filled, for P2 to read back.
 #[derive(Debug, Clone)]
@@ -20,6 +22,10 @@ pub(crate) struct Written {
     /// e.g. "1 KiB".
     pub label: &'static str,
     pub topic: String,
+    /// Records written (markers are not records).
+    pub records: u64,
+    /// Read it back at read_committed (a transactional topic).
+    pub read_committed: bool,
 }
 
 struct ProduceCase {
@@ -35,6 +41,8 @@ struct ProduceCase {
     idempotent: bool,
     /// `max.in.flight.requests.per.connection` (librdkafka's default when `None`).
     max_in_flight: Option<u32>,
+    /// Records per transaction (a transactional producer), `None` for none.
+    txn_records: Option<u64>,
 }
 
 /// P1: one producer per case, each to a new topic.
@@ -49,6 +57,7 @@ pub(crate) fn produce(target: &Target, o: &Options) -> Result<(Vec<Row>, Vec<Wri
             consume: true,
             idempotent: false,
             max_in_flight: None,
+            txn_records: None,
         },
         ProduceCase {
             label: "100 B",
@@ -59,6 +68,7 @@ pub(crate) fn produce(target: &Target, o: &Options) -> Result<(Vec<Row>, Vec<Wri
             consume: true,
             idempotent: false,
             max_in_flight: None,
+            txn_records: None,
         },
         ProduceCase {
             label: "1 KiB durable",
@@ -69,6 +79,7 @@ pub(crate) fn produce(target: &Target, o: &Options) -> Result<(Vec<Row>, Vec<Wri
             consume: false,
             idempotent: false,
             max_in_flight: None,
+            txn_records: None,
         },
         // The same producer without idempotence, as librdkafka runs an idempotent one (acks=all,
         // at most 5 requests in flight): the idempotent rows' baseline.
@@ -81,6 +92,7 @@ pub(crate) fn produce(target: &Target, o: &Options) -> Result<(Vec<Row>, Vec<Wri
             consume: false,
             idempotent: false,
             max_in_flight: Some(5),
+            txn_records: None,
         },
         ProduceCase {
             label: "1 KiB idempotent",
@@ -91,6 +103,7 @@ pub(crate) fn produce(target: &Target, o: &Options) -> Result<(Vec<Row>, Vec<Wri
             consume: false,
             idempotent: true,
             max_in_flight: None,
+            txn_records: None,
         },
         ProduceCase {
             label: "100 B in-flight 5",
@@ -101,6 +114,7 @@ pub(crate) fn produce(target: &Target, o: &Options) -> Result<(Vec<Row>, Vec<Wri
             consume: false,
             idempotent: false,
             max_in_flight: Some(5),
+            txn_records: None,
         },
         ProduceCase {
             label: "100 B idempotent",
@@ -111,11 +125,26 @@ pub(crate) fn produce(target: &Target, o: &Options) -> Result<(Vec<Row>, Vec<Wri
             consume: false,
             idempotent: true,
             max_in_flight: None,
+            txn_records: None,
+        },
+        // Transactions of 1 000 records (librdkafka's transactional producer: idempotent,
+        // acks=all, 5 in flight), read back at read_committed by P2.
+        ProduceCase {
+            label: "1 KiB transactional",
+            value_size: 1024,
+            records: o.records_1k,
+            acks: "all",
+            topic_configs: &[],
+            consume: true,
+            idempotent: true,
+            max_in_flight: None,
+            txn_records: Some(TXN_RECORDS),
         },
     ];
     let (mut rows, mut written) = (Vec::new(), Vec::new());
     for case in cases {
         let kind = match (case.idempotent, case.max_in_flight) {
+            _ if case.txn_records.is_some() => "-txn",
             (true, _) => "-idem",
             (false, Some(_)) => "-inflight5",
             _ => "",
@@ -129,6 +158,7 @@ pub(crate) fn produce(target: &Target, o: &Options) -> Result<(Vec<Row>, Vec<Wri
                 linger_ms: P1_LINGER_MS,
                 idempotent: case.idempotent,
                 max_in_flight: case.max_in_flight,
+                transactional_id: case.txn_records.map(|_| "kavka-bench-txn"),
             },
         )?;
         let fsync = if case.topic_configs.is_empty() {
@@ -147,6 +177,7 @@ pub(crate) fn produce(target: &Target, o: &Options) -> Result<(Vec<Row>, Vec<Wri
                     o.partitions,
                     case.records,
                     case.value_size,
+                    case.txn_records,
                 )
             })?;
             Ok((moved, moved.bytes))
@@ -159,6 +190,8 @@ pub(crate) fn produce(target: &Target, o: &Options) -> Result<(Vec<Row>, Vec<Wri
             written.push(Written {
                 label: case.label,
                 topic,
+                records: case.records,
+                read_committed: case.txn_records.is_some(),
             });
         }
     }
@@ -169,12 +202,24 @@ pub(crate) fn produce(target: &Target, o: &Options) -> Result<(Vec<Row>, Vec<Wri
 pub(crate) fn consume(target: &Target, o: &Options, written: &[Written]) -> Result<Vec<Row>> {
     let mut rows = Vec::new();
     for w in written {
-        let workload = format!("P2 consume {}", w.label);
+        let isolation = if w.read_committed {
+            " read_committed"
+        } else {
+            ""
+        };
+        let workload = format!("P2 consume {}{isolation}", w.label);
         eprintln!("{workload}: {}", w.topic);
         let counter = AtomicU64::new(0);
         let (moved, broker) = target.measure(|| {
             let moved = with_progress(&workload, o.progress_every(), &counter, || {
-                kafka::consume_all(&target.bootstrap, &w.topic, o.partitions, &counter)
+                kafka::consume_all(
+                    &target.bootstrap,
+                    &w.topic,
+                    o.partitions,
+                    &counter,
+                    Some(w.records),
+                    w.read_committed,
+                )
             })?;
             Ok((moved, moved.bytes))
         })?;

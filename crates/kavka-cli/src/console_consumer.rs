@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use kavka_client::{Admin, Consumer, ConsumerConfig, ConsumerRecord};
 
 use crate::common::{self, IncludeList, Props};
+use crate::internal_formatters::InternalFormatter;
 use crate::ToolError;
 
 /// Command-line flags of kafka-console-consumer.sh.
@@ -310,11 +311,14 @@ pub async fn run(args: Args) -> Result<(), ToolError> {
             "Missing required argument \"[bootstrap-server]\"",
         ));
     }
-    if let Some(class) = &args.formatter {
-        if !class.ends_with("DefaultMessageFormatter") {
-            return Err(ToolError::usage(format!("formatter {class} is not available (kavka prints as Kafka's DefaultMessageFormatter)")));
-        }
-    }
+    let internal = match &args.formatter {
+        Some(class) if class.ends_with("DefaultMessageFormatter") => None,
+        Some(class) => match InternalFormatter::by_class(class) {
+            Some(f) => Some(f),
+            None => return Err(ToolError::usage(format!("formatter {class} is not available (kavka has Kafka's DefaultMessageFormatter and its Offsets, GroupMetadata and TransactionLog formatters)"))),
+        },
+        None => None,
+    };
     let start = parse_offset(&args)?;
     let mut formatter_props = match &args.formatter_config {
         Some(path) => common::load_properties(path)?,
@@ -398,7 +402,15 @@ pub async fn run(args: Args) -> Result<(), ToolError> {
                 *first = (*first).min(r.offset);
                 continue;
             }
-            formatter.write(r, &mut out);
+            match internal {
+                Some(f) => {
+                    if let Some(line) = f.format(r.key.as_deref(), r.value.as_deref()) {
+                        out.extend_from_slice(line.as_bytes());
+                        out.push(b'\n');
+                    }
+                }
+                None => formatter.write(r, &mut out),
+            }
             count += 1;
         }
         let mut stdout = std::io::stdout().lock();

@@ -1,8 +1,9 @@
 //! `kavka-cli`: Kafka's command-line tools as `kavka <tool>` subcommands.
 //!
 //! Place in the graph: used by the `kavka` binary only; built on `kavka-client` (topics,
-//! groups, configs, produce, consume) and `kavka-protocol` (the offline `dump-log` reads segment
-//! files with its batch and record readers).
+//! groups, configs, produce, consume), `kavka-protocol` (the offline `dump-log` reads segment
+//! files with its batch and record readers) and the record decoders of `kavka-coordinator`
+//! (console-consumer's formatters of the internal topics).
 //!
 //! Every tool accepts the flags of the Kafka tool it stands for, spelled as Kafka spells them
 //! (`--bootstrap-server`, `--from-beginning`, `--producer.config`), and prints Kafka's output
@@ -29,6 +30,7 @@ macro_rules! outln {
 
 mod common;
 mod error;
+mod internal_formatters;
 
 pub mod broker_api_versions;
 pub mod configs;

@@ -179,41 +179,54 @@ def test_zombie_producer_is_fenced(broker):
     assert read(bs, "txn-zombie", "read_committed", partitions=[0])[0] == [b"new"]
 
 
-def test_consume_transform_produce_is_exactly_once_while_workers_die(broker):
-    """A worker (tests/clients/python/txn_worker.py) reads `src` in group `etl`, writes each
-    record to `dst` and commits the input offsets in the same transaction
-    (send_offsets_to_transaction). It is SIGKILLed several times; a new worker with the same
-    transactional.id fences the dead one's transaction. `dst` read_committed must hold every
-    input record exactly once."""
-    bs = broker.bootstrap
-    create_topic(bs, "src")
-    create_topic(bs, "dst")
+def test_consume_transform_produce_is_exactly_once_while_workers_die(broker_factory):
+    """A 3-stage pipeline src -> s1 -> s2 -> dst. Each stage's worker
+    (tests/clients/python/txn_worker.py) reads its input in its own group at read_committed,
+    writes each record on and commits the input offsets in the same transaction
+    (send_offsets_to_transaction). Workers are SIGKILLed while they work; a restarted worker
+    with the same transactional.id fences the dead one's transaction. Every input record must
+    reach `dst` exactly once. (Rebalances without the initial delay, as test suites set it,
+    so that restarted workers rejoin quickly.)"""
+    bs = broker_factory({"group.initial.rebalance.delay.ms": "0"}).bootstrap
+    stages = [("src", "s1", "etl1"), ("s1", "s2", "etl2"), ("s2", "dst", "etl3")]
+    for t in ("src", "s1", "s2", "dst"):
+        create_topic(bs, t)
     n = int(os.environ.get("KAVKA_TXN_RECORDS", "3000"))
+    kills_wanted = int(os.environ.get("KAVKA_TXN_KILLS", "4"))
     p = Producer({"bootstrap.servers": bs, "linger.ms": 5})
-    for i in range(n):
-        p.produce("src", key=f"k{i % 50}".encode(), value=f"rec-{i}".encode())
-    assert p.flush(TIMEOUT) == 0
 
-    def start():
-        return subprocess.Popen([sys.executable, os.path.join(HERE, "txn_worker.py"), bs, "src", "dst", "etl"],
+    def start(stage):
+        src, dst, group = stage
+        return subprocess.Popen([sys.executable, os.path.join(HERE, "txn_worker.py"), bs, src, dst, group],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
+    # The input arrives in steps while the workers run, and a worker is killed every other
+    # step, so that kills land in the middle of transactions.
+    workers = [start(s) for s in stages]
+    steps = 2 * kills_wanted + 2
     kills = 0
-    deadline = time.monotonic() + 120
-    worker = start()
-    while time.monotonic() < deadline:
-        time.sleep(1.0)
-        done = sum(end_offsets(bs, "dst", "read_committed"))
-        if worker.poll() is not None:
-            break  # the worker exits once it has seen the whole input
-        if kills < 3 and done > 0:
-            worker.kill()
-            worker.wait()
-            kills += 1
-            worker = start()
-    worker.wait(timeout=60)
-    assert worker.returncode == 0, worker.stderr.read().decode()[-2000:]
-    assert kills == 3
+    try:
+        for step in range(steps):
+            for i in range(step * n // steps, (step + 1) * n // steps):
+                p.produce("src", key=f"k{i % 50}".encode(), value=f"rec-{i}".encode())
+            assert p.flush(TIMEOUT) == 0
+            time.sleep(0.5)
+            for w in workers:
+                assert w.poll() is None, f"a worker died on its own: {w.stderr.read().decode()[-2000:]}"
+            if step % 2 == 1 and kills < kills_wanted:
+                victim = kills % len(stages)
+                workers[victim].kill()
+                workers[victim].wait()
+                kills += 1
+                workers[victim] = start(stages[victim])
+        deadline = time.monotonic() + 90
+        while len(flat(read(bs, "dst", "read_committed"))) < n and time.monotonic() < deadline:
+            time.sleep(1.0)
+    finally:
+        for w in workers:
+            w.kill()
+            w.wait()
+    assert kills == kills_wanted
     out = flat(read(bs, "dst", "read_committed"))
     assert len(out) == len(set(out)), f"{len(out) - len(set(out))} records written twice"
     assert out == sorted(f"rec-{i}".encode() for i in range(n))
@@ -260,3 +273,39 @@ def test_transactions_survive_broker_kill_9(broker_factory):
     p2.produce("txn-crash", value=b"after", partition=0)
     p2.commit_transaction(TIMEOUT)
     assert b"after" in flat(read(bs, "txn-crash", "read_committed"))
+
+
+def test_console_consumer_formats_the_internal_topics(broker):
+    """`kafka-console-consumer.sh --formatter` with Kafka's class names reads
+    `__transaction_state` and `__consumer_offsets` as a Kafka guide shows it."""
+    import json
+
+    from conftest import kavka_bin
+
+    bs = broker.bootstrap
+    create_topic(bs, "fmt")
+    p = Producer({"bootstrap.servers": bs, "transactional.id": "fmt-1"})
+    p.init_transactions(TIMEOUT)
+    p.begin_transaction()
+    p.produce("fmt", value=b"x", partition=0)
+    p.commit_transaction(TIMEOUT)
+    c = Consumer({"bootstrap.servers": bs, "group.id": "fmt-group"})
+    c.commit(offsets=[TopicPartition("fmt", 0, 1)], asynchronous=False)
+    c.close()
+
+    def dump(topic, formatter):
+        out = subprocess.run(
+            [kavka_bin(), "console-consumer", "--bootstrap-server", bs, "--topic", topic,
+             "--from-beginning", "--timeout-ms", "3000", "--formatter", formatter],
+            capture_output=True, text=True, timeout=60)
+        return [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
+
+    txns = dump("__transaction_state",
+                "kafka.coordinator.transaction.TransactionLog$TransactionLogMessageFormatter")
+    mine = [r for r in txns if r["key"]["data"]["transactionalId"] == "fmt-1"]
+    assert [r["value"]["data"]["transactionStatus"] for r in mine][-1] == 4, mine  # CompleteCommit
+    assert any(r["value"]["data"]["transactionPartitions"] == [{"topic": "fmt", "partitionIds": [0]}]
+               for r in mine), mine
+    offsets = dump("__consumer_offsets", "org.apache.kafka.tools.consumer.OffsetsMessageFormatter")
+    assert {"group": "fmt-group", "topic": "fmt", "partition": 0} in [r["key"]["data"] for r in offsets]
+    assert [r["value"]["data"]["offset"] for r in offsets if r["key"]["data"]["group"] == "fmt-group"] == [1]
