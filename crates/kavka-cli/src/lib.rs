@@ -47,6 +47,7 @@ mod line_reader;
 pub mod producer_perf;
 pub mod shims;
 pub mod topics;
+pub mod transactions;
 
 pub use error::ToolError;
 
@@ -75,6 +76,8 @@ pub enum Tool {
     ConsumerPerfTest(consumer_perf::Args),
     /// Print the batches and records of log segment and index files (kafka-dump-log.sh).
     DumpLog(dump_log::Args),
+    /// List, describe and abort transactions, describe producers (kafka-transactions.sh).
+    Transactions(transactions::Args),
     /// Write kafka-*.sh scripts into DIR that run these tools through this binary.
     InstallShims(shims::Args),
 }
@@ -92,6 +95,7 @@ pub const TOOL_NAMES: &[&str] = &[
     "producer-perf-test",
     "consumer-perf-test",
     "dump-log",
+    "transactions",
     "install-shims",
 ];
 
@@ -110,6 +114,7 @@ impl Tool {
             Tool::ProducerPerfTest(_) => "producer-perf-test",
             Tool::ConsumerPerfTest(_) => "consumer-perf-test",
             Tool::DumpLog(_) => "dump-log",
+            Tool::Transactions(_) => "transactions",
             Tool::InstallShims(_) => "install-shims",
         }
     }
@@ -130,6 +135,7 @@ pub async fn run(tool: Tool) -> ExitCode {
         Tool::ProducerPerfTest(a) => producer_perf::run(a).await,
         Tool::ConsumerPerfTest(a) => consumer_perf::run(a).await,
         Tool::DumpLog(a) => dump_log::run(a),
+        Tool::Transactions(a) => transactions::run(a).await,
         Tool::InstallShims(a) => shims::run(a),
     };
     match result {

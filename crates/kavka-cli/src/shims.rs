@@ -16,6 +16,7 @@ pub const SHIMS: &[(&str, &str)] = &[
     ("kafka-broker-api-versions.sh", "broker-api-versions"),
     ("kafka-get-offsets.sh", "get-offsets"),
     ("kafka-delete-records.sh", "delete-records"),
+    ("kafka-transactions.sh", "transactions"),
     ("kafka-producer-perf-test.sh", "producer-perf-test"),
     ("kafka-consumer-perf-test.sh", "consumer-perf-test"),
     ("kafka-dump-log.sh", "dump-log"),

@@ -17,6 +17,8 @@ use crate::error::{ClientError, KafkaError};
 
 /// FindCoordinator key type of groups.
 const KEY_TYPE_GROUP: i8 = 0;
+/// FindCoordinator key type of transactional ids.
+const KEY_TYPE_TRANSACTION: i8 = 1;
 
 impl Client {
     /// The node id of `group_id`'s coordinator (cached; FindCoordinator otherwise, retried
@@ -53,8 +55,41 @@ impl Client {
         }
     }
 
+    /// The node id of `transactional_id`'s transaction coordinator (FindCoordinator with key
+    /// type 1, retried while the coordinator is not available, up to `request_timeout_ms`).
+    pub async fn transaction_coordinator(
+        &self,
+        transactional_id: &str,
+    ) -> Result<i32, ClientError> {
+        let deadline = Instant::now() + self.request_timeout();
+        loop {
+            match self
+                .find_coordinator_of(transactional_id, KEY_TYPE_TRANSACTION)
+                .await
+            {
+                Ok(broker) => {
+                    let node = broker.node_id;
+                    self.learn_broker(broker);
+                    return Ok(node);
+                }
+                Err(e) if e.is_coordinator_error() && Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(RETRY_BACKOFF_MS)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
     async fn find_coordinator(&self, group_id: &str) -> Result<BrokerInfo, ClientError> {
-        let key = StrBytes::from_string(group_id.to_string());
+        self.find_coordinator_of(group_id, KEY_TYPE_GROUP).await
+    }
+
+    async fn find_coordinator_of(
+        &self,
+        key: &str,
+        key_type: i8,
+    ) -> Result<BrokerInfo, ClientError> {
+        let key = StrBytes::from_string(key.to_string());
         let (version, response) = self
             .request_any(ApiKey::FindCoordinator, |v| {
                 let r = FindCoordinatorRequest::default();
@@ -63,11 +98,7 @@ impl Client {
                 } else {
                     r.with_key(key.clone())
                 };
-                Request::FindCoordinator(if v >= 1 {
-                    r.with_key_type(KEY_TYPE_GROUP)
-                } else {
-                    r
-                })
+                Request::FindCoordinator(if v >= 1 { r.with_key_type(key_type) } else { r })
             })
             .await?;
         let r = expect_response!(response, FindCoordinator)?;

@@ -54,7 +54,7 @@ mod wire;
 pub use admin::{
     Admin, AlterConfigOp, AlterOpType, ClusterDescription, ConfigEntry, ConfigResource,
     ConfigSource, DeletedRecords, GroupDescription, GroupListing, GroupOffset, ListedOffset,
-    MemberDescription, OffsetSpec,
+    MemberDescription, OffsetSpec, ProducerState, TransactionDescription, TransactionListing,
 };
 pub use assignor::AssignorKind;
 pub use client::Client;

@@ -309,3 +309,43 @@ def test_console_consumer_formats_the_internal_topics(broker):
     offsets = dump("__consumer_offsets", "org.apache.kafka.tools.consumer.OffsetsMessageFormatter")
     assert {"group": "fmt-group", "topic": "fmt", "partition": 0} in [r["key"]["data"] for r in offsets]
     assert [r["value"]["data"]["offset"] for r in offsets if r["key"]["data"]["group"] == "fmt-group"] == [1]
+
+
+def test_kafka_transactions_tool(broker):
+    """`kafka-transactions.sh` (kavka transactions): list, describe, describe-producers,
+    find-hanging, and abort of a transaction left open on a partition."""
+    from conftest import kavka_bin
+
+    bs = broker.bootstrap
+    create_topic(bs, "tool")
+
+    def tool(*args):
+        out = subprocess.run([kavka_bin(), "transactions", "--bootstrap-server", bs, *args],
+                             capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stderr
+        return [line.split("\t") for line in out.stdout.splitlines()]
+
+    p = Producer({"bootstrap.servers": bs, "transactional.id": "tool-1"})
+    p.init_transactions(TIMEOUT)
+    p.begin_transaction()
+    p.produce("tool", value=b"left open", partition=1)
+    p.flush(TIMEOUT)
+
+    listed = tool("list")
+    assert [c.strip() for c in listed[0]] == ["TransactionalId", "Coordinator", "ProducerId", "TransactionState"]
+    assert ["tool-1", "Ongoing"] == [listed[1][0].strip(), listed[1][3].strip()]
+    described = tool("describe", "--transactional-id", "tool-1")
+    row = dict(zip([c.strip() for c in described[0]], [c.strip() for c in described[1]]))
+    assert (row["TransactionState"], row["TopicPartitions"]) == ("Ongoing", "tool-1"), row
+    producers = tool("describe-producers", "--topic", "tool", "--partition", "1")
+    prow = dict(zip([c.strip() for c in producers[0]], [c.strip() for c in producers[1]]))
+    assert prow["CurrentTransactionStartOffset"] == "0", prow
+    hanging = tool("find-hanging", "--broker-id", "1", "--max-transaction-timeout", "0")
+    assert [r[0].strip() for r in hanging[1:]] == ["tool"], hanging
+    # abort it by hand: the partition's LSO moves past it, read_committed never shows it
+    tool("abort", "--topic", "tool", "--partition", "1", "--start-offset", "0")
+    assert end_offsets(bs, "tool", "read_committed")[1] == end_offsets(bs, "tool", "read_uncommitted")[1] == 2
+    assert read(bs, "tool", "read_committed", partitions=[1])[1] == []
+    bad = subprocess.run([kavka_bin(), "transactions", "--bootstrap-server", bs, "abort", "--topic", "tool",
+                          "--partition", "1", "--start-offset", "7"], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 1 and len(bad.stderr.strip().splitlines()) == 1, bad.stderr

@@ -1,7 +1,6 @@
-//! DescribeProducers (v0): the idempotent producers each partition knows (Kafka's
-//! `kafka-transactions.sh describe-producers`): id, epoch, last sequence and the timestamp of
-//! the last batch. No transactions yet, so the coordinator epoch and the current transaction's
-//! start offset are always -1.
+//! DescribeProducers (v0): the producers each partition knows (Kafka's `kafka-transactions.sh
+//! describe-producers`): id, epoch, last sequence, the timestamp of the last batch, the epoch of
+//! the coordinator of its last marker and the start offset of its open transaction (-1: none).
 
 use kavka_protocol::messages::describe_producers_response::{
     PartitionResponse, ProducerState, TopicResponse,
@@ -53,8 +52,8 @@ pub fn handle(
                                         .with_producer_epoch(i32::from(e.epoch))
                                         .with_last_sequence(e.last_seq())
                                         .with_last_timestamp(e.last_timestamp_ms)
-                                        .with_coordinator_epoch(-1)
-                                        .with_current_txn_start_offset(-1)
+                                        .with_coordinator_epoch(e.coordinator_epoch)
+                                        .with_current_txn_start_offset(e.current_txn_first_offset)
                                 })
                                 .collect();
                             PartitionResponse::default()

@@ -21,11 +21,13 @@ use crate::wire::{str_bytes, topic_name};
 mod configs;
 mod groups;
 mod partitions;
+mod transactions;
 
 pub use crate::offsets::GroupOffset;
 pub use configs::{AlterConfigOp, AlterOpType, ConfigEntry, ConfigResource, ConfigSource};
 pub use groups::{GroupDescription, GroupListing, MemberDescription};
 pub use partitions::{ClusterDescription, DeletedRecords, ListedOffset, OffsetSpec};
+pub use transactions::{ProducerState, TransactionDescription, TransactionListing};
 
 /// Admin operations over a [`Client`]; cheap to clone.
 #[derive(Debug, Clone)]
