@@ -33,13 +33,14 @@ fn add(ctx: &RequestContext<'_>, request: &AddOffsetsToTxnRequest) -> Result<(),
         .ok_or(ErrorCode::COORDINATOR_NOT_AVAILABLE)?;
     let partition = kavka_coordinator::group::partition_for(group_id, partitions);
     let txn_id = request.transactional_id.0.as_str();
-    ctx.broker.txns.run(txn_id, |state| {
+    let target = [(CONSUMER_OFFSETS_TOPIC.to_string(), partition)];
+    ctx.broker.txns.run_after_markers(txn_id, |state| {
         state.machine.add_partitions(
             now_ms(),
             txn_id,
             request.producer_id.0,
             request.producer_epoch,
-            &[(CONSUMER_OFFSETS_TOPIC.to_string(), partition)],
+            &target,
         )
-    })?
+    })
 }

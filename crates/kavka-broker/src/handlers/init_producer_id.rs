@@ -48,13 +48,13 @@ pub fn handle(ctx: &RequestContext<'_>, request: InitProducerIdRequest) -> InitP
     let expected =
         (ctx.version() >= EXPECTED_PRODUCER_VERSION && pid != -1).then_some((pid, epoch));
     let timeout_ms = request.transaction_timeout_ms;
-    let outcome = ctx.broker.txns.run(&txn_id, |state| {
+    let outcome = ctx.broker.txns.run_after_markers(&txn_id, |state| {
         state
             .machine
             .init_producer_id(now_ms(), &txn_id, timeout_ms, expected, &mut || fresh)
     });
     match outcome {
-        Ok(Ok((id, epoch))) => granted(id, epoch),
-        Ok(Err(code)) | Err(code) => refused(code),
+        Ok((id, epoch)) => granted(id, epoch),
+        Err(code) => refused(code),
     }
 }

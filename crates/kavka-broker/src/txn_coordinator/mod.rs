@@ -18,6 +18,10 @@ use crate::replica_manager::Partition;
 
 pub mod markers;
 
+/// How long an operation waits for a previous transaction's markers before answering
+/// CONCURRENT_TRANSACTIONS (see `run_after_markers`).
+pub const CONCURRENT_WAIT_MS_MAX: u64 = 100;
+
 /// The internal topic of transaction states.
 pub const TRANSACTION_STATE_TOPIC: &str = "__transaction_state";
 
@@ -116,6 +120,32 @@ impl TxnCoordinator {
     ) -> Result<T, ErrorCode> {
         let index = self.runtime.index_for(transactional_id)?;
         self.runtime.run(index, op)
+    }
+
+    /// [`TxnCoordinator::run`] of an operation that fails with CONCURRENT_TRANSACTIONS while
+    /// the previous transaction's markers are being written: retried for up to
+    /// [`CONCURRENT_WAIT_MS_MAX`] before that answer goes back. The markers usually take a
+    /// millisecond or two, while a client told CONCURRENT_TRANSACTIONS backs off for its
+    /// `retry.backoff.ms` (librdkafka: 100 ms), which would stall back-to-back transactions.
+    /// Blocking: call off the async workers.
+    pub fn run_after_markers<T>(
+        &self,
+        transactional_id: &str,
+        mut op: impl FnMut(&mut TxnShardState) -> (Result<T, ErrorCode>, TxnEffects),
+    ) -> Result<T, ErrorCode> {
+        let deadline =
+            std::time::Instant::now() + std::time::Duration::from_millis(CONCURRENT_WAIT_MS_MAX);
+        loop {
+            match self.run(transactional_id, &mut op) {
+                Ok(Err(ErrorCode::CONCURRENT_TRANSACTIONS))
+                    if std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                }
+                Ok(result) => return result,
+                Err(code) => return Err(code),
+            }
+        }
     }
 
     /// The markers of a transaction are written: complete it.
