@@ -20,7 +20,7 @@ use crate::error::BrokerError;
 use crate::group_coordinator::GroupCoordinator;
 use crate::log_manager::{partition_dir_name, LogManager};
 use crate::producer_ids::ProducerIdManager;
-use crate::replica_manager::ReplicaManager;
+use crate::replica_manager::{Partition, ReplicaManager};
 use crate::topic_config::ConfigLayers;
 use crate::txn_coordinator::{TxnCoordinator, TRANSACTION_STATE_TOPIC};
 
@@ -204,105 +204,97 @@ impl Broker {
         Ok(value)
     }
 
-    /// Gives the group coordinator the `__consumer_offsets` partitions, if the topic exists
-    /// (`loaded`: nothing to replay, the topic is new); without the topic, takes them away.
-    fn attach_group_coordinator(&self, image: &MetadataImage, loaded: bool) {
-        let partitions = image
-            .topic_by_name(controller::CONSUMER_OFFSETS_TOPIC)
+    /// The hosted partitions of an internal topic, in index order (none without the topic).
+    fn internal_partitions(&self, image: &MetadataImage, topic: &str) -> Vec<Arc<Partition>> {
+        image
+            .topic_by_name(topic)
             .map(|t| {
                 t.partitions
                     .keys()
                     .filter_map(|&i| self.replicas.get(&t.name, &t.topic_id, i))
-                    .collect::<Vec<_>>()
+                    .collect()
             })
-            .unwrap_or_default();
+            .unwrap_or_default()
+    }
+
+    /// Gives the group coordinator the `__consumer_offsets` partitions, if the topic exists
+    /// (`loaded`: nothing to replay, the topic is new); without the topic, takes them away.
+    fn attach_group_coordinator(&self, image: &MetadataImage, loaded: bool) {
+        let partitions = self.internal_partitions(image, controller::CONSUMER_OFFSETS_TOPIC);
         self.groups.attach(partitions, loaded);
     }
 
     /// Gives the transaction coordinator the `__transaction_state` partitions, as for groups.
     fn attach_txn_coordinator(&self, image: &MetadataImage, loaded: bool) {
-        let partitions = image
-            .topic_by_name(TRANSACTION_STATE_TOPIC)
-            .map(|t| {
-                t.partitions
-                    .keys()
-                    .filter_map(|&i| self.replicas.get(&t.name, &t.topic_id, i))
-                    .collect::<Vec<_>>()
-            })
-            .unwrap_or_default();
+        let partitions = self.internal_partitions(image, TRANSACTION_STATE_TOPIC);
         self.txns.attach(partitions, loaded);
     }
 
+    /// Creates a coordinator's internal topic (compacted, stored as produced) unless it exists.
+    fn ensure_internal_topic(
+        &self,
+        name: &str,
+        num_partitions: i32,
+        segment_bytes: i32,
+    ) -> Result<(), Refusal> {
+        let mut configs = BTreeMap::new();
+        configs.insert("cleanup.policy".to_string(), "compact".to_string());
+        configs.insert("segment.bytes".to_string(), segment_bytes.to_string());
+        configs.insert("compression.type".to_string(), "producer".to_string());
+        let spec = TopicSpec {
+            name: name.to_string(),
+            num_partitions,
+            replication_factor: 1,
+            assignments: vec![],
+            configs,
+        };
+        match self.create_topic(&spec, false) {
+            Ok(_) | Err((ErrorCode::TOPIC_ALREADY_EXISTS, _)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Creates `__transaction_state` if it does not exist (the first FindCoordinator for a
-    /// transactional id does, as in Kafka): `transaction.state.log.num.partitions` partitions,
-    /// compacted.
+    /// transactional id does, as in Kafka): `transaction.state.log.num.partitions` partitions.
     pub fn ensure_txn_topic(&self) -> Result<(), Refusal> {
         if self.txns.is_attached() {
             return Ok(());
         }
-        let mut configs = BTreeMap::new();
-        configs.insert("cleanup.policy".to_string(), "compact".to_string());
-        configs.insert(
-            "segment.bytes".to_string(),
-            self.config.txn_topic_segment_bytes.to_string(),
-        );
-        configs.insert("compression.type".to_string(), "producer".to_string());
-        let spec = TopicSpec {
-            name: TRANSACTION_STATE_TOPIC.to_string(),
-            num_partitions: self.config.txn_topic_num_partitions,
-            replication_factor: 1,
-            assignments: vec![],
-            configs,
-        };
-        match self.create_topic(&spec, false) {
-            Ok(_) | Err((ErrorCode::TOPIC_ALREADY_EXISTS, _)) => Ok(()),
-            Err(e) => Err(e),
-        }
+        self.ensure_internal_topic(
+            TRANSACTION_STATE_TOPIC,
+            self.config.txn_topic_num_partitions,
+            self.config.txn_topic_segment_bytes,
+        )
     }
 
     /// Creates `__consumer_offsets` if it does not exist (the first FindCoordinator does, as in
-    /// Kafka): `offsets.topic.num.partitions` partitions, compacted.
+    /// Kafka): `offsets.topic.num.partitions` partitions.
     pub fn ensure_offsets_topic(&self) -> Result<(), Refusal> {
         if self.groups.is_attached() {
             return Ok(());
         }
-        let mut configs = BTreeMap::new();
-        configs.insert("cleanup.policy".to_string(), "compact".to_string());
-        configs.insert(
-            "segment.bytes".to_string(),
-            self.config.offsets_topic_segment_bytes.to_string(),
-        );
-        configs.insert("compression.type".to_string(), "producer".to_string());
-        let spec = TopicSpec {
-            name: controller::CONSUMER_OFFSETS_TOPIC.to_string(),
-            num_partitions: self.config.offsets_topic_num_partitions,
-            replication_factor: 1,
-            assignments: vec![],
-            configs,
-        };
-        match self.create_topic(&spec, false) {
-            Ok(_) | Err((ErrorCode::TOPIC_ALREADY_EXISTS, _)) => Ok(()),
-            Err(e) => Err(e),
-        }
+        self.ensure_internal_topic(
+            controller::CONSUMER_OFFSETS_TOPIC,
+            self.config.offsets_topic_num_partitions,
+            self.config.offsets_topic_segment_bytes,
+        )
     }
 
     /// Applies committed records to the hosted partitions.
     fn publish(&self, before: &MetadataImage, after: &MetadataImage, records: &[MetadataRecord]) {
         self.publish_records(before, after, records);
-        let offsets_topic = |image: &MetadataImage| {
-            image
-                .topic_by_name(controller::CONSUMER_OFFSETS_TOPIC)
-                .map(|t| (t.topic_id, t.partitions.len()))
+        let changed = |topic: &str| {
+            let shape = |image: &MetadataImage| {
+                image
+                    .topic_by_name(topic)
+                    .map(|t| (t.topic_id, t.partitions.len()))
+            };
+            shape(before) != shape(after)
         };
-        if offsets_topic(before) != offsets_topic(after) {
+        if changed(controller::CONSUMER_OFFSETS_TOPIC) {
             self.attach_group_coordinator(after, true);
         }
-        let txn_topic = |image: &MetadataImage| {
-            image
-                .topic_by_name(TRANSACTION_STATE_TOPIC)
-                .map(|t| (t.topic_id, t.partitions.len()))
-        };
-        if txn_topic(before) != txn_topic(after) {
+        if changed(TRANSACTION_STATE_TOPIC) {
             self.attach_txn_coordinator(after, true);
         }
     }

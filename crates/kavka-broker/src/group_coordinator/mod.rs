@@ -104,6 +104,11 @@ impl GroupCoordinator {
         );
     }
 
+    /// The `__consumer_offsets` partition of a group.
+    pub fn partition_of(&self, group_id: &str) -> Result<i32, ErrorCode> {
+        self.runtime.index_for(group_id).map(|i| i as i32)
+    }
+
     /// Replays every shard's partition (blocking). Returns the records replayed.
     pub fn load(&self) -> usize {
         self.runtime.load()

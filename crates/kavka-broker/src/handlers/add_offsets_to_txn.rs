@@ -25,13 +25,7 @@ fn add(ctx: &RequestContext<'_>, request: &AddOffsetsToTxnRequest) -> Result<(),
     ctx.broker
         .ensure_offsets_topic()
         .map_err(|_| ErrorCode::COORDINATOR_NOT_AVAILABLE)?;
-    let partitions = ctx
-        .broker
-        .image()
-        .topic_by_name(CONSUMER_OFFSETS_TOPIC)
-        .map(|t| t.partitions.len() as i32)
-        .ok_or(ErrorCode::COORDINATOR_NOT_AVAILABLE)?;
-    let partition = kavka_coordinator::group::partition_for(group_id, partitions);
+    let partition = ctx.broker.groups.partition_of(group_id)?;
     let txn_id = request.transactional_id.0.as_str();
     let target = [(CONSUMER_OFFSETS_TOPIC.to_string(), partition)];
     ctx.broker.txns.run_after_markers(txn_id, |state| {

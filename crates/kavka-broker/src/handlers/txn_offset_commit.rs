@@ -22,13 +22,7 @@ fn offsets_partition_in_txn(
     ctx: &RequestContext<'_>,
     r: &TxnOffsetCommitRequest,
 ) -> Result<(), ErrorCode> {
-    let partitions = ctx
-        .broker
-        .image()
-        .topic_by_name(CONSUMER_OFFSETS_TOPIC)
-        .map(|t| t.partitions.len() as i32)
-        .ok_or(ErrorCode::COORDINATOR_NOT_AVAILABLE)?;
-    let index = kavka_coordinator::group::partition_for(r.group_id.0.as_str(), partitions);
+    let index = ctx.broker.groups.partition_of(r.group_id.0.as_str())?;
     let txn_id = r.transactional_id.0.as_str();
     let target = [(CONSUMER_OFFSETS_TOPIC.to_string(), index)];
     let verified = ctx.broker.txns.run(txn_id, |state| {
