@@ -14,7 +14,7 @@
 //! No I/O here: the log replays batch headers into it ([`ProducerStateManager::record`]) and
 //! stores it in snapshot files (`producer_snapshot`).
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 
 use kavka_protocol::batch::{attributes, BatchHeader};
 
@@ -196,9 +196,10 @@ pub struct CompletedTxn {
 pub struct ProducerStateManager {
     /// Producers by id.
     producers: HashMap<i64, ProducerEntry>,
-    /// Open transactions: first offset -> producer id (the smallest is the first unstable
-    /// offset, where the last stable offset stops).
-    ongoing: BTreeMap<i64, i64>,
+    /// Open transactions as (first offset, producer id): the smallest first offset is the first
+    /// unstable offset, where the last stable offset stops. (A set of pairs, so that a damaged
+    /// snapshot naming one offset twice still round-trips.)
+    ongoing: BTreeSet<(i64, i64)>,
 }
 
 impl ProducerStateManager {
@@ -221,7 +222,7 @@ impl ProducerStateManager {
 
     /// The first offset of the oldest open transaction: reads at read_committed stop before it.
     pub fn first_unstable_offset(&self) -> Option<i64> {
-        self.ongoing.keys().next().copied()
+        self.ongoing.first().map(|&(offset, _)| offset)
     }
 
     /// Checks a COMMIT/ABORT marker of `producer_id` at `epoch` before it is written: an epoch
@@ -269,7 +270,7 @@ impl ProducerStateManager {
         if first_offset < 0 {
             return None;
         }
-        self.ongoing.remove(&first_offset);
+        self.ongoing.remove(&(first_offset, producer_id));
         Some(CompletedTxn {
             producer_id,
             first_offset,
@@ -394,7 +395,7 @@ impl ProducerStateManager {
         entry.last_timestamp_ms = batch.timestamp_ms;
         if batch.transactional && entry.current_txn_first_offset < 0 {
             entry.current_txn_first_offset = batch.first_offset;
-            self.ongoing.insert(batch.first_offset, batch.producer_id);
+            self.ongoing.insert((batch.first_offset, batch.producer_id));
         }
     }
 

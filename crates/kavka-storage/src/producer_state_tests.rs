@@ -235,3 +235,21 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_snapshot_naming_one_transaction_offset_twice_round_trips() {
+    // Found by the producer_snapshot fuzz target: two producers claiming the same open
+    // transaction offset (only a damaged snapshot can say so) must not make the state depend
+    // on hash order.
+    let entry = |pid| ProducerEntry {
+        producer_id: pid,
+        epoch: 0,
+        batches: Default::default(),
+        last_timestamp_ms: 0,
+        current_txn_first_offset: 7,
+        coordinator_epoch: -1,
+    };
+    let state = ProducerStateManager::from_entries([entry(1), entry(2)]);
+    assert_eq!(decode(&encode(&state)), Ok(state.clone()));
+    assert_eq!(state.first_unstable_offset(), Some(7));
+}
