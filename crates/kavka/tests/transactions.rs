@@ -51,6 +51,18 @@ async fn init(c: &mut Connection, id: &str, timeout_ms: i32) -> (i16, i64, i16) 
 }
 
 async fn add(c: &mut Connection, id: &str, pid: i64, epoch: i16, topic: &str, p: i32) -> i16 {
+    add_at(c, 3, id, pid, epoch, topic, p).await
+}
+
+async fn add_at(
+    c: &mut Connection,
+    version: i16,
+    id: &str,
+    pid: i64,
+    epoch: i16,
+    topic: &str,
+    p: i32,
+) -> i16 {
     let req = AddPartitionsToTxnRequest::default()
         .with_v3_and_below_transactional_id(txn_id(id))
         .with_v3_and_below_producer_id(ProducerId(pid))
@@ -58,7 +70,11 @@ async fn add(c: &mut Connection, id: &str, pid: i64, epoch: i16, topic: &str, p:
         .with_v3_and_below_topics(vec![AddPartitionsToTxnTopic::default()
             .with_name(topic_name(topic))
             .with_partitions(vec![p])]);
-    match c.send(3, Request::AddPartitionsToTxn(req)).await.unwrap() {
+    match c
+        .send(version, Request::AddPartitionsToTxn(req))
+        .await
+        .unwrap()
+    {
         Response::AddPartitionsToTxn(r) => {
             r.results_by_topic_v3_and_below[0].results_by_partition[0].partition_error_code
         }
@@ -186,6 +202,11 @@ async fn out_of_order_requests_get_kafkas_errors() {
     );
     assert_eq!(end(&mut c, "tx", pid, epoch, true).await, PRODUCER_FENCED);
     assert_eq!(add(&mut c, "tx", pid, epoch, "t", 0).await, PRODUCER_FENCED);
+    // KIP-588: versions older than PRODUCER_FENCED are told INVALID_PRODUCER_EPOCH.
+    assert_eq!(
+        add_at(&mut c, 1, "tx", pid, epoch, "t", 0).await,
+        INVALID_PRODUCER_EPOCH
+    );
     assert_eq!(
         produce_txn(&mut c, "tx", "t", txn_batch(pid, epoch, 1, "z")).await,
         PRODUCER_FENCED

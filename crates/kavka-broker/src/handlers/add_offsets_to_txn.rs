@@ -14,6 +14,7 @@ pub fn handle(
     request: AddOffsetsToTxnRequest,
 ) -> AddOffsetsToTxnResponse {
     let code = add(ctx, &request).err().unwrap_or(ErrorCode::NONE);
+    let code = crate::txn_coordinator::fenced_for_version(code, ctx.version(), 2);
     AddOffsetsToTxnResponse::default().with_error_code(code.code())
 }
 

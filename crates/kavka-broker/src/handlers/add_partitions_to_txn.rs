@@ -13,6 +13,7 @@ use kavka_protocol::ErrorCode;
 
 use super::RequestContext;
 use crate::broker::now_ms;
+use crate::txn_coordinator::fenced_for_version;
 
 /// First version with batched transactions.
 const BATCHED_VERSION: i16 = 4;
@@ -66,22 +67,24 @@ fn results(
                     }
                 })
                 .collect(),
-            Ok(Err(code)) | Err(code) => vec![code; partitions.len()],
+            Ok(Err(code)) | Err(code) => {
+                vec![fenced_for_version(code, ctx.version(), 2); partitions.len()]
+            }
         }
     } else {
-        let added = ctx.broker.txns.run(transactional_id, |state| {
-            state.machine.add_partitions(
-                now_ms(),
-                transactional_id,
-                producer_id,
-                epoch,
-                &partitions,
-            )
-        });
-        let code = match added {
-            Ok(Ok(())) => ErrorCode::NONE,
-            Ok(Err(code)) | Err(code) => code,
-        };
+        let added = ctx
+            .broker
+            .txns
+            .run_after_markers(transactional_id, |state| {
+                state.machine.add_partitions(
+                    now_ms(),
+                    transactional_id,
+                    producer_id,
+                    epoch,
+                    &partitions,
+                )
+            });
+        let code = fenced_for_version(added.err().unwrap_or(ErrorCode::NONE), ctx.version(), 2);
         vec![code; partitions.len()]
     };
     let mut codes = codes.into_iter();

@@ -25,6 +25,7 @@ pub fn handle(ctx: &RequestContext<'_>, request: EndTxnRequest) -> EndTxnRespons
         Ok(Ok(())) => ErrorCode::NONE,
         Ok(Err(code)) | Err(code) => code,
     };
+    let code = crate::txn_coordinator::fenced_for_version(code, ctx.version(), 2);
     EndTxnResponse::default()
         .with_error_code(code.code())
         .with_producer_id(ProducerId(-1))

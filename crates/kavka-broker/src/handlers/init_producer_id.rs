@@ -55,6 +55,10 @@ pub fn handle(ctx: &RequestContext<'_>, request: InitProducerIdRequest) -> InitP
     });
     match outcome {
         Ok((id, epoch)) => granted(id, epoch),
-        Err(code) => refused(code),
+        Err(code) => refused(crate::txn_coordinator::fenced_for_version(
+            code,
+            ctx.version(),
+            4,
+        )),
     }
 }

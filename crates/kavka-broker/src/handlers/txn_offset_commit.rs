@@ -70,7 +70,9 @@ pub fn handle(
     } else {
         let count = partitions.len();
         match offsets_partition_in_txn(ctx, &request) {
-            Err(code) => vec![code; count],
+            Err(code) => {
+                vec![crate::txn_coordinator::fenced_for_version(code, ctx.version(), 3); count]
+            }
             Ok(()) => ctx.broker.groups.txn_commit_offsets(
                 &CommitRequest {
                     group_id: request.group_id.0.to_string(),

@@ -18,6 +18,16 @@ use crate::replica_manager::Partition;
 
 pub mod markers;
 
+/// PRODUCER_FENCED (KIP-588) as a request version before `fenced_version` can read it: older
+/// clients know only INVALID_PRODUCER_EPOCH for a fenced producer, as Kafka answers them.
+pub fn fenced_for_version(code: ErrorCode, version: i16, fenced_version: i16) -> ErrorCode {
+    if code == ErrorCode::PRODUCER_FENCED && version < fenced_version {
+        ErrorCode::INVALID_PRODUCER_EPOCH
+    } else {
+        code
+    }
+}
+
 /// How long an operation waits for a previous transaction's markers before answering
 /// CONCURRENT_TRANSACTIONS (see `run_after_markers`).
 pub const CONCURRENT_WAIT_MS_MAX: u64 = 100;
