@@ -19,8 +19,7 @@
 //! snapshot that fails its CRC is deleted and an older one used.
 
 use std::collections::VecDeque;
-use std::fs::OpenOptions;
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::error::{IoContext, StorageError};
@@ -30,7 +29,7 @@ use crate::producer_state::{
 
 /// Extension of snapshot files.
 pub const SNAPSHOT_EXTENSION: &str = "snapshot";
-/// Suffix of a snapshot being written.
+/// Suffix of a snapshot being written (the checkpoints' temporary suffix).
 const TEMP_SUFFIX: &str = ".tmp";
 /// The format version written and read.
 const SNAPSHOT_VERSION: i16 = 1;
@@ -169,24 +168,15 @@ pub(crate) fn snapshot_path(dir: &Path, offset: i64) -> PathBuf {
     dir.join(format!("{offset:020}.{SNAPSHOT_EXTENSION}"))
 }
 
-/// Writes the snapshot of `state` at `offset`, durably and atomically (the directory entry is
-/// made durable by the caller's next directory sync).
+/// Writes the snapshot of `state` at `offset`, durably and atomically (temporary file, fsync,
+/// rename, directory fsync: the checkpoints' protocol).
 pub(crate) fn write(
     dir: &Path,
     offset: i64,
     state: &ProducerStateManager,
 ) -> Result<(), StorageError> {
-    let path = snapshot_path(dir, offset);
-    let temp = PathBuf::from(format!("{}{TEMP_SUFFIX}", path.display()));
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(&temp)
-        .at(&temp)?;
-    file.write_all(&encode(state)).at(&temp)?;
-    file.sync_all().at(&temp)?;
-    std::fs::rename(&temp, &path).at(&path)
+    let name = format!("{offset:020}.{SNAPSHOT_EXTENSION}");
+    crate::checkpoint::write_bytes(dir, &name, &encode(state))
 }
 
 /// Offsets of the snapshots in `dir`, ascending; removes temporaries left by a crash.
