@@ -23,14 +23,17 @@
 //!    quiet log is cleaned again once it passes.
 //!
 //! Records with a null key are kept (Kafka refuses them on compacted topics at produce time).
-//! Transactional records are never put in the offset map: without a transaction index the
-//! cleaner cannot tell aborted from committed ones (see `filter`).
+//! The dirty section ends at the last stable offset at the latest, so every transaction in the
+//! cleaned range has ended: aborted data is removed, committed data is compacted like any
+//! other, and markers go once their transaction has no data left (see `txn`).
 
 mod filter;
 mod offset_map;
 mod reader;
 mod run;
 pub(crate) mod swap;
+mod txn;
+pub(crate) use txn::ActiveProducer;
 #[cfg(test)]
 mod tests;
 
@@ -77,6 +80,10 @@ pub struct CleanStats {
     pub records_kept: u64,
     /// Tombstones removed (superseded, or past their delete horizon).
     pub tombstones_dropped: u64,
+    /// Records of aborted transactions removed.
+    pub aborted_records_dropped: u64,
+    /// Transaction markers removed (their transaction had no data left, horizon passed).
+    pub markers_dropped: u64,
     /// Duration of [`CleanTask::run`].
     pub elapsed_ms: u64,
     /// Nothing was installed: the log changed under the task (its segments were deleted by
@@ -122,9 +129,13 @@ pub struct CleanTask {
     pub(crate) sources: Vec<SourceSegment>,
     /// Start of the dirty section (the cleaner checkpoint, at least the log start offset).
     pub(crate) first_dirty_offset: i64,
-    /// End of the dirty section: the active segment's base, or the first segment holding
-    /// records newer than `min.compaction.lag.ms`.
+    /// End of the dirty section: the active segment's base, the first segment holding
+    /// records newer than `min.compaction.lag.ms`, or the last stable offset.
     pub(crate) first_uncleanable_offset: i64,
+    /// The log's aborted transactions ending below the first uncleanable offset.
+    pub(crate) aborted: Vec<crate::log::AbortedTxn>,
+    /// The log's active producers.
+    pub(crate) active_producers: Vec<(i64, txn::ActiveProducer)>,
     /// Held while the task or its result lives: one clean at a time per log.
     pub(crate) token: Arc<()>,
 }
@@ -141,6 +152,8 @@ pub struct CleanedLog {
     pub(crate) first_dirty_offset: i64,
     /// Latest delete horizon of a batch holding removable tombstones, -1 if none.
     pub(crate) delete_horizon_ms: i64,
+    /// Aborted transactions (producer id, marker offset) with no data left: forgotten at install.
+    pub(crate) forgotten_aborted: Vec<(i64, i64)>,
     /// What the run did.
     pub(crate) stats: CleanStats,
     /// Keeps the log from starting another clean until this is installed or dropped.

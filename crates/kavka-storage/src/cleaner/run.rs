@@ -1,6 +1,5 @@
 //! [`CleanTask::run`]: building the offset map, then rewriting the segments group by group.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -9,6 +8,7 @@ use kavka_protocol::records::decode_records;
 use super::filter::{FilterContext, Filtered};
 use super::offset_map::OffsetMap;
 use super::reader::{corrupt_at, BatchReader};
+use super::txn::TxnTracker;
 use super::{CleanStats, CleanTask, CleanedGroup, CleanedLog, CleanerConfig, SourceSegment};
 use crate::config::SEGMENT_BYTES_MAX;
 use crate::error::{IoContext, StorageError};
@@ -31,22 +31,22 @@ impl CleanTask {
         let started = Instant::now();
         let mut stats = CleanStats::default();
         let mut map = OffsetMap::new(cleaner.dedupe_buffer_bytes);
-        let mut last_batch_of_producer = HashMap::new();
-        let map_end_offset =
-            self.build_offset_map(&mut map, &mut last_batch_of_producer, cleaner, &mut stats)?;
+        let txns = TxnTracker::new(&self.aborted, self.active_producers.iter().copied());
+        let map_end_offset = self.build_offset_map(&mut map, &txns, cleaner, &mut stats)?;
         stats.map_keys = map.len() as u64;
         let context = FilterContext {
             map: &map,
             map_end_offset,
-            last_batch_of_producer: &last_batch_of_producer,
             now_ms,
             delete_retention_ms: self.config.delete_retention_ms,
+            txns: txns.into(),
         };
         let mut cleaned = CleanedLog {
             log_instance: self.log_instance,
             groups: Vec::new(),
             first_dirty_offset: map_end_offset,
             delete_horizon_ms: -1,
+            forgotten_aborted: Vec::new(),
             stats: CleanStats::default(),
             _token: Arc::clone(&self.token),
         };
@@ -72,6 +72,7 @@ impl CleanTask {
         }
         stats.elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         cleaned.stats = stats;
+        cleaned.forgotten_aborted = context.txns.into_inner().into_forgotten();
         Ok(cleaned)
     }
 
@@ -80,7 +81,7 @@ impl CleanTask {
     fn build_offset_map(
         &self,
         map: &mut OffsetMap,
-        last_batch_of_producer: &mut HashMap<i64, i64>,
+        txns: &TxnTracker,
         cleaner: &CleanerConfig,
         stats: &mut CleanStats,
     ) -> Result<i64, StorageError> {
@@ -101,11 +102,12 @@ impl CleanTask {
                 if view.last_offset() < first_dirty {
                     continue;
                 }
-                stats.map_bytes_read += view.size() as u64;
-                if view.producer_id() >= 0 {
-                    last_batch_of_producer.insert(view.producer_id(), view.base_offset());
+                if view.base_offset() >= self.first_uncleanable_offset {
+                    // Past the last stable offset (inside the last cleanable segment).
+                    break;
                 }
-                if view.is_control() || view.is_transactional() {
+                stats.map_bytes_read += view.size() as u64;
+                if view.is_control() || txns.is_aborted(&view) {
                     continue;
                 }
                 let records = decode_records(&view)

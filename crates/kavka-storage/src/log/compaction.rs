@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::PartitionLog;
 use crate::checkpoint::{self, sync_dir, CLEANER_CHECKPOINT_FILE};
-use crate::cleaner::{swap, CleanStats, CleanTask, CleanedLog, SourceSegment};
+use crate::cleaner::{swap, ActiveProducer, CleanStats, CleanTask, CleanedLog, SourceSegment};
 use crate::error::StorageError;
 use crate::failpoint::FailPoint;
 use crate::segment::Segment;
@@ -15,8 +15,9 @@ impl PartitionLog {
     /// A clean to run, if compaction is on and one is due (Kafka's `LogCleanerManager` rules):
     ///
     /// - the dirty section runs from the cleaner checkpoint to the first uncleanable offset: the
-    ///   active segment's base, or the base of the first segment holding records newer than
-    ///   `min.compaction.lag.ms` (by its largest timestamp);
+    ///   active segment's base, the base of the first segment holding records newer than
+    ///   `min.compaction.lag.ms` (by its largest timestamp), or the last stable offset (open
+    ///   transactions are never cleaned);
     /// - a clean is due when dirty bytes / (clean + dirty bytes) of the closed segments reaches
     ///   `min.cleanable.dirty.ratio`, or the first dirty segment's first batch is older than
     ///   `max.compaction.lag.ms`, or the latest delete horizon the cleaner set has passed.
@@ -33,7 +34,8 @@ impl PartitionLog {
         let closed = self.segments.len() - 1;
         let end_of = |i: usize| self.segments[i + 1].base_offset();
         let first_dirty_offset = self.first_dirty_offset.max(self.log_start_offset);
-        let mut first_uncleanable_offset = self.active().base_offset();
+        let mut first_uncleanable_offset =
+            self.active().base_offset().min(self.last_stable_offset());
         if self.config.min_compaction_lag_ms > 0 {
             let newest_cleanable_ms = now_ms.saturating_sub(self.config.min_compaction_lag_ms);
             if let Some(i) = (0..closed).find(|&i| {
@@ -60,11 +62,15 @@ impl PartitionLog {
                 first_dirty_segment.get_or_insert(i);
             }
         }
-        let ratio_due = dirty_bytes > 0
+        // A segment holding the last stable offset stays "dirty" until the transaction ends;
+        // with nothing dirty left below it, only a delete horizon makes a clean due.
+        let has_dirty = first_dirty_offset < first_uncleanable_offset;
+        let ratio_due = has_dirty
+            && dirty_bytes > 0
             && dirty_bytes as f64 / (clean_bytes + dirty_bytes) as f64
                 >= self.config.min_cleanable_dirty_ratio;
         let lag_due = || {
-            let Some(i) = first_dirty_segment else {
+            let Some(i) = first_dirty_segment.filter(|_| has_dirty) else {
                 return false;
             };
             let oldest_allowed_ms = now_ms.saturating_sub(self.config.max_compaction_lag_ms.max(0));
@@ -93,8 +99,28 @@ impl PartitionLog {
                 }
             })
             .collect();
+        let aborted = self
+            .aborted
+            .iter()
+            .filter(|t| t.last_offset < first_uncleanable_offset)
+            .copied()
+            .collect();
+        let active_producers = self
+            .producers
+            .entries()
+            .map(|p| {
+                let last = p.last_offset();
+                let active = ActiveProducer {
+                    epoch: p.epoch,
+                    last_data_offset: (last >= 0).then_some(last),
+                };
+                (p.producer_id, active)
+            })
+            .collect();
         Some(CleanTask {
             dir: self.dir.clone(),
+            aborted,
+            active_producers,
             log_instance: self.instance_id,
             config: self.config.clone(),
             sources,
@@ -180,6 +206,13 @@ impl PartitionLog {
         }
         self.first_dirty_offset = self.first_dirty_offset.max(cleaned.first_dirty_offset);
         self.delete_horizon_ms = cleaned.delete_horizon_ms;
+        if !cleaned.forgotten_aborted.is_empty() {
+            let forgotten = std::mem::take(&mut cleaned.forgotten_aborted);
+            self.aborted
+                .retain(|t| !forgotten.contains(&(t.producer_id, t.last_offset)));
+            failpoint.hit()?;
+            self.store_aborted(usize::MAX)?;
+        }
         failpoint.hit()?;
         checkpoint::write(
             &self.dir,

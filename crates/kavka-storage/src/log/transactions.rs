@@ -215,6 +215,8 @@ impl PartitionLog {
         for t in &self.aborted {
             bytes.extend_from_slice(&t.encode());
         }
+        // Written whole and durably (or removed): nothing appended is left to fsync.
+        self.aborted_unsynced = false;
         if bytes.is_empty() {
             return crate::producer_snapshot::remove(&path);
         }
