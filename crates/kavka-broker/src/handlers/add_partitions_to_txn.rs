@@ -1,6 +1,7 @@
-//! AddPartitionsToTxn (v0-4): partitions join a transaction. v0-3 carry one transaction from
+//! AddPartitionsToTxn (v0-5): partitions join a transaction. v0-3 carry one transaction from
 //! its producer; v4 carries several (KIP-890 part 1), each optionally `verify_only` (is the
-//! partition already in the transaction?). A partition the cluster does not have gets
+//! partition already in the transaction?); v5 only allows the TRANSACTION_ABORTABLE code,
+//! which this coordinator never needs (a version-2 producer does not send this request). A partition the cluster does not have gets
 //! UNKNOWN_TOPIC_OR_PARTITION and the others of its transaction OPERATION_NOT_ATTEMPTED, as in
 //! Kafka.
 

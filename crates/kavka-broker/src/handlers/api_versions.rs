@@ -1,6 +1,9 @@
 //! ApiVersions (key 18): the served APIs and versions, from the table in `handlers`.
 
-use kavka_protocol::messages::api_versions_response::ApiVersion;
+use kavka_protocol::codec::StrBytes;
+use kavka_protocol::messages::api_versions_response::{
+    ApiVersion, FinalizedFeatureKey, SupportedFeatureKey,
+};
 use kavka_protocol::messages::{ApiVersionsRequest, ApiVersionsResponse};
 use kavka_protocol::response::Response;
 use kavka_protocol::ErrorCode;
@@ -9,6 +12,31 @@ use super::{RequestContext, SERVED};
 
 /// Highest ApiVersions version served.
 pub const VERSION_MAX: i16 = 4;
+
+/// Kafka's feature of the transaction protocol (KIP-890): 2 means producers may add partitions
+/// implicitly and EndTxn bumps the epoch. Kavka serves 0-2 and finalizes 2, as a new Kafka 4
+/// cluster does; producers of version 1 keep working.
+const TRANSACTION_VERSION: (&str, i16, i16) = ("transaction.version", 0, 2);
+
+/// The finalized features' epoch (Kafka: the metadata offset that set them); fixed, since
+/// the levels never change.
+const FINALIZED_FEATURES_EPOCH: i64 = 1;
+
+fn supported_features() -> Vec<SupportedFeatureKey> {
+    let (name, min, max) = TRANSACTION_VERSION;
+    vec![SupportedFeatureKey::default()
+        .with_name(StrBytes::from_static_str(name))
+        .with_min_version(min)
+        .with_max_version(max)]
+}
+
+fn finalized_features() -> Vec<FinalizedFeatureKey> {
+    let (name, _, level) = TRANSACTION_VERSION;
+    vec![FinalizedFeatureKey::default()
+        .with_name(StrBytes::from_static_str(name))
+        .with_min_version_level(level)
+        .with_max_version_level(level)]
+}
 
 fn api_keys() -> Vec<ApiVersion> {
     SERVED
@@ -47,7 +75,9 @@ pub fn unsupported_version_response() -> Response {
 pub fn handle(ctx: &RequestContext<'_>, request: ApiVersionsRequest) -> ApiVersionsResponse {
     let response = ApiVersionsResponse::default()
         .with_api_keys(api_keys())
-        .with_finalized_features_epoch(-1);
+        .with_supported_features(supported_features())
+        .with_finalized_features_epoch(FINALIZED_FEATURES_EPOCH)
+        .with_finalized_features(finalized_features());
     if ctx.version() >= 3
         && !(valid_software_field(request.client_software_name.as_str())
             && valid_software_field(request.client_software_version.as_str()))

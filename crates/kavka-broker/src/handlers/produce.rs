@@ -67,9 +67,12 @@ fn store(
     }
 }
 
-/// KIP-890 part 1: a transactional batch is appended only to a partition already in its
-/// producer's open transaction (AddPartitionsToTxn came first), asked of the transaction
-/// coordinator.
+/// First Produce version of transactions version 2 (KIP-890 part 2).
+const IMPLICIT_ADD_VERSION: i16 = 12;
+
+/// KIP-890: a transactional batch is appended only to a partition in its producer's open
+/// transaction, asked of the transaction coordinator. Before v12 the producer must have added
+/// it (AddPartitionsToTxn, part 1); from v12 the coordinator adds it now (part 2).
 fn verify_in_transaction(
     ctx: &RequestContext<'_>,
     transactional_id: Option<&str>,
@@ -83,6 +86,25 @@ fn verify_in_transaction(
         ));
     };
     let target = [(partition.topic.to_string(), partition.index)];
+    if ctx.version() >= IMPLICIT_ADD_VERSION {
+        let added = super::blocking(|| {
+            ctx.broker
+                .txns
+                .add_implicitly(txn_id, (producer_id, epoch), &target)
+        });
+        return match added {
+            Ok(()) => Ok(()),
+            Err(
+                ErrorCode::NOT_COORDINATOR
+                | ErrorCode::COORDINATOR_NOT_AVAILABLE
+                | ErrorCode::COORDINATOR_LOAD_IN_PROGRESS,
+            ) => Err((
+                ErrorCode::NOT_ENOUGH_REPLICAS,
+                "transaction coordinator not available".into(),
+            )),
+            Err(code) => Err((code, String::new())),
+        };
+    }
     let verified = ctx.broker.txns.run(txn_id, |state| {
         let v = state
             .machine

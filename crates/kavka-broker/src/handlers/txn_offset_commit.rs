@@ -1,6 +1,7 @@
-//! TxnOffsetCommit (v0-4): a transactional producer commits its consumer's offsets inside its
+//! TxnOffsetCommit (v0-5): a transactional producer commits its consumer's offsets inside its
 //! transaction (`send_offsets_to_transaction`). The group's `__consumer_offsets` partition must
-//! be in the transaction (AddOffsetsToTxn came first); the offsets are appended as a
+//! be in the transaction (AddOffsetsToTxn came first; v5, transactions version 2, adds it
+//! itself); the offsets are appended as a
 //! transactional batch of the producer and become visible with the transaction's COMMIT marker.
 //! v3+ carry the member's generation, checked as OffsetCommit checks it.
 
@@ -14,6 +15,10 @@ use kavka_protocol::ErrorCode;
 use super::RequestContext;
 use crate::controller::CONSUMER_OFFSETS_TOPIC;
 
+/// First version of transactions version 2 (KIP-890 part 2): the offsets partition is added
+/// to the transaction by this request.
+const IMPLICIT_ADD_VERSION: i16 = 5;
+
 /// First version carrying the generation, member and instance ids.
 const GENERATION_VERSION: i16 = 3;
 
@@ -25,6 +30,14 @@ fn offsets_partition_in_txn(
     let index = ctx.broker.groups.partition_of(r.group_id.0.as_str())?;
     let txn_id = r.transactional_id.0.as_str();
     let target = [(CONSUMER_OFFSETS_TOPIC.to_string(), index)];
+    if ctx.version() >= IMPLICIT_ADD_VERSION {
+        // Transactions version 2: no AddOffsetsToTxn; the partition joins now.
+        return ctx.broker.txns.add_implicitly(
+            txn_id,
+            (r.producer_id.0, r.producer_epoch),
+            &target,
+        );
+    }
     let verified = ctx.broker.txns.run(txn_id, |state| {
         let v = state
             .machine

@@ -158,6 +158,26 @@ impl TxnCoordinator {
         }
     }
 
+    /// Transactions version 2: the partitions join the producer's transaction as its batches
+    /// (Produce v12+) or offsets (TxnOffsetCommit v5) reach them, starting one if none is
+    /// open. Waits for a previous transaction's markers as AddPartitionsToTxn does. Blocking.
+    pub fn add_implicitly(
+        &self,
+        transactional_id: &str,
+        (producer_id, epoch): (i64, i16),
+        partitions: &[(String, i32)],
+    ) -> Result<(), ErrorCode> {
+        self.run_after_markers(transactional_id, |state| {
+            state.machine.add_partitions_v2(
+                now_ms(),
+                transactional_id,
+                producer_id,
+                epoch,
+                partitions,
+            )
+        })
+    }
+
     /// The markers of a transaction are written: complete it.
     pub fn complete(&self, transactional_id: &str, producer_id: i64, epoch: i16) {
         let _ = self.run(transactional_id, |state| {

@@ -1,5 +1,6 @@
 //! The transaction coordinator of one `__transaction_state` partition, as a state machine
-//! (after Kafka's `TransactionCoordinator` and `TransactionMetadata`, transactions version 1):
+//! (after Kafka's `TransactionCoordinator` and `TransactionMetadata`; version 2 of KIP-890 in
+//! `shard_v2.rs`):
 //! every operation checks the request against the transactional id's state and returns the
 //! [`TxnRecord`] that makes the change plus its answer; the state changes only by
 //! [`TxnShard::replay`]. Writing the COMMIT/ABORT markers is asked of the runtime as a
@@ -403,6 +404,15 @@ impl TxnShard {
         }
         let mut value = current;
         value.status = status;
+        if value.client_transaction_version >= v2::TRANSACTION_VERSION_2
+            && value.next_producer_id != -1
+        {
+            // Version 2 with the epoch exhausted: the next transaction uses the new id.
+            value.previous_producer_id = value.producer_id;
+            value.producer_id = value.next_producer_id;
+            value.next_producer_id = -1;
+            value.producer_epoch = 0;
+        }
         value.partitions.clear();
         value.last_update_ms = now_ms;
         effects.records.push(Self::record(transactional_id, value));
@@ -496,6 +506,14 @@ impl crate::runtime::CoordinatorShard for TxnShard {
     }
 }
 
+#[path = "shard_v2.rs"]
+mod v2;
+pub use v2::TRANSACTION_VERSION_2;
+
 #[cfg(test)]
 #[path = "shard_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "shard_v2_tests.rs"]
+mod v2_tests;

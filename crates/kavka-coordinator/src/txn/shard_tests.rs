@@ -4,16 +4,16 @@ use super::*;
 
 /// Runs a shard as the runtime does: records replayed into the shard and kept as its log,
 /// markers collected (and written when the test says).
-struct Driver {
-    shard: TxnShard,
-    log: Vec<TxnRecord>,
-    markers: Vec<TxnReply>,
-    next_pid: i64,
-    now: i64,
+pub(super) struct Driver {
+    pub(super) shard: TxnShard,
+    pub(super) log: Vec<TxnRecord>,
+    pub(super) markers: Vec<TxnReply>,
+    pub(super) next_pid: i64,
+    pub(super) now: i64,
 }
 
 impl Driver {
-    fn new() -> Driver {
+    pub(super) fn new() -> Driver {
         Driver {
             shard: TxnShard::new(TxnConfig {
                 max_timeout_ms: 60_000,
@@ -26,7 +26,7 @@ impl Driver {
         }
     }
 
-    fn apply(&mut self, effects: TxnEffects) {
+    pub(super) fn apply(&mut self, effects: TxnEffects) {
         for r in effects.records {
             self.shard.replay(&r);
             self.log.push(r);
@@ -34,7 +34,11 @@ impl Driver {
         self.markers.extend(effects.replies);
     }
 
-    fn init(&mut self, id: &str, expected: Option<(i64, i16)>) -> Result<(i64, i16), ErrorCode> {
+    pub(super) fn init(
+        &mut self,
+        id: &str,
+        expected: Option<(i64, i16)>,
+    ) -> Result<(i64, i16), ErrorCode> {
         let mut next = self.next_pid;
         let (r, e) = self
             .shard
@@ -47,21 +51,59 @@ impl Driver {
         r
     }
 
-    fn add(&mut self, id: &str, pe: (i64, i16), parts: &[(&str, i32)]) -> Result<(), ErrorCode> {
+    pub(super) fn add(
+        &mut self,
+        id: &str,
+        pe: (i64, i16),
+        parts: &[(&str, i32)],
+    ) -> Result<(), ErrorCode> {
         let parts: Vec<(String, i32)> = parts.iter().map(|(t, p)| (t.to_string(), *p)).collect();
         let (r, e) = self.shard.add_partitions(self.now, id, pe.0, pe.1, &parts);
         self.apply(e);
         r
     }
 
-    fn end(&mut self, id: &str, pe: (i64, i16), commit: bool) -> Result<(), ErrorCode> {
+    pub(super) fn end(&mut self, id: &str, pe: (i64, i16), commit: bool) -> Result<(), ErrorCode> {
         let (r, e) = self.shard.end_txn(self.now, id, pe.0, pe.1, commit);
         self.apply(e);
         r
     }
 
     /// Writes every requested marker (the runtime's job) and completes the transactions.
-    fn write_markers(&mut self) -> Vec<TxnReply> {
+    /// Version 2: the broker's implicit add.
+    pub(super) fn add_v2(
+        &mut self,
+        id: &str,
+        pe: (i64, i16),
+        parts: &[(&str, i32)],
+    ) -> Result<(), ErrorCode> {
+        let parts: Vec<(String, i32)> = parts.iter().map(|(t, p)| (t.to_string(), *p)).collect();
+        let (r, e) = self
+            .shard
+            .add_partitions_v2(self.now, id, pe.0, pe.1, &parts);
+        self.apply(e);
+        r
+    }
+
+    /// Version 2: EndTxn v5, answering the producer's next id and epoch.
+    pub(super) fn end_v2(
+        &mut self,
+        id: &str,
+        pe: (i64, i16),
+        commit: bool,
+    ) -> Result<(i64, i16), ErrorCode> {
+        let fresh = self.shard.epoch_exhausted(id).then_some(self.next_pid + 1);
+        let (r, e) = self
+            .shard
+            .end_txn_v2(self.now, id, pe.0, pe.1, commit, fresh);
+        if r.is_ok_and(|(pid, _)| Some(pid) == fresh) {
+            self.next_pid += 1;
+        }
+        self.apply(e);
+        r
+    }
+
+    pub(super) fn write_markers(&mut self) -> Vec<TxnReply> {
         let done = std::mem::take(&mut self.markers);
         for m in &done {
             let TxnReply::WriteMarkers {
@@ -78,11 +120,11 @@ impl Driver {
         done
     }
 
-    fn status(&self, id: &str) -> Option<TxnStatus> {
+    pub(super) fn status(&self, id: &str) -> Option<TxnStatus> {
         self.shard.get(id).map(|m| m.value.status)
     }
 
-    fn rebuilt(&self) -> TxnShard {
+    pub(super) fn rebuilt(&self) -> TxnShard {
         let mut s = TxnShard::new(TxnConfig::default());
         for r in &self.log {
             s.replay(r);
@@ -251,7 +293,7 @@ proptest! {
     /// written at random moments and the clock moving: every step keeps Kafka's invariants, and
     /// the log rebuilds exactly the live state.
     #[test]
-    fn random_operations_keep_the_invariants(ops in prop::collection::vec((0u8..7, 0usize..3, 0usize..3, any::<bool>()), 1..120)) {
+    fn random_operations_keep_the_invariants(ops in prop::collection::vec((0u8..9, 0usize..3, 0usize..3, any::<bool>()), 1..120)) {
         let mut d = Driver::new();
         let ids = ["a", "b", "c"];
         let mut producers: Vec<Vec<(i64, i16)>> = vec![Vec::new(); 3];
@@ -279,6 +321,14 @@ proptest! {
                     let e = d.shard.tick(d.now);
                     d.apply(e);
                 }
+                (7, Some(pe)) => {
+                    let _ = d.add_v2(id, pe, &[("t", which as i32)]);
+                }
+                (8, Some(pe)) => {
+                    if let Ok(next) = d.end_v2(id, pe, flag) {
+                        producers[i].push(next);
+                    }
+                }
                 (_, Some(pe)) => {
                     if let Ok(pe) = d.init(id, Some(pe)) {
                         producers[i].push(pe);
@@ -293,9 +343,11 @@ proptest! {
                         prop_assert!(v.producer_id != pid || v.producer_epoch >= epoch);
                     }
                     last_epoch[k] = Some((v.producer_id, v.producer_epoch));
-                    // Only open or preparing transactions hold partitions.
+                    // Only open or preparing transactions hold partitions, and an open one
+                    // always does (a version-2 abort with nothing open prepares none).
                     let open = matches!(v.status, TxnStatus::Ongoing | TxnStatus::PrepareCommit | TxnStatus::PrepareAbort);
-                    prop_assert_eq!(!v.partitions.is_empty(), open, "{:?}", v.status);
+                    prop_assert!(v.partitions.is_empty() || open, "{:?}", v.status);
+                    prop_assert!(v.status != TxnStatus::Ongoing || !v.partitions.is_empty());
                 }
             }
             // Markers are asked for exactly the prepared transactions.

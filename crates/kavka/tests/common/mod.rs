@@ -1,6 +1,8 @@
 //! A `kavka server` process for integration tests: free port, temp data dir, start/stop/kill.
 #![allow(dead_code)]
 
+pub mod txn;
+
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
