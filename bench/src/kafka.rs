@@ -169,6 +169,33 @@ pub struct Moved {
 /// Produces `records` values of `value_size` bytes round-robin over `partitions`, counting
 /// acknowledgements into `producer.context().delivered`; the time runs until the last is
 /// acknowledged.
+/// Readies a producer before the clock starts, so that no row counts the client's start-up:
+/// one record to `warm_topic` (a topic of its own, created here) is delivered, which connects
+/// and, for an idempotent producer, waits for its producer id (librdkafka asks for it only
+/// once a broker connection is up and retries on a timer); a transactional producer runs
+/// `init_transactions` and one committed transaction there.
+pub fn warm_up(
+    producer: &CountingProducer,
+    bootstrap: &str,
+    warm_topic: &str,
+    transactional: bool,
+) -> Result<()> {
+    create_topic(bootstrap, warm_topic, 1, &[])?;
+    if transactional {
+        producer
+            .init_transactions(REQUEST_TIMEOUT)
+            .context("init_transactions")?;
+        producer.begin_transaction().context("begin_transaction")?;
+    }
+    send(producer, warm_topic, 0, b"warm-up")?;
+    if transactional {
+        commit(producer)?;
+    }
+    finish(producer)?;
+    producer.context().delivered.store(0, Ordering::Relaxed);
+    Ok(())
+}
+
 /// Commits the open transaction. The records are delivered first with short polls: the
 /// crate's `commit_transaction` flushes by polling in 100 ms steps, which would add up to
 /// 100 ms to every transaction and measure the client, not the broker.
@@ -181,7 +208,8 @@ fn commit(producer: &CountingProducer) -> Result<()> {
 }
 
 /// Sends `records` records round-robin over the partitions; with `txn_records`, in
-/// transactions of that many records, each committed before the next begins.
+/// transactions of that many records, each committed before the next begins (after
+/// [`warm_up`] with `transactional`).
 pub fn produce_n(
     producer: &CountingProducer,
     topic: &str,
@@ -192,11 +220,6 @@ pub fn produce_n(
 ) -> Result<Moved> {
     let value: Vec<u8> = (0..value_size).map(|i| (i % 251) as u8).collect();
     let start = Instant::now();
-    if txn_records.is_some() {
-        producer
-            .init_transactions(REQUEST_TIMEOUT)
-            .context("init_transactions")?;
-    }
     for i in 0..records {
         if let Some(n) = txn_records {
             if i % n == 0 {

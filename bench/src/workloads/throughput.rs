@@ -168,6 +168,12 @@ pub(crate) fn produce(target: &Target, o: &Options) -> Result<(Vec<Row>, Vec<Wri
         };
         let workload = format!("P1 produce {} acks={}{fsync}", case.label, case.acks);
         eprintln!("{workload}: {} records to {topic}", case.records);
+        kafka::warm_up(
+            &producer,
+            &target.bootstrap,
+            &format!("{topic}-warmup"),
+            case.txn_records.is_some(),
+        )?;
         let delivered = producer.context().delivered.clone();
         let (moved, broker) = target.measure(|| {
             let moved = with_progress(&workload, o.progress_every(), &delivered, || {

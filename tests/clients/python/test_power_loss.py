@@ -3,8 +3,9 @@ disk that forgets every write not flushed (lazydisk.py: FUSE + a loop device). A
 freezes the broker (SIGSTOP, so it acknowledges nothing more), drops every unflushed write,
 kills the broker, unmounts (the page cache's dirty pages go nowhere) and mounts again (ext4
 replays its journal), then restarts the broker. With `log.flush.interval.messages=1` an
-acknowledged record has been fsynced, so it must survive every cut; the kill -9 test
-(test_idempotence.py) cannot tell, since there the page cache survives the kill.
+acknowledged record has been fsynced, so it must survive every cut; the kill -9 tests
+(test_idempotence.py, test_transactions.py, whose checks run here again) cannot tell, since
+there the page cache survives the kill.
 
 Needs root, /dev/fuse and loop devices (this project's test machines have them); elsewhere
 the test is skipped with that reason. KAVKA_POWER_CUTS sets the number of cuts (default 3).
@@ -23,6 +24,7 @@ import time
 import pytest
 
 from test_idempotence import idempotent_writes_survive
+from test_transactions import transactions_survive
 
 HERE = pathlib.Path(__file__).resolve().parent
 
@@ -134,3 +136,24 @@ def test_acknowledged_idempotent_writes_survive_power_cuts(broker_factory):
     stats = (b.workdir / "lazydisk.log").read_text().strip().splitlines()[-1]
     print(stats)
     assert f"'cuts': {cuts}" in stats, stats
+
+
+def test_transactions_survive_a_power_cut(broker_factory):
+    """test_transactions.py's crash check with a power cut: committed transactions whole, the
+    one left open aborted after the restart (its state and the LSO come back from the log)."""
+    b = broker_factory({"log.flush.interval.messages": "1"}, start=False)
+    disk = PowerLossDisk(b.workdir, b.data_dir)
+    try:
+        b.start()
+
+        def up():
+            disk.power_back()
+            b.start()
+
+        transactions_survive(b, down=lambda: disk.cut(b), up=up)
+    finally:
+        if b.running():
+            b.stop()
+        disk.close()
+    stats = (b.workdir / "lazydisk.log").read_text().strip().splitlines()[-1]
+    assert "'cuts': 1" in stats, stats

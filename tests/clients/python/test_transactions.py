@@ -237,6 +237,13 @@ def test_transactions_survive_broker_kill_9(broker_factory):
     the crash is aborted once its timeout passes after the restart (the coordinator reloads it)
     and never becomes visible to read_committed."""
     b = broker_factory({"log.flush.interval.messages": "1"})
+    transactions_survive(b, down=b.kill, up=b.start)
+
+
+def transactions_survive(b, down, up) -> None:
+    """Five committed transactions and one left open, then down() and up(): the committed
+    ones are whole at read_committed, the open one is aborted after its timeout, and the
+    transactional id works again."""
     bs = b.bootstrap
     create_topic(bs, "txn-crash")
     p = Producer({"bootstrap.servers": bs, "transactional.id": "crash-1", "transaction.timeout.ms": 3000})
@@ -253,9 +260,9 @@ def test_transactions_survive_broker_kill_9(broker_factory):
     for i in range(20):
         p.produce("txn-crash", value=f"open-{i}".encode(), partition=i % N_PARTITIONS)
     p.flush(TIMEOUT)
-    b.kill()
+    down()
     del p
-    b.start()
+    up()
     assert flat(read(b.bootstrap, "txn-crash", "read_uncommitted")).count(b"open-0") == 1
     # the open transaction blocks read_committed until the coordinator aborts it (timeout 3 s)
     deadline = time.monotonic() + 30

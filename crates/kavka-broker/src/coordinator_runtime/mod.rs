@@ -6,10 +6,10 @@
 //! blocking does not hold up other connections (they may fsync). A failed append takes the
 //! shard out of service (COORDINATOR_NOT_AVAILABLE) with its state as of its last good append:
 //! the replies of the failed operation are dropped, and the log, which holds only what was
-//! appended, is the replay point a reload starts from. Deadlines run from a timer task
-//! (`tick`), off the async workers.
+//! appended, is the replay point a reload starts from (a failed shard is reloaded only when
+//! the broker restarts). Deadlines run from a timer task (`tick`), off the async workers.
 //!
-//! The group coordinator runs on it today; the transaction coordinator is meant to, too.
+//! The group coordinator and the transaction coordinator run on it.
 
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
