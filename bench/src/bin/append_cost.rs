@@ -19,14 +19,19 @@ use kavka_protocol::records::BatchBuilder;
 use kavka_storage::{LogConfig, PartitionLog};
 
 fn arg(i: usize, default: usize) -> Result<usize> {
-    std::env::args()
-        .nth(i)
-        .map_or(Ok(default), |a| a.parse().with_context(|| format!("argument {i}: {a}")))
+    std::env::args().nth(i).map_or(Ok(default), |a| {
+        a.parse().with_context(|| format!("argument {i}: {a}"))
+    })
 }
 
 /// `batches` batches of `records` values; with a producer id when `idempotent`, its
 /// sequences following on from batch to batch.
-fn build(batches: usize, records: usize, value_bytes: usize, idempotent: bool) -> Result<Vec<Vec<u8>>> {
+fn build(
+    batches: usize,
+    records: usize,
+    value_bytes: usize,
+    idempotent: bool,
+) -> Result<Vec<Vec<u8>>> {
     let value = vec![7u8; value_bytes];
     (0..batches)
         .map(|i| {
@@ -86,8 +91,16 @@ fn main() -> Result<()> {
     println!("|---|---|---|---|");
     let mb = (batches * records * value_bytes) as f64 / 1e6;
     for (name, m, b) in [("plain", pm, best(&p)), ("idempotent", im, best(&i))] {
-        println!("| {name} | {:.2} | {:.2} | {:.0} |", per_batch_us(m), per_batch_us(b), mb / m);
+        println!(
+            "| {name} | {:.2} | {:.2} | {:.0} |",
+            per_batch_us(m),
+            per_batch_us(b),
+            mb / m
+        );
     }
-    println!("\nidempotent / plain (median time per batch): {:.3}", im / pm);
+    println!(
+        "\nidempotent / plain (median time per batch): {:.3}",
+        im / pm
+    );
     Ok(())
 }

@@ -6,7 +6,7 @@
 mod common;
 
 use common::*;
-use kavka_protocol::batch::{attributes, BatchIter, Compression};
+use kavka_protocol::batch::{BatchIter, Compression};
 use kavka_protocol::records::{BatchBuilder, Record};
 use kavka_storage::{CleanStats, CleanerConfig, CleanupPolicy, LogConfig, PartitionLog};
 
@@ -32,12 +32,7 @@ fn txn_batch(pid: i64, seq: i32, records: &[KeyValue<'_>]) -> Vec<u8> {
     for (key, value) in records {
         b.append(1_000, *key, *value, &[]);
     }
-    let mut bytes = b.build().unwrap().to_vec();
-    let attrs = i16::from_be_bytes([bytes[21], bytes[22]]) | attributes::TRANSACTIONAL;
-    bytes[21..23].copy_from_slice(&attrs.to_be_bytes());
-    let crc = crc32c::crc32c(&bytes[21..]);
-    bytes[17..21].copy_from_slice(&crc.to_be_bytes());
-    bytes
+    b.transactional().build().unwrap().to_vec()
 }
 
 fn plain(log: &mut PartitionLog, records: &[KeyValue<'_>]) {

@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use kavka_protocol::batch::{attributes, BatchIter, Compression};
+use kavka_protocol::batch::{BatchIter, Compression};
 use kavka_protocol::records::BatchBuilder;
 use kavka_storage::{AbortedTxn, LogConfig, PartitionLog, ProducerError, StorageError};
 
@@ -13,12 +13,7 @@ fn txn_batch(pid: i64, epoch: i16, seq: i32, records: usize) -> Vec<u8> {
     for i in 0..records {
         b.append(1_000 + i as i64, Some(b"k"), Some(b"v"), &[]);
     }
-    let mut bytes = b.build().unwrap().to_vec();
-    let attrs = i16::from_be_bytes([bytes[21], bytes[22]]) | attributes::TRANSACTIONAL;
-    bytes[21..23].copy_from_slice(&attrs.to_be_bytes());
-    let crc = crc32c::crc32c(&bytes[21..]);
-    bytes[17..21].copy_from_slice(&crc.to_be_bytes());
-    bytes
+    b.transactional().build().unwrap().to_vec()
 }
 
 fn open(dir: &std::path::Path, config: LogConfig, clean: bool) -> PartitionLog {
