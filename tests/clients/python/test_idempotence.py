@@ -20,7 +20,7 @@ from collections import defaultdict
 from typing import Dict, List, Tuple
 
 from aiokafka import AIOKafkaProducer
-from confluent_kafka import Producer
+from confluent_kafka import Producer, TopicPartition
 from kafka import KafkaConsumer, KafkaProducer
 
 from cfk import TIMEOUT, consume_all, consumer, create_topic
@@ -191,6 +191,7 @@ def idempotent_writes_survive(b, topic: str, crashes: int, down, up) -> None:
         "retry.backoff.ms": 50,
         "reconnect.backoff.ms": 50,
         "reconnect.backoff.max.ms": 200,
+        **({"debug": os.environ["KAVKA_RDKAFKA_DEBUG"]} if os.environ.get("KAVKA_RDKAFKA_DEBUG") else {}),
     })
     sent: List[bytes] = []
     start = time.monotonic()
@@ -208,6 +209,9 @@ def idempotent_writes_survive(b, topic: str, crashes: int, down, up) -> None:
             sent.append(value)
             p.poll(0)
         in_flight = len(sent) - len(acked)
+        acked_end: Dict[int, int] = defaultdict(int)
+        for part, off in acked.values():
+            acked_end[part] = max(acked_end[part], off + 1)
         down()
         # keep producing into the client's queue while the broker is down
         for _ in range(200):
@@ -216,6 +220,18 @@ def idempotent_writes_survive(b, topic: str, crashes: int, down, up) -> None:
             sent.append(value)
         p.poll(0.3)
         up()
+        # What was acknowledged before the crash is still there (checked before the producer
+        # resends anything, so a loss is named here and not as a sequence error later).
+        c = consumer(b.bootstrap)
+        try:
+            for part, end in sorted(acked_end.items()):
+                high = c.get_watermark_offsets(TopicPartition(topic, part), timeout=TIMEOUT, cached=False)[1]
+                assert high >= end, (
+                    f"crash {k + 1}: partition {part} acknowledged up to offset {end - 1}, "
+                    f"log ends at {high}"
+                )
+        finally:
+            c.close()
         print(f"crash {k + 1}: {in_flight} records in flight")
     assert p.flush(60) == 0, f"{len(sent) - len(acked)} records never delivered"
     assert not errors, f"delivery errors: {errors[:5]}"
