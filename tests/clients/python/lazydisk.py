@@ -13,7 +13,8 @@ cache, and a power cut is:
 - SIGUSR2 (power back): unflushed writes are dropped again and writes work as before.
 
 Usage: ``python3 lazydisk.py IMAGE MOUNTPOINT`` (as root). Runs until MOUNTPOINT is
-unmounted. Counters go to stderr at exit.
+unmounted. Counters go to stderr at exit. With LAZYDISK_TRACE=FILE every write, flush, cut and
+power-back is appended to FILE (time, operation, offset, length), for post-mortems.
 """
 
 import errno
@@ -21,6 +22,7 @@ import os
 import signal
 import struct
 import sys
+import time
 
 PAGE = 4096
 MAX_WRITE = 1 << 20
@@ -51,6 +53,8 @@ class Disk:
         self.size = os.fstat(self.fd).st_size
         self.pending = {}  # page index -> bytearray(PAGE)
         self.dead = False
+        trace = os.environ.get("LAZYDISK_TRACE")
+        self.trace = open(trace, "a", buffering=1 << 20) if trace else None
         self.stats = {"writes": 0, "flushes": 0, "dropped_pages": 0, "writes_while_dead": 0, "cuts": 0}
 
     def _page(self, index: int) -> bytearray:
@@ -74,7 +78,14 @@ class Disk:
             pos += take
         return bytes(out)
 
+    def note(self, op: str, offset: int = 0, size: int = 0) -> None:
+        if self.trace:
+            self.trace.write(f"{time.time():.6f} {op} {offset} {size}\n")
+            if op in ("cut", "back"):
+                self.trace.flush()
+
     def write(self, offset: int, data: memoryview) -> int:
+        self.note("write-dead" if self.dead else "write", offset, len(data))
         self.stats["writes"] += 1
         if self.dead:
             self.stats["writes_while_dead"] += 1
@@ -91,6 +102,7 @@ class Disk:
         return len(data)
 
     def flush(self) -> None:
+        self.note("flush-dead" if self.dead else "flush", 0, len(self.pending))
         self.stats["flushes"] += 1
         if self.dead:
             return
@@ -188,11 +200,13 @@ def main() -> None:
     disk = Disk(image)
 
     def cut(*_):
+        disk.note("cut", 0, len(disk.pending))
         disk.stats["cuts"] += 1
         disk.drop()
         disk.dead = True
 
     def power_back(*_):
+        disk.note("back")
         disk.drop()
         disk.dead = False
 
