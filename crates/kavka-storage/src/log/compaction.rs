@@ -165,6 +165,17 @@ impl PartitionLog {
             stats.discarded = true;
             return Ok(stats);
         }
+        if !cleaned.forgotten_aborted.is_empty() {
+            // Before any segment is swapped: these transactions have no data left, so the
+            // entries can go now; stored after the swap, a crash in between could leave an
+            // entry whose ABORT marker the swap removed, and read_committed consumers would
+            // then skip the producer's later, committed batches.
+            let forgotten = std::mem::take(&mut cleaned.forgotten_aborted);
+            self.aborted
+                .retain(|t| !forgotten.contains(&(t.producer_id, t.last_offset)));
+            self.store_aborted(usize::MAX)?;
+            failpoint.hit()?;
+        }
         let mut installed = false;
         for group in &mut cleaned.groups {
             if group
@@ -206,13 +217,7 @@ impl PartitionLog {
         }
         self.first_dirty_offset = self.first_dirty_offset.max(cleaned.first_dirty_offset);
         self.delete_horizon_ms = cleaned.delete_horizon_ms;
-        if !cleaned.forgotten_aborted.is_empty() {
-            let forgotten = std::mem::take(&mut cleaned.forgotten_aborted);
-            self.aborted
-                .retain(|t| !forgotten.contains(&(t.producer_id, t.last_offset)));
-            failpoint.hit()?;
-            self.store_aborted(usize::MAX)?;
-        }
+
         failpoint.hit()?;
         checkpoint::write(
             &self.dir,
