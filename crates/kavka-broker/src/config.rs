@@ -130,6 +130,9 @@ pub struct BrokerConfig {
     pub producer_id_expiration_ms: u64,
     /// `producer.id.expiration.check.interval.ms`: how often idle producers are forgotten.
     pub producer_id_expiration_check_interval_ms: u64,
+    /// `metadata.log.max.record.bytes.between.snapshots`: metadata log bytes after which the
+    /// image is snapshotted and the log before it dropped.
+    pub metadata_snapshot_bytes_min: u64,
     /// Every key given (file then overrides), for DescribeConfigs sources.
     pub given: BTreeMap<String, String>,
 }
@@ -406,6 +409,12 @@ impl BrokerConfig {
         let producer_id_expiration_check_interval_ms =
             u64_at_least("producer.id.expiration.check.interval.ms", 600_000, 1)?;
 
+        let metadata_snapshot_bytes_min = u64_at_least(
+            "metadata.log.max.record.bytes.between.snapshots",
+            kavka_quorum::SNAPSHOT_BYTES_MIN_DEFAULT,
+            1,
+        )?;
+
         for key in map.keys() {
             if !KNOWN_KEYS.contains(&key.as_str())
                 && !ACCEPTED_WITHOUT_EFFECT.contains(&key.as_str())
@@ -440,6 +449,7 @@ impl BrokerConfig {
             txn,
             txn_topic_num_partitions,
             txn_topic_segment_bytes,
+            metadata_snapshot_bytes_min,
             producer_id_expiration_ms,
             producer_id_expiration_check_interval_ms,
             given: map,
@@ -495,6 +505,7 @@ const KNOWN_KEYS: &[&str] = &[
     "transactional.id.expiration.ms",
     "transaction.state.log.num.partitions",
     "transaction.state.log.segment.bytes",
+    "metadata.log.max.record.bytes.between.snapshots",
 ];
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! The controller role of this node: it checks topic changes against the metadata image and
 //! answers with the metadata records that make them. It changes nothing itself: the records are
-//! committed to the metadata log and replayed (see `broker::Broker::commit`).
+//! committed to the metadata log and replayed (see `broker::Broker::change_metadata`).
 
 use std::collections::BTreeMap;
 

@@ -19,6 +19,7 @@
 //! - [`log_manager`]: data directories, `meta.properties`, the clean-shutdown marker.
 //! - [`config`] / [`topic_config`]: broker and topic configuration in Kafka's words.
 
+pub mod active_controller;
 pub mod broker;
 pub mod cleaner;
 pub mod config;

@@ -7,7 +7,7 @@
 //! the log's state, as Kafka does with a failed log directory.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use bytes::Bytes;
@@ -53,8 +53,9 @@ pub struct Partition {
     pub topic_id: Uuid,
     /// Partition index.
     pub index: i32,
-    /// Leader epoch stamped into appended batches.
-    pub leader_epoch: i32,
+    /// Leader epoch stamped into appended batches; set from the metadata image (changed only
+    /// under the log lock, so an append sees one value throughout).
+    leader_epoch: AtomicI32,
     /// Checks of the produce path, from the topic's configs.
     policy: RwLock<ProducePolicy>,
     /// Set when the log failed on disk; the partition then serves nothing.
@@ -227,7 +228,21 @@ impl Partition {
         f(log).map_err(|e| self.fail(e.into()))
     }
 
-    /// The produce checks in force.
+    /// The leader epoch appended batches get.
+    pub fn leader_epoch(&self) -> i32 {
+        self.leader_epoch.load(Ordering::Acquire)
+    }
+
+    /// Sets the leader epoch from a new partition state in the metadata image.
+    pub fn set_leader_epoch(&self, leader_epoch: i32) {
+        let _log = self
+            .log
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        self.leader_epoch.store(leader_epoch, Ordering::Release);
+    }
+
+    /// The checks of the produce path.
     pub fn policy(&self) -> ProducePolicy {
         *self.policy.read().expect("policy lock poisoned")
     }
@@ -252,7 +267,7 @@ impl Partition {
                 epoch,
                 commit,
                 coordinator_epoch,
-                self.leader_epoch,
+                self.leader_epoch(),
                 now_ms,
             )
         })
@@ -263,7 +278,7 @@ impl Partition {
     /// offset.
     pub fn append(&self, batch: &[u8], now_ms: i64) -> Result<(AppendInfo, i64), PartitionError> {
         self.with_log(|log| {
-            let info = log.append_batch(batch, self.leader_epoch, now_ms)?;
+            let info = log.append_batch(batch, self.leader_epoch(), now_ms)?;
             Ok((info, log.log_start_offset()))
         })
     }
@@ -434,7 +449,7 @@ impl ReplicaManager {
             topic: topic.clone(),
             topic_id,
             index,
-            leader_epoch,
+            leader_epoch: AtomicI32::new(leader_epoch),
             policy: RwLock::new(policy),
             offline: AtomicBool::new(false),
             log: Mutex::new(Some(log)),
@@ -445,6 +460,22 @@ impl ReplicaManager {
             .entry(topic)
             .or_default()
             .insert(index, partition);
+    }
+
+    /// Stops hosting one partition and deletes its log (it moved to other brokers).
+    pub fn remove(&self, topic: &str, index: i32) -> Option<StorageError> {
+        let removed = {
+            let mut partitions = self.partitions.write().expect("partitions lock poisoned");
+            let t = partitions.get_mut(topic)?;
+            let removed = t.remove(&index);
+            if t.is_empty() {
+                partitions.remove(topic);
+            }
+            removed?
+        };
+        let error = removed.take_log().and_then(|log| log.delete().err());
+        self.purgatory.notify();
+        error
     }
 
     /// Stops hosting every partition of a topic and deletes their logs.

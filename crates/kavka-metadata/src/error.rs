@@ -24,17 +24,19 @@ pub enum MetadataError {
         /// What is wrong with it.
         reason: String,
     },
-    /// A record in the journal does not apply to the image replayed so far. The journal is
-    /// well framed (CRCs match) but its content is inconsistent: a bug or an edited file, which
-    /// needs an operator rather than a silent truncation.
-    #[error("metadata journal record {index} does not replay: {source}")]
+    /// A record in the log does not apply to the image replayed so far. The log is well framed
+    /// (CRCs match) but its content is inconsistent: a bug or an edited file, which needs an
+    /// operator rather than a silent truncation.
+    #[error("metadata log batch {offset} record {index} does not replay: {source}")]
     Replay {
-        /// Index of the record in the journal, from 0.
-        index: u64,
+        /// Offset of the batch.
+        offset: u64,
+        /// Index of the record in the batch, from 0.
+        index: usize,
         /// Why it does not apply.
         source: ReplayError,
     },
-    /// A batch passed to [`crate::MetadataStore::commit`] was rejected; nothing was written.
+    /// A batch a controller proposed does not apply to its image; nothing was written.
     #[error("metadata batch record {index} rejected: {source}")]
     Rejected {
         /// Index of the offending record in the batch, from 0.
@@ -42,13 +44,25 @@ pub enum MetadataError {
         /// Why it does not apply.
         source: ReplayError,
     },
-    /// A record encodes to more than [`crate::journal::FRAME_BYTES_MAX`] bytes.
-    #[error("metadata record of {bytes} bytes exceeds the frame limit of {bytes_max} bytes")]
+    /// A batch encodes to more than [`crate::batch::FRAME_BYTES_MAX`] bytes.
+    #[error("metadata batch of {bytes} bytes exceeds the frame limit of {bytes_max} bytes")]
     RecordTooLarge {
-        /// Encoded size of the record.
+        /// Encoded size of the batch.
         bytes: usize,
         /// The limit.
         bytes_max: usize,
+    },
+    /// A batch whose offset or epoch does not follow the log's last batch.
+    #[error("metadata batch at offset {offset} epoch {epoch} does not follow offset {last_offset} epoch {last_epoch}")]
+    OutOfOrder {
+        /// The batch's offset.
+        offset: u64,
+        /// The batch's epoch.
+        epoch: u32,
+        /// The log's last offset.
+        last_offset: u64,
+        /// The log's last epoch.
+        last_epoch: u32,
     },
     /// An earlier write or fsync of the journal failed in a way that leaves the file's content
     /// unknown; the journal refuses further appends until it is reopened (and its tail checked).
@@ -65,9 +79,18 @@ pub enum MetadataError {
     },
 }
 
+impl From<crate::batch::BatchTooLarge> for MetadataError {
+    fn from(e: crate::batch::BatchTooLarge) -> Self {
+        MetadataError::RecordTooLarge {
+            bytes: e.bytes,
+            bytes_max: e.bytes_max,
+        }
+    }
+}
+
 impl MetadataError {
     /// Builds a closure that wraps an [`io::Error`] with `path`, for `map_err`.
-    pub(crate) fn io(path: &Path) -> impl FnOnce(io::Error) -> MetadataError + '_ {
+    pub fn io(path: &Path) -> impl FnOnce(io::Error) -> MetadataError + '_ {
         move |source| MetadataError::Io {
             path: path.to_path_buf(),
             source,

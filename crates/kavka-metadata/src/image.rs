@@ -190,6 +190,54 @@ impl MetadataImage {
         self.next_producer_id
     }
 
+    /// Records that rebuild this image when applied in order to an empty one: the content of a
+    /// snapshot. Producer ids first, then each topic with its partitions and configs, then
+    /// broker configs.
+    pub fn to_records(&self) -> Vec<MetadataRecord> {
+        let mut records = Vec::new();
+        if self.next_producer_id > 0 {
+            records.push(MetadataRecord::ProducerIds(ProducerIdsRecord {
+                broker_id: -1,
+                broker_epoch: -1,
+                next_producer_id: self.next_producer_id,
+            }));
+        }
+        let config = |resource_type, resource_name: &str, (name, value): (&String, &String)| {
+            MetadataRecord::Config(ConfigRecord {
+                resource_type,
+                resource_name: resource_name.to_string(),
+                name: name.clone(),
+                value: Some(value.clone()),
+            })
+        };
+        for topic in self.topics() {
+            records.push(MetadataRecord::Topic(TopicRecord {
+                name: topic.name.clone(),
+                topic_id: topic.topic_id,
+            }));
+            for (&partition, p) in &topic.partitions {
+                records.push(MetadataRecord::Partition(PartitionRecord {
+                    topic_id: topic.topic_id,
+                    partition,
+                    replicas: p.replicas.clone(),
+                    isr: p.isr.clone(),
+                    leader: p.leader,
+                    leader_epoch: p.leader_epoch,
+                    partition_epoch: p.partition_epoch,
+                }));
+            }
+            for entry in self.topic_configs(&topic.name).into_iter().flatten() {
+                records.push(config(ConfigResourceType::Topic, &topic.name, entry));
+            }
+        }
+        for (broker, configs) in &self.broker_configs {
+            for entry in configs {
+                records.push(config(ConfigResourceType::Broker, broker, entry));
+            }
+        }
+        records
+    }
+
     /// Applies one record. On error the image is unchanged.
     pub fn apply(&mut self, record: &MetadataRecord) -> Result<(), ReplayError> {
         match record {

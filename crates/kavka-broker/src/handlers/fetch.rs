@@ -85,9 +85,9 @@ fn plan(
                 }));
                 continue;
             };
-            if p.current_leader_epoch >= 0 && p.current_leader_epoch != partition.leader_epoch {
+            if p.current_leader_epoch >= 0 && p.current_leader_epoch != partition.leader_epoch() {
                 failed = true;
-                partitions.push(fail(if p.current_leader_epoch < partition.leader_epoch {
+                partitions.push(fail(if p.current_leader_epoch < partition.leader_epoch() {
                     ErrorCode::FENCED_LEADER_EPOCH
                 } else {
                     ErrorCode::UNKNOWN_LEADER_EPOCH

@@ -65,9 +65,9 @@ pub fn handle(ctx: &RequestContext<'_>, request: ListOffsetsRequest) -> ListOffs
                         return base.with_error_code(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION.code());
                     };
                     if p.current_leader_epoch >= 0
-                        && p.current_leader_epoch != partition.leader_epoch
+                        && p.current_leader_epoch != partition.leader_epoch()
                     {
-                        let code = if p.current_leader_epoch < partition.leader_epoch {
+                        let code = if p.current_leader_epoch < partition.leader_epoch() {
                             ErrorCode::FENCED_LEADER_EPOCH
                         } else {
                             ErrorCode::UNKNOWN_LEADER_EPOCH
@@ -83,7 +83,7 @@ pub fn handle(ctx: &RequestContext<'_>, request: ListOffsetsRequest) -> ListOffs
                             .with_offset(offset)
                             // The field exists from v4.
                             .with_leader_epoch(if offset >= 0 && version >= 4 {
-                                partition.leader_epoch
+                                partition.leader_epoch()
                             } else {
                                 -1
                             }),

@@ -1,19 +1,21 @@
-//! The node's shared state: configuration, data directories, the metadata store and its image,
-//! and the hosted partitions. Metadata changes go through [`Broker::commit`]: records are
-//! written to the metadata log, the image is replayed, and the change is published to the
-//! replica manager (logs created or deleted). Start-up runs the same publication over the image
-//! replayed from disk.
+//! The node's shared state: configuration, data directories, the controller and the metadata
+//! log it writes, the broker's image of that log, and the hosted partitions.
+//!
+//! A metadata change is decided by a `controller` function against the controller's image,
+//! written by the [`ActiveController`] (a committed batch), then published: replayed into the
+//! broker's image and applied to the partitions and coordinators (`publish.rs`). Start-up
+//! replays the log's snapshot and batches into the image and opens the partitions it names.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 
-use kavka_metadata::{
-    ConfigResourceType, MetadataImage, MetadataRecord, MetadataStore, TopicImage,
-};
+use kavka_metadata::{MetadataImage, MetadataLog, MetadataRecord, TopicImage};
 use kavka_protocol::ErrorCode;
+use kavka_quorum::LocalLog;
 use uuid::Uuid;
 
+use crate::active_controller::ActiveController;
 use crate::config::BrokerConfig;
 use crate::controller::{self, ConfigChange, ConfigTarget, Refusal, TopicSpec};
 use crate::error::BrokerError;
@@ -24,6 +26,8 @@ use crate::replica_manager::{Partition, ReplicaManager};
 use crate::topic_config::ConfigLayers;
 use crate::txn_coordinator::{TxnCoordinator, TRANSACTION_STATE_TOPIC};
 
+mod publish;
+
 /// Shared state of a running node.
 #[derive(Debug)]
 pub struct Broker {
@@ -31,9 +35,12 @@ pub struct Broker {
     pub config: BrokerConfig,
     /// Data directories.
     log_manager: LogManager,
-    /// The metadata log and its image; the lock serialises metadata changes.
-    metadata: Mutex<MetadataStore>,
-    /// Snapshot of the image for readers (replaced on every commit).
+    /// The writer of the metadata log; the lock serialises metadata changes.
+    controller: Mutex<ActiveController>,
+    /// The offset of the last batch published to `image` and the partitions; the lock keeps
+    /// batches published in order.
+    published: Mutex<u64>,
+    /// The broker's image, for readers (replaced at every published batch).
     image: RwLock<Arc<MetadataImage>>,
     /// Hosted partitions.
     pub replicas: ReplicaManager,
@@ -63,8 +70,21 @@ impl Broker {
         if !log_manager.clean_shutdown() {
             tracing::info!("no clean-shutdown marker: partition logs will be recovered");
         }
-        let store = MetadataStore::open(&log_manager.metadata_dir())?;
-        let image = store.snapshot();
+        let log = LocalLog::open(
+            &log_manager.metadata_dir(),
+            config.metadata_snapshot_bytes_min,
+        )?;
+        let replay = log.replay()?;
+        let batches = replay.batches.len();
+        let (image, offset) = replay.into_image()?;
+        tracing::info!(
+            path = %log.journal().path().display(),
+            offset,
+            batches,
+            topics = image.topic_count(),
+            "metadata log replayed"
+        );
+        let image = Arc::new(image);
         let config_group = config.group.clone();
         let config_txn = config.txn.clone();
         let replicas = ReplicaManager::default();
@@ -73,7 +93,8 @@ impl Broker {
             advertised: RwLock::new((config.advertised.host.clone(), config.advertised.port)),
             config,
             log_manager,
-            metadata: Mutex::new(store),
+            controller: Mutex::new(ActiveController::new(Box::new(log), image.clone())),
+            published: Mutex::new(offset),
             image: RwLock::new(image.clone()),
             groups: GroupCoordinator::new(config_group, replicas.purgatory.clone()),
             replicas,
@@ -94,6 +115,9 @@ impl Broker {
         let mut count = 0usize;
         for topic in image.topics() {
             for (&index, p) in &topic.partitions {
+                if !p.replicas.contains(&self.config.node_id) {
+                    continue;
+                }
                 let dir = existing.remove(&partition_dir_name(&topic.name, index));
                 // A partition that cannot be opened stays offline; the others are served.
                 match self.open_partition(image, topic, index, p.leader_epoch, dir) {
@@ -115,6 +139,19 @@ impl Broker {
         Ok(())
     }
 
+    /// The log config and produce checks of a partition of `topic`, from every config layer.
+    fn partition_configs(
+        &self,
+        image: &MetadataImage,
+        topic: &str,
+    ) -> (
+        kavka_storage::LogConfig,
+        crate::replica_manager::ProducePolicy,
+    ) {
+        let overrides = image.topic_configs(topic).cloned().unwrap_or_default();
+        ConfigLayers::new(&self.config, image).partition_configs(&overrides)
+    }
+
     fn open_partition(
         &self,
         image: &MetadataImage,
@@ -123,12 +160,7 @@ impl Broker {
         leader_epoch: i32,
         dir: Option<PathBuf>,
     ) -> Result<(), BrokerError> {
-        let overrides = image
-            .topic_configs(&topic.name)
-            .cloned()
-            .unwrap_or_default();
-        let (log_config, policy) =
-            ConfigLayers::new(&self.config, image).partition_configs(&overrides);
+        let (log_config, policy) = self.partition_configs(image, &topic.name);
         let (log, report) =
             self.log_manager
                 .open_partition(&topic.name, index, log_config, dir.as_deref())?;
@@ -180,27 +212,32 @@ impl Broker {
         self.log_manager.log_dirs()
     }
 
-    /// Runs a controller decision against the current image and commits its records, then
-    /// publishes the change. `decide` returns the records (and a value for the caller) or a
-    /// refusal; nothing is written on refusal, nor when `validate_only`.
+    /// Runs a controller decision against the controller's image, writes its records to the
+    /// metadata log, then publishes the committed batch. `decide` returns the records (and a
+    /// value for the caller) or a refusal; nothing is written on refusal, nor when
+    /// `validate_only`.
     pub fn change_metadata<T>(
         &self,
         validate_only: bool,
         decide: impl FnOnce(&MetadataImage) -> Result<(T, Vec<MetadataRecord>), Refusal>,
     ) -> Result<T, Refusal> {
-        let mut store = self.metadata.lock().expect("metadata lock poisoned");
-        let before = store.snapshot();
-        let (value, records) = decide(&before)?;
+        let mut controller = self.controller.lock().expect("controller lock poisoned");
+        let (value, records) = decide(controller.image())?;
         if validate_only {
             return Ok(value);
         }
-        store.commit(records.clone()).map_err(|e| {
+        let batch = controller.write(records).map_err(|e| {
             tracing::error!(error = %e, "metadata commit failed");
             (ErrorCode::UNKNOWN_SERVER_ERROR, e.to_string())
         })?;
-        let after = store.snapshot();
-        *self.image.write().expect("image lock poisoned") = after.clone();
-        self.publish(&before, &after, &records);
+        let Some(batch) = batch else {
+            return Ok(value);
+        };
+        // Taken before the controller lock is let go, so batches are published in the order
+        // they were written while the next decision can already be made.
+        let mut published = self.published.lock().expect("published lock poisoned");
+        drop(controller);
+        self.publish(&mut published, &batch);
         Ok(value)
     }
 
@@ -278,91 +315,6 @@ impl Broker {
             self.config.offsets_topic_num_partitions,
             self.config.offsets_topic_segment_bytes,
         )
-    }
-
-    /// Applies committed records to the hosted partitions.
-    fn publish(&self, before: &MetadataImage, after: &MetadataImage, records: &[MetadataRecord]) {
-        self.publish_records(before, after, records);
-        let changed = |topic: &str| {
-            let shape = |image: &MetadataImage| {
-                image
-                    .topic_by_name(topic)
-                    .map(|t| (t.topic_id, t.partitions.len()))
-            };
-            shape(before) != shape(after)
-        };
-        if changed(controller::CONSUMER_OFFSETS_TOPIC) {
-            self.attach_group_coordinator(after, true);
-        }
-        if changed(TRANSACTION_STATE_TOPIC) {
-            self.attach_txn_coordinator(after, true);
-        }
-    }
-
-    fn publish_records(
-        &self,
-        before: &MetadataImage,
-        after: &MetadataImage,
-        records: &[MetadataRecord],
-    ) {
-        for record in records {
-            match record {
-                MetadataRecord::Partition(p) => {
-                    let Some(topic) = after.topic_by_id(&p.topic_id) else {
-                        continue;
-                    };
-                    if self.replicas.contains(&topic.name, p.partition) {
-                        continue;
-                    }
-                    if let Err(e) =
-                        self.open_partition(after, topic, p.partition, p.leader_epoch, None)
-                    {
-                        tracing::error!(topic = %topic.name, partition = p.partition, error = %e, "cannot create partition log");
-                    }
-                }
-                MetadataRecord::RemoveTopic(r) => {
-                    if let Some(topic) = before.topic_by_id(&r.topic_id) {
-                        for e in self.replicas.remove_topic(&topic.name) {
-                            tracing::error!(topic = %topic.name, error = %e, "cannot delete partition log");
-                        }
-                        self.groups.delete_topic_offsets(&topic.name);
-                        tracing::info!(topic = %topic.name, "topic deleted");
-                    }
-                }
-                MetadataRecord::ProducerIds(r) => {
-                    tracing::debug!(
-                        next_producer_id = r.next_producer_id,
-                        "producer id block taken"
-                    );
-                }
-                MetadataRecord::Topic(t) => {
-                    tracing::info!(topic = %t.name, topic_id = %kavka_metadata::topic_id_to_string(&t.topic_id), "topic created");
-                }
-                MetadataRecord::Config(c) => {
-                    let topics: Vec<&TopicImage> = match c.resource_type {
-                        ConfigResourceType::Topic => {
-                            after.topic_by_name(&c.resource_name).into_iter().collect()
-                        }
-                        ConfigResourceType::Broker => after.topics().collect(),
-                    };
-                    for topic in topics {
-                        let overrides = after
-                            .topic_configs(&topic.name)
-                            .cloned()
-                            .unwrap_or_default();
-                        let (log_config, policy) =
-                            ConfigLayers::new(&self.config, after).partition_configs(&overrides);
-                        for &index in topic.partitions.keys() {
-                            if let Some(p) = self.replicas.get(&topic.name, &topic.topic_id, index)
-                            {
-                                p.set_config(log_config.clone(), policy);
-                            }
-                        }
-                    }
-                    tracing::info!(resource = %c.resource_name, key = %c.name, value = ?c.value, "config changed");
-                }
-            }
-        }
     }
 
     /// Changes configs of a topic or broker.

@@ -1,0 +1,130 @@
+//! Applying committed metadata to this node: each batch is replayed into the broker's image,
+//! and its [`MetadataDelta`] is applied to the hosted partitions and the coordinators.
+//!
+//! Every kind of change reaches the partitions: a partition this node is a replica of is
+//! opened when it appears, gets its new leader epoch when leadership moves, and is closed and
+//! deleted when its topic is deleted or this node leaves its replica set; configs are reloaded
+//! for the topics a config change touches.
+
+use std::sync::Arc;
+
+use kavka_metadata::{
+    ConfigResourceType, MetadataBatch, MetadataDelta, MetadataImage, PartitionChange, TopicImage,
+};
+
+use super::Broker;
+use crate::controller;
+use crate::txn_coordinator::TRANSACTION_STATE_TOPIC;
+
+impl Broker {
+    /// Applies the committed `batch` (the next after the last one published) to the image and
+    /// the hosted partitions. The caller holds `published`, the lock that keeps batches in
+    /// order.
+    pub(super) fn publish(&self, published: &mut u64, batch: &MetadataBatch) {
+        assert_eq!(
+            batch.offset,
+            *published + 1,
+            "metadata batches are published in offset order"
+        );
+        let before = self.image();
+        let mut after = MetadataImage::clone(&before);
+        for record in &batch.records {
+            // The controller checked every record against the same image.
+            after
+                .apply(record)
+                .expect("a committed metadata record applies to the image");
+        }
+        let after = Arc::new(after);
+        *self.image.write().expect("image lock poisoned") = after.clone();
+        *published = batch.offset;
+        let delta = MetadataDelta::between(&before, &after, &batch.records);
+        self.apply_delta(&before, &after, &delta);
+    }
+
+    fn apply_delta(&self, before: &MetadataImage, after: &MetadataImage, delta: &MetadataDelta) {
+        for topic in &delta.deleted_topics {
+            for e in self.replicas.remove_topic(&topic.name) {
+                tracing::error!(topic = %topic.name, error = %e, "cannot delete partition log");
+            }
+            self.groups.delete_topic_offsets(&topic.name);
+            tracing::info!(topic = %topic.name, "topic deleted");
+        }
+        for name in &delta.created_topics {
+            if let Some(t) = after.topic_by_name(name) {
+                tracing::info!(topic = %t.name, topic_id = %kavka_metadata::topic_id_to_string(&t.topic_id), "topic created");
+            }
+        }
+        for change in &delta.partitions {
+            self.apply_partition_change(after, change);
+        }
+        for (resource_type, name) in &delta.configs {
+            self.reload_configs(after, *resource_type, name);
+        }
+        let changed = |topic: &str| {
+            let shape = |image: &MetadataImage| {
+                image
+                    .topic_by_name(topic)
+                    .map(|t| (t.topic_id, t.partitions.len()))
+            };
+            shape(before) != shape(after)
+        };
+        if changed(controller::CONSUMER_OFFSETS_TOPIC) {
+            self.attach_group_coordinator(after, true);
+        }
+        if changed(TRANSACTION_STATE_TOPIC) {
+            self.attach_txn_coordinator(after, true);
+        }
+    }
+
+    /// Opens, updates or drops one partition after a change of its state.
+    fn apply_partition_change(&self, after: &MetadataImage, change: &PartitionChange) {
+        let node_id = self.config.node_id;
+        let hosted = self
+            .replicas
+            .get(&change.topic, &change.topic_id, change.partition);
+        let is_replica = change.after.replicas.contains(&node_id);
+        match (hosted, is_replica) {
+            (None, true) => {
+                let Some(topic) = after.topic_by_id(&change.topic_id) else {
+                    return;
+                };
+                let epoch = change.after.leader_epoch;
+                if let Err(e) = self.open_partition(after, topic, change.partition, epoch, None) {
+                    tracing::error!(topic = %change.topic, partition = change.partition, error = %e, "cannot create partition log");
+                }
+            }
+            (Some(p), true) => {
+                if p.leader_epoch() != change.after.leader_epoch {
+                    tracing::info!(topic = %change.topic, partition = change.partition,
+                        leader = change.after.leader, leader_epoch = change.after.leader_epoch,
+                        "partition leadership changed");
+                    p.set_leader_epoch(change.after.leader_epoch);
+                }
+            }
+            (Some(_), false) => {
+                tracing::info!(topic = %change.topic, partition = change.partition, "partition moved off this broker: deleting its log");
+                if let Some(e) = self.replicas.remove(&change.topic, change.partition) {
+                    tracing::error!(topic = %change.topic, partition = change.partition, error = %e, "cannot delete partition log");
+                }
+            }
+            (None, false) => {}
+        }
+    }
+
+    /// Gives the hosted partitions of the topics a config change touches their new configs.
+    fn reload_configs(&self, after: &MetadataImage, resource_type: ConfigResourceType, name: &str) {
+        let topics: Vec<&TopicImage> = match resource_type {
+            ConfigResourceType::Topic => after.topic_by_name(name).into_iter().collect(),
+            ConfigResourceType::Broker => after.topics().collect(),
+        };
+        for topic in topics {
+            let (log_config, policy) = self.partition_configs(after, &topic.name);
+            for &index in topic.partitions.keys() {
+                if let Some(p) = self.replicas.get(&topic.name, &topic.topic_id, index) {
+                    p.set_config(log_config.clone(), policy);
+                }
+            }
+        }
+        tracing::info!(resource = %name, ?resource_type, "configs changed");
+    }
+}
