@@ -304,3 +304,85 @@ fn properties_file_and_unknown_keys() {
         "clean shutdown marker"
     );
 }
+
+/// A CreateTopics request is one metadata batch, bounded as a whole: above the controller's
+/// 10 000 records nothing is created and every topic gets POLICY_VIOLATION (as from Kafka's
+/// controller); below it every creatable topic is created, the others refused on their own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_topics_is_bounded_per_request() {
+    let b = TestBroker::start(&[]);
+    let mut c = b.connect().await;
+    let topics = |names: &[&str], partitions: i32| -> CreateTopicsRequest {
+        CreateTopicsRequest::default()
+            .with_topics(
+                names
+                    .iter()
+                    .map(|n| {
+                        CreatableTopic::default()
+                            .with_name(topic_name(n))
+                            .with_num_partitions(partitions)
+                            .with_replication_factor(1)
+                    })
+                    .collect(),
+            )
+            .with_timeout_ms(30_000)
+    };
+    // Three topics of 4 000 partitions each: 12 003 records.
+    let Response::CreateTopics(r) = c
+        .send(
+            7,
+            Request::CreateTopics(topics(&["big-a", "big-b", "big-c"], 4000)),
+        )
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
+    for t in &r.topics {
+        assert_eq!(
+            t.error_code,
+            44,
+            "POLICY_VIOLATION for {}",
+            t.name.0.as_str()
+        );
+        assert_eq!(
+            t.error_message.as_ref().unwrap().as_str(),
+            "Unable to perform excessively large batch operation."
+        );
+    }
+    let m = metadata(&mut c, Some(vec!["big-a", "big-b", "big-c"]), false).await;
+    assert!(
+        m.topics.iter().all(|t| t.error_code == 3),
+        "nothing was created"
+    );
+
+    // Two of them fit; a topic that is refused on its own does not count.
+    let Response::CreateTopics(r) = c
+        .send(
+            7,
+            Request::CreateTopics(topics(&["big-a", "bad name!", "big-b"], 4000)),
+        )
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
+    let codes: Vec<i16> = r.topics.iter().map(|t| t.error_code).collect();
+    assert_eq!(codes, [0, 17, 0]);
+    let m = metadata(&mut c, Some(vec!["big-a", "big-b"]), false).await;
+    assert!(m
+        .topics
+        .iter()
+        .all(|t| t.error_code == 0 && t.partitions.len() == 4000));
+
+    // Names in one request collide with each other as with existing topics.
+    let Response::CreateTopics(r) = c
+        .send(7, Request::CreateTopics(topics(&["x.y", "x_y"], 1)))
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
+    let codes: Vec<i16> = r.topics.iter().map(|t| t.error_code).collect();
+    assert_eq!(codes, [0, 17]);
+}

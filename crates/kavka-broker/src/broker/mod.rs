@@ -352,6 +352,21 @@ impl Broker {
         })
     }
 
+    /// Creates the topics of one CreateTopics request as one metadata batch (each topic's
+    /// outcome in request order; see `controller::create_topics`).
+    pub fn create_topics(
+        &self,
+        specs: &[TopicSpec],
+        validate_only: bool,
+    ) -> Vec<Result<Uuid, Refusal>> {
+        let node_id = self.config.node_id;
+        let count = specs.len();
+        let outcome = self.change_metadata(validate_only, |image| {
+            Ok(controller::create_topics(image, node_id, specs))
+        });
+        outcome.unwrap_or_else(|refusal| vec![Err(refusal); count])
+    }
+
     /// Creates a topic with the broker's defaults, for Metadata auto-creation.
     pub fn auto_create_topic(&self, name: &str) -> Result<Uuid, Refusal> {
         let spec = TopicSpec {

@@ -1,5 +1,7 @@
-//! CreateTopics (key 19): each topic checked by the controller and committed as metadata
-//! records; the logs appear when the records are published.
+//! CreateTopics (key 19): each topic checked on its own, then by the controller against the
+//! image and the topics before it; every creatable topic is committed in one metadata batch
+//! (bounded: a request above the controller's record limit creates nothing), and the logs
+//! appear when the batch is published.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -30,18 +32,21 @@ pub fn handle(ctx: &RequestContext<'_>, request: CreateTopicsRequest) -> CreateT
     for t in &request.topics {
         *seen.entry(t.name.0.as_str().to_string()).or_default() += 1;
     }
-    let mut results = Vec::with_capacity(request.topics.len());
+    // First the checks of each topic on its own; then every creatable topic in one batch.
+    let mut checked: Vec<Result<CreatableTopicResult, CreatableTopicResult>> =
+        Vec::with_capacity(request.topics.len());
+    let mut specs = Vec::new();
     for topic in request.topics {
         let name = topic.name.0.as_str().to_string();
         let result = CreatableTopicResult::default()
             .with_name(topic.name.clone())
             .with_topic_id(Uuid::nil());
         if seen.get(&name).copied().unwrap_or(0) > 1 {
-            results.push(failure(
+            checked.push(Err(failure(
                 result,
                 ErrorCode::INVALID_REQUEST,
                 format!("Create topics request from client contains a duplicate topic: {name}"),
-            ));
+            )));
             continue;
         }
         let mut configs = BTreeMap::new();
@@ -55,25 +60,27 @@ pub fn handle(ctx: &RequestContext<'_>, request: CreateTopicsRequest) -> CreateT
             }
         }
         if let Some(key) = null_config {
-            results.push(failure(
+            checked.push(Err(failure(
                 result,
                 ErrorCode::INVALID_CONFIG,
                 format!("Null value not supported for topic configs: {key}"),
-            ));
+            )));
             continue;
         }
         let assigned = !topic.assignments.is_empty();
         if assigned && (topic.num_partitions != -1 || topic.replication_factor != -1) {
-            results.push(failure(
+            checked.push(Err(failure(
                 result,
                 ErrorCode::INVALID_REQUEST,
                 "Both numPartitions or replicationFactor and replicasAssignments were set. Both cannot be used at the same time.".into(),
-            ));
+            )));
             continue;
         }
-        let spec = TopicSpec {
-            name: name.clone(),
-            num_partitions: if topic.num_partitions == -1 {
+        specs.push(TopicSpec {
+            name,
+            num_partitions: if assigned {
+                topic.assignments.len() as i32
+            } else if topic.num_partitions == -1 {
                 broker.config.num_partitions
             } else {
                 topic.num_partitions
@@ -94,16 +101,28 @@ pub fn handle(ctx: &RequestContext<'_>, request: CreateTopicsRequest) -> CreateT
                 })
                 .collect(),
             configs,
+        });
+        checked.push(Ok(result));
+    }
+    let mut outcomes = broker
+        .create_topics(&specs, request.validate_only)
+        .into_iter();
+    let mut specs = specs.iter();
+    let image = broker.image();
+    let layers = ConfigLayers::new(&broker.config, &image);
+    let mut results = Vec::with_capacity(checked.len());
+    for entry in checked {
+        let result = match entry {
+            Ok(pending) => pending,
+            Err(failed) => {
+                results.push(failed);
+                continue;
+            }
         };
-        match broker.create_topic(&spec, request.validate_only) {
+        let spec = specs.next().expect("one spec per checked topic");
+        match outcomes.next().expect("one outcome per spec") {
             Ok(topic_id) => {
-                let partitions = if assigned {
-                    topic.assignments.len() as i32
-                } else {
-                    spec.num_partitions
-                };
-                let image = broker.image();
-                let effective = ConfigLayers::new(&broker.config, &image)
+                let effective = layers
                     .effective(&spec.configs)
                     .into_iter()
                     .map(|e| {
@@ -120,7 +139,7 @@ pub fn handle(ctx: &RequestContext<'_>, request: CreateTopicsRequest) -> CreateT
                         } else {
                             topic_id
                         })
-                        .with_num_partitions(partitions)
+                        .with_num_partitions(spec.num_partitions)
                         .with_replication_factor(1)
                         // The config list is part of the response from v5.
                         .with_configs((ctx.version() >= 5).then_some(effective)),

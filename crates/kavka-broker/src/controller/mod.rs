@@ -5,21 +5,28 @@
 use std::collections::BTreeMap;
 
 use kavka_metadata::{
-    random_kafka_uuid, ConfigRecord, ConfigResourceType, MetadataImage, MetadataRecord,
-    PartitionRecord, RemoveTopicRecord, TopicRecord,
+    ConfigRecord, ConfigResourceType, MetadataImage, MetadataRecord, PartitionRecord,
+    RemoveTopicRecord,
 };
 use kavka_protocol::ErrorCode;
 use uuid::Uuid;
 
 use crate::topic_config;
 
+mod create_topics;
+
+pub use create_topics::{create_topic, create_topics, EXCESSIVE_BATCH_MESSAGE};
+
 /// Longest legal topic name.
 pub const TOPIC_NAME_BYTES_MAX: usize = 249;
 /// Most partitions one topic may have on this node.
 pub const TOPIC_PARTITIONS_MAX: i32 = 100_000;
-/// Most partitions one request may create (Kafka caps records per controller operation at
-/// 10 000 likewise), so that one request cannot exhaust file handles or stall the controller.
+/// Most partitions one CreatePartitions request may add to a topic.
 pub const PARTITIONS_PER_REQUEST_MAX: i32 = 10_000;
+/// Most records one request may write to the metadata log (Kafka's controller caps one
+/// operation at 10 000 records likewise), so one request can neither exhaust file handles nor
+/// stall the controller.
+pub const RECORDS_PER_REQUEST_MAX: usize = 10_000;
 /// The group coordinator's offsets topic.
 pub const CONSUMER_OFFSETS_TOPIC: &str = "__consumer_offsets";
 /// Kafka's internal topics: created by their coordinators, listed with `is_internal`, never
@@ -79,134 +86,6 @@ pub struct TopicSpec {
     pub assignments: Vec<(i32, Vec<i32>)>,
     /// Topic config overrides.
     pub configs: BTreeMap<String, String>,
-}
-
-/// The records creating a topic, or why it cannot be.
-pub fn create_topic(
-    image: &MetadataImage,
-    node_id: i32,
-    spec: &TopicSpec,
-) -> Result<(Uuid, Vec<MetadataRecord>), Refusal> {
-    validate_topic_name(&spec.name)?;
-    if spec.name == CLUSTER_METADATA_TOPIC {
-        return Err((
-            ErrorCode::INVALID_REQUEST,
-            format!("Creation of internal topic {CLUSTER_METADATA_TOPIC} is prohibited."),
-        ));
-    }
-    if image.topic_by_name(&spec.name).is_some() {
-        return Err((
-            ErrorCode::TOPIC_ALREADY_EXISTS,
-            format!("Topic '{}' already exists.", spec.name),
-        ));
-    }
-    let collision_key = |n: &str| n.replace('.', "_");
-    if let Some(other) = image
-        .topics()
-        .find(|t| collision_key(&t.name) == collision_key(&spec.name))
-    {
-        return Err((
-            ErrorCode::INVALID_TOPIC_EXCEPTION,
-            format!(
-                "Topic '{}' collides with existing topic: {}",
-                spec.name, other.name
-            ),
-        ));
-    }
-    let partitions: Vec<(i32, Vec<i32>)> = if spec.assignments.is_empty() {
-        if spec.num_partitions < 1 {
-            return Err((
-                ErrorCode::INVALID_PARTITIONS,
-                "Number of partitions must be larger than 0.".into(),
-            ));
-        }
-        if spec.num_partitions > TOPIC_PARTITIONS_MAX.min(PARTITIONS_PER_REQUEST_MAX) {
-            return Err((
-                ErrorCode::INVALID_PARTITIONS,
-                format!(
-                    "Number of partitions must be at most {}.",
-                    TOPIC_PARTITIONS_MAX.min(PARTITIONS_PER_REQUEST_MAX)
-                ),
-            ));
-        }
-        if spec.replication_factor < 1 {
-            return Err((
-                ErrorCode::INVALID_REPLICATION_FACTOR,
-                "Replication factor must be larger than 0.".into(),
-            ));
-        }
-        if spec.replication_factor > 1 {
-            return Err((
-                ErrorCode::INVALID_REPLICATION_FACTOR,
-                format!(
-                    "Unable to replicate the partition {} time(s): The target replication factor of {} cannot be reached because only 1 broker(s) are registered.",
-                    spec.replication_factor, spec.replication_factor
-                ),
-            ));
-        }
-        (0..spec.num_partitions)
-            .map(|p| (p, vec![node_id]))
-            .collect()
-    } else {
-        let mut sorted = spec.assignments.clone();
-        sorted.sort_by_key(|(p, _)| *p);
-        for (i, (p, replicas)) in sorted.iter().enumerate() {
-            if *p != i as i32 {
-                return Err((
-                    ErrorCode::INVALID_REPLICA_ASSIGNMENT,
-                    "Partitions should be a consecutive 0-based integer sequence".into(),
-                ));
-            }
-            if replicas.as_slice() != [node_id] {
-                return Err((
-                    ErrorCode::INVALID_REPLICA_ASSIGNMENT,
-                    format!("Replica assignment {replicas:?} of partition {p} names brokers other than the only broker {node_id}"),
-                ));
-            }
-        }
-        sorted
-    };
-    for (name, value) in &spec.configs {
-        topic_config::validate(name, value).map_err(|m| (ErrorCode::INVALID_CONFIG, m))?;
-    }
-    // The group coordinator's offsets topic is compacted, as in Kafka, whoever creates it.
-    let mut configs = spec.configs.clone();
-    if spec.name == CONSUMER_OFFSETS_TOPIC || spec.name == "__transaction_state" {
-        configs
-            .entry("cleanup.policy".to_string())
-            .or_insert_with(|| "compact".to_string());
-    }
-
-    let topic_id = loop {
-        let id = random_kafka_uuid();
-        if image.topic_by_id(&id).is_none() {
-            break id;
-        }
-    };
-    let mut records = vec![MetadataRecord::Topic(TopicRecord {
-        name: spec.name.clone(),
-        topic_id,
-    })];
-    for (name, value) in &configs {
-        records.push(MetadataRecord::Config(ConfigRecord {
-            resource_type: ConfigResourceType::Topic,
-            resource_name: spec.name.clone(),
-            name: name.clone(),
-            value: Some(value.clone()),
-        }));
-    }
-    for (partition, replicas) in partitions {
-        records.push(MetadataRecord::Partition(PartitionRecord {
-            topic_id,
-            partition,
-            isr: replicas.clone(),
-            replicas,
-            leader: node_id,
-            leader_epoch: 0,
-            partition_epoch: 0,
-        }));
-    }
-    Ok((topic_id, records))
 }
 
 /// The records deleting a topic.
@@ -546,11 +425,43 @@ mod tests {
             ErrorCode::INVALID_REQUEST
         );
         assert_eq!(
-            create_topic(&image, 1, &spec("big", PARTITIONS_PER_REQUEST_MAX + 1, 1))
+            create_topic(&image, 1, &spec("big", TOPIC_PARTITIONS_MAX + 1, 1))
                 .unwrap_err()
                 .0,
             ErrorCode::INVALID_PARTITIONS
         );
+    }
+
+    #[test]
+    fn a_request_is_one_batch_bounded_as_a_whole() {
+        let image = MetadataImage::new();
+        // Each topic alone fits; together they pass the bound by one record.
+        let half = (RECORDS_PER_REQUEST_MAX / 2) as i32;
+        let specs = [spec("a", half - 1, 1), spec("b", half, 1)];
+        let (outcomes, records) = create_topics(&image, 1, &specs);
+        assert!(records.is_empty());
+        assert!(outcomes.iter().all(
+            |o| matches!(o, Err((ErrorCode::POLICY_VIOLATION, m)) if m == EXCESSIVE_BATCH_MESSAGE)
+        ));
+
+        let specs = [
+            spec("a", half - 1, 1),
+            spec("a", 1, 1),
+            spec("b", half - 1, 1),
+        ];
+        let (outcomes, records) = create_topics(&image, 1, &specs);
+        assert_eq!(records.len(), RECORDS_PER_REQUEST_MAX);
+        assert!(outcomes[0].is_ok() && outcomes[2].is_ok());
+        assert_eq!(
+            outcomes[1].as_ref().unwrap_err().0,
+            ErrorCode::TOPIC_ALREADY_EXISTS,
+            "a topic sees the ones before it in the request"
+        );
+        let mut after = image.clone();
+        for r in &records {
+            after.apply(r).unwrap();
+        }
+        assert_eq!(after.topic_count(), 2);
     }
 
     #[test]
