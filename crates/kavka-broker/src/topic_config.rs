@@ -58,6 +58,8 @@ pub enum Rule {
     OneOf(&'static [&'static str]),
     /// A non-empty comma-separated list of the listed words.
     ListOf(&'static [&'static str]),
+    /// Any text (checked where it is used, e.g. listeners).
+    Text,
 }
 
 /// One topic config definition.
@@ -281,9 +283,21 @@ pub fn broker_key_def(key: &str) -> Option<&'static TopicConfigDef> {
 
 /// Checks a value against a definition; the error text is what clients see with INVALID_CONFIG.
 pub fn check(def: &TopicConfigDef, key: &str, value: &str) -> Result<(), String> {
-    let invalid = |why: String| format!("Invalid value {value} for configuration {key}: {why}");
+    check_rule(def.rule, key, value)
+}
+
+/// Checks `value` of `key` against `rule`, with Kafka's messages.
+pub fn check_rule(rule: Rule, key: &str, value: &str) -> Result<(), String> {
+    rule_reason(rule, value)
+        .map_err(|why| format!("Invalid value {value} for configuration {key}: {why}"))
+}
+
+/// Why `value` breaks `rule` (Kafka's words), if it does.
+pub fn rule_reason(rule: Rule, value: &str) -> Result<(), String> {
+    let invalid = |why: String| why;
     let v = value.trim();
-    match def.rule {
+    match rule {
+        Rule::Text => {}
         Rule::Boolean => {
             if !matches!(v.to_ascii_lowercase().as_str(), "true" | "false") {
                 return Err(invalid("Expected value to be either true or false".into()));
@@ -332,6 +346,25 @@ pub fn check(def: &TopicConfigDef, key: &str, value: &str) -> Result<(), String>
         }
     }
     Ok(())
+}
+
+/// The number a topic config holds. Every value is checked when it is set (CreateTopics,
+/// AlterConfigs, `server.properties`), so one that does not parse here came from elsewhere
+/// (an edited metadata log, a value older rules allowed): it is logged as an error and Kafka's
+/// default is used instead, never a silent extreme.
+fn number<N: std::str::FromStr>(name: &str, value: &str) -> N {
+    let def = topic_config_def(name).unwrap_or_else(|| panic!("{name} is not a topic config"));
+    value.trim().parse().unwrap_or_else(|_| {
+        tracing::error!(
+            key = name,
+            value,
+            default = def.default,
+            "config value in force does not parse; using Kafka's default"
+        );
+        def.default
+            .parse()
+            .unwrap_or_else(|_| panic!("the default of {name} parses"))
+    })
 }
 
 /// Checks a topic config name and value.
@@ -522,7 +555,8 @@ impl<'a> ConfigLayers<'a> {
             .map(|e| (e.def.name, e.value))
             .collect();
         let get = |name: &str| values.get(name).map(String::as_str).unwrap_or_default();
-        let num = |name: &str| -> i64 { get(name).trim().parse::<i64>().unwrap_or(i64::MAX) };
+        let num = |name: &str| -> i64 { number(name, get(name)) };
+        // Kafka's default for flush.* is Long.MAX_VALUE: never.
         let optional = |v: i64| (v < i64::MAX).then_some(v);
         let policy = get("cleanup.policy");
         LogConfig {
@@ -547,10 +581,10 @@ impl<'a> ConfigLayers<'a> {
             delete_retention_ms: num("delete.retention.ms"),
             min_compaction_lag_ms: num("min.compaction.lag.ms"),
             max_compaction_lag_ms: num("max.compaction.lag.ms"),
-            min_cleanable_dirty_ratio: get("min.cleanable.dirty.ratio")
-                .trim()
-                .parse()
-                .unwrap_or(0.5),
+            min_cleanable_dirty_ratio: number(
+                "min.cleanable.dirty.ratio",
+                get("min.cleanable.dirty.ratio"),
+            ),
             file_delete_delay_ms: num("file.delete.delay.ms"),
         }
     }
@@ -562,12 +596,18 @@ impl<'a> ConfigLayers<'a> {
     ) -> (LogConfig, crate::replica_manager::ProducePolicy) {
         let log = self.log_config(overrides);
         let num = |name: &str| -> i64 {
-            self.value(overrides, name)
-                .and_then(|v| v.trim().parse::<i64>().ok())
-                .unwrap_or(i64::MAX)
+            number(
+                name,
+                self.value(overrides, name).as_deref().unwrap_or_default(),
+            )
         };
         let policy = crate::replica_manager::ProducePolicy {
-            min_insync_replicas: i32::try_from(num("min.insync.replicas")).unwrap_or(i32::MAX),
+            min_insync_replicas: number(
+                "min.insync.replicas",
+                self.value(overrides, "min.insync.replicas")
+                    .as_deref()
+                    .unwrap_or_default(),
+            ),
             timestamp_before_max_ms: num("message.timestamp.before.max.ms"),
             timestamp_after_max_ms: num("message.timestamp.after.max.ms"),
             segment_bytes: log.segment_bytes,

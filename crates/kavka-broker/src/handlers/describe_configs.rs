@@ -9,7 +9,7 @@ use kavka_protocol::messages::{DescribeConfigsRequest, DescribeConfigsResponse};
 use kavka_protocol::ErrorCode;
 
 use super::{message, RequestContext};
-use crate::config::BrokerConfig;
+use crate::config::{BrokerConfig, Effect, Update, BROKER_KEYS};
 use crate::topic_config::{ConfigLayers, ConfigSource, ConfigType, SourcedValue, TOPIC_CONFIGS};
 
 /// `resource_type` of topics.
@@ -42,82 +42,39 @@ fn synonyms(layers: &[SourcedValue]) -> Vec<DescribeConfigsSynonym> {
         .collect()
 }
 
-/// The broker's static keys (not settable at run time) and their values.
+/// The broker's static keys (not settable at run time) and their values in force: every key
+/// of the broker-key table Kavka acts on (aliases are reported under the key they name).
 fn static_entries(config: &BrokerConfig) -> Vec<(&'static str, String, ConfigType)> {
-    let (host, port) = (&config.advertised.host, config.advertised.port);
-    let dirs = config
-        .log_dirs
+    BROKER_KEYS
         .iter()
-        .map(|d| d.display().to_string())
-        .collect::<Vec<_>>()
-        .join(",");
-    vec![
-        (
-            "advertised.listeners",
-            format!("PLAINTEXT://{host}:{port}"),
-            ConfigType::List,
-        ),
-        (
-            "auto.create.topics.enable",
-            config.auto_create_topics_enable.to_string(),
-            ConfigType::Boolean,
-        ),
-        (
-            "default.replication.factor",
-            config.default_replication_factor.to_string(),
-            ConfigType::Int,
-        ),
-        (
-            "listeners",
-            format!(
-                "PLAINTEXT://{}:{}",
-                config.listener.host, config.listener.port
-            ),
-            ConfigType::List,
-        ),
-        (
-            "log.cleaner.backoff.ms",
-            config.log_cleaner_backoff_ms.to_string(),
-            ConfigType::Long,
-        ),
-        (
-            "log.cleaner.dedupe.buffer.size",
-            config.log_cleaner_dedupe_buffer_size.to_string(),
-            ConfigType::Long,
-        ),
-        (
-            "log.cleaner.enable",
-            config.log_cleaner_enable.to_string(),
-            ConfigType::Boolean,
-        ),
-        (
-            "log.cleaner.io.buffer.size",
-            config.log_cleaner_io_buffer_size.to_string(),
-            ConfigType::Int,
-        ),
-        (
-            "log.cleaner.threads",
-            config.log_cleaner_threads.to_string(),
-            ConfigType::Int,
-        ),
-        ("log.dirs", dirs, ConfigType::String),
-        (
-            "log.retention.check.interval.ms",
-            config.log_retention_check_interval_ms.to_string(),
-            ConfigType::Long,
-        ),
-        ("node.id", config.node_id.to_string(), ConfigType::Int),
-        (
-            "num.partitions",
-            config.num_partitions.to_string(),
-            ConfigType::Int,
-        ),
-        (
-            "socket.request.max.bytes",
-            config.socket_request_max_bytes.to_string(),
-            ConfigType::Int,
-        ),
-    ]
+        .filter(|k| k.effect == Effect::Acts && k.update == Update::ReadOnly)
+        .map(|k| {
+            let value = match k.name {
+                "listeners" => format!(
+                    "PLAINTEXT://{}:{}",
+                    config.listener.host, config.listener.port
+                ),
+                "advertised.listeners" => format!(
+                    "PLAINTEXT://{}:{}",
+                    config.advertised.host, config.advertised.port
+                ),
+                "log.dirs" => config
+                    .log_dirs
+                    .iter()
+                    .map(|d| d.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(","),
+                "node.id" => config.node_id.to_string(),
+                name => config
+                    .given
+                    .get(name)
+                    .map(|v| v.trim().to_string())
+                    .or(k.default.map(str::to_string))
+                    .unwrap_or_default(),
+            };
+            (k.name, value, k.config_type)
+        })
+        .collect()
 }
 
 fn wanted(keys: &Option<Vec<StrBytes>>, name: &str) -> bool {

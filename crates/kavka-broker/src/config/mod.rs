@@ -10,6 +10,12 @@ use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
+mod keys;
+mod values;
+
+pub use keys::{broker_key, BrokerKey, Effect, Update, BROKER_KEYS};
+use values::Values;
+
 /// A configuration mistake, reported as one line naming the key.
 #[derive(Debug, Error)]
 pub enum ConfigError {
@@ -137,43 +143,10 @@ pub struct BrokerConfig {
     pub given: BTreeMap<String, String>,
 }
 
-/// Keys a Kafka `server.properties` commonly carries that a single Kavka node accepts without
-/// acting on (KRaft quorum wiring, thread pools, socket buffers): no warning for these.
-const ACCEPTED_WITHOUT_EFFECT: &[&str] = &[
-    "process.roles",
-    "controller.quorum.voters",
-    "controller.quorum.bootstrap.servers",
-    "controller.listener.names",
-    "listener.security.protocol.map",
-    "inter.broker.listener.name",
-    "num.network.threads",
-    "num.io.threads",
-    "socket.send.buffer.bytes",
-    "socket.receive.buffer.bytes",
-    "num.recovery.threads.per.data.dir",
-    "offsets.topic.replication.factor",
-    "share.coordinator.state.topic.replication.factor",
-    "share.coordinator.state.topic.min.isr",
-    "transaction.state.log.replication.factor",
-    "transaction.state.log.min.isr",
-    "broker.id",
-];
-
 impl Default for BrokerConfig {
     fn default() -> Self {
         BrokerConfig::from_map(BTreeMap::new()).expect("defaults are valid")
     }
-}
-
-fn parse<T: std::str::FromStr>(key: &str, value: &str) -> Result<T, ConfigError>
-where
-    T::Err: std::fmt::Display,
-{
-    value.trim().parse::<T>().map_err(|e| ConfigError::Value {
-        key: key.to_string(),
-        value: value.to_string(),
-        reason: e.to_string(),
-    })
 }
 
 fn bad(key: &str, value: &str, reason: &str) -> ConfigError {
@@ -181,14 +154,6 @@ fn bad(key: &str, value: &str, reason: &str) -> ConfigError {
         key: key.to_string(),
         value: value.to_string(),
         reason: reason.to_string(),
-    }
-}
-
-fn parse_bool(key: &str, value: &str) -> Result<bool, ConfigError> {
-    match value.trim().to_ascii_lowercase().as_str() {
-        "true" => Ok(true),
-        "false" => Ok(false),
-        _ => Err(bad(key, value, "expected true or false")),
     }
 }
 
@@ -242,14 +207,12 @@ impl BrokerConfig {
     /// Builds the configuration from keys and values, Kafka defaults for the rest.
     pub fn from_map(map: BTreeMap<String, String>) -> Result<BrokerConfig, ConfigError> {
         let get = |k: &str| map.get(k).map(String::as_str);
-        let node_id: i32 = get("node.id")
-            .or(get("broker.id"))
-            .map(|v| parse("node.id", v))
-            .transpose()?
-            .unwrap_or(1);
-        if node_id < 0 {
-            return Err(bad("node.id", &node_id.to_string(), "must be >= 0"));
-        }
+        let v = Values::check(&map)?;
+        let node_id = if map.contains_key("node.id") || !map.contains_key("broker.id") {
+            v.i32("node.id")
+        } else {
+            v.i32("broker.id")
+        };
 
         let controller_names: Vec<String> = get("controller.listener.names")
             .unwrap_or("")
@@ -257,7 +220,7 @@ impl BrokerConfig {
             .map(|s| s.trim().to_ascii_uppercase())
             .filter(|s| !s.is_empty())
             .collect();
-        let listeners_value = get("listeners").unwrap_or("PLAINTEXT://127.0.0.1:9092");
+        let listeners_value = v.text("listeners").unwrap_or_default();
         let mut listener = None;
         for item in listeners_value
             .split(',')
@@ -312,7 +275,8 @@ impl BrokerConfig {
 
         let log_dirs: Vec<PathBuf> = get("log.dirs")
             .or(get("log.dir"))
-            .unwrap_or("./kavka-data")
+            .or(v.text("log.dirs"))
+            .unwrap_or_default()
             .split(',')
             .map(str::trim)
             .filter(|s| !s.is_empty())
@@ -322,66 +286,31 @@ impl BrokerConfig {
             return Err(bad("log.dirs", "", "at least one directory is needed"));
         }
 
-        let positive_i32 = |key: &str, default: i32| -> Result<i32, ConfigError> {
-            let v = get(key)
-                .map(|v| parse::<i32>(key, v))
-                .transpose()?
-                .unwrap_or(default);
-            if v < 1 {
-                return Err(bad(key, &v.to_string(), "must be at least 1"));
-            }
-            Ok(v)
-        };
-        let num_partitions = positive_i32("num.partitions", 1)?;
-        let default_replication_factor = positive_i32("default.replication.factor", 1)?;
+        let num_partitions = v.i32("num.partitions");
+        let default_replication_factor = v.i32("default.replication.factor");
         let default_replication_factor = i16::try_from(default_replication_factor)
             .map_err(|_| bad("default.replication.factor", "", "too large"))?;
-        let auto_create_topics_enable = get("auto.create.topics.enable")
-            .map(|v| parse_bool("auto.create.topics.enable", v))
-            .transpose()?
-            .unwrap_or(true);
+        let auto_create_topics_enable = v.bool("auto.create.topics.enable");
 
-        let u64_at_least = |key: &str, default: u64, min: u64| -> Result<u64, ConfigError> {
-            let v = get(key)
-                .map(|v| parse::<u64>(key, v))
-                .transpose()?
-                .unwrap_or(default);
-            if v < min {
-                return Err(bad(key, &v.to_string(), &format!("must be at least {min}")));
-            }
-            Ok(v)
-        };
-        let socket_request_max_bytes =
-            u64_at_least("socket.request.max.bytes", 100 * 1024 * 1024, 1)? as usize;
-        if socket_request_max_bytes > i32::MAX as usize {
-            return Err(bad("socket.request.max.bytes", "", "must fit in an int"));
-        }
+        let socket_request_max_bytes = v.u64("socket.request.max.bytes") as usize;
         let topic_defaults = crate::topic_config::static_topic_defaults(&map)
             .map_err(|(key, value, reason)| ConfigError::Value { key, value, reason })?;
-        let connections_max_idle_ms = u64_at_least("connections.max.idle.ms", 600_000, 1)?;
-        let fetch_max_bytes = u64_at_least("fetch.max.bytes", 57_671_680, 1024)? as usize;
-        let log_retention_check_interval_ms =
-            u64_at_least("log.retention.check.interval.ms", 300_000, 1)?;
-        let log_cleaner_enable = get("log.cleaner.enable")
-            .map(|v| parse_bool("log.cleaner.enable", v))
-            .transpose()?
-            .unwrap_or(true);
-        let log_cleaner_threads = u64_at_least("log.cleaner.threads", 1, 0)? as usize;
-        let log_cleaner_backoff_ms = u64_at_least("log.cleaner.backoff.ms", 15_000, 0)?;
-        let log_cleaner_dedupe_buffer_size =
-            u64_at_least("log.cleaner.dedupe.buffer.size", 128 * 1024 * 1024, 1024)? as usize;
-        let log_cleaner_io_buffer_size =
-            u64_at_least("log.cleaner.io.buffer.size", 512 * 1024, 1024)? as usize;
+        let connections_max_idle_ms = v.u64("connections.max.idle.ms");
+        let fetch_max_bytes = v.u64("fetch.max.bytes") as usize;
+        let log_retention_check_interval_ms = v.u64("log.retention.check.interval.ms");
+        let log_cleaner_enable = v.bool("log.cleaner.enable");
+        let log_cleaner_threads = v.u64("log.cleaner.threads") as usize;
+        let log_cleaner_backoff_ms = v.u64("log.cleaner.backoff.ms");
+        let log_cleaner_dedupe_buffer_size = v.u64("log.cleaner.dedupe.buffer.size") as usize;
+        let log_cleaner_io_buffer_size = v.u64("log.cleaner.io.buffer.size") as usize;
 
         let group = kavka_coordinator::group::GroupConfig {
-            min_session_timeout_ms: positive_i32("group.min.session.timeout.ms", 6_000)?,
-            max_session_timeout_ms: positive_i32("group.max.session.timeout.ms", 1_800_000)?,
-            initial_rebalance_delay_ms: u64_at_least("group.initial.rebalance.delay.ms", 3_000, 0)?
-                as i64,
-            group_size_max: positive_i32("group.max.size", i32::MAX)? as usize,
-            offset_metadata_bytes_max: positive_i32("offset.metadata.max.bytes", 4096)? as usize,
-            offsets_retention_ms: i64::from(positive_i32("offsets.retention.minutes", 10_080)?)
-                * 60_000,
+            min_session_timeout_ms: v.i32("group.min.session.timeout.ms"),
+            max_session_timeout_ms: v.i32("group.max.session.timeout.ms"),
+            initial_rebalance_delay_ms: v.u64("group.initial.rebalance.delay.ms") as i64,
+            group_size_max: v.i32("group.max.size") as usize,
+            offset_metadata_bytes_max: v.i32("offset.metadata.max.bytes") as usize,
+            offsets_retention_ms: i64::from(v.i32("offsets.retention.minutes")) * 60_000,
         };
         if group.min_session_timeout_ms > group.max_session_timeout_ms {
             return Err(bad(
@@ -390,36 +319,23 @@ impl BrokerConfig {
                 "must not exceed group.max.session.timeout.ms",
             ));
         }
-        let offsets_topic_num_partitions = positive_i32("offsets.topic.num.partitions", 50)?;
-        let offsets_topic_segment_bytes =
-            positive_i32("offsets.topic.segment.bytes", 100 * 1024 * 1024)?;
-        let offsets_retention_check_interval_ms =
-            u64_at_least("offsets.retention.check.interval.ms", 600_000, 1)?;
+        let offsets_topic_num_partitions = v.i32("offsets.topic.num.partitions");
+        let offsets_topic_segment_bytes = v.i32("offsets.topic.segment.bytes");
+        let offsets_retention_check_interval_ms = v.u64("offsets.retention.check.interval.ms");
         let txn = kavka_coordinator::txn::TxnConfig {
-            max_timeout_ms: positive_i32("transaction.max.timeout.ms", 900_000)?,
-            id_expiration_ms: i64::from(positive_i32(
-                "transactional.id.expiration.ms",
-                604_800_000,
-            )?),
+            max_timeout_ms: v.i32("transaction.max.timeout.ms"),
+            id_expiration_ms: i64::from(v.i32("transactional.id.expiration.ms")),
         };
-        let txn_topic_num_partitions = positive_i32("transaction.state.log.num.partitions", 50)?;
-        let txn_topic_segment_bytes =
-            positive_i32("transaction.state.log.segment.bytes", 100 * 1024 * 1024)?;
-        let producer_id_expiration_ms = u64_at_least("producer.id.expiration.ms", 86_400_000, 1)?;
+        let txn_topic_num_partitions = v.i32("transaction.state.log.num.partitions");
+        let txn_topic_segment_bytes = v.i32("transaction.state.log.segment.bytes");
+        let producer_id_expiration_ms = v.u64("producer.id.expiration.ms");
         let producer_id_expiration_check_interval_ms =
-            u64_at_least("producer.id.expiration.check.interval.ms", 600_000, 1)?;
+            v.u64("producer.id.expiration.check.interval.ms");
 
-        let metadata_snapshot_bytes_min = u64_at_least(
-            "metadata.log.max.record.bytes.between.snapshots",
-            kavka_quorum::SNAPSHOT_BYTES_MIN_DEFAULT,
-            1,
-        )?;
+        let metadata_snapshot_bytes_min = v.u64("metadata.log.max.record.bytes.between.snapshots");
 
         for key in map.keys() {
-            if !KNOWN_KEYS.contains(&key.as_str())
-                && !ACCEPTED_WITHOUT_EFFECT.contains(&key.as_str())
-                && crate::topic_config::broker_key_def(key).is_none()
-            {
+            if broker_key(key).is_none() && crate::topic_config::broker_key_def(key).is_none() {
                 tracing::warn!(key = %key, "unknown config key ignored");
             }
         }
@@ -466,47 +382,6 @@ impl BrokerConfig {
         (self.advertised.host.clone(), port)
     }
 }
-
-/// Keys Kavka acts on besides the broker keys of topic configs (see `topic_config`).
-const KNOWN_KEYS: &[&str] = &[
-    "node.id",
-    "listeners",
-    "advertised.listeners",
-    "log.dirs",
-    "log.dir",
-    "num.partitions",
-    "default.replication.factor",
-    "auto.create.topics.enable",
-    "log.retention.minutes",
-    "log.retention.hours",
-    "log.roll.hours",
-    "log.roll.jitter.hours",
-    "socket.request.max.bytes",
-    "fetch.max.bytes",
-    "connections.max.idle.ms",
-    "log.retention.check.interval.ms",
-    "log.cleaner.enable",
-    "log.cleaner.threads",
-    "log.cleaner.backoff.ms",
-    "log.cleaner.dedupe.buffer.size",
-    "log.cleaner.io.buffer.size",
-    "group.min.session.timeout.ms",
-    "group.max.session.timeout.ms",
-    "group.initial.rebalance.delay.ms",
-    "group.max.size",
-    "offset.metadata.max.bytes",
-    "offsets.retention.minutes",
-    "offsets.topic.num.partitions",
-    "offsets.topic.segment.bytes",
-    "offsets.retention.check.interval.ms",
-    "producer.id.expiration.ms",
-    "producer.id.expiration.check.interval.ms",
-    "transaction.max.timeout.ms",
-    "transactional.id.expiration.ms",
-    "transaction.state.log.num.partitions",
-    "transaction.state.log.segment.bytes",
-    "metadata.log.max.record.bytes.between.snapshots",
-];
 
 #[cfg(test)]
 mod tests {
