@@ -19,7 +19,7 @@ pub struct InProgress(Mutex<HashSet<TopicPartition>>);
 
 /// Cleans one partition that needs it; false when none did.
 pub fn clean_one(broker: &Broker, config: &CleanerConfig, in_progress: &InProgress) -> bool {
-    for p in broker.replicas.all() {
+    for p in broker.partitions() {
         let key: TopicPartition = (p.topic.clone(), p.index);
         if !in_progress
             .0
@@ -77,17 +77,17 @@ pub fn clean_one(broker: &Broker, config: &CleanerConfig, in_progress: &InProgre
 
 /// Starts the cleaner workers; they run until aborted.
 pub fn spawn(broker: Arc<Broker>) -> Vec<tokio::task::JoinHandle<()>> {
-    if !broker.config.log_cleaner_enable || broker.config.log_cleaner_threads == 0 {
+    if !broker.config().log_cleaner_enable || broker.config().log_cleaner_threads == 0 {
         tracing::info!("log cleaner disabled");
         return Vec::new();
     }
-    let threads = broker.config.log_cleaner_threads;
+    let threads = broker.config().log_cleaner_threads;
     let config = Arc::new(CleanerConfig {
-        dedupe_buffer_bytes: broker.config.log_cleaner_dedupe_buffer_size / threads,
-        io_buffer_bytes: broker.config.log_cleaner_io_buffer_size,
+        dedupe_buffer_bytes: broker.config().log_cleaner_dedupe_buffer_size / threads,
+        io_buffer_bytes: broker.config().log_cleaner_io_buffer_size,
     });
     let in_progress = Arc::new(InProgress::default());
-    let backoff = Duration::from_millis(broker.config.log_cleaner_backoff_ms);
+    let backoff = Duration::from_millis(broker.config().log_cleaner_backoff_ms);
     (0..threads)
         .map(|_| {
             let (broker, config, in_progress) =

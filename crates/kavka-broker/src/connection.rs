@@ -28,8 +28,8 @@ pub const NON_PRODUCE_REQUEST_BYTES_MAX: usize = 8 * 1024 * 1024;
 
 /// Serves a connection until the peer closes it or breaks the protocol.
 pub async fn serve(broker: Arc<Broker>, mut stream: TcpStream, peer: SocketAddr) {
-    let frame_bytes_max = broker.config.socket_request_max_bytes;
-    let idle = std::time::Duration::from_millis(broker.config.connections_max_idle_ms);
+    let frame_bytes_max = broker.config().socket_request_max_bytes;
+    let idle = std::time::Duration::from_millis(broker.config().connections_max_idle_ms);
     let mut read_buf = BytesMut::with_capacity(READ_BUFFER_BYTES);
     let mut write_buf = BytesMut::with_capacity(READ_BUFFER_BYTES);
     loop {

@@ -11,7 +11,7 @@ use crate::broker::{now_ms, Broker};
 /// One retention pass over every partition.
 pub fn run_once(broker: &Broker) {
     let now = now_ms();
-    for p in broker.replicas.all() {
+    for p in broker.partitions() {
         match p.apply_retention(now) {
             Ok(outcome) if outcome.deleted_segments > 0 => tracing::info!(
                 topic = %p.topic,
@@ -32,8 +32,9 @@ pub fn run_once(broker: &Broker) {
 /// Forgets, in every partition, the producers idle for `producer.id.expiration.ms`.
 pub fn expire_producers_once(broker: &Broker) {
     let now = now_ms();
-    let expiration_ms = i64::try_from(broker.config.producer_id_expiration_ms).unwrap_or(i64::MAX);
-    for p in broker.replicas.all() {
+    let expiration_ms =
+        i64::try_from(broker.config().producer_id_expiration_ms).unwrap_or(i64::MAX);
+    for p in broker.partitions() {
         match p.expire_producers(now, expiration_ms) {
             Ok(0) => {}
             Ok(n) => {
@@ -62,13 +63,13 @@ async fn every(broker: Arc<Broker>, interval_ms: u64, what: &'static str, pass: 
 
 /// Runs retention passes forever (the task is aborted at shutdown).
 pub async fn run(broker: Arc<Broker>) {
-    let interval_ms = broker.config.log_retention_check_interval_ms;
+    let interval_ms = broker.config().log_retention_check_interval_ms;
     every(broker, interval_ms, "retention", run_once).await
 }
 
 /// Runs producer expiry passes forever (the task is aborted at shutdown).
 pub async fn run_producer_expiration(broker: Arc<Broker>) {
-    let interval_ms = broker.config.producer_id_expiration_check_interval_ms;
+    let interval_ms = broker.config().producer_id_expiration_check_interval_ms;
     every(
         broker,
         interval_ms,

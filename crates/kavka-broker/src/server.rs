@@ -61,7 +61,7 @@ pub async fn start(config: BrokerConfig) -> Result<RunningBroker, BrokerError> {
     tracing::info!(
         listener = %local_addr,
         advertised = %format!("{host}:{port}"),
-        node.id = broker.config.node_id,
+        node.id = broker.config().node_id,
         cluster.id = %broker.cluster_id(),
         "kavka is ready"
     );

@@ -43,7 +43,7 @@ fn partition_changes_reach_the_hosted_partitions() {
         configs: BTreeMap::new(),
     };
     let topic_id = broker.create_topic(&spec, false).unwrap();
-    let p0 = broker.replicas.get("t", &topic_id, 0).unwrap();
+    let p0 = broker.partition("t", &topic_id, 0).unwrap();
     assert_eq!(p0.leader_epoch(), 0);
 
     // Leadership moves (to this node again, under a new epoch).
@@ -62,7 +62,7 @@ fn partition_changes_reach_the_hosted_partitions() {
     broker
         .change_metadata(false, |image| Ok(((), moved(image, "t", 1, vec![2]))))
         .unwrap();
-    assert!(broker.replicas.get("t", &topic_id, 1).is_none());
+    assert!(broker.partition("t", &topic_id, 1).is_none());
     assert!(!dir1.exists());
     broker.close().unwrap();
     drop(broker);
@@ -75,13 +75,9 @@ fn partition_changes_reach_the_hosted_partitions() {
         (1, 2)
     );
     assert_eq!(
-        broker
-            .replicas
-            .get("t", &topic_id, 0)
-            .unwrap()
-            .leader_epoch(),
+        broker.partition("t", &topic_id, 0).unwrap().leader_epoch(),
         1
     );
-    assert!(broker.replicas.get("t", &topic_id, 1).is_none());
+    assert!(broker.partition("t", &topic_id, 1).is_none());
     assert!(!dir1.exists());
 }

@@ -32,7 +32,7 @@ mod publish;
 #[derive(Debug)]
 pub struct Broker {
     /// Static configuration.
-    pub config: BrokerConfig,
+    config: BrokerConfig,
     /// Data directories.
     log_manager: LogManager,
     /// The writer of the metadata log; the lock serialises metadata changes.
@@ -43,15 +43,15 @@ pub struct Broker {
     /// The broker's image, for readers (replaced at every published batch).
     image: RwLock<Arc<MetadataImage>>,
     /// Hosted partitions.
-    pub replicas: ReplicaManager,
+    replicas: ReplicaManager,
     /// Host and port Metadata advertises (known once the listener is bound).
     advertised: RwLock<(String, u16)>,
     /// The group coordinator (its shards are the `__consumer_offsets` partitions).
-    pub groups: GroupCoordinator,
+    groups: GroupCoordinator,
     /// This broker's block of producer ids.
     producer_ids: ProducerIdManager,
     /// The transaction coordinator (its shards are the `__transaction_state` partitions).
-    pub txns: TxnCoordinator,
+    txns: TxnCoordinator,
 }
 
 /// Milliseconds since the Unix epoch.
@@ -181,6 +181,36 @@ impl Broker {
             log,
         );
         Ok(())
+    }
+
+    /// The broker's configuration.
+    pub fn config(&self) -> &BrokerConfig {
+        &self.config
+    }
+
+    /// The hosted partition `index` of the topic with this name and id.
+    pub fn partition(&self, topic: &str, topic_id: &Uuid, index: i32) -> Option<Arc<Partition>> {
+        self.replicas.get(topic, topic_id, index)
+    }
+
+    /// Every hosted partition.
+    pub fn partitions(&self) -> Vec<Arc<Partition>> {
+        self.replicas.all()
+    }
+
+    /// Where fetches wait for appends.
+    pub fn purgatory(&self) -> &Arc<crate::purgatory::Purgatory> {
+        &self.replicas.purgatory
+    }
+
+    /// The group coordinator.
+    pub fn groups(&self) -> &GroupCoordinator {
+        &self.groups
+    }
+
+    /// The transaction coordinator.
+    pub fn txns(&self) -> &TxnCoordinator {
+        &self.txns
     }
 
     /// The current metadata image.

@@ -52,10 +52,10 @@ impl GroupCoordinator {
 /// shards' deadlines every [`TICK_INTERVAL_MS`] and expires old offsets every
 /// `offsets.retention.check.interval.ms`.
 pub async fn run_timers(broker: Arc<crate::broker::Broker>) {
-    if broker.groups.is_attached() {
+    if broker.groups().is_attached() {
         let b = broker.clone();
         let started = std::time::Instant::now();
-        match tokio::task::spawn_blocking(move || b.groups.load()).await {
+        match tokio::task::spawn_blocking(move || b.groups().load()).await {
             Ok(records) => tracing::info!(
                 records,
                 elapsed_ms = started.elapsed().as_millis() as u64,
@@ -65,7 +65,7 @@ pub async fn run_timers(broker: Arc<crate::broker::Broker>) {
         }
     }
     let expire_every =
-        std::time::Duration::from_millis(broker.config.offsets_retention_check_interval_ms);
+        std::time::Duration::from_millis(broker.config().offsets_retention_check_interval_ms);
     let mut last_expiry = tokio::time::Instant::now();
     let mut tick = tokio::time::interval(std::time::Duration::from_millis(TICK_INTERVAL_MS));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -78,9 +78,9 @@ pub async fn run_timers(broker: Arc<crate::broker::Broker>) {
         // Deadlines and expiry append (and may fsync): off the async workers.
         let b = broker.clone();
         let pass = tokio::task::spawn_blocking(move || {
-            b.groups.tick();
+            b.groups().tick();
             if expire {
-                b.groups.expire_offsets();
+                b.groups().expire_offsets();
             }
         });
         if pass.await.is_err() {

@@ -26,10 +26,10 @@ fn add(ctx: &RequestContext<'_>, request: &AddOffsetsToTxnRequest) -> Result<(),
     ctx.broker
         .ensure_offsets_topic()
         .map_err(|_| ErrorCode::COORDINATOR_NOT_AVAILABLE)?;
-    let partition = ctx.broker.groups.partition_of(group_id)?;
+    let partition = ctx.broker.groups().partition_of(group_id)?;
     let txn_id = request.transactional_id.0.as_str();
     let target = [(CONSUMER_OFFSETS_TOPIC.to_string(), partition)];
-    ctx.broker.txns.run_after_markers(txn_id, |state| {
+    ctx.broker.txns().run_after_markers(txn_id, |state| {
         state.machine.add_partitions(
             now_ms(),
             txn_id,

@@ -50,7 +50,7 @@ fn results(
             })
             .collect()
     } else if verify_only {
-        let verified = ctx.broker.txns.run(transactional_id, |state| {
+        let verified = ctx.broker.txns().run(transactional_id, |state| {
             let r =
                 state
                     .machine
@@ -75,7 +75,7 @@ fn results(
     } else {
         let added = ctx
             .broker
-            .txns
+            .txns()
             .run_after_markers(transactional_id, |state| {
                 state.machine.add_partitions(
                     now_ms(),

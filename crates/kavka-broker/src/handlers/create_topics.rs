@@ -81,12 +81,12 @@ pub fn handle(ctx: &RequestContext<'_>, request: CreateTopicsRequest) -> CreateT
             num_partitions: if assigned {
                 topic.assignments.len() as i32
             } else if topic.num_partitions == -1 {
-                broker.config.num_partitions
+                broker.config().num_partitions
             } else {
                 topic.num_partitions
             },
             replication_factor: if topic.replication_factor == -1 {
-                broker.config.default_replication_factor
+                broker.config().default_replication_factor
             } else {
                 topic.replication_factor
             },
@@ -109,7 +109,7 @@ pub fn handle(ctx: &RequestContext<'_>, request: CreateTopicsRequest) -> CreateT
         .into_iter();
     let mut specs = specs.iter();
     let image = broker.image();
-    let layers = ConfigLayers::new(&broker.config, &image);
+    let layers = ConfigLayers::new(broker.config(), &image);
     let mut results = Vec::with_capacity(checked.len());
     for entry in checked {
         let result = match entry {

@@ -13,7 +13,7 @@ pub fn handle(ctx: &RequestContext<'_>, request: DeleteGroupsRequest) -> DeleteG
         .groups_names
         .into_iter()
         .map(|group_id| {
-            let code = ctx.broker.groups.delete_group(group_id.0.as_str());
+            let code = ctx.broker.groups().delete_group(group_id.0.as_str());
             DeletableGroupResult::default()
                 .with_group_id(group_id)
                 .with_error_code(code.code())

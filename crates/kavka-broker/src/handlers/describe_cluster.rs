@@ -17,7 +17,7 @@ pub fn handle(
 ) -> DescribeClusterResponse {
     let broker = ctx.broker;
     let (host, port) = broker.advertised();
-    let node = BrokerId(broker.config.node_id);
+    let node = BrokerId(broker.config().node_id);
     let response = DescribeClusterResponse::default()
         .with_cluster_id(StrBytes::from_string(broker.cluster_id().to_string()))
         .with_controller_id(node)

@@ -89,7 +89,7 @@ pub fn handle(
 ) -> DescribeConfigsResponse {
     let broker = ctx.broker;
     let image = broker.image();
-    let layers = ConfigLayers::new(&broker.config, &image);
+    let layers = ConfigLayers::new(broker.config(), &image);
     let include_synonyms = request.include_synonyms;
     let results = request
         .resources
@@ -130,21 +130,21 @@ pub fn handle(
                     result.with_configs(configs)
                 }
                 RESOURCE_BROKER => {
-                    if !name.is_empty() && name != broker.config.node_id.to_string() {
+                    if !name.is_empty() && name != broker.config().node_id.to_string() {
                         return fail(
                             ErrorCode::INVALID_REQUEST,
                             format!(
                                 "Unexpected broker id {name}: this is broker {}",
-                                broker.config.node_id
+                                broker.config().node_id
                             ),
                         );
                     }
                     let mut configs: Vec<DescribeConfigsResourceResult> =
-                        static_entries(&broker.config)
+                        static_entries(broker.config())
                             .into_iter()
                             .filter(|(k, _, _)| wanted(&resource.configuration_keys, k))
                             .map(|(k, v, t)| {
-                                let source = if broker.config.given.contains_key(k) {
+                                let source = if broker.config().given.contains_key(k) {
                                     ConfigSource::StaticBroker
                                 } else {
                                     ConfigSource::Default

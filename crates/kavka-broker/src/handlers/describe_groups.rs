@@ -43,7 +43,7 @@ fn describe(ctx: &RequestContext<'_>, version: i16, group_id: GroupId) -> Descri
     if id.is_empty() {
         return answer.with_error_code(ErrorCode::INVALID_GROUP_ID.code());
     }
-    match ctx.broker.groups.describe(&id) {
+    match ctx.broker.groups().describe(&id) {
         Err(code) => answer.with_error_code(code.code()),
         Ok(None) if version >= NOT_FOUND_VERSION => answer
             .with_error_code(ErrorCode::GROUP_ID_NOT_FOUND.code())

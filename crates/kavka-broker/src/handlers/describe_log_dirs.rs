@@ -40,7 +40,7 @@ pub fn handle(
     for dir in ctx.broker.log_dirs() {
         by_dir.entry(dir.clone()).or_default();
     }
-    for p in ctx.broker.replicas.all() {
+    for p in ctx.broker.partitions() {
         if !wanted(&p.topic, p.index) {
             continue;
         }

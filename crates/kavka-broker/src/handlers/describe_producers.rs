@@ -33,7 +33,7 @@ pub fn handle(
                 .iter()
                 .map(|&index| {
                     let Some(partition) =
-                        resolved.and_then(|t| ctx.broker.replicas.get(&t.name, &t.topic_id, index))
+                        resolved.and_then(|t| ctx.broker.partition(&t.name, &t.topic_id, index))
                     else {
                         return partition_error(
                             index,

@@ -19,7 +19,7 @@ pub fn handle(
         .transactional_ids
         .into_iter()
         .map(|id| {
-            let found = ctx.broker.txns.run(&id.0, |state| {
+            let found = ctx.broker.txns().run(&id.0, |state| {
                 (state.machine.get(&id.0).cloned(), Default::default())
             });
             let base = TransactionState::default()

@@ -20,7 +20,7 @@ pub fn handle(ctx: &RequestContext<'_>, request: EndTxnRequest) -> EndTxnRespons
     let outcome = if ctx.version() >= EPOCH_BUMP_VERSION {
         end_v2(ctx, txn_id, pid, epoch, request.committed)
     } else {
-        let outcome = ctx.broker.txns.run(txn_id, |state| {
+        let outcome = ctx.broker.txns().run(txn_id, |state| {
             state
                 .machine
                 .end_txn(now_ms(), txn_id, pid, epoch, request.committed)
@@ -47,7 +47,7 @@ fn end_v2(
     epoch: i16,
     commit: bool,
 ) -> Result<(i64, i16), ErrorCode> {
-    let exhausted = ctx.broker.txns.run(txn_id, |state| {
+    let exhausted = ctx.broker.txns().run(txn_id, |state| {
         (state.machine.epoch_exhausted(txn_id), Default::default())
     })?;
     let fresh = if exhausted {
@@ -58,7 +58,7 @@ fn end_v2(
     } else {
         None
     };
-    ctx.broker.txns.run_after_markers(txn_id, |state| {
+    ctx.broker.txns().run_after_markers(txn_id, |state| {
         state
             .machine
             .end_txn_v2(now_ms(), txn_id, pid, epoch, commit, fresh)

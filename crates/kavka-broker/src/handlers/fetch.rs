@@ -75,7 +75,7 @@ fn plan(
                 read: None,
             };
             let Some(partition) =
-                resolved.and_then(|t| ctx.broker.replicas.get(&t.name, &t.topic_id, p.partition))
+                resolved.and_then(|t| ctx.broker.partition(&t.name, &t.topic_id, p.partition))
             else {
                 failed = true;
                 partitions.push(fail(if by_id {
@@ -222,12 +222,12 @@ pub async fn handle(
     // min_bytes never asks for more than max_bytes.
     let max_bytes = usize::try_from(request.max_bytes)
         .unwrap_or(0)
-        .min(ctx.broker.config.fetch_max_bytes);
+        .min(ctx.broker.config().fetch_max_bytes);
     let min_bytes = usize::try_from(request.min_bytes)
         .unwrap_or(0)
         .min(max_bytes);
     loop {
-        let mut waiter = ctx.broker.replicas.purgatory.waiter();
+        let mut waiter = ctx.broker.purgatory().waiter();
         let image = ctx.broker.image();
         let (planned, gathered, failed) = plan(ctx, &request, &image, max_bytes);
         let now = Instant::now();

@@ -44,7 +44,7 @@ fn find(
         (ErrorCode::COORDINATOR_NOT_AVAILABLE, text)
     })?;
     let (host, port) = ctx.broker.advertised();
-    Ok((ctx.broker.config.node_id, host, i32::from(port)))
+    Ok((ctx.broker.config().node_id, host, i32::from(port)))
 }
 
 /// Handles FindCoordinator.

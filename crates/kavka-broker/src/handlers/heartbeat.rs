@@ -7,7 +7,7 @@ use super::RequestContext;
 
 /// Handles Heartbeat.
 pub fn handle(ctx: &RequestContext<'_>, request: HeartbeatRequest) -> HeartbeatResponse {
-    let error = ctx.broker.groups.heartbeat(&Heartbeat {
+    let error = ctx.broker.groups().heartbeat(&Heartbeat {
         group_id: request.group_id.0.to_string(),
         generation_id: request.generation_id,
         member_id: request.member_id.to_string(),

@@ -23,7 +23,7 @@ fn current_list(
     key: &str,
 ) -> Result<Vec<String>, Refusal> {
     let image = ctx.broker.image();
-    let layers = ConfigLayers::new(&ctx.broker.config, &image);
+    let layers = ConfigLayers::new(ctx.broker.config(), &image);
     let (def, value) = match target {
         ConfigTarget::Topic(name) => {
             let def = topic_config::topic_config_def(key);

@@ -48,7 +48,7 @@ pub fn handle(ctx: &RequestContext<'_>, request: InitProducerIdRequest) -> InitP
     let expected =
         (ctx.version() >= EXPECTED_PRODUCER_VERSION && pid != -1).then_some((pid, epoch));
     let timeout_ms = request.transaction_timeout_ms;
-    let outcome = ctx.broker.txns.run_after_markers(&txn_id, |state| {
+    let outcome = ctx.broker.txns().run_after_markers(&txn_id, |state| {
         state
             .machine
             .init_producer_id(now_ms(), &txn_id, timeout_ms, expected, &mut || fresh)

@@ -41,7 +41,7 @@ pub async fn handle(ctx: &RequestContext<'_>, request: JoinGroupRequest) -> Join
         require_known_member_id: v >= 4,
         supports_skip_assignment: v >= 9,
     };
-    let answer = ctx.broker.groups.join(req).await;
+    let answer = ctx.broker.groups().join(req).await;
     let members = answer
         .members
         .into_iter()

@@ -30,7 +30,7 @@ pub fn handle(ctx: &RequestContext<'_>, request: LeaveGroupRequest) -> LeaveGrou
     if v >= 3 && leaving.is_empty() {
         return LeaveGroupResponse::default().with_error_code(ErrorCode::INVALID_REQUEST.code());
     }
-    match ctx.broker.groups.leave(&group_id, &leaving) {
+    match ctx.broker.groups().leave(&group_id, &leaving) {
         Err(code) => LeaveGroupResponse::default().with_error_code(code.code()),
         Ok(errors) if v < 3 => LeaveGroupResponse::default()
             .with_error_code(errors.first().copied().unwrap_or(ErrorCode::NONE).code()),

@@ -25,7 +25,7 @@ fn passes(filter: &[StrBytes], value: &str) -> bool {
 
 /// Handles ListGroups.
 pub fn handle(ctx: &RequestContext<'_>, request: ListGroupsRequest) -> ListGroupsResponse {
-    let listing = match ctx.broker.groups.list() {
+    let listing = match ctx.broker.groups().list() {
         Ok(listing) => listing,
         Err(code) => return ListGroupsResponse::default().with_error_code(code.code()),
     };

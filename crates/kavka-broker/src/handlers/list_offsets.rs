@@ -59,8 +59,7 @@ pub fn handle(ctx: &RequestContext<'_>, request: ListOffsetsRequest) -> ListOffs
                         .with_leader_epoch(-1);
                     let Some(partition) = resolved.and_then(|t| {
                         ctx.broker
-                            .replicas
-                            .get(&t.name, &t.topic_id, p.partition_index)
+                            .partition(&t.name, &t.topic_id, p.partition_index)
                     }) else {
                         return base.with_error_code(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION.code());
                     };

@@ -45,7 +45,7 @@ pub fn handle(
     let now = now_ms();
     let mut states = Vec::new();
     let mut error = ErrorCode::NONE;
-    for shard in ctx.broker.txns.shards() {
+    for shard in ctx.broker.txns().shards() {
         let state = shard.lock();
         if let Err(code) = state.check_serving() {
             error = code;

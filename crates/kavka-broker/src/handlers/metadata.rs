@@ -59,7 +59,7 @@ pub fn handle(ctx: &RequestContext<'_>, request: MetadataRequest) -> MetadataRes
         Some(t) if version == 0 && t.is_empty() => None,
         other => other,
     };
-    let auto_create = broker.config.auto_create_topics_enable
+    let auto_create = broker.config().auto_create_topics_enable
         && (version < 4 || request.allow_auto_topic_creation);
 
     let mut image: std::sync::Arc<MetadataImage> = broker.image();
@@ -132,7 +132,7 @@ pub fn handle(ctx: &RequestContext<'_>, request: MetadataRequest) -> MetadataRes
     };
 
     let (host, port) = broker.advertised();
-    let node = BrokerId(broker.config.node_id);
+    let node = BrokerId(broker.config().node_id);
     MetadataResponse::default()
         .with_brokers(vec![MetadataResponseBroker::default()
             .with_node_id(node)

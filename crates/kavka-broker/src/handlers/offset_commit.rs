@@ -72,7 +72,7 @@ pub fn handle(ctx: &RequestContext<'_>, request: OffsetCommitRequest) -> OffsetC
     let errors = if partitions.is_empty() {
         Vec::new()
     } else {
-        ctx.broker.groups.commit_offsets(&CommitRequest {
+        ctx.broker.groups().commit_offsets(&CommitRequest {
             group_id: request.group_id.0.as_str().to_string(),
             generation_id: request.generation_id_or_member_epoch,
             member_id: request.member_id.as_str().to_string(),

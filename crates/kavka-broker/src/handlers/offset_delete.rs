@@ -42,7 +42,7 @@ pub fn handle(ctx: &RequestContext<'_>, request: OffsetDeleteRequest) -> OffsetD
         .collect();
     let errors = match ctx
         .broker
-        .groups
+        .groups()
         .delete_offsets(request.group_id.0.as_str(), &partitions)
     {
         Ok(errors) => errors,

@@ -112,7 +112,7 @@ fn fetch_committed(
     by_id: bool,
 ) -> Result<Vec<TopicAnswer>, ErrorCode> {
     let Some(asked) = asked else {
-        let offsets = ctx.broker.groups.fetch_offsets(group_id, None)?;
+        let offsets = ctx.broker.groups().fetch_offsets(group_id, None)?;
         let mut by_topic: BTreeMap<String, Vec<PartitionAnswer>> = BTreeMap::new();
         for c in offsets {
             by_topic
@@ -144,7 +144,7 @@ fn fetch_committed(
         .collect();
     let mut offsets = ctx
         .broker
-        .groups
+        .groups()
         .fetch_offsets(group_id, Some(&wanted))?
         .into_iter();
     Ok(asked

@@ -89,7 +89,7 @@ fn verify_in_transaction(
     if ctx.version() >= IMPLICIT_ADD_VERSION {
         let added = super::blocking(|| {
             ctx.broker
-                .txns
+                .txns()
                 .add_implicitly(txn_id, (producer_id, epoch), &target)
         });
         return match added {
@@ -105,7 +105,7 @@ fn verify_in_transaction(
             Err(code) => Err((code, String::new())),
         };
     }
-    let verified = ctx.broker.txns.run(txn_id, |state| {
+    let verified = ctx.broker.txns().run(txn_id, |state| {
         let v = state
             .machine
             .verify_partitions(txn_id, producer_id, epoch, &target);
@@ -211,7 +211,7 @@ pub fn handle(ctx: &RequestContext<'_>, request: ProduceRequest) -> Outcome {
         let mut partitions = Vec::with_capacity(topic.partition_data.len());
         for data in topic.partition_data {
             let index = data.index;
-            let partition = resolved.and_then(|t| broker.replicas.get(&t.name, &t.topic_id, index));
+            let partition = resolved.and_then(|t| broker.partition(&t.name, &t.topic_id, index));
             let result = match (acks_valid, partition, data.records.as_deref()) {
                 (false, _, _) => partition_error(
                     index,
@@ -256,7 +256,7 @@ pub fn handle(ctx: &RequestContext<'_>, request: ProduceRequest) -> Outcome {
         );
     }
     if appended {
-        broker.replicas.purgatory.notify();
+        broker.purgatory().notify();
     }
     if acks == 0 {
         return if failed {

@@ -22,7 +22,7 @@ pub async fn handle(ctx: &RequestContext<'_>, request: SyncGroupRequest) -> Sync
             .map(|a| (a.member_id.to_string(), a.assignment))
             .collect(),
     };
-    let answer = ctx.broker.groups.sync(req).await;
+    let answer = ctx.broker.groups().sync(req).await;
     let response = SyncGroupResponse::default()
         .with_error_code(answer.error.code())
         .with_assignment(answer.assignment);

@@ -27,18 +27,18 @@ fn offsets_partition_in_txn(
     ctx: &RequestContext<'_>,
     r: &TxnOffsetCommitRequest,
 ) -> Result<(), ErrorCode> {
-    let index = ctx.broker.groups.partition_of(r.group_id.0.as_str())?;
+    let index = ctx.broker.groups().partition_of(r.group_id.0.as_str())?;
     let txn_id = r.transactional_id.0.as_str();
     let target = [(CONSUMER_OFFSETS_TOPIC.to_string(), index)];
     if ctx.version() >= IMPLICIT_ADD_VERSION {
         // Transactions version 2: no AddOffsetsToTxn; the partition joins now.
-        return ctx.broker.txns.add_implicitly(
+        return ctx.broker.txns().add_implicitly(
             txn_id,
             (r.producer_id.0, r.producer_epoch),
             &target,
         );
     }
-    let verified = ctx.broker.txns.run(txn_id, |state| {
+    let verified = ctx.broker.txns().run(txn_id, |state| {
         let v = state
             .machine
             .verify_partitions(txn_id, r.producer_id.0, r.producer_epoch, &target);
@@ -86,7 +86,7 @@ pub fn handle(
             Err(code) => {
                 vec![crate::txn_coordinator::fenced_for_version(code, ctx.version(), 3); count]
             }
-            Ok(()) => ctx.broker.groups.txn_commit_offsets(
+            Ok(()) => ctx.broker.groups().txn_commit_offsets(
                 &CommitRequest {
                     group_id: request.group_id.0.to_string(),
                     generation_id: if with_generation {

@@ -29,16 +29,18 @@ pub fn write_marker(
     let image = broker.image();
     let Some(p) = image
         .topic_by_name(topic)
-        .and_then(|t| broker.replicas.get(&t.name, &t.topic_id, partition))
+        .and_then(|t| broker.partition(&t.name, &t.topic_id, partition))
     else {
         return ErrorCode::UNKNOWN_TOPIC_OR_PARTITION;
     };
     match p.append_marker(producer_id, epoch, commit, coordinator_epoch, now_ms()) {
         Ok(_) => {
             if topic == CONSUMER_OFFSETS_TOPIC {
-                broker.groups.marker_written(partition, producer_id, commit);
+                broker
+                    .groups()
+                    .marker_written(partition, producer_id, commit);
             }
-            broker.replicas.purgatory.notify();
+            broker.purgatory().notify();
             ErrorCode::NONE
         }
         Err(e) => {
@@ -80,7 +82,7 @@ fn write_all(broker: &Broker, reply: TxnReply) -> Option<TxnReply> {
     }
     if left.is_empty() {
         broker
-            .txns
+            .txns()
             .complete(&transactional_id, producer_id, producer_epoch);
         None
     } else {
@@ -97,7 +99,7 @@ fn write_all(broker: &Broker, reply: TxnReply) -> Option<TxnReply> {
 /// Writes the markers the transaction coordinator asks for, one request at a time, off the
 /// async workers (markers may fsync).
 pub async fn run(broker: Arc<Broker>) {
-    let Some(mut queue) = broker.txns.take_marker_queue() else {
+    let Some(mut queue) = broker.txns().take_marker_queue() else {
         return;
     };
     while let Some(reply) = queue.recv().await {
@@ -106,7 +108,7 @@ pub async fn run(broker: Arc<Broker>) {
             Ok(None) => {}
             Ok(Some(left)) => {
                 tokio::time::sleep(Duration::from_millis(RETRY_BACKOFF_MS)).await;
-                broker.txns.retry_markers(left);
+                broker.txns().retry_markers(left);
             }
             Err(e) => tracing::error!(error = %e, "writing transaction markers panicked"),
         }
@@ -115,9 +117,9 @@ pub async fn run(broker: Arc<Broker>) {
 
 /// Loads `__transaction_state` (if it exists) and runs the coordinator's deadlines.
 pub async fn run_timers(broker: Arc<Broker>) {
-    if broker.txns.is_attached() {
+    if broker.txns().is_attached() {
         let b = broker.clone();
-        match tokio::task::spawn_blocking(move || b.txns.load()).await {
+        match tokio::task::spawn_blocking(move || b.txns().load()).await {
             Ok(records) => tracing::info!(
                 records,
                 "transaction coordinator loaded __transaction_state"
@@ -130,7 +132,7 @@ pub async fn run_timers(broker: Arc<Broker>) {
     loop {
         tick.tick().await;
         let b = broker.clone();
-        if tokio::task::spawn_blocking(move || b.txns.tick())
+        if tokio::task::spawn_blocking(move || b.txns().tick())
             .await
             .is_err()
         {
