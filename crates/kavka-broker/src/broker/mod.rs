@@ -252,16 +252,35 @@ impl Broker {
         decide: impl FnOnce(&MetadataImage) -> Result<(T, Vec<MetadataRecord>), Refusal>,
     ) -> Result<T, Refusal> {
         let mut controller = self.controller.lock().expect("controller lock poisoned");
-        let (value, records) = decide(controller.image())?;
+        // Whatever the outcome, answer only once every batch written before is published: a
+        // caller told TOPIC_ALREADY_EXISTS (or nothing to do) then finds the topic hosted.
+        let settled = |controller| {
+            let published = self.published.lock().expect("published lock poisoned");
+            drop(controller);
+            drop(published);
+        };
+        let (value, records) = match decide(controller.image()) {
+            Ok(decided) => decided,
+            Err(refusal) => {
+                settled(controller);
+                return Err(refusal);
+            }
+        };
         if validate_only {
+            settled(controller);
             return Ok(value);
         }
-        let batch = controller.write(records).map_err(|e| {
-            tracing::error!(error = %e, "metadata commit failed");
-            (ErrorCode::UNKNOWN_SERVER_ERROR, e.to_string())
-        })?;
-        let Some(batch) = batch else {
-            return Ok(value);
+        let batch = match controller.write(records) {
+            Ok(Some(batch)) => batch,
+            Ok(None) => {
+                settled(controller);
+                return Ok(value);
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "metadata commit failed");
+                settled(controller);
+                return Err((ErrorCode::UNKNOWN_SERVER_ERROR, e.to_string()));
+            }
         };
         // Taken before the controller lock is let go, so batches are published in the order
         // they were written while the next decision can already be made.
