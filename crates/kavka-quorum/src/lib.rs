@@ -1,4 +1,4 @@
-//! kavka-quorum: the metadata log on disk, and (next) its replication among the controllers.
+//! kavka-quorum: the metadata log on disk, and its replication among the controllers.
 //!
 //! Place in the crate graph: depends on `kavka-metadata` only; `kavka-broker` opens a
 //! [`LocalLog`] and uses it through `kavka_metadata::MetadataLog`.
@@ -8,10 +8,15 @@
 //! - [`snapshots`]: `<offset>-<epoch>.checkpoint` files of the image.
 //! - [`local`]: [`LocalLog`], the log of a single voter (committed once durable), with
 //!   snapshots every `metadata.log.max.record.bytes.between.snapshots` bytes.
+//! - [`raft`]: a voter of the Raft quorum over TiKV's `raft` crate: [`raft::RaftStore`]
+//!   (journal, snapshot files and `quorum-state` as `raft::Storage`) and [`raft::RaftNode`]
+//!   (tick, step, propose, and the ready loop with its durability order), checked by a seeded
+//!   simulation (`tests/raft_sim.rs`). Not yet behind `MetadataLog` in the broker.
 //! - `legacy`: the one-time conversion of the journal format without offsets.
 
 pub mod journal;
 pub mod local;
+pub mod raft;
 pub mod snapshots;
 
 mod legacy;

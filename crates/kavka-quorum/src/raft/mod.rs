@@ -1,0 +1,16 @@
+//! The metadata quorum: the controllers replicate the metadata log with Raft.
+//!
+//! Consensus is TiKV's `raft` crate (raft-rs): a pure state machine (tick, step, ready) with no
+//! threads, timers or sockets of its own, which is what lets a seeded simulation drive a whole
+//! quorum deterministically (tests/raft_sim.rs). This module gives it Kavka's storage
+//! ([`RaftStore`]: the journal, snapshot files and the hard state file) and a ready loop
+//! ([`RaftNode`]) that keeps the durability order.
+
+mod hard_state;
+mod node;
+mod store;
+
+pub use hard_state::HARD_STATE_FILE_NAME;
+pub use node::{Committed, Output, ProposeError, RaftConfig, RaftNode};
+pub use raft::eraftpb::Message;
+pub use store::RaftStore;
