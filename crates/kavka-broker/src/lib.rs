@@ -35,6 +35,7 @@ pub mod purgatory;
 pub mod replica_manager;
 pub mod retention;
 pub mod server;
+pub mod storage_tool;
 pub mod topic_config;
 pub mod txn_coordinator;
 

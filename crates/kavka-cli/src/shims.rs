@@ -20,7 +20,57 @@ pub const SHIMS: &[(&str, &str)] = &[
     ("kafka-producer-perf-test.sh", "producer-perf-test"),
     ("kafka-consumer-perf-test.sh", "consumer-perf-test"),
     ("kafka-dump-log.sh", "dump-log"),
+    ("kafka-storage.sh", "storage"),
 ];
+
+/// The usage line of `kafka-server-start.sh`, as Kafka prints it.
+const SERVER_START_USAGE: &str =
+    "USAGE: $0 [-daemon] server.properties [--override property=value]*";
+
+/// `kafka-server-start.sh [-daemon] server.properties [--override key=value]*`: runs
+/// `kavka server` in the foreground, or with `-daemon` in the background with its output in
+/// `$LOG_DIR/kavkaServer.out` (`LOG_DIR` defaults to `logs` beside the scripts' directory, as
+/// Kafka's layout has it).
+pub fn server_start_script(binary: &Path) -> String {
+    let bin = sh_quote(&binary.to_string_lossy());
+    format!(
+        r#"#!/bin/sh
+# Written by `kavka install-shims`: Kafka's kafka-server-start.sh, served by kavka.
+daemon=
+if [ "$1" = "-daemon" ]; then daemon=1; shift; fi
+if [ $# -lt 1 ]; then
+  echo "{SERVER_START_USAGE}"
+  exit 1
+fi
+config=$1
+shift
+if [ -n "$daemon" ]; then
+  log_dir=${{LOG_DIR:-$(dirname "$0")/../logs}}
+  mkdir -p "$log_dir" || exit 1
+  nohup {bin} server --config "$config" "$@" > "$log_dir/kavkaServer.out" 2>&1 < /dev/null &
+  exit 0
+fi
+exec {bin} server --config "$config" "$@"
+"#
+    )
+}
+
+/// `kafka-server-stop.sh`: SIGTERM to every `kavka server` run from this binary (a clean
+/// shutdown), or "No kafka server to stop" and exit 1, as Kafka's script does.
+pub fn server_stop_script(binary: &Path) -> String {
+    let bin = sh_quote(&binary.to_string_lossy());
+    format!(
+        r#"#!/bin/sh
+# Written by `kavka install-shims`: Kafka's kafka-server-stop.sh, served by kavka.
+pids=$(ps ax -o pid= -o args= | awk -v bin={bin} '$2 == bin && $3 == "server" {{print $1}}')
+if [ -z "$pids" ]; then
+  echo "No kafka server to stop"
+  exit 1
+fi
+kill -s TERM $pids
+"#
+    )
+}
 
 /// Command-line arguments of install-shims.
 #[derive(Debug, clap::Args)]
@@ -50,9 +100,16 @@ pub fn run(args: Args) -> Result<(), ToolError> {
         .map_err(|e| ToolError::failed(format!("cannot find the kavka binary: {e}")))?;
     std::fs::create_dir_all(&args.dir)
         .map_err(|e| ToolError::failed(format!("cannot create {}: {e}", args.dir.display())))?;
-    for (script_name, tool) in SHIMS {
+    let scripts = SHIMS
+        .iter()
+        .map(|(name, tool)| (*name, script(&binary, tool)))
+        .chain([
+            ("kafka-server-start.sh", server_start_script(&binary)),
+            ("kafka-server-stop.sh", server_stop_script(&binary)),
+        ]);
+    for (script_name, text) in scripts {
         let path = args.dir.join(script_name);
-        std::fs::write(&path, script(&binary, tool))
+        std::fs::write(&path, text)
             .map_err(|e| ToolError::failed(format!("cannot write {}: {e}", path.display())))?;
         #[cfg(unix)]
         {

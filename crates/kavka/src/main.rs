@@ -7,6 +7,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use kavka_broker::BrokerConfig;
 
+mod storage;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "kavka",
@@ -32,6 +34,11 @@ enum Command {
         /// Set one config key, overriding the file; repeatable.
         #[arg(long = "override", value_name = "KEY=VALUE")]
         overrides: Vec<String>,
+    },
+    /// Format and inspect a node's log directories (Kafka's `kafka-storage.sh`).
+    Storage {
+        #[command(subcommand)]
+        command: storage::StorageCommand,
     },
     /// Kafka's tools (`kavka topics --create ...` runs as `kafka-topics.sh --create ...`).
     #[command(flatten)]
@@ -148,6 +155,7 @@ fn main() -> ExitCode {
             init_logging();
             server(config, overrides)
         }
+        Command::Storage { command } => storage::run(command),
         Command::Tool(t) => tool(t),
     }
 }
