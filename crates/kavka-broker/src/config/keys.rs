@@ -112,7 +112,8 @@ pub const BROKER_KEYS: &[BrokerKey] = &[
     ),
     ignored("controller.listener.names"),
     ignored("controller.quorum.bootstrap.servers"),
-    ignored("controller.quorum.voters"),
+    key("controller.quorum.voters", T::List, Rule::Text, None, Acts,
+        "the controller quorum, `id@host:port,...`; only this node alone until the multi-node quorum is wired"),
     key(
         "default.replication.factor",
         T::Int,
@@ -335,7 +336,8 @@ pub const BROKER_KEYS: &[BrokerKey] = &[
         Acts,
         "segment size of `__consumer_offsets`",
     ),
-    ignored("process.roles"),
+    key("process.roles", T::List, Rule::Text, Some("broker,controller"), Acts,
+        "`broker,controller` (combined, the only roles served yet)"),
     key(
         "producer.id.expiration.check.interval.ms",
         T::Int,

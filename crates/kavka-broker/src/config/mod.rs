@@ -175,6 +175,72 @@ fn parse_endpoint(key: &str, value: &str) -> Result<(String, String, u16), Confi
     Ok((name.to_ascii_uppercase(), host.to_string(), port))
 }
 
+/// `process.roles`: a node is broker and controller at once until separate roles are served.
+fn check_roles(value: &str) -> Result<(), ConfigError> {
+    let mut roles: Vec<&str> = value
+        .split(',')
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .collect();
+    roles.sort_unstable();
+    roles.dedup();
+    for r in &roles {
+        if !matches!(*r, "broker" | "controller") {
+            return Err(bad("process.roles", value, &format!("unknown role {r}")));
+        }
+    }
+    if roles != ["broker", "controller"] {
+        return Err(bad(
+            "process.roles",
+            value,
+            "only broker,controller (a combined node) is supported so far",
+        ));
+    }
+    Ok(())
+}
+
+/// `controller.quorum.voters`: parsed as Kafka's `id@host:port` list; a quorum of other nodes
+/// is refused rather than silently run as independent single nodes.
+fn check_voters(value: Option<&str>, node_id: i32) -> Result<(), ConfigError> {
+    let Some(value) = value.filter(|v| !v.trim().is_empty()) else {
+        return Ok(());
+    };
+    let mut ids = Vec::new();
+    for voter in value.split(',').map(str::trim).filter(|v| !v.is_empty()) {
+        let (id, endpoint) = voter
+            .split_once('@')
+            .ok_or_else(|| bad("controller.quorum.voters", value, "expected id@host:port"))?;
+        let id: i32 = id.parse().map_err(|_| {
+            bad(
+                "controller.quorum.voters",
+                value,
+                "a voter id is not a number",
+            )
+        })?;
+        let port_ok = endpoint
+            .rsplit_once(':')
+            .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+        if !port_ok {
+            return Err(bad(
+                "controller.quorum.voters",
+                value,
+                "expected id@host:port",
+            ));
+        }
+        ids.push(id);
+    }
+    if ids != [node_id] {
+        return Err(bad(
+            "controller.quorum.voters",
+            value,
+            &format!(
+                "a quorum of several controllers is not supported yet; this node (node.id {node_id}) can only be the sole voter"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 impl BrokerConfig {
     /// Reads a properties file (optional) and applies `key=value` overrides.
     pub fn load(file: Option<&Path>, overrides: &[String]) -> Result<BrokerConfig, ConfigError> {
@@ -214,6 +280,8 @@ impl BrokerConfig {
             v.i32("broker.id")
         };
 
+        check_roles(v.text("process.roles").unwrap_or_default())?;
+        check_voters(get("controller.quorum.voters"), node_id)?;
         let controller_names: Vec<String> = get("controller.listener.names")
             .unwrap_or("")
             .split(',')
@@ -439,6 +507,34 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("auto.create.topics.enable"), "{e}");
+    }
+
+    #[test]
+    fn cluster_wiring_not_served_yet_is_refused_not_ignored() {
+        assert!(with(&[("process.roles", "controller,broker")]).is_ok());
+        assert!(with(&[
+            ("node.id", "4"),
+            ("controller.quorum.voters", "4@localhost:9093")
+        ])
+        .is_ok());
+        for (key, value, why) in [
+            ("process.roles", "broker", "only broker,controller"),
+            (
+                "process.roles",
+                "broker,zookeeper",
+                "unknown role zookeeper",
+            ),
+            (
+                "controller.quorum.voters",
+                "1@a:9093,2@b:9093,3@c:9093",
+                "several controllers",
+            ),
+            ("controller.quorum.voters", "2@b:9093", "sole voter"),
+            ("controller.quorum.voters", "1@b", "expected id@host:port"),
+        ] {
+            let e = with(&[(key, value)]).unwrap_err().to_string();
+            assert!(e.contains(key) && e.contains(why), "{key}={value}: {e}");
+        }
     }
 
     #[test]
