@@ -24,6 +24,11 @@ impl ActiveController {
         ActiveController { log, image }
     }
 
+    /// The log's committed offset and epoch.
+    pub fn log_position(&self) -> (u64, u32) {
+        (self.log.committed_offset(), self.log.epoch())
+    }
+
     /// The image decisions are checked against.
     pub fn image(&self) -> &Arc<MetadataImage> {
         &self.image

@@ -26,6 +26,8 @@ pub struct LogManager {
     cluster_id: String,
     /// Whether every directory carried the clean-shutdown marker at start.
     clean_shutdown: bool,
+    /// The directory id (KIP-858) of the first directory, the metadata log's.
+    metadata_directory_id: Option<uuid::Uuid>,
 }
 
 /// Directory name of a partition, as Kafka names it.
@@ -39,6 +41,7 @@ impl LogManager {
     pub fn open(log_dirs: &[PathBuf], node_id: i32) -> Result<LogManager, BrokerError> {
         let mut cluster_id: Option<String> = None;
         let mut clean_shutdown = true;
+        let mut metadata_directory_id = None;
         for dir in log_dirs {
             std::fs::create_dir_all(dir).map_err(|e| BrokerError::io(dir, e))?;
             let marker_present = dir.join(CLEAN_SHUTDOWN_MARKER).exists();
@@ -68,7 +71,10 @@ impl LogManager {
                 )));
             }
             match &cluster_id {
-                None => cluster_id = Some(props.cluster_id.clone()),
+                None => {
+                    cluster_id = Some(props.cluster_id.clone());
+                    metadata_directory_id = props.directory_id;
+                }
                 Some(c) if *c != props.cluster_id => {
                     return Err(BrokerError::Startup(format!(
                         "data directory {} belongs to cluster {} but {} belongs to cluster {}",
@@ -87,7 +93,13 @@ impl LogManager {
             log_dirs: log_dirs.to_vec(),
             cluster_id: cluster_id.expect("at least one log dir"),
             clean_shutdown,
+            metadata_directory_id,
         })
+    }
+
+    /// The directory id of the metadata log's directory, if its `meta.properties` has one.
+    pub fn metadata_directory_id(&self) -> Option<uuid::Uuid> {
+        self.metadata_directory_id
     }
 
     /// The cluster id.

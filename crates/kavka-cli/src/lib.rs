@@ -44,6 +44,7 @@ pub mod delete_records;
 pub mod dump_log;
 pub mod get_offsets;
 mod line_reader;
+pub mod metadata_quorum;
 pub mod producer_perf;
 pub mod shims;
 pub mod topics;
@@ -78,6 +79,8 @@ pub enum Tool {
     DumpLog(dump_log::Args),
     /// List, describe and abort transactions, describe producers (kafka-transactions.sh).
     Transactions(transactions::Args),
+    /// Describe the metadata quorum (kafka-metadata-quorum.sh).
+    MetadataQuorum(metadata_quorum::Args),
     /// Write kafka-*.sh scripts into DIR that run these tools through this binary.
     InstallShims(shims::Args),
 }
@@ -96,6 +99,7 @@ pub const TOOL_NAMES: &[&str] = &[
     "consumer-perf-test",
     "dump-log",
     "transactions",
+    "metadata-quorum",
     "install-shims",
 ];
 
@@ -115,6 +119,7 @@ impl Tool {
             Tool::ConsumerPerfTest(_) => "consumer-perf-test",
             Tool::DumpLog(_) => "dump-log",
             Tool::Transactions(_) => "transactions",
+            Tool::MetadataQuorum(_) => "metadata-quorum",
             Tool::InstallShims(_) => "install-shims",
         }
     }
@@ -136,6 +141,7 @@ pub async fn run(tool: Tool) -> ExitCode {
         Tool::ConsumerPerfTest(a) => consumer_perf::run(a).await,
         Tool::DumpLog(a) => dump_log::run(a),
         Tool::Transactions(a) => transactions::run(a).await,
+        Tool::MetadataQuorum(a) => metadata_quorum::run(a).await,
         Tool::InstallShims(a) => shims::run(a),
     };
     match result {

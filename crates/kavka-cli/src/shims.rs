@@ -21,6 +21,7 @@ pub const SHIMS: &[(&str, &str)] = &[
     ("kafka-consumer-perf-test.sh", "consumer-perf-test"),
     ("kafka-dump-log.sh", "dump-log"),
     ("kafka-storage.sh", "storage"),
+    ("kafka-metadata-quorum.sh", "metadata-quorum"),
 ];
 
 /// The usage line of `kafka-server-start.sh`, as Kafka prints it.

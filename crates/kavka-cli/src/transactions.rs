@@ -77,7 +77,7 @@ enum Command {
 }
 
 /// Kafka's `prettyPrintTable`: each column padded to its widest cell, tab-separated.
-fn print_table(header: &[&str], rows: &[Vec<String>]) {
+pub(crate) fn print_table(header: &[&str], rows: &[Vec<String>]) {
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
     for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {

@@ -71,6 +71,9 @@ pub trait MetadataLog: Send + fmt::Debug {
     /// The offset of the last committed batch (0 when none).
     fn committed_offset(&self) -> u64;
 
+    /// The current epoch (the quorum's leader epoch).
+    fn epoch(&self) -> u32;
+
     /// The latest snapshot and the committed batches after it.
     fn replay(&self) -> Result<Replay, MetadataError>;
 

@@ -19,6 +19,7 @@ macro_rules! for_each_served_api {
             (DeleteTopics, DeleteTopicsRequest, DeleteTopicsResponse),
             (DescribeConfigs, DescribeConfigsRequest, DescribeConfigsResponse),
             (DescribeCluster, DescribeClusterRequest, DescribeClusterResponse),
+            (DescribeQuorum, DescribeQuorumRequest, DescribeQuorumResponse),
             (AlterConfigs, AlterConfigsRequest, AlterConfigsResponse),
             (IncrementalAlterConfigs, IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse),
             (CreatePartitions, CreatePartitionsRequest, CreatePartitionsResponse),

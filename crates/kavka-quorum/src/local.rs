@@ -96,6 +96,10 @@ impl MetadataLog for LocalLog {
         self.journal.last().0
     }
 
+    fn epoch(&self) -> u32 {
+        self.epoch
+    }
+
     fn replay(&self) -> Result<Replay, MetadataError> {
         let snapshot: Option<ImageSnapshot> = match self.snapshot {
             Some(_) => snapshots::latest(&self.dir)?,

@@ -386,3 +386,50 @@ async fn create_topics_is_bounded_per_request() {
     let codes: Vec<i16> = r.topics.iter().map(|t| t.error_code).collect();
     assert_eq!(codes, [0, 17]);
 }
+
+/// DescribeQuorum of `__cluster_metadata` partitions 0 and 1.
+async fn describe_quorum(c: &mut kavka_client::Connection, version: i16) -> DescribeQuorumResponse {
+    use kavka_protocol::messages::describe_quorum_request::{PartitionData, TopicData};
+    let req = DescribeQuorumRequest::default().with_topics(vec![TopicData::default()
+        .with_topic_name(topic_name("__cluster_metadata"))
+        .with_partitions(vec![
+            PartitionData::default().with_partition_index(0),
+            PartitionData::default().with_partition_index(1),
+        ])]);
+    let Response::DescribeQuorum(r) = c.send(version, Request::DescribeQuorum(req)).await.unwrap()
+    else {
+        panic!()
+    };
+    r
+}
+
+/// DescribeQuorum names this node as the metadata quorum's leader and only voter, with the
+/// metadata log's end as high watermark (moving with each change); another partition is
+/// UNKNOWN_TOPIC_OR_PARTITION.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn describe_quorum_reports_the_single_voter_quorum() {
+    let b = TestBroker::start(&[]);
+    let mut c = b.connect().await;
+    assert_eq!(create_topic(&mut c, "q1", 1).await, 0);
+    let r = describe_quorum(&mut c, 2).await;
+    let [p0, p1] = r.topics[0].partitions.as_slice() else {
+        panic!("{r:?}")
+    };
+    assert_eq!((p0.error_code, p0.leader_id.0, p0.leader_epoch), (0, 1, 1));
+    assert!(p0.high_watermark > 1, "{p0:?}");
+    assert_eq!(p0.current_voters.len(), 1);
+    assert_eq!(p0.current_voters[0].replica_id.0, 1);
+    assert_eq!(p0.current_voters[0].log_end_offset, p0.high_watermark);
+    assert!(p0.observers.is_empty());
+    assert_eq!(p1.error_code, 3, "only partition 0 has a quorum");
+    assert_eq!(r.nodes.len(), 1);
+    let hw = p0.high_watermark;
+
+    assert_eq!(create_topic(&mut c, "q2", 1).await, 0);
+    let r = describe_quorum(&mut c, 0).await;
+    assert_eq!(
+        r.topics[0].partitions[0].high_watermark,
+        hw + 1,
+        "one batch per change"
+    );
+}

@@ -218,6 +218,21 @@ impl Broker {
         self.image.read().expect("image lock poisoned").clone()
     }
 
+    /// The metadata quorum's leader epoch and committed offset (this node is its only voter).
+    pub fn quorum_position(&self) -> (u32, u64) {
+        let (offset, epoch) = self
+            .controller
+            .lock()
+            .expect("controller lock poisoned")
+            .log_position();
+        (epoch, offset)
+    }
+
+    /// The directory id of the metadata log's directory.
+    pub fn metadata_directory_id(&self) -> Option<Uuid> {
+        self.log_manager.metadata_directory_id()
+    }
+
     /// The cluster id.
     pub fn cluster_id(&self) -> &str {
         self.log_manager.cluster_id()

@@ -21,12 +21,14 @@ use crate::wire::{str_bytes, topic_name};
 mod configs;
 mod groups;
 mod partitions;
+mod quorum;
 mod transactions;
 
 pub use crate::offsets::GroupOffset;
 pub use configs::{AlterConfigOp, AlterOpType, ConfigEntry, ConfigResource, ConfigSource};
 pub use groups::{GroupDescription, GroupListing, MemberDescription};
 pub use partitions::{ClusterDescription, DeletedRecords, ListedOffset, OffsetSpec};
+pub use quorum::{QuorumInfo, QuorumReplica};
 pub use transactions::{ProducerState, TransactionDescription, TransactionListing};
 
 /// Admin operations over a [`Client`]; cheap to clone.
