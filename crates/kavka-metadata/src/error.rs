@@ -52,6 +52,21 @@ pub enum MetadataError {
         /// The limit.
         bytes_max: usize,
     },
+    /// This node does not lead the metadata quorum (or lost the lead before the batch was
+    /// committed); `leader` is the voter it knows leads, if any.
+    #[error("this node is not the metadata quorum's leader (leader: {leader:?})")]
+    NotLeader {
+        /// The leader's node id, when known.
+        leader: Option<u64>,
+    },
+    /// A batch was proposed but not known committed within the wait; it may still commit.
+    #[error("metadata batch at offset {offset} not committed within {timeout_ms} ms")]
+    CommitTimeout {
+        /// The offset the batch was proposed at.
+        offset: u64,
+        /// How long the proposer waited.
+        timeout_ms: u64,
+    },
     /// A batch whose offset or epoch does not follow the log's last batch.
     #[error("metadata batch at offset {offset} epoch {epoch} does not follow offset {last_offset} epoch {last_epoch}")]
     OutOfOrder {

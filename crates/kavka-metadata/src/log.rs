@@ -80,4 +80,17 @@ pub trait MetadataLog: Send + fmt::Debug {
     /// Tells the log that `image` is the state after the batch at `offset`; the log may
     /// snapshot it and drop the batches it covers.
     fn applied(&mut self, offset: u64, image: &MetadataImage) -> Result<(), MetadataError>;
+
+    /// Whether this node may append now. `Ok(offset)`: it leads, and a decision must be made
+    /// on an image holding every batch up to `offset` (a new leader's log may end in batches
+    /// of earlier leaders it only now knows committed). [`MetadataError::NotLeader`] otherwise.
+    /// A single voter always leads.
+    fn writable(&self) -> Result<u64, MetadataError> {
+        Ok(self.committed_offset())
+    }
+
+    /// The node id of the quorum's leader, if known (a single voter: `None`, it is itself).
+    fn leader(&self) -> Option<u64> {
+        None
+    }
 }

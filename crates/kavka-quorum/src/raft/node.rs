@@ -87,6 +87,24 @@ impl RaftNode {
     pub fn open(dir: &Path, config: &RaftConfig) -> Result<RaftNode, MetadataError> {
         let store = RaftStore::open(dir, &config.voters)?;
         let applied = store.snapshot_image()?.map_or(0, |(index, _)| index);
+        RaftNode::start(dir, config, store, applied)
+    }
+
+    /// Opens the voter's store in `dir` as [`RaftNode::open`] does, but resumes after the
+    /// commit index on disk: the caller replays [`RaftNode::committed_replay`] itself and
+    /// [`RaftNode::advance`] hands out only what commits after it.
+    pub fn open_at_commit(dir: &Path, config: &RaftConfig) -> Result<RaftNode, MetadataError> {
+        let store = RaftStore::open(dir, &config.voters)?;
+        let applied = store.commit();
+        RaftNode::start(dir, config, store, applied)
+    }
+
+    fn start(
+        dir: &Path,
+        config: &RaftConfig,
+        store: RaftStore,
+        applied: u64,
+    ) -> Result<RaftNode, MetadataError> {
         let raft_config = raft::Config {
             id: config.id,
             election_tick: config.election_ticks,
@@ -112,6 +130,23 @@ impl RaftNode {
     /// The image of the latest snapshot and its offset, if any.
     pub fn snapshot_image(&self) -> Result<Option<(u64, MetadataImage)>, MetadataError> {
         self.raw.store().snapshot_image()
+    }
+
+    /// The latest snapshot and the committed batches after it, as on disk.
+    pub fn committed_replay(&self) -> Result<kavka_metadata::Replay, MetadataError> {
+        self.raw.store().committed_replay()
+    }
+
+    /// Whether this voter leads its term and has committed an entry of that term (so every
+    /// entry of earlier terms is committed too: its state is complete).
+    pub fn leads_with_current_commit(&self) -> bool {
+        let log = &self.raw.raft.raft_log;
+        self.is_leader() && log.term(log.committed).ok() == Some(self.term())
+    }
+
+    /// The index of the last entry in this voter's log.
+    pub fn last_index(&self) -> u64 {
+        self.raw.raft.raft_log.last_index()
     }
 
     /// Advances the voter's clock by one tick.

@@ -7,7 +7,8 @@
 use std::path::{Path, PathBuf};
 
 use kavka_metadata::{
-    decode_snapshot, encode_snapshot, MetadataBatch, MetadataError, MetadataImage, MetadataRecord,
+    decode_snapshot, encode_snapshot, ImageSnapshot, MetadataBatch, MetadataError, MetadataImage,
+    MetadataRecord, Replay,
 };
 use raft::eraftpb::{ConfState, Entry, HardState, Snapshot};
 use raft::{GetEntriesContext, RaftState, StorageError};
@@ -185,6 +186,38 @@ impl RaftStore {
         self.entries.retain(|e| e.index > index);
         self.snapshot = Some((index, term, bytes));
         Ok(())
+    }
+
+    /// The commit index on disk.
+    pub fn commit(&self) -> u64 {
+        self.hard_state.commit
+    }
+
+    /// The latest snapshot and the entries after it up to the commit index on disk: what a
+    /// node starting up replays before the quorum hands it anything new.
+    pub fn committed_replay(&self) -> Result<Replay, MetadataError> {
+        let snapshot = match &self.snapshot {
+            Some((offset, term, bytes)) => {
+                let (_, _, image) = decode_snapshot(bytes).map_err(|e| MetadataError::Corrupt {
+                    path: self.dir.clone(),
+                    reason: e.to_string(),
+                })?;
+                Some(ImageSnapshot {
+                    offset: *offset,
+                    epoch: epoch(*term),
+                    image,
+                })
+            }
+            None => None,
+        };
+        let commit = self.hard_state.commit;
+        let batches = self
+            .entries
+            .iter()
+            .take_while(|e| e.index <= commit)
+            .map(to_batch)
+            .collect::<Result<_, _>>()?;
+        Ok(Replay { snapshot, batches })
     }
 
     /// Bytes of entries after the latest snapshot.
