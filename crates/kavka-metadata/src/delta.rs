@@ -35,6 +35,8 @@ pub struct MetadataDelta {
     pub partitions: Vec<PartitionChange>,
     /// Config resources with a changed key.
     pub configs: BTreeSet<(ConfigResourceType, String)>,
+    /// Brokers that registered.
+    pub brokers: Vec<i32>,
 }
 
 impl MetadataDelta {
@@ -88,7 +90,26 @@ impl MetadataDelta {
                         .configs
                         .insert((c.resource_type, c.resource_name.clone()));
                 }
+                MetadataRecord::RegisterBroker(r) => delta.brokers.push(r.broker_id),
                 MetadataRecord::ProducerIds(_) => {}
+            }
+        }
+        delta
+    }
+
+    /// The changes from `before` to `after` when `after` replaces it whole (a snapshot from
+    /// the quorum's leader): topics created and deleted, partitions changed, and every config
+    /// resource either image names.
+    pub fn of_images(before: &MetadataImage, after: &MetadataImage) -> MetadataDelta {
+        let mut delta = MetadataDelta::between(before, after, &after.to_records());
+        delta.deleted_topics = before
+            .topics()
+            .filter(|t| after.topic_by_id(&t.topic_id).is_none())
+            .cloned()
+            .collect();
+        for record in before.to_records() {
+            if let MetadataRecord::Config(c) = record {
+                delta.configs.insert((c.resource_type, c.resource_name));
             }
         }
         delta

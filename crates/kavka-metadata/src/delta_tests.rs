@@ -91,3 +91,38 @@ fn configs_name_their_resource() {
         ]
     );
 }
+
+#[test]
+fn a_snapshot_replacing_the_image_names_everything_it_changed() {
+    let (before, _) = apply(
+        &MetadataImage::new(),
+        &[
+            topic("gone", 1),
+            partition(1, 0),
+            topic("kept", 2),
+            partition(2, 0),
+            topic_config("gone", "retention.ms", Some("1")),
+        ],
+    );
+    let (after, _) = apply(
+        &MetadataImage::new(),
+        &[
+            topic("kept", 2),
+            led_by(2, 0, 2, 1),
+            topic("new", 3),
+            partition(3, 0),
+        ],
+    );
+    let delta = MetadataDelta::of_images(&before, &after);
+    assert_eq!(delta.created_topics, ["new"]);
+    assert_eq!(delta.deleted_topics.len(), 1);
+    assert_eq!(delta.deleted_topics[0].name, "gone");
+    let changed: Vec<_> = delta.partitions.iter().map(|c| c.topic.as_str()).collect();
+    assert_eq!(changed, ["kept", "new"]);
+    assert!(delta
+        .configs
+        .contains(&(ConfigResourceType::Topic, "gone".to_string())));
+    // Nothing changed, nothing named.
+    let same = MetadataDelta::of_images(&after, &after);
+    assert!(same.created_topics.is_empty() && same.partitions.is_empty());
+}

@@ -14,7 +14,7 @@ use uuid::Uuid;
 use crate::kafka_uuid::METADATA_TOPIC_ID;
 use crate::records::{
     ConfigRecord, ConfigResourceType, MetadataRecord, PartitionRecord, ProducerIdsRecord,
-    RemoveTopicRecord, TopicRecord,
+    RegisterBrokerRecord, RemoveTopicRecord, TopicRecord,
 };
 
 /// Config keys and values of one resource.
@@ -108,6 +108,12 @@ pub enum ReplayError {
         /// The invariant broken.
         reason: &'static str,
     },
+    /// A broker registration with a negative id.
+    #[error("invalid broker id {broker_id}")]
+    InvalidBroker {
+        /// The id in the record.
+        broker_id: i32,
+    },
     /// A config record with an empty key, or a broker resource name that is not a broker id.
     #[error("invalid config {name:?} for {resource_type:?} {resource_name:?}: {reason}")]
     InvalidConfig {
@@ -135,6 +141,8 @@ pub struct MetadataImage {
     broker_configs: BTreeMap<String, ConfigMap>,
     /// The first producer id no block has taken yet (0 before the first block).
     next_producer_id: i64,
+    /// Registered brokers by node id, each as its latest registration.
+    brokers: BTreeMap<i32, RegisterBrokerRecord>,
 }
 
 impl MetadataImage {
@@ -185,13 +193,23 @@ impl MetadataImage {
         }
     }
 
+    /// The registered brokers, by node id.
+    pub fn brokers(&self) -> impl Iterator<Item = &RegisterBrokerRecord> + '_ {
+        self.brokers.values()
+    }
+
+    /// The registration of broker `id`.
+    pub fn broker(&self, id: i32) -> Option<&RegisterBrokerRecord> {
+        self.brokers.get(&id)
+    }
+
     /// The first producer id not handed out in any block: the next block starts here.
     pub fn next_producer_id(&self) -> i64 {
         self.next_producer_id
     }
 
     /// Records that rebuild this image when applied in order to an empty one: the content of a
-    /// snapshot. Producer ids first, then each topic with its partitions and configs, then
+    /// snapshot. Producer ids first, then broker registrations, then each topic with its partitions and configs, then
     /// broker configs.
     pub fn to_records(&self) -> Vec<MetadataRecord> {
         let mut records = Vec::new();
@@ -202,6 +220,12 @@ impl MetadataImage {
                 next_producer_id: self.next_producer_id,
             }));
         }
+        records.extend(
+            self.brokers
+                .values()
+                .cloned()
+                .map(MetadataRecord::RegisterBroker),
+        );
         let config = |resource_type, resource_name: &str, (name, value): (&String, &String)| {
             MetadataRecord::Config(ConfigRecord {
                 resource_type,
@@ -246,6 +270,7 @@ impl MetadataImage {
             MetadataRecord::Config(r) => self.apply_config(r),
             MetadataRecord::RemoveTopic(r) => self.apply_remove_topic(r),
             MetadataRecord::ProducerIds(r) => self.apply_producer_ids(r),
+            MetadataRecord::RegisterBroker(r) => self.apply_register_broker(r),
         }?;
         self.debug_check_invariants();
         Ok(())
@@ -389,6 +414,17 @@ impl MetadataImage {
             });
         }
         self.next_producer_id = r.next_producer_id;
+        Ok(())
+    }
+
+    /// Registers a broker, replacing an earlier registration of the same id.
+    fn apply_register_broker(&mut self, r: &RegisterBrokerRecord) -> Result<(), ReplayError> {
+        if r.broker_id < 0 {
+            return Err(ReplayError::InvalidBroker {
+                broker_id: r.broker_id,
+            });
+        }
+        self.brokers.insert(r.broker_id, r.clone());
         Ok(())
     }
 

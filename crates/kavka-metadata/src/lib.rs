@@ -54,6 +54,6 @@ pub use log::{ImageSnapshot, MetadataLog, Replay};
 pub use meta_properties::MetaProperties;
 pub use records::{
     ConfigRecord, ConfigResourceType, DecodeError, MetadataRecord, PartitionRecord,
-    ProducerIdsRecord, RemoveTopicRecord, TopicRecord,
+    ProducerIdsRecord, RegisterBrokerRecord, RemoveTopicRecord, TopicRecord,
 };
 pub use snapshot::{decode_snapshot, encode_snapshot, SnapshotError};

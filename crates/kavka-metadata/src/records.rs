@@ -22,7 +22,7 @@ use crate::wire::{self, Reader};
 /// Type ids of metadata records. The values are Kafka's metadata record api keys; those not
 /// implemented yet are reserved here so that they keep their number when they are.
 pub mod record_type {
-    /// Reserved: a broker registers (`RegisterBrokerRecord`).
+    /// [`super::RegisterBrokerRecord`].
     pub const REGISTER_BROKER: u16 = 0;
     /// Reserved: a broker leaves (`UnregisterBrokerRecord`).
     pub const UNREGISTER_BROKER: u16 = 1;
@@ -169,6 +169,34 @@ impl ProducerIdsRecord {
     pub const VERSION: u16 = 0;
 }
 
+/// A broker registers (or registers again after a restart, with a new incarnation): its
+/// client endpoint and rack (Kafka's `RegisterBrokerRecord`, one endpoint while Kavka serves one
+/// listener).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegisterBrokerRecord {
+    /// The broker's node id.
+    pub broker_id: i32,
+    /// Random per process start: tells a restart from a duplicate registration.
+    pub incarnation_id: Uuid,
+    /// The metadata offset its registration was committed at, or -1 (set by the writer).
+    pub broker_epoch: i64,
+    /// The listener's name (`PLAINTEXT`).
+    pub listener: String,
+    /// The host clients are told.
+    pub host: String,
+    /// The port clients are told.
+    pub port: i32,
+    /// `broker.rack`.
+    pub rack: Option<String>,
+}
+
+impl RegisterBrokerRecord {
+    /// Stable type id.
+    pub const TYPE_ID: u16 = record_type::REGISTER_BROKER;
+    /// Current (and only) version.
+    pub const VERSION: u16 = 0;
+}
+
 /// Any metadata record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MetadataRecord {
@@ -182,6 +210,8 @@ pub enum MetadataRecord {
     RemoveTopic(RemoveTopicRecord),
     /// See [`ProducerIdsRecord`].
     ProducerIds(ProducerIdsRecord),
+    /// See [`RegisterBrokerRecord`].
+    RegisterBroker(RegisterBrokerRecord),
 }
 
 /// Why bytes do not decode as a [`MetadataRecord`].
@@ -244,6 +274,7 @@ impl MetadataRecord {
             MetadataRecord::Config(_) => ConfigRecord::TYPE_ID,
             MetadataRecord::RemoveTopic(_) => RemoveTopicRecord::TYPE_ID,
             MetadataRecord::ProducerIds(_) => ProducerIdsRecord::TYPE_ID,
+            MetadataRecord::RegisterBroker(_) => RegisterBrokerRecord::TYPE_ID,
         }
     }
 
@@ -255,6 +286,7 @@ impl MetadataRecord {
             MetadataRecord::Config(_) => ConfigRecord::VERSION,
             MetadataRecord::RemoveTopic(_) => RemoveTopicRecord::VERSION,
             MetadataRecord::ProducerIds(_) => ProducerIdsRecord::VERSION,
+            MetadataRecord::RegisterBroker(_) => RegisterBrokerRecord::VERSION,
         }
     }
 
@@ -288,6 +320,15 @@ impl MetadataRecord {
                 buf.put_i64(r.broker_epoch);
                 buf.put_i64(r.next_producer_id);
             }
+            MetadataRecord::RegisterBroker(r) => {
+                buf.put_i32(r.broker_id);
+                wire::put_uuid(buf, &r.incarnation_id);
+                buf.put_i64(r.broker_epoch);
+                wire::put_string(buf, &r.listener);
+                wire::put_string(buf, &r.host);
+                buf.put_i32(r.port);
+                wire::put_nullable_string(buf, r.rack.as_deref());
+            }
         }
     }
 
@@ -310,6 +351,7 @@ impl MetadataRecord {
             ConfigRecord::TYPE_ID => (ConfigRecord::VERSION, decode_config),
             RemoveTopicRecord::TYPE_ID => (RemoveTopicRecord::VERSION, decode_remove_topic),
             ProducerIdsRecord::TYPE_ID => (ProducerIdsRecord::VERSION, decode_producer_ids),
+            RegisterBrokerRecord::TYPE_ID => (RegisterBrokerRecord::VERSION, decode_register),
             _ => return Err(DecodeError::UnknownType { type_id }),
         };
         // Every type is at version 0 today; a later version adds a decoder here.
@@ -364,6 +406,18 @@ fn decode_producer_ids(r: &mut Reader<'_>) -> Result<MetadataRecord, DecodeError
         broker_id: r.i32("broker_id")?,
         broker_epoch: r.i64("broker_epoch")?,
         next_producer_id: r.i64("next_producer_id")?,
+    }))
+}
+
+fn decode_register(r: &mut Reader<'_>) -> Result<MetadataRecord, DecodeError> {
+    Ok(MetadataRecord::RegisterBroker(RegisterBrokerRecord {
+        broker_id: r.i32("broker_id")?,
+        incarnation_id: r.uuid("incarnation_id")?,
+        broker_epoch: r.i64("broker_epoch")?,
+        listener: r.string("listener")?,
+        host: r.string("host")?,
+        port: r.i32("port")?,
+        rack: r.nullable_string("rack")?,
     }))
 }
 

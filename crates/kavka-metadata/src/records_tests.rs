@@ -74,6 +74,23 @@ fn producer_ids_record_round_trips_with_exact_layout() {
 }
 
 #[test]
+fn register_broker_record_round_trips() {
+    for rack in [None, Some("eu-west-1a".to_string())] {
+        round_trip(MetadataRecord::RegisterBroker(
+            crate::RegisterBrokerRecord {
+                broker_id: 3,
+                incarnation_id: Uuid::from_u128(7),
+                broker_epoch: 41,
+                listener: "PLAINTEXT".into(),
+                host: "10.0.0.3".into(),
+                port: 9092,
+                rack,
+            },
+        ));
+    }
+}
+
+#[test]
 fn type_ids_and_versions_are_stable() {
     assert_eq!(TopicRecord::TYPE_ID, 2);
     assert_eq!(PartitionRecord::TYPE_ID, 3);
