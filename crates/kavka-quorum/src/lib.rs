@@ -11,7 +11,8 @@
 //! - [`raft`]: a voter of the Raft quorum over TiKV's `raft` crate: [`raft::RaftStore`]
 //!   (journal, snapshot files and `quorum-state` as `raft::Storage`) and [`raft::RaftNode`]
 //!   (tick, step, propose, and the ready loop with its durability order), checked by a seeded
-//!   simulation (`tests/raft_sim.rs`). Not yet behind `MetadataLog` in the broker.
+//!   simulation (`tests/raft_sim.rs`), and [`raft::QuorumLog`], the `MetadataLog` of a voter
+//!   among several that the broker opens when `controller.quorum.voters` names several.
 //! - `legacy`: the one-time conversion of the journal format without offsets.
 
 pub mod journal;

@@ -13,8 +13,8 @@ use kavka_metadata::{
     ConfigRecord, ConfigResourceType, MetadataError, MetadataLog, MetadataRecord,
 };
 use kavka_quorum::raft::{
-    decode_message, encode_message, Committed, Message, QuorumConfig, QuorumDriver, QuorumLog,
-    RaftConfig, RaftTransport,
+    wire::{decode_message, encode_message},
+    Committed, Message, QuorumConfig, QuorumDriver, QuorumLog, RaftConfig, RaftTransport,
 };
 
 #[derive(Debug, Default)]

@@ -12,21 +12,13 @@ mod hard_state;
 mod node;
 mod quorum_log;
 mod store;
+pub mod wire;
 
 pub use hard_state::HARD_STATE_FILE_NAME;
 pub use node::{Committed, Output, ProposeError, RaftConfig, RaftNode};
-pub use quorum_log::{QuorumConfig, QuorumDriver, QuorumLog, QuorumStatus, RaftTransport};
-pub use raft::eraftpb::Message;
+pub use quorum_log::{
+    Delivery, QuorumConfig, QuorumDriver, QuorumLog, QuorumStatus, RaftTransport,
+};
+pub use raft::eraftpb::{Message, MessageType};
 
-/// Encodes a Raft message for the wire (protobuf, raft-rs's own encoding).
-pub fn encode_message(message: &Message) -> Vec<u8> {
-    use protobuf::Message as _;
-    message.write_to_bytes().unwrap_or_default()
-}
-
-/// Decodes a Raft message from the wire; `None` for bytes that are not one.
-pub fn decode_message(bytes: &[u8]) -> Option<Message> {
-    use protobuf::Message as _;
-    Message::parse_from_bytes(bytes).ok()
-}
 pub use store::RaftStore;

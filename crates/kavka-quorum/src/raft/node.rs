@@ -177,6 +177,45 @@ impl RaftNode {
             })
     }
 
+    /// Proposes `records` whatever this voter's role: a follower forwards them to the leader it
+    /// knows (raft-rs's proposal forwarding), with no word back on whether they commit; the
+    /// caller watches the committed log for them. For writes the leader need not decide.
+    pub fn forward(&mut self, records: Vec<MetadataRecord>) -> Result<(), ProposeError> {
+        let data = entry_data(records)?;
+        self.raw
+            .propose(Vec::new(), data)
+            .map_err(|_| ProposeError::NotLeader {
+                leader: self.leader(),
+            })
+    }
+
+    /// Each voter's id and the last index the leader knows it holds (the leader: its own
+    /// last index); empty unless this voter leads.
+    pub fn progress(&self) -> Vec<(u64, u64)> {
+        if !self.is_leader() {
+            return Vec::new();
+        }
+        let me = self.id();
+        let mut voters: Vec<(u64, u64)> = self
+            .raw
+            .raft
+            .prs()
+            .iter()
+            .map(|(&id, pr)| {
+                (
+                    id,
+                    if id == me {
+                        self.last_index()
+                    } else {
+                        pr.matched
+                    },
+                )
+            })
+            .collect();
+        voters.sort_unstable();
+        voters
+    }
+
     /// This voter's id.
     pub fn id(&self) -> u64 {
         self.raw.raft.id

@@ -63,6 +63,8 @@ struct Shared {
 struct State {
     node: RaftNode,
     inbox: Vec<Message>,
+    /// What the transport found out about deliveries, for the leader.
+    reports: Vec<Delivery>,
     /// A proposal waits for the ready loop.
     proposed: bool,
     /// The last offset handed to the applier.
@@ -102,6 +104,7 @@ impl QuorumLog {
             state: Mutex::new(State {
                 node,
                 inbox: Vec::new(),
+                reports: Vec::new(),
                 proposed: false,
                 handed,
                 waiting: HashMap::new(),
@@ -134,6 +137,30 @@ impl QuorumLog {
         self.shared.work.notify_one();
     }
 
+    /// Sends `records` to the leader to append as they are (a follower forwards them); whether
+    /// they commit shows in the committed log only. For writes that need no decision by the
+    /// leader, such as a broker's registration.
+    pub fn forward(&self, records: Vec<MetadataRecord>) -> Result<(), MetadataError> {
+        let mut st = self.lock();
+        match st.node.forward(records) {
+            Ok(()) => {
+                st.proposed = true;
+                self.shared.work.notify_one();
+                Ok(())
+            }
+            Err(ProposeError::NotLeader { leader }) => Err(MetadataError::NotLeader { leader }),
+            Err(ProposeError::Metadata(e)) => Err(e),
+        }
+    }
+
+    /// Tells the voter what became of a message it sent: a voter that cannot be reached is
+    /// probed again rather than streamed to, and a snapshot's fate releases that voter.
+    pub fn report(&self, delivery: Delivery) {
+        let mut st = self.lock();
+        st.reports.push(delivery);
+        self.shared.work.notify_one();
+    }
+
     /// This voter's id, term, leader and whether it leads, for DescribeQuorum.
     pub fn status(&self) -> QuorumStatus {
         let st = self.lock();
@@ -143,6 +170,7 @@ impl QuorumLog {
             leader: st.node.leader(),
             commit: st.node.commit_index(),
             last_index: st.node.last_index(),
+            progress: st.node.progress(),
         }
     }
 
@@ -151,8 +179,25 @@ impl QuorumLog {
     }
 }
 
-/// What a voter knows of its quorum.
+/// What the transport learnt about a message to another voter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// Voter `to` could not be reached.
+    Unreachable {
+        /// The voter.
+        to: u64,
+    },
+    /// A snapshot to voter `to` was written to its connection, or not.
+    Snapshot {
+        /// The voter.
+        to: u64,
+        /// Whether it was.
+        delivered: bool,
+    },
+}
+
+/// What a voter knows of its quorum.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QuorumStatus {
     /// This voter.
     pub id: u64,
@@ -164,6 +209,8 @@ pub struct QuorumStatus {
     pub commit: u64,
     /// The last index in this voter's log.
     pub last_index: u64,
+    /// On the leader: each voter and the last index it is known to hold.
+    pub progress: Vec<(u64, u64)>,
 }
 
 fn drive(shared: &Shared, tick: Duration, transport: &dyn RaftTransport, sink: &Sender<Committed>) {
@@ -172,7 +219,8 @@ fn drive(shared: &Shared, tick: Duration, transport: &dyn RaftTransport, sink: &
         let mut st = shared.state.lock().expect("quorum lock poisoned");
         loop {
             let now = Instant::now();
-            if st.stop || !st.inbox.is_empty() || st.proposed || now >= next_tick {
+            let pending = !st.inbox.is_empty() || !st.reports.is_empty() || st.proposed;
+            if st.stop || pending || now >= next_tick {
                 break;
             }
             st = shared
@@ -193,6 +241,12 @@ fn drive(shared: &Shared, tick: Duration, transport: &dyn RaftTransport, sink: &
         }
         for m in std::mem::take(&mut st.inbox) {
             st.node.step(m);
+        }
+        for r in std::mem::take(&mut st.reports) {
+            match r {
+                Delivery::Unreachable { to } => st.node.report_unreachable(to),
+                Delivery::Snapshot { to, delivered } => st.node.report_snapshot(to, delivered),
+            }
         }
         st.proposed = false;
         let out = match st.node.advance() {
@@ -334,7 +388,8 @@ impl MetadataLog for QuorumLog {
             return Err(failed(reason));
         }
         if st.node.leads_with_current_commit() {
-            Ok(st.node.commit_index())
+            // Every entry in the log, so a decision sees writes whose wait timed out too.
+            Ok(st.node.last_index())
         } else {
             Err(MetadataError::NotLeader {
                 leader: st.node.leader().filter(|&l| l != st.node.id()),

@@ -1,0 +1,20 @@
+//! Any bytes as the controller channel's frames: a frame header, a hello and a Raft message.
+//! Decoding never panics and never allocates beyond the input (a frame length above the limit
+//! is refused from the header); what decodes encodes back to the same.
+#![no_main]
+
+use kavka_quorum::raft::wire::{decode_hello, decode_message, encode_hello, encode_message, frame_len};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    if let Some(header) = data.get(..4) {
+        let _ = frame_len(header.try_into().expect("4 bytes"));
+    }
+    if let Ok(hello) = decode_hello(data) {
+        assert_eq!(decode_hello(&encode_hello(&hello)).expect("re-encoded hello"), hello);
+    }
+    if let Ok(message) = decode_message(data) {
+        let again = encode_message(&message);
+        assert_eq!(decode_message(&again).expect("re-encoded message"), message);
+    }
+});
