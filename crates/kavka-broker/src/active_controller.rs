@@ -29,6 +29,18 @@ impl ActiveController {
         (self.log.committed_offset(), self.log.epoch())
     }
 
+    /// Whether this node may write now, and the offset the image must hold before deciding
+    /// (see [`MetadataLog::writable`]).
+    pub fn writable(&self) -> Result<u64, MetadataError> {
+        self.log.writable()
+    }
+
+    /// Decides from `image` from now on (a quorum's leader: the published image, which holds
+    /// what other leaders wrote).
+    pub fn reset_image(&mut self, image: Arc<MetadataImage>) {
+        self.image = image;
+    }
+
     /// The image decisions are checked against.
     pub fn image(&self) -> &Arc<MetadataImage> {
         &self.image

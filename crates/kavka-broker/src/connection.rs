@@ -14,11 +14,14 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::broker::Broker;
+use crate::forward;
 use crate::handlers::{self, api_versions, fetch, Outcome, RequestContext};
 use kavka_protocol::fetch_zero_copy::{self, Piece};
 use kavka_protocol::response::Response;
 use tokio::io::Interest;
 
+/// How long a request forwarded to the controller may take.
+const FORWARD_TIMEOUT_MS: u64 = 30_000;
 /// Read buffer capacity kept between requests.
 const READ_BUFFER_BYTES: usize = 64 * 1024;
 /// Largest request frame of any API but Produce. The generated decoder reserves memory per
@@ -110,6 +113,15 @@ pub async fn serve(broker: Arc<Broker>, mut stream: TcpStream, peer: SocketAddr)
                 tracing::warn!(%peer, api = ?api_key, version = peek.api_version, "closing connection: api version not served");
                 return;
             }
+            if let Some(response) = forward_to_controller(&broker, api_key, &frame).await {
+                write_buf.extend_from_slice(&(response.len() as u32).to_be_bytes());
+                write_buf.extend_from_slice(&response);
+                if let Err(e) = stream.write_all(&write_buf).await {
+                    tracing::debug!(%peer, error = %e, "connection write failed");
+                    return;
+                }
+                continue;
+            }
             let (header, request) = match decode_request(frame) {
                 Ok(decoded) => decoded,
                 Err(e) => {
@@ -171,6 +183,24 @@ pub async fn serve(broker: Arc<Broker>, mut stream: TcpStream, peer: SocketAddr)
         }
         if read_buf.capacity() > 16 * READ_BUFFER_BYTES {
             read_buf = BytesMut::with_capacity(READ_BUFFER_BYTES);
+        }
+    }
+}
+
+/// The controller's response to a controller request this node does not lead for, relayed
+/// unchanged; `None` to answer here (this node leads, or no leader is known: the handler then
+/// answers NOT_CONTROLLER, or the relay failed and the client retries).
+async fn forward_to_controller(broker: &Broker, api_key: ApiKey, frame: &[u8]) -> Option<Vec<u8>> {
+    if !forward::is_controller_api(api_key) {
+        return None;
+    }
+    let address = broker.controller_address()?;
+    let timeout = std::time::Duration::from_millis(FORWARD_TIMEOUT_MS);
+    match forward::relay(&address, frame, timeout).await {
+        Ok(response) => Some(response),
+        Err(e) => {
+            tracing::warn!(api = ?api_key, controller = %address, error = %e, "request not forwarded to the controller");
+            None
         }
     }
 }

@@ -15,6 +15,9 @@
 //!   `__transaction_state`, and the marker writer.
 //! - [`replica_manager`] / [`purgatory`]: hosted partitions, and delayed fetches waiting on appends.
 //! - [`retention`] / [`cleaner`]: background deletion of old segments and log compaction.
+//! - [`forward`]: controller requests a non-leader passes on to the quorum's leader.
+//! - [`quorum`]: this node as a voter of a metadata quorum of several controllers: the
+//!   controller channel (TCP) and the voter's log.
 //! - [`producer_ids`]: producer id blocks in the metadata log, handed out by InitProducerId.
 //! - [`log_manager`]: data directories, `meta.properties`, the clean-shutdown marker.
 //! - [`config`] / [`topic_config`]: broker and topic configuration in Kafka's words.
@@ -27,11 +30,13 @@ pub mod connection;
 pub mod controller;
 pub mod coordinator_runtime;
 pub mod error;
+pub mod forward;
 pub mod group_coordinator;
 pub mod handlers;
 pub mod log_manager;
 pub mod producer_ids;
 pub mod purgatory;
+pub mod quorum;
 pub mod replica_manager;
 pub mod retention;
 pub mod server;

@@ -38,7 +38,11 @@ pub fn partition_dir_name(topic: &str, partition: i32) -> String {
 impl LogManager {
     /// Creates and formats the directories as needed, checks that they belong to this node and
     /// one cluster, and reads (then removes) the clean-shutdown markers.
-    pub fn open(log_dirs: &[PathBuf], node_id: i32) -> Result<LogManager, BrokerError> {
+    pub fn open(
+        log_dirs: &[PathBuf],
+        node_id: i32,
+        format_missing: bool,
+    ) -> Result<LogManager, BrokerError> {
         let mut cluster_id: Option<String> = None;
         let mut clean_shutdown = true;
         let mut metadata_directory_id = None;
@@ -47,6 +51,12 @@ impl LogManager {
             let marker_present = dir.join(CLEAN_SHUTDOWN_MARKER).exists();
             let (props, fresh) = match MetaProperties::load(dir)? {
                 Some(p) => (p, false),
+                None if !format_missing => {
+                    return Err(BrokerError::Startup(format!(
+                        "data directory {} is not formatted: a node of a quorum must be formatted with the cluster's id first (kavka storage format --cluster-id ID --config FILE)",
+                        dir.display()
+                    )))
+                }
                 None => {
                     let mut p = MetaProperties::generate(node_id);
                     if let Some(c) = &cluster_id {
@@ -256,7 +266,7 @@ mod tests {
     fn leftovers_of_deleted_partitions_are_removed_and_strays_kept_aside() {
         let tmp = tempfile::tempdir().unwrap();
         let dirs = vec![tmp.path().to_path_buf()];
-        let lm = LogManager::open(&dirs, 1).unwrap();
+        let lm = LogManager::open(&dirs, 1, true).unwrap();
         std::fs::create_dir_all(tmp.path().join("gone-0.17-delete")).unwrap();
         std::fs::write(
             tmp.path().join("gone-0.17-delete/00000000000000000000.log"),
@@ -280,17 +290,17 @@ mod tests {
     fn format_then_reopen_keeps_cluster_id_and_reads_marker() {
         let tmp = tempfile::tempdir().unwrap();
         let dirs = vec![tmp.path().join("a"), tmp.path().join("b")];
-        let lm = LogManager::open(&dirs, 1).unwrap();
+        let lm = LogManager::open(&dirs, 1, true).unwrap();
         assert!(lm.clean_shutdown(), "fresh directories need no recovery");
         lm.clear_clean_shutdown_markers().unwrap();
-        assert!(!LogManager::open(&dirs, 1).unwrap().clean_shutdown());
+        assert!(!LogManager::open(&dirs, 1, true).unwrap().clean_shutdown());
         let id = lm.cluster_id().to_string();
         lm.write_clean_shutdown_markers().unwrap();
-        let lm = LogManager::open(&dirs, 1).unwrap();
+        let lm = LogManager::open(&dirs, 1, true).unwrap();
         assert!(lm.clean_shutdown());
         assert_eq!(lm.cluster_id(), id);
         lm.clear_clean_shutdown_markers().unwrap();
-        assert!(!LogManager::open(&dirs, 1).unwrap().clean_shutdown());
-        assert!(LogManager::open(&dirs, 2).is_err());
+        assert!(!LogManager::open(&dirs, 1, true).unwrap().clean_shutdown());
+        assert!(LogManager::open(&dirs, 2, true).is_err());
     }
 }

@@ -50,6 +50,7 @@ pub async fn start(config: BrokerConfig) -> Result<RunningBroker, BrokerError> {
     let bind = config.listener.bind_address();
     let broker = tokio::task::block_in_place(|| Broker::open(config))?;
     let broker = Arc::new(broker);
+    broker.start_applier()?;
     let listener = TcpListener::bind(&bind)
         .await
         .map_err(|e| BrokerError::Startup(format!("cannot listen on {bind}: {e}")))?;
@@ -98,6 +99,7 @@ async fn serve(
     let txn_timers = tokio::spawn(crate::txn_coordinator::markers::run_timers(broker.clone()));
     let txn_markers = tokio::spawn(crate::txn_coordinator::markers::run(broker.clone()));
     let cleaners = crate::cleaner::spawn(broker.clone());
+    let registration = tokio::spawn(broker.clone().run_registration());
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -126,7 +128,7 @@ async fn serve(
     let _ = producer_expiration.await;
     groups.abort();
     let _ = groups.await;
-    for task in [txn_timers, txn_markers] {
+    for task in [txn_timers, txn_markers, registration] {
         task.abort();
         let _ = task.await;
     }

@@ -22,10 +22,10 @@ pub enum StorageCommand {
         /// Skip directories already formatted instead of failing.
         #[arg(short = 'g', long = "ignore-formatted")]
         ignore_formatted: bool,
-        /// This node alone is the initial controller quorum (the only quorum Kavka forms yet).
+        /// This node alone is the initial controller quorum (the default without controller.quorum.voters).
         #[arg(short = 's', long = "standalone")]
         standalone: bool,
-        /// The initial voters, `id@host:port:directory-id,...`.
+        /// The initial voters, `id@host:port:directory-id,...` (must restate controller.quorum.voters).
         #[arg(short = 'I', long = "initial-controllers", value_name = "VOTERS")]
         initial_controllers: Option<String>,
         /// Format without an initial voter set.
@@ -66,16 +66,26 @@ pub fn run(command: StorageCommand) -> ExitCode {
             no_initial_controllers: _,
             release_version: _,
         } => {
-            if initial_controllers.is_some() {
-                eprintln!(
-                    "--initial-controllers is not supported yet: a Kavka quorum has one voter until the multi-node quorum is wired (use --standalone)"
-                );
-                return ExitCode::FAILURE;
-            }
             let config = match load(&config) {
                 Ok(c) => c,
                 Err(code) => return code,
             };
+            if let Some(voters) = initial_controllers {
+                // The quorum is the static `controller.quorum.voters`; the flag may restate it.
+                let mut named: Vec<i32> = voters
+                    .split(',')
+                    .filter_map(|v| v.split_once('@').and_then(|(id, _)| id.trim().parse().ok()))
+                    .collect();
+                let mut configured: Vec<i32> = config.voters.iter().map(|v| v.id).collect();
+                named.sort_unstable();
+                configured.sort_unstable();
+                if named.is_empty() || named != configured {
+                    eprintln!(
+                        "--initial-controllers must name the voters of controller.quorum.voters ({configured:?}): Kavka's quorum is the static voter set"
+                    );
+                    return ExitCode::FAILURE;
+                }
+            }
             let options = FormatOptions {
                 cluster_id,
                 ignore_formatted,

@@ -8,9 +8,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Condvar, Mutex, RwLock};
 
-use kavka_metadata::{MetadataImage, MetadataLog, MetadataRecord, TopicImage};
+use kavka_metadata::{MetadataImage, MetadataLog, Replay, TopicImage};
 use kavka_protocol::ErrorCode;
 use kavka_quorum::LocalLog;
 use uuid::Uuid;
@@ -26,7 +26,12 @@ use crate::replica_manager::{Partition, ReplicaManager};
 use crate::topic_config::ConfigLayers;
 use crate::txn_coordinator::{TxnCoordinator, TRANSACTION_STATE_TOPIC};
 
+mod change;
 mod publish;
+mod register;
+mod remote;
+
+pub use register::BrokerEndpoint;
 
 /// Shared state of a running node.
 #[derive(Debug)]
@@ -40,6 +45,12 @@ pub struct Broker {
     /// The offset of the last batch published to `image` and the partitions; the lock keeps
     /// batches published in order.
     published: Mutex<u64>,
+    /// Signalled whenever `published` moves.
+    published_moved: Condvar,
+    /// Random per process start; tells the quorum this is a new start of the broker.
+    incarnation: Uuid,
+    /// This node's voter when the metadata quorum has several (`None`: the local log).
+    quorum: Option<crate::quorum::Quorum>,
     /// The broker's image, for readers (replaced at every published batch).
     image: RwLock<Arc<MetadataImage>>,
     /// Hosted partitions.
@@ -54,6 +65,19 @@ pub struct Broker {
     txns: TxnCoordinator,
 }
 
+/// The metadata quorum seen from its leader (see [`Broker::quorum_view`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuorumView {
+    /// The leader's node id.
+    pub leader: i32,
+    /// The leader epoch (Raft term).
+    pub epoch: i32,
+    /// One past the last committed offset.
+    pub high_watermark: i64,
+    /// Each voter's node id and log end offset.
+    pub voters: Vec<(i32, i64)>,
+}
+
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
@@ -66,19 +90,26 @@ impl Broker {
     /// Opens the data directories and the metadata log, then every partition log of the image
     /// (recovering them after an unclean shutdown).
     pub fn open(config: BrokerConfig) -> Result<Broker, BrokerError> {
-        let log_manager = LogManager::open(&config.log_dirs, config.node_id)?;
+        let replicated = config.voters.len() > 1;
+        // A node of a quorum must share the cluster id the operator formatted every node with.
+        let log_manager = LogManager::open(&config.log_dirs, config.node_id, !replicated)?;
         if !log_manager.clean_shutdown() {
             tracing::info!("no clean-shutdown marker: partition logs will be recovered");
         }
-        let log = LocalLog::open(
-            &log_manager.metadata_dir(),
-            config.metadata_snapshot_bytes_min,
-        )?;
-        let replay = log.replay()?;
+        let metadata_dir = log_manager.metadata_dir();
+        let (log, replay, quorum): (Box<dyn MetadataLog>, Replay, _) = if replicated {
+            let (quorum, replay) =
+                crate::quorum::Quorum::open(&config, &metadata_dir, log_manager.cluster_id())?;
+            (Box::new(quorum.log()), replay, Some(quorum))
+        } else {
+            let log = LocalLog::open(&metadata_dir, config.metadata_snapshot_bytes_min)?;
+            let replay = log.replay()?;
+            (Box::new(log), replay, None)
+        };
         let batches = replay.batches.len();
         let (image, offset) = replay.into_image()?;
         tracing::info!(
-            path = %log.journal().path().display(),
+            path = %metadata_dir.display(),
             offset,
             batches,
             topics = image.topic_count(),
@@ -93,8 +124,11 @@ impl Broker {
             advertised: RwLock::new((config.advertised.host.clone(), config.advertised.port)),
             config,
             log_manager,
-            controller: Mutex::new(ActiveController::new(Box::new(log), image.clone())),
+            controller: Mutex::new(ActiveController::new(log, image.clone())),
             published: Mutex::new(offset),
+            published_moved: Condvar::new(),
+            incarnation: kavka_metadata::random_kafka_uuid(),
+            quorum,
             image: RwLock::new(image.clone()),
             groups: GroupCoordinator::new(config_group, replicas.purgatory.clone()),
             replicas,
@@ -218,7 +252,8 @@ impl Broker {
         self.image.read().expect("image lock poisoned").clone()
     }
 
-    /// The metadata quorum's leader epoch and committed offset (this node is its only voter).
+    /// The metadata quorum's leader epoch and committed offset when this node is its only
+    /// voter.
     pub fn quorum_position(&self) -> (u32, u64) {
         let (offset, epoch) = self
             .controller
@@ -226,6 +261,50 @@ impl Broker {
             .expect("controller lock poisoned")
             .log_position();
         (epoch, offset)
+    }
+
+    /// The metadata quorum as DescribeQuorum reports it: leader, epoch, high watermark and
+    /// each voter's log end (Kafka's offsets: one past the last entry). `None` on a voter that
+    /// does not lead (only the leader knows the others' progress).
+    pub fn quorum_view(&self) -> Option<QuorumView> {
+        let Some(q) = &self.quorum else {
+            let (epoch, committed) = self.quorum_position();
+            let end = committed as i64 + 1;
+            return Some(QuorumView {
+                leader: self.config.node_id,
+                epoch: epoch as i32,
+                high_watermark: end,
+                voters: vec![(self.config.node_id, end)],
+            });
+        };
+        let status = q.status();
+        if status.progress.is_empty() {
+            return None;
+        }
+        Some(QuorumView {
+            leader: self.config.node_id,
+            epoch: i32::try_from(status.term).unwrap_or(i32::MAX),
+            high_watermark: status.commit as i64 + 1,
+            voters: status
+                .progress
+                .iter()
+                .map(|&(id, matched)| (crate::quorum::node_id(id), matched as i64 + 1))
+                .collect(),
+        })
+    }
+
+    /// This node's voter, when the quorum has several.
+    pub fn quorum(&self) -> Option<&crate::quorum::Quorum> {
+        self.quorum.as_ref()
+    }
+
+    /// The node clients send controller requests to: the quorum's leader (-1 while there is
+    /// none), or this node when it is the only voter.
+    pub fn controller_id(&self) -> i32 {
+        match &self.quorum {
+            Some(q) => q.leader_node().unwrap_or(-1),
+            None => self.config.node_id,
+        }
     }
 
     /// The directory id of the metadata log's directory.
@@ -257,62 +336,19 @@ impl Broker {
         self.log_manager.log_dirs()
     }
 
-    /// Runs a controller decision against the controller's image, writes its records to the
-    /// metadata log, then publishes the committed batch. `decide` returns the records (and a
-    /// value for the caller) or a refusal; nothing is written on refusal, nor when
-    /// `validate_only`.
-    pub fn change_metadata<T>(
+    /// The partitions of an internal topic in index order, `None` for those another broker
+    /// hosts (none without the topic).
+    fn internal_partitions(
         &self,
-        validate_only: bool,
-        decide: impl FnOnce(&MetadataImage) -> Result<(T, Vec<MetadataRecord>), Refusal>,
-    ) -> Result<T, Refusal> {
-        let mut controller = self.controller.lock().expect("controller lock poisoned");
-        // Whatever the outcome, answer only once every batch written before is published: a
-        // caller told TOPIC_ALREADY_EXISTS (or nothing to do) then finds the topic hosted.
-        let settled = |controller| {
-            let published = self.published.lock().expect("published lock poisoned");
-            drop(controller);
-            drop(published);
-        };
-        let (value, records) = match decide(controller.image()) {
-            Ok(decided) => decided,
-            Err(refusal) => {
-                settled(controller);
-                return Err(refusal);
-            }
-        };
-        if validate_only {
-            settled(controller);
-            return Ok(value);
-        }
-        let batch = match controller.write(records) {
-            Ok(Some(batch)) => batch,
-            Ok(None) => {
-                settled(controller);
-                return Ok(value);
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "metadata commit failed");
-                settled(controller);
-                return Err((ErrorCode::UNKNOWN_SERVER_ERROR, e.to_string()));
-            }
-        };
-        // Taken before the controller lock is let go, so batches are published in the order
-        // they were written while the next decision can already be made.
-        let mut published = self.published.lock().expect("published lock poisoned");
-        drop(controller);
-        self.publish(&mut published, &batch);
-        Ok(value)
-    }
-
-    /// The hosted partitions of an internal topic, in index order (none without the topic).
-    fn internal_partitions(&self, image: &MetadataImage, topic: &str) -> Vec<Arc<Partition>> {
+        image: &MetadataImage,
+        topic: &str,
+    ) -> Vec<Option<Arc<Partition>>> {
         image
             .topic_by_name(topic)
             .map(|t| {
                 t.partitions
                     .keys()
-                    .filter_map(|&i| self.replicas.get(&t.name, &t.topic_id, i))
+                    .map(|&i| self.replicas.get(&t.name, &t.topic_id, i))
                     .collect()
             })
             .unwrap_or_default()
@@ -410,6 +446,16 @@ impl Broker {
 
     /// Creates a topic (CreateTopics and auto-creation).
     pub fn create_topic(&self, spec: &TopicSpec, validate_only: bool) -> Result<Uuid, Refusal> {
+        if let Some(address) = self.controller_address() {
+            let topic_id = self.create_topic_at(&address, spec, validate_only)?;
+            if !validate_only {
+                // Answer once the topic is known here too, as the leader does.
+                let timeout =
+                    std::time::Duration::from_millis(self.config.quorum_request_timeout_ms);
+                self.wait_image(timeout, |image| image.topic_by_id(&topic_id).is_some());
+            }
+            return Ok(topic_id);
+        }
         let node_id = self.config.node_id;
         self.change_metadata(validate_only, |image| {
             controller::create_topic(image, node_id, spec)
@@ -453,6 +499,9 @@ impl Broker {
     /// A producer id never given out before (InitProducerId); commits a new block of ids to
     /// the metadata log when this broker's block is used up.
     pub fn new_producer_id(&self) -> Result<i64, Refusal> {
+        if let Some(address) = self.controller_address() {
+            return self.producer_id_at(&address);
+        }
         let node_id = self.config.node_id;
         self.producer_ids.next_id(|| {
             self.change_metadata(false, |image| {
@@ -480,6 +529,9 @@ impl Broker {
 
     /// Closes every log and writes the clean-shutdown markers.
     pub fn close(&self) -> Result<(), BrokerError> {
+        if let Some(q) = &self.quorum {
+            q.stop();
+        }
         let errors = self.replicas.close_all();
         if errors.is_empty() {
             self.log_manager.write_clean_shutdown_markers()?;

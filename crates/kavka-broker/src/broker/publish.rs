@@ -6,14 +6,19 @@
 //! deleted when its topic is deleted or this node leaves its replica set; configs are reloaded
 //! for the topics a config change touches.
 
+use std::sync::mpsc::Receiver;
 use std::sync::Arc;
 
 use kavka_metadata::{
-    ConfigResourceType, MetadataBatch, MetadataDelta, MetadataImage, PartitionChange, TopicImage,
+    ConfigResourceType, MetadataBatch, MetadataDelta, MetadataImage, MetadataLog, PartitionChange,
+    TopicImage,
 };
+
+use kavka_quorum::raft::Committed;
 
 use super::Broker;
 use crate::controller;
+use crate::error::BrokerError;
 use crate::txn_coordinator::TRANSACTION_STATE_TOPIC;
 
 impl Broker {
@@ -29,16 +34,71 @@ impl Broker {
         let before = self.image();
         let mut after = MetadataImage::clone(&before);
         for record in &batch.records {
-            // The controller checked every record against the same image.
-            after
-                .apply(record)
-                .expect("a committed metadata record applies to the image");
+            // The controller checked every record against the same image; were one not to
+            // apply, every node skips it alike.
+            if let Err(e) = after.apply(record) {
+                tracing::error!(offset = batch.offset, error = %e, "committed metadata record skipped: it does not apply");
+            }
         }
         let after = Arc::new(after);
         *self.image.write().expect("image lock poisoned") = after.clone();
         *published = batch.offset;
+        self.published_moved.notify_all();
         let delta = MetadataDelta::between(&before, &after, &batch.records);
         self.apply_delta(&before, &after, &delta);
+    }
+
+    /// Replaces the image with a leader's snapshot up to `offset` (this node was too far
+    /// behind for the log), applying the difference to the partitions and coordinators.
+    fn publish_snapshot(&self, published: &mut u64, offset: u64, image: MetadataImage) {
+        let before = self.image();
+        let after = Arc::new(image);
+        *self.image.write().expect("image lock poisoned") = after.clone();
+        *published = offset;
+        self.published_moved.notify_all();
+        tracing::info!(
+            offset,
+            "metadata image replaced by the quorum leader's snapshot"
+        );
+        let delta = MetadataDelta::of_images(&before, &after);
+        self.apply_delta(&before, &after, &delta);
+    }
+
+    /// Starts the applier of a quorum's committed batches: every batch the voter hands over,
+    /// whoever wrote it, is published in order, and the voter may then snapshot the image.
+    /// Nothing to do with the local log (its writer publishes).
+    pub fn start_applier(self: &Arc<Self>) -> Result<(), BrokerError> {
+        let Some(committed) = self.quorum.as_ref().and_then(|q| q.take_committed()) else {
+            return Ok(());
+        };
+        let broker = self.clone();
+        std::thread::Builder::new()
+            .name("kavka-metadata-applier".into())
+            .spawn(move || broker.apply_committed(&committed))
+            .map(|_| ())
+            .map_err(|e| BrokerError::Startup(format!("metadata applier thread: {e}")))
+    }
+
+    fn apply_committed(&self, committed: &Receiver<Committed>) {
+        let Some(quorum) = &self.quorum else { return };
+        for item in committed {
+            let mut published = self.published.lock().expect("published lock poisoned");
+            match item {
+                Committed::Batch(batch) if batch.offset > *published => {
+                    self.publish(&mut published, &batch)
+                }
+                Committed::Snapshot { offset, image } if offset > *published => {
+                    self.publish_snapshot(&mut published, offset, image)
+                }
+                _ => continue,
+            }
+            let offset = *published;
+            drop(published);
+            // A failed snapshot is retried after the next batch; it only lengthens replay.
+            if let Err(e) = MetadataLog::applied(&mut quorum.log(), offset, &self.image()) {
+                tracing::warn!(error = %e, offset, "metadata snapshot failed");
+            }
+        }
     }
 
     fn apply_delta(&self, before: &MetadataImage, after: &MetadataImage, delta: &MetadataDelta) {

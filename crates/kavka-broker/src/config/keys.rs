@@ -102,6 +102,8 @@ pub const BROKER_KEYS: &[BrokerKey] = &[
         AliasOf("node.id"),
         "the node id's older name",
     ),
+    key("broker.rack", T::String, Rule::Text, None, Acts,
+        "this broker's rack, told to clients in Metadata and DescribeCluster"),
     key(
         "connections.max.idle.ms",
         T::Long,
@@ -112,8 +114,12 @@ pub const BROKER_KEYS: &[BrokerKey] = &[
     ),
     ignored("controller.listener.names"),
     ignored("controller.quorum.bootstrap.servers"),
+    key("controller.quorum.election.timeout.ms", T::Int, Rule::Int(10), Some("1000"), Acts,
+        "a voter that hears no leader for this long (plus a random part) starts an election"),
+    key("controller.quorum.request.timeout.ms", T::Int, Rule::Int(1), Some("2000"), Acts,
+        "how long a metadata change waits for the quorum to commit it"),
     key("controller.quorum.voters", T::List, Rule::Text, None, Acts,
-        "the controller quorum, `id@host:port,...`; only this node alone until the multi-node quorum is wired"),
+        "the controller quorum, `id@host:port,...`: several voters replicate the metadata log with Raft (each node a voter; the address is its controller channel)"),
     key(
         "default.replication.factor",
         T::Int,

@@ -139,6 +139,17 @@ pub struct BrokerConfig {
     /// `metadata.log.max.record.bytes.between.snapshots`: metadata log bytes after which the
     /// image is snapshotted and the log before it dropped.
     pub metadata_snapshot_bytes_min: u64,
+    /// `controller.quorum.voters`: every voter of the metadata quorum (empty: this node alone).
+    pub voters: Vec<Voter>,
+    /// Where this node's controller channel binds: the controller listener of `listeners`
+    /// (`controller.listener.names`) when there is one, else its own voter address.
+    pub controller_bind: Option<(String, u16)>,
+    /// `controller.quorum.election.timeout.ms`.
+    pub quorum_election_timeout_ms: u64,
+    /// `broker.rack`.
+    pub rack: Option<String>,
+    /// `controller.quorum.request.timeout.ms`.
+    pub quorum_request_timeout_ms: u64,
     /// Every key given (file then overrides), for DescribeConfigs sources.
     pub given: BTreeMap<String, String>,
 }
@@ -199,17 +210,27 @@ fn check_roles(value: &str) -> Result<(), ConfigError> {
     Ok(())
 }
 
-/// `controller.quorum.voters`: parsed as Kafka's `id@host:port` list; a quorum of other nodes
-/// is refused rather than silently run as independent single nodes.
-fn check_voters(value: Option<&str>, node_id: i32) -> Result<(), ConfigError> {
+/// A voter of the metadata quorum, from `controller.quorum.voters`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Voter {
+    /// Its node id.
+    pub id: i32,
+    /// Host of its controller channel.
+    pub host: String,
+    /// Port of its controller channel.
+    pub port: u16,
+}
+
+/// `controller.quorum.voters`, parsed as Kafka's `id@host:port` list. A list of several voters
+/// must name this node (a broker-only node is not served yet) and no id twice.
+fn check_voters(value: Option<&str>, node_id: i32) -> Result<Vec<Voter>, ConfigError> {
     let Some(value) = value.filter(|v| !v.trim().is_empty()) else {
-        return Ok(());
+        return Ok(Vec::new());
     };
-    let mut ids = Vec::new();
+    let mut voters: Vec<Voter> = Vec::new();
     for voter in value.split(',').map(str::trim).filter(|v| !v.is_empty()) {
-        let (id, endpoint) = voter
-            .split_once('@')
-            .ok_or_else(|| bad("controller.quorum.voters", value, "expected id@host:port"))?;
+        let expected = || bad("controller.quorum.voters", value, "expected id@host:port");
+        let (id, endpoint) = voter.split_once('@').ok_or_else(expected)?;
         let id: i32 = id.parse().map_err(|_| {
             bad(
                 "controller.quorum.voters",
@@ -217,28 +238,35 @@ fn check_voters(value: Option<&str>, node_id: i32) -> Result<(), ConfigError> {
                 "a voter id is not a number",
             )
         })?;
-        let port_ok = endpoint
-            .rsplit_once(':')
-            .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
-        if !port_ok {
+        let (host, port) = endpoint.rsplit_once(':').ok_or_else(expected)?;
+        let port: u16 = port.parse().map_err(|_| expected())?;
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        if host.is_empty() || id < 0 {
+            return Err(expected());
+        }
+        if voters.iter().any(|v| v.id == id) {
             return Err(bad(
                 "controller.quorum.voters",
                 value,
-                "expected id@host:port",
+                &format!("voter {id} is named twice"),
             ));
         }
-        ids.push(id);
+        voters.push(Voter {
+            id,
+            host: host.to_string(),
+            port,
+        });
     }
-    if ids != [node_id] {
+    if !voters.iter().any(|v| v.id == node_id) {
         return Err(bad(
             "controller.quorum.voters",
             value,
             &format!(
-                "a quorum of several controllers is not supported yet; this node (node.id {node_id}) can only be the sole voter"
+                "this node (node.id {node_id}) is not a voter; a broker-only node is not supported yet"
             ),
         ));
     }
-    Ok(())
+    Ok(voters)
 }
 
 impl BrokerConfig {
@@ -281,7 +309,7 @@ impl BrokerConfig {
         };
 
         check_roles(v.text("process.roles").unwrap_or_default())?;
-        check_voters(get("controller.quorum.voters"), node_id)?;
+        let voters = check_voters(get("controller.quorum.voters"), node_id)?;
         let controller_names: Vec<String> = get("controller.listener.names")
             .unwrap_or("")
             .split(',')
@@ -290,6 +318,7 @@ impl BrokerConfig {
             .collect();
         let listeners_value = v.text("listeners").unwrap_or_default();
         let mut listener = None;
+        let mut controller_bind = None;
         for item in listeners_value
             .split(',')
             .map(str::trim)
@@ -297,10 +326,7 @@ impl BrokerConfig {
         {
             let (name, host, port) = parse_endpoint("listeners", item)?;
             if controller_names.contains(&name) {
-                tracing::info!(
-                    listener = %name,
-                    "controller listener not opened: this node's controller is in-process"
-                );
+                controller_bind = Some((host, port));
                 continue;
             }
             if name != "PLAINTEXT" {
@@ -436,6 +462,17 @@ impl BrokerConfig {
             metadata_snapshot_bytes_min,
             producer_id_expiration_ms,
             producer_id_expiration_check_interval_ms,
+            controller_bind: controller_bind.filter(|_| voters.len() > 1).or_else(|| {
+                let me = voters.iter().find(|v| v.id == node_id)?;
+                (voters.len() > 1).then(|| (me.host.clone(), me.port))
+            }),
+            voters,
+            quorum_election_timeout_ms: v.u64("controller.quorum.election.timeout.ms"),
+            quorum_request_timeout_ms: v.u64("controller.quorum.request.timeout.ms"),
+            rack: v
+                .text("broker.rack")
+                .filter(|r| !r.is_empty())
+                .map(str::to_string),
             given: map,
         })
     }
@@ -524,17 +561,36 @@ mod tests {
                 "broker,zookeeper",
                 "unknown role zookeeper",
             ),
-            (
-                "controller.quorum.voters",
-                "1@a:9093,2@b:9093,3@c:9093",
-                "several controllers",
-            ),
-            ("controller.quorum.voters", "2@b:9093", "sole voter"),
+            ("controller.quorum.voters", "2@b:9093", "not a voter"),
+            ("controller.quorum.voters", "1@a:1,1@b:2", "named twice"),
             ("controller.quorum.voters", "1@b", "expected id@host:port"),
         ] {
             let e = with(&[(key, value)]).unwrap_err().to_string();
             assert!(e.contains(key) && e.contains(why), "{key}={value}: {e}");
         }
+    }
+
+    #[test]
+    fn a_quorum_of_voters_binds_this_nodes_controller_channel() {
+        let c = with(&[
+            ("node.id", "2"),
+            ("controller.quorum.voters", "1@a:9093,2@[::1]:9094,3@c:9095"),
+        ])
+        .unwrap();
+        assert_eq!(c.voters.len(), 3);
+        assert_eq!(c.controller_bind, Some(("::1".to_string(), 9094)));
+        let c = with(&[
+            ("node.id", "2"),
+            ("controller.quorum.voters", "1@a:9093,2@b:9093"),
+            ("controller.listener.names", "CONTROLLER"),
+            ("listeners", "PLAINTEXT://:9092,CONTROLLER://0.0.0.0:9093"),
+        ])
+        .unwrap();
+        assert_eq!(c.controller_bind, Some(("0.0.0.0".to_string(), 9093)));
+        assert_eq!(c.quorum_election_timeout_ms, 1000);
+        // One voter, this node: no channel, the local log.
+        let c = with(&[("controller.quorum.voters", "1@a:9093")]).unwrap();
+        assert_eq!(c.controller_bind, None);
     }
 
     #[test]

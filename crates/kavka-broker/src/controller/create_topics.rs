@@ -62,6 +62,7 @@ pub fn create_topic(
     spec: &TopicSpec,
 ) -> Result<(Uuid, Vec<MetadataRecord>), Refusal> {
     validate_topic_name(&spec.name)?;
+    let brokers = super::placement::brokers(image, node_id);
     if spec.name == CLUSTER_METADATA_TOPIC {
         return Err((
             ErrorCode::INVALID_REQUEST,
@@ -100,23 +101,10 @@ pub fn create_topic(
                 format!("Number of partitions must be at most {TOPIC_PARTITIONS_MAX}."),
             ));
         }
-        if spec.replication_factor < 1 {
-            return Err((
-                ErrorCode::INVALID_REPLICATION_FACTOR,
-                "Replication factor must be larger than 0.".into(),
-            ));
-        }
-        if spec.replication_factor > 1 {
-            return Err((
-                ErrorCode::INVALID_REPLICATION_FACTOR,
-                format!(
-                    "Unable to replicate the partition {} time(s): The target replication factor of {} cannot be reached because only 1 broker(s) are registered.",
-                    spec.replication_factor, spec.replication_factor
-                ),
-            ));
-        }
+        super::placement::check_replication_factor(spec.replication_factor, &brokers)?;
+        let count = spec.num_partitions as usize;
         (0..spec.num_partitions)
-            .map(|p| (p, vec![node_id]))
+            .zip(super::placement::assign(&brokers, count))
             .collect()
     } else {
         let mut sorted = spec.assignments.clone();
@@ -128,12 +116,12 @@ pub fn create_topic(
                     "Partitions should be a consecutive 0-based integer sequence".into(),
                 ));
             }
-            if replicas.as_slice() != [node_id] {
-                return Err((
+            super::placement::check_assignment(replicas, &brokers).map_err(|m| {
+                (
                     ErrorCode::INVALID_REPLICA_ASSIGNMENT,
-                    format!("Replica assignment {replicas:?} of partition {p} names brokers other than the only broker {node_id}"),
-                ));
-            }
+                    format!("Partition {p}: {m}"),
+                )
+            })?;
         }
         sorted
     };
@@ -171,8 +159,8 @@ pub fn create_topic(
             topic_id,
             partition,
             isr: replicas.clone(),
+            leader: replicas[0],
             replicas,
-            leader: node_id,
             leader_epoch: 0,
             partition_epoch: 0,
         }));

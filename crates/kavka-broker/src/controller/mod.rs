@@ -14,6 +14,7 @@ use uuid::Uuid;
 use crate::topic_config;
 
 mod create_topics;
+pub mod placement;
 
 pub use create_topics::{create_topic, create_topics, EXCESSIVE_BATCH_MESSAGE};
 
@@ -145,10 +146,11 @@ pub fn alter_configs(
             (ConfigResourceType::Topic, name.clone())
         }
         ConfigTarget::Broker(name) => {
-            if !name.is_empty() && *name != node_id.to_string() {
+            let known = placement::brokers(image, node_id);
+            if !name.is_empty() && !known.iter().any(|b| *name == b.to_string()) {
                 return Err((
                     ErrorCode::INVALID_REQUEST,
-                    format!("Unexpected broker id {name}: this is broker {node_id}"),
+                    format!("Unexpected broker id {name}: the brokers are {known:?}"),
                 ));
             }
             for (key, value) in changes {
@@ -197,6 +199,7 @@ pub fn create_partitions(
             format!("The partition count of {name} cannot change: groups are placed on its partitions by a hash of their id."),
         ));
     }
+    let brokers = placement::brokers(image, node_id);
     let current = topic.partitions.len() as i32;
     if count < current {
         return Err((
@@ -234,23 +237,25 @@ pub fn create_partitions(
                 ),
             ));
         }
-        if let Some(bad) = a.iter().find(|r| r.as_slice() != [node_id]) {
-            return Err((
-                ErrorCode::INVALID_REPLICA_ASSIGNMENT,
-                format!(
-                    "Replica assignment {bad:?} names brokers other than the only broker {node_id}"
-                ),
-            ));
+        for replicas in a {
+            placement::check_assignment(replicas, &brokers)
+                .map_err(|m| (ErrorCode::INVALID_REPLICA_ASSIGNMENT, m))?;
         }
     }
+    let added = (count - current) as usize;
+    let replicas = match assignments.filter(|a| !a.is_empty()) {
+        Some(a) => a.to_vec(),
+        None => placement::assign(&brokers, added),
+    };
     Ok((current..count)
-        .map(|partition| {
+        .zip(replicas)
+        .map(|(partition, replicas)| {
             MetadataRecord::Partition(PartitionRecord {
                 topic_id: topic.topic_id,
                 partition,
-                replicas: vec![node_id],
-                isr: vec![node_id],
-                leader: node_id,
+                isr: replicas.clone(),
+                leader: replicas[0],
+                replicas,
                 leader_epoch: 0,
                 partition_epoch: 0,
             })

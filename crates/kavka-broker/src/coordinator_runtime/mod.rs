@@ -74,11 +74,15 @@ impl<S, W> Shard<S, W> {
     }
 }
 
+/// A shard as the runtime and its callers share it.
+type SharedShard<S, W> = Arc<Shard<S, W>>;
+
 /// The runtime of one coordinator: its shards, by partition index.
 #[derive(Debug)]
 pub struct CoordinatorRuntime<S, W> {
-    /// Shards by partition index; empty until the internal topic exists.
-    shards: RwLock<Vec<Arc<Shard<S, W>>>>,
+    /// Shards by partition index (`None`: another broker hosts that partition); empty until
+    /// the internal topic exists.
+    shards: RwLock<Vec<Option<SharedShard<S, W>>>>,
     /// Woken after each append (fetches waiting on the internal topic).
     appends: Arc<Purgatory>,
     /// The internal topic, for logs.
@@ -109,11 +113,12 @@ where
         self.shards.read().expect("shards lock poisoned").len()
     }
 
-    /// Takes the internal topic's partitions (in index order), a fresh machine for each.
-    /// `loaded` is true for a topic just created (nothing to replay); otherwise call `load`.
+    /// Takes the internal topic's partitions (in index order; `None` for those this node does
+    /// not host), a fresh machine for each. `loaded` is true for a topic just created (nothing
+    /// to replay); otherwise call `load`.
     pub fn attach(
         &self,
-        partitions: Vec<Arc<Partition>>,
+        partitions: Vec<Option<Arc<Partition>>>,
         loaded: bool,
         machine: impl Fn() -> S,
         waiters: impl Fn() -> W,
@@ -121,7 +126,8 @@ where
         let shards = partitions
             .into_iter()
             .map(|partition| {
-                Arc::new(Shard {
+                let partition = partition?;
+                Some(Arc::new(Shard {
                     partition,
                     state: Mutex::new(ShardState {
                         machine: machine(),
@@ -129,7 +135,7 @@ where
                         loaded,
                         failed: false,
                     }),
-                })
+                }))
             })
             .collect();
         *self.shards.write().expect("shards lock poisoned") = shards;
@@ -144,19 +150,19 @@ where
         Ok(kavka_coordinator::group::partition_for(key, count as i32) as usize)
     }
 
-    /// Every shard.
+    /// Every shard this node hosts.
     pub fn shards(&self) -> Vec<Arc<Shard<S, W>>> {
-        self.shards.read().expect("shards lock poisoned").clone()
+        let shards = self.shards.read().expect("shards lock poisoned");
+        shards.iter().flatten().cloned().collect()
     }
 
-    /// The shard of partition `index`.
+    /// The shard of partition `index`: NOT_COORDINATOR when another broker hosts it.
     fn shard(&self, index: usize) -> Result<Arc<Shard<S, W>>, ErrorCode> {
-        self.shards
-            .read()
-            .expect("shards lock poisoned")
-            .get(index)
-            .cloned()
-            .ok_or(ErrorCode::COORDINATOR_NOT_AVAILABLE)
+        match self.shards.read().expect("shards lock poisoned").get(index) {
+            Some(Some(shard)) => Ok(shard.clone()),
+            Some(None) => Err(ErrorCode::NOT_COORDINATOR),
+            None => Err(ErrorCode::COORDINATOR_NOT_AVAILABLE),
+        }
     }
 
     /// Runs `op` on the shard of partition `index` and applies its effects.

@@ -95,7 +95,7 @@ impl GroupCoordinator {
 
     /// Takes the `__consumer_offsets` partitions (in index order). `loaded` is true for a
     /// topic just created (nothing to replay); otherwise call [`GroupCoordinator::load`].
-    pub fn attach(&self, partitions: Vec<Arc<Partition>>, loaded: bool) {
+    pub fn attach(&self, partitions: Vec<Option<Arc<Partition>>>, loaded: bool) {
         self.runtime.attach(
             partitions,
             loaded,

@@ -49,8 +49,9 @@ pub fn handle(ctx: &RequestContext<'_>, request: DeleteRecordsRequest) -> Delete
                         ctx.broker
                             .partition(&t.name, &t.topic_id, p.partition_index)
                     }) else {
-                        return result
-                            .with_error_code(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION.code());
+                        let missing = ErrorCode::UNKNOWN_TOPIC_OR_PARTITION;
+                        let code = super::unhosted(resolved, p.partition_index, missing);
+                        return result.with_error_code(code.code());
                     };
                     match delete(&partition, p.offset) {
                         Ok(low) => result.with_low_watermark(low),

@@ -1,4 +1,4 @@
-//! DescribeCluster (key 60): this node as the cluster's only broker and controller.
+//! DescribeCluster (key 60): the cluster's brokers (every registered one) and its controller.
 
 use kavka_protocol::codec::StrBytes;
 use kavka_protocol::messages::describe_cluster_response::DescribeClusterBroker;
@@ -16,11 +16,9 @@ pub fn handle(
     request: DescribeClusterRequest,
 ) -> DescribeClusterResponse {
     let broker = ctx.broker;
-    let (host, port) = broker.advertised();
-    let node = BrokerId(broker.config().node_id);
     let response = DescribeClusterResponse::default()
         .with_cluster_id(StrBytes::from_string(broker.cluster_id().to_string()))
-        .with_controller_id(node)
+        .with_controller_id(BrokerId(broker.controller_id()))
         .with_endpoint_type(ENDPOINT_TYPE_BROKERS)
         .with_cluster_authorized_operations(if request.include_cluster_authorized_operations {
             CLUSTER_OPERATIONS_ALL
@@ -34,8 +32,16 @@ pub fn handle(
                 "Only endpoint type 1 (brokers) is served",
             )));
     }
-    response.with_brokers(vec![DescribeClusterBroker::default()
-        .with_broker_id(node)
-        .with_host(StrBytes::from_string(host))
-        .with_port(i32::from(port))])
+    let brokers = broker
+        .cluster_brokers()
+        .into_iter()
+        .map(|b| {
+            DescribeClusterBroker::default()
+                .with_broker_id(BrokerId(b.id))
+                .with_host(StrBytes::from_string(b.host))
+                .with_port(i32::from(b.port))
+                .with_rack(b.rack.map(StrBytes::from_string))
+        })
+        .collect();
+    response.with_brokers(brokers)
 }

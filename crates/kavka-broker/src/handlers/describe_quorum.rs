@@ -1,12 +1,14 @@
-//! DescribeQuorum (key 55): the metadata quorum, whose only voter is this node: it leads, its
-//! log end is the high watermark, and it has no observers. Only `__cluster_metadata`
-//! partition 0 has a quorum; another partition gets UNKNOWN_TOPIC_OR_PARTITION, as from
-//! Kafka's Raft client. The voter's node entry (v2) lists no listener: the controller has no
-//! listener of its own yet (it is in-process).
+//! DescribeQuorum (key 55): the metadata quorum as its leader knows it: leader, epoch, high
+//! watermark and every voter's log end, no observers. A node that does not lead passes the
+//! request on to the leader (`forward`); with no leader known it answers
+//! NOT_LEADER_OR_FOLLOWER, as Kafka's Raft client does. Only `__cluster_metadata` partition 0
+//! has a quorum; another partition gets UNKNOWN_TOPIC_OR_PARTITION. The nodes' entries (v2)
+//! list each voter's controller channel from `controller.quorum.voters` (none for a single
+//! node, whose controller is in-process).
 
 use kavka_protocol::codec::StrBytes;
 use kavka_protocol::messages::describe_quorum_response::{
-    Node, PartitionData, ReplicaState, TopicData,
+    Listener, Node, PartitionData, ReplicaState, TopicData,
 };
 use kavka_protocol::messages::{BrokerId, DescribeQuorumRequest, DescribeQuorumResponse};
 use kavka_protocol::ErrorCode;
@@ -18,8 +20,7 @@ use crate::controller::CLUSTER_METADATA_TOPIC;
 /// Handles DescribeQuorum.
 pub fn handle(ctx: &RequestContext<'_>, request: DescribeQuorumRequest) -> DescribeQuorumResponse {
     let broker = ctx.broker;
-    let node = broker.config().node_id;
-    let (epoch, committed) = broker.quorum_position();
+    let view = broker.quorum_view();
     let topics = request
         .topics
         .into_iter()
@@ -37,23 +38,37 @@ pub fn handle(ctx: &RequestContext<'_>, request: DescribeQuorumRequest) -> Descr
                             .with_leader_epoch(-1)
                             .with_high_watermark(-1);
                     }
-                    let voter = ReplicaState::default()
-                        .with_replica_id(BrokerId(node))
-                        .with_replica_directory_id(if ctx.version() >= 2 {
-                            broker.metadata_directory_id().unwrap_or(Uuid::nil())
-                        } else {
-                            Uuid::nil()
+                    let Some(view) = &view else {
+                        return result
+                            .with_error_code(ErrorCode::NOT_LEADER_OR_FOLLOWER.code())
+                            .with_leader_id(BrokerId(-1))
+                            .with_leader_epoch(-1)
+                            .with_high_watermark(-1);
+                    };
+                    let voters = view
+                        .voters
+                        .iter()
+                        .map(|&(id, log_end)| {
+                            let directory = if ctx.version() >= 2 && id == view.leader {
+                                broker.metadata_directory_id().unwrap_or(Uuid::nil())
+                            } else {
+                                Uuid::nil()
+                            };
+                            ReplicaState::default()
+                                .with_replica_id(BrokerId(id))
+                                .with_replica_directory_id(directory)
+                                .with_log_end_offset(log_end)
+                                // Kafka reports -1 for the leader itself; this leader does not
+                                // keep the others' fetch times.
+                                .with_last_fetch_timestamp(-1)
+                                .with_last_caught_up_timestamp(-1)
                         })
-                        // Kafka's log end offset: the offset after the last entry.
-                        .with_log_end_offset(committed as i64 + 1)
-                        // Kafka reports -1 for the leader itself.
-                        .with_last_fetch_timestamp(-1)
-                        .with_last_caught_up_timestamp(-1);
+                        .collect();
                     result
-                        .with_leader_id(BrokerId(node))
-                        .with_leader_epoch(epoch as i32)
-                        .with_high_watermark(committed as i64 + 1)
-                        .with_current_voters(vec![voter])
+                        .with_leader_id(BrokerId(view.leader))
+                        .with_leader_epoch(view.epoch)
+                        .with_high_watermark(view.high_watermark)
+                        .with_current_voters(voters)
                 })
                 .collect();
             TopicData::default()
@@ -61,10 +76,29 @@ pub fn handle(ctx: &RequestContext<'_>, request: DescribeQuorumRequest) -> Descr
                 .with_partitions(partitions)
         })
         .collect();
-    let nodes = if ctx.version() >= 2 {
-        vec![Node::default().with_node_id(BrokerId(node))]
-    } else {
-        vec![]
+    let nodes = match &view {
+        Some(view) if ctx.version() >= 2 => view
+            .voters
+            .iter()
+            .map(|&(id, _)| {
+                let listeners = broker
+                    .config()
+                    .voters
+                    .iter()
+                    .filter(|v| v.id == id)
+                    .map(|v| {
+                        Listener::default()
+                            .with_name(StrBytes::from_static_str("CONTROLLER"))
+                            .with_host(StrBytes::from_string(v.host.clone()))
+                            .with_port(v.port)
+                    })
+                    .collect();
+                Node::default()
+                    .with_node_id(BrokerId(id))
+                    .with_listeners(listeners)
+            })
+            .collect(),
+        _ => vec![],
     };
     DescribeQuorumResponse::default()
         .with_topics(topics)

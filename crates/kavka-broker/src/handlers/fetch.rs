@@ -78,11 +78,12 @@ fn plan(
                 resolved.and_then(|t| ctx.broker.partition(&t.name, &t.topic_id, p.partition))
             else {
                 failed = true;
-                partitions.push(fail(if by_id {
+                let missing = if by_id {
                     ErrorCode::UNKNOWN_TOPIC_ID
                 } else {
                     ErrorCode::UNKNOWN_TOPIC_OR_PARTITION
-                }));
+                };
+                partitions.push(fail(super::unhosted(resolved, p.partition, missing)));
                 continue;
             };
             if p.current_leader_epoch >= 0 && p.current_leader_epoch != partition.leader_epoch() {

@@ -1,6 +1,6 @@
 //! FindCoordinator (v0-6): the node coordinating a group (key type 0) or a transactional id
-//! (key type 1) is this node (it leads every `__consumer_offsets` and `__transaction_state`
-//! partition). The first request of each type creates its topic, as in Kafka. v4+ asks for
+//! (key type 1) is the leader of the key's `__consumer_offsets` / `__transaction_state`
+//! partition. The first request of each type creates its topic, as in Kafka. v4+ asks for
 //! several keys at once.
 
 use kavka_protocol::codec::StrBytes;
@@ -43,8 +43,30 @@ fn find(
         tracing::warn!(error = %text, code = code.name(), "cannot create a coordinator topic");
         (ErrorCode::COORDINATOR_NOT_AVAILABLE, text)
     })?;
-    let (host, port) = ctx.broker.advertised();
-    Ok((ctx.broker.config().node_id, host, i32::from(port)))
+    let topic = if key_type == KEY_TYPE_GROUP {
+        crate::controller::CONSUMER_OFFSETS_TOPIC
+    } else {
+        crate::txn_coordinator::TRANSACTION_STATE_TOPIC
+    };
+    let not_available = || {
+        (
+            ErrorCode::COORDINATOR_NOT_AVAILABLE,
+            format!("The coordinator partition of {key} has no leader known here yet"),
+        )
+    };
+    // The broker leading the key's partition, as Kafka's `abs(javaHash(key)) % partitions`.
+    let image = ctx.broker.image();
+    let t = image.topic_by_name(topic).ok_or_else(not_available)?;
+    let count = i32::try_from(t.partitions.len()).unwrap_or(0);
+    let index = kavka_coordinator::group::partition_for(key, count);
+    let leader = t.partitions.get(&index).ok_or_else(not_available)?.leader;
+    let b = ctx
+        .broker
+        .cluster_brokers()
+        .into_iter()
+        .find(|b| b.id == leader)
+        .ok_or_else(not_available)?;
+    Ok((b.id, b.host, i32::from(b.port)))
 }
 
 /// Handles FindCoordinator.

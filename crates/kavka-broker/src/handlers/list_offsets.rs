@@ -61,7 +61,9 @@ pub fn handle(ctx: &RequestContext<'_>, request: ListOffsetsRequest) -> ListOffs
                         ctx.broker
                             .partition(&t.name, &t.topic_id, p.partition_index)
                     }) else {
-                        return base.with_error_code(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION.code());
+                        let missing = ErrorCode::UNKNOWN_TOPIC_OR_PARTITION;
+                        let code = super::unhosted(resolved, p.partition_index, missing);
+                        return base.with_error_code(code.code());
                     };
                     if p.current_leader_epoch >= 0
                         && p.current_leader_epoch != partition.leader_epoch()

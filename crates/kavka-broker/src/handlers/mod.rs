@@ -287,6 +287,22 @@ pub fn message(text: impl Into<String>) -> Option<kavka_protocol::codec::StrByte
     (!text.is_empty()).then(|| kavka_protocol::codec::StrBytes::from_string(text))
 }
 
+/// The error for partition `index` of `topic` when this node does not host it: the partition
+/// exists and another broker leads it (NOT_LEADER_OR_FOLLOWER, so the client refreshes its
+/// metadata), or `missing` when it does not exist.
+pub(crate) fn unhosted(
+    topic: Option<&kavka_metadata::TopicImage>,
+    index: i32,
+    missing: kavka_protocol::ErrorCode,
+) -> kavka_protocol::ErrorCode {
+    match topic {
+        Some(t) if t.partitions.contains_key(&index) => {
+            kavka_protocol::ErrorCode::NOT_LEADER_OR_FOLLOWER
+        }
+        _ => missing,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -218,7 +218,11 @@ pub fn handle(ctx: &RequestContext<'_>, request: ProduceRequest) -> Outcome {
                     ErrorCode::INVALID_REQUIRED_ACKS,
                     format!("acks must be -1, 0 or 1, not {acks}"),
                 ),
-                (true, None, _) => partition_error(index, missing, String::new()),
+                (true, None, _) => partition_error(
+                    index,
+                    super::unhosted(resolved, index, missing),
+                    String::new(),
+                ),
                 (true, Some(p), _) if crate::controller::is_internal_topic(&p.topic) => {
                     partition_error(
                         index,

@@ -2,7 +2,8 @@
 //! transaction coordinator alike), and the task that writes what the coordinator asks for,
 //! then completes the transaction. A marker that a partition cannot take yet is retried; one
 //! for a deleted partition, or refused as older than the producer's epoch (the producer was
-//! fenced meanwhile), is done, as in Kafka.
+//! fenced meanwhile), is done, as in Kafka. A partition another broker leads gets its marker
+//! through WriteTxnMarkers to that broker.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,11 +28,13 @@ pub fn write_marker(
     coordinator_epoch: i32,
 ) -> ErrorCode {
     let image = broker.image();
-    let Some(p) = image
-        .topic_by_name(topic)
-        .and_then(|t| broker.partition(&t.name, &t.topic_id, partition))
-    else {
-        return ErrorCode::UNKNOWN_TOPIC_OR_PARTITION;
+    let resolved = image.topic_by_name(topic);
+    let Some(p) = resolved.and_then(|t| broker.partition(&t.name, &t.topic_id, partition)) else {
+        return crate::handlers::unhosted(
+            resolved,
+            partition,
+            ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
+        );
     };
     match p.append_marker(producer_id, epoch, commit, coordinator_epoch, now_ms()) {
         Ok(_) => {
@@ -50,6 +53,39 @@ pub fn write_marker(
     }
 }
 
+/// Writes one marker for this node's coordinator: here when this node hosts the partition,
+/// else with WriteTxnMarkers to the broker leading it (as Kafka's coordinator does).
+fn write_marker_anywhere(
+    broker: &Broker,
+    topic: &str,
+    partition: i32,
+    producer_id: i64,
+    epoch: i16,
+    commit: bool,
+    coordinator_epoch: i32,
+) -> ErrorCode {
+    let code = write_marker(
+        broker,
+        topic,
+        partition,
+        producer_id,
+        epoch,
+        commit,
+        coordinator_epoch,
+    );
+    if code != ErrorCode::NOT_LEADER_OR_FOLLOWER {
+        return code;
+    }
+    broker.write_marker_at_leader(
+        topic,
+        partition,
+        producer_id,
+        epoch,
+        commit,
+        coordinator_epoch,
+    )
+}
+
 /// Writes a request's markers; what is left to retry, if anything.
 fn write_all(broker: &Broker, reply: TxnReply) -> Option<TxnReply> {
     let TxnReply::WriteMarkers {
@@ -61,7 +97,7 @@ fn write_all(broker: &Broker, reply: TxnReply) -> Option<TxnReply> {
     } = reply;
     let mut left = Vec::new();
     for (topic, partition) in partitions {
-        let code = write_marker(
+        let code = write_marker_anywhere(
             broker,
             &topic,
             partition,

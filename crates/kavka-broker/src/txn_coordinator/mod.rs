@@ -85,7 +85,7 @@ impl TxnCoordinator {
     }
 
     /// Takes the `__transaction_state` partitions (in index order); `loaded` as for groups.
-    pub fn attach(&self, partitions: Vec<Arc<Partition>>, loaded: bool) {
+    pub fn attach(&self, partitions: Vec<Option<Arc<Partition>>>, loaded: bool) {
         let tx = self.markers.clone();
         self.runtime.attach(
             partitions,

@@ -1,0 +1,116 @@
+//! Broker registration: in a quorum of several nodes each broker puts its client endpoint and
+//! rack in the metadata log (a `RegisterBrokerRecord` with a fresh incarnation id per process
+//! start), so every node's Metadata lists every broker and the controller places partitions
+//! on all of them. A follower's registration is forwarded to the leader; the task retries
+//! until the image holds this incarnation, and again whenever it stops holding it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use kavka_metadata::{MetadataRecord, RegisterBrokerRecord};
+
+use super::Broker;
+
+/// Pause between checks of the image for this broker's registration.
+const REGISTRATION_CHECK_MS: u64 = 250;
+
+/// A broker clients can be sent to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokerEndpoint {
+    /// Node id.
+    pub id: i32,
+    /// Advertised host.
+    pub host: String,
+    /// Advertised port.
+    pub port: u16,
+    /// `broker.rack`.
+    pub rack: Option<String>,
+}
+
+impl Broker {
+    /// This process's registration as the image should hold it.
+    fn registration(&self) -> RegisterBrokerRecord {
+        let (host, port) = self.advertised();
+        RegisterBrokerRecord {
+            broker_id: self.config.node_id,
+            incarnation_id: self.incarnation,
+            broker_epoch: -1,
+            listener: self.config.listener.name.clone(),
+            host,
+            port: i32::from(port),
+            rack: self.config.rack.clone(),
+        }
+    }
+
+    /// Every broker of the cluster, by node id: the registered ones, with this node as it is
+    /// now (registered or not yet).
+    pub fn cluster_brokers(&self) -> Vec<BrokerEndpoint> {
+        let me = self.registration();
+        let image = self.image();
+        let mut brokers: Vec<BrokerEndpoint> = image
+            .brokers()
+            .filter(|b| b.broker_id != me.broker_id)
+            .chain(std::iter::once(&me))
+            .map(|b| BrokerEndpoint {
+                id: b.broker_id,
+                host: b.host.clone(),
+                port: u16::try_from(b.port).unwrap_or(0),
+                rack: b.rack.clone(),
+            })
+            .collect();
+        brokers.sort_by_key(|b| b.id);
+        brokers
+    }
+
+    /// The client address of the active controller when another node is it (a quorum whose
+    /// leader is known and registered); `None` when this node decides itself.
+    pub fn controller_address(&self) -> Option<String> {
+        let leader = self.quorum.as_ref()?.leader_node()?;
+        if leader == self.config.node_id {
+            return None;
+        }
+        self.broker_address(leader)
+    }
+
+    /// The client address of registered broker `id`, `host:port`.
+    pub fn broker_address(&self, id: i32) -> Option<String> {
+        let image = self.image();
+        let b = image.broker(id)?;
+        Some(if b.host.contains(':') {
+            format!("[{}]:{}", b.host, b.port)
+        } else {
+            format!("{}:{}", b.host, b.port)
+        })
+    }
+
+    /// Keeps this broker registered while the node runs (nothing to do with the local log:
+    /// a single node is its own cluster).
+    pub async fn run_registration(self: Arc<Self>) {
+        let Some(quorum) = &self.quorum else { return };
+        let mut tick = tokio::time::interval(Duration::from_millis(REGISTRATION_CHECK_MS));
+        let mut registered = false;
+        loop {
+            tick.tick().await;
+            let wanted = self.registration();
+            let held = self.image().broker(wanted.broker_id) == Some(&wanted);
+            if held != registered {
+                if held {
+                    tracing::info!(
+                        node.id = wanted.broker_id,
+                        "broker registered with the metadata quorum"
+                    );
+                }
+                registered = held;
+            }
+            if held || quorum.leader_node().is_none() {
+                continue;
+            }
+            if let Err(e) = quorum
+                .log()
+                .forward(vec![MetadataRecord::RegisterBroker(wanted)])
+            {
+                tracing::debug!(error = %e, "broker registration not sent");
+            }
+        }
+    }
+}
