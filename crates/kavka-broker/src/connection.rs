@@ -196,10 +196,26 @@ async fn forward_to_controller(broker: &Broker, api_key: ApiKey, frame: &[u8]) -
     }
     let address = broker.controller_address()?;
     let timeout = std::time::Duration::from_millis(FORWARD_TIMEOUT_MS);
-    match forward::relay(&address, frame, timeout).await {
-        Ok(response) => Some(response),
-        Err(e) => {
-            tracing::warn!(api = ?api_key, controller = %address, error = %e, "request not forwarded to the controller");
+    // A leader that stops answering (stopped, cut off) is replaced within an election
+    // timeout: give up on it then, and let the client retry the NOT_CONTROLLER answered here.
+    let deposed = async {
+        loop {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            if broker.controller_address().as_deref() != Some(address.as_str()) {
+                return;
+            }
+        }
+    };
+    tokio::select! {
+        relayed = forward::relay(&address, frame, timeout) => match relayed {
+            Ok(response) => Some(response),
+            Err(e) => {
+                tracing::warn!(api = ?api_key, controller = %address, error = %e, "request not forwarded to the controller");
+                None
+            }
+        },
+        () = deposed => {
+            tracing::info!(api = ?api_key, controller = %address, "the controller changed while a forwarded request waited");
             None
         }
     }

@@ -298,13 +298,13 @@ impl Broker {
         self.quorum.as_ref()
     }
 
-    /// The node clients send controller requests to: the quorum's leader (-1 while there is
-    /// none), or this node when it is the only voter.
+    /// The node Metadata and DescribeCluster name as controller: this node. As a broker of a
+    /// KRaft cluster names a live broker rather than the quorum's leader, clients send
+    /// controller requests to a node they can reach, which forwards them to the leader
+    /// (`forward`); a client never waits on a dead controller's id. DescribeQuorum names the
+    /// leader.
     pub fn controller_id(&self) -> i32 {
-        match &self.quorum {
-            Some(q) => q.leader_node().unwrap_or(-1),
-            None => self.config.node_id,
-        }
+        self.config.node_id
     }
 
     /// The directory id of the metadata log's directory.

@@ -16,6 +16,7 @@ use uuid::Uuid;
 use super::Broker;
 use crate::controller::{Refusal, TopicSpec};
 use crate::forward;
+use crate::txn_coordinator::markers::Marker;
 
 /// CreateTopics version used (v7: the answer carries the topic id).
 const CREATE_TOPICS_VERSION: i16 = 7;
@@ -98,18 +99,11 @@ impl Broker {
     /// Writes a transaction marker to a partition another broker leads, with WriteTxnMarkers
     /// (v1) to that broker; its error code, or NOT_LEADER_OR_FOLLOWER when it cannot be asked
     /// (the coordinator retries).
-    pub fn write_marker_at_leader(
-        &self,
-        topic: &str,
-        partition: i32,
-        producer_id: i64,
-        epoch: i16,
-        commit: bool,
-        coordinator_epoch: i32,
-    ) -> ErrorCode {
+    pub fn write_marker_at_leader(&self, marker: &Marker<'_>) -> ErrorCode {
         use kavka_protocol::messages::write_txn_markers_request::{
             WritableTxnMarker, WritableTxnMarkerTopic,
         };
+        let (topic, partition) = (marker.topic, marker.partition);
         let image = self.image();
         let leader = image
             .topic_by_name(topic)
@@ -118,16 +112,16 @@ impl Broker {
         let Some(address) = leader.and_then(|l| self.broker_address(l)) else {
             return ErrorCode::NOT_LEADER_OR_FOLLOWER;
         };
-        let marker = WritableTxnMarker::default()
-            .with_producer_id(kavka_protocol::messages::ProducerId(producer_id))
-            .with_producer_epoch(epoch)
-            .with_transaction_result(commit)
-            .with_coordinator_epoch(coordinator_epoch)
+        let wire = WritableTxnMarker::default()
+            .with_producer_id(kavka_protocol::messages::ProducerId(marker.producer_id))
+            .with_producer_epoch(marker.epoch)
+            .with_transaction_result(marker.commit)
+            .with_coordinator_epoch(marker.coordinator_epoch)
             .with_topics(vec![WritableTxnMarkerTopic::default()
                 .with_name(TopicName(StrBytes::from_string(topic.to_string())))
                 .with_partition_indexes(vec![partition])]);
         let request = Request::WriteTxnMarkers(
-            kavka_protocol::messages::WriteTxnMarkersRequest::default().with_markers(vec![marker]),
+            kavka_protocol::messages::WriteTxnMarkersRequest::default().with_markers(vec![wire]),
         );
         match forward::call(&address, 1, &request, self.controller_timeout()) {
             Ok(Response::WriteTxnMarkers(r)) => r
@@ -141,9 +135,8 @@ impl Broker {
                 .next()
                 .unwrap_or(ErrorCode::UNKNOWN_SERVER_ERROR),
             Ok(_) => ErrorCode::UNKNOWN_SERVER_ERROR,
-            Err((code, why)) => {
+            Err((_, why)) => {
                 tracing::debug!(topic, partition, %address, error = %why, "marker not sent to the partition leader");
-                let _ = code;
                 ErrorCode::NOT_LEADER_OR_FOLLOWER
             }
         }

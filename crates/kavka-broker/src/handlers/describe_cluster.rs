@@ -1,4 +1,6 @@
-//! DescribeCluster (key 60): the cluster's brokers (every registered one) and its controller.
+//! DescribeCluster (key 60): the cluster's brokers (every registered one) and, as controller,
+//! this node, which forwards controller requests to the quorum's leader (as a KRaft broker
+//! names a live broker).
 
 use kavka_protocol::codec::StrBytes;
 use kavka_protocol::messages::describe_cluster_response::DescribeClusterBroker;

@@ -8,7 +8,7 @@ use kavka_protocol::messages::write_txn_markers_response::{
 use kavka_protocol::messages::{WriteTxnMarkersRequest, WriteTxnMarkersResponse};
 
 use super::RequestContext;
-use crate::txn_coordinator::markers::write_marker;
+use crate::txn_coordinator::markers::{write_marker, Marker};
 
 /// Handles WriteTxnMarkers.
 pub fn handle(
@@ -27,15 +27,15 @@ pub fn handle(
                         .partition_indexes
                         .iter()
                         .map(|&p| {
-                            let code = write_marker(
-                                ctx.broker,
-                                t.name.0.as_str(),
-                                p,
-                                m.producer_id.0,
-                                m.producer_epoch,
-                                m.transaction_result,
-                                m.coordinator_epoch,
-                            );
+                            let marker = Marker {
+                                topic: t.name.0.as_str(),
+                                partition: p,
+                                producer_id: m.producer_id.0,
+                                epoch: m.producer_epoch,
+                                commit: m.transaction_result,
+                                coordinator_epoch: m.coordinator_epoch,
+                            };
+                            let code = write_marker(ctx.broker, &marker);
                             WritableTxnMarkerPartitionResult::default()
                                 .with_partition_index(p)
                                 .with_error_code(code.code())

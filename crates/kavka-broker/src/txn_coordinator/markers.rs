@@ -17,16 +17,34 @@ use crate::controller::CONSUMER_OFFSETS_TOPIC;
 /// Pause before retrying markers a partition could not take.
 const RETRY_BACKOFF_MS: u64 = 100;
 
-/// Writes one COMMIT/ABORT marker to a partition; Kafka's error code for it.
-pub fn write_marker(
-    broker: &Broker,
-    topic: &str,
-    partition: i32,
-    producer_id: i64,
-    epoch: i16,
-    commit: bool,
-    coordinator_epoch: i32,
-) -> ErrorCode {
+/// One COMMIT/ABORT marker for one partition.
+#[derive(Debug, Clone, Copy)]
+pub struct Marker<'a> {
+    /// The partition's topic.
+    pub topic: &'a str,
+    /// The partition.
+    pub partition: i32,
+    /// The transaction's producer.
+    pub producer_id: i64,
+    /// Its epoch.
+    pub epoch: i16,
+    /// COMMIT (true) or ABORT.
+    pub commit: bool,
+    /// The coordinator's epoch.
+    pub coordinator_epoch: i32,
+}
+
+/// Writes one COMMIT/ABORT marker to a partition this node hosts; Kafka's error code for it
+/// (NOT_LEADER_OR_FOLLOWER when another broker leads it).
+pub fn write_marker(broker: &Broker, marker: &Marker<'_>) -> ErrorCode {
+    let Marker {
+        topic,
+        partition,
+        producer_id,
+        epoch,
+        commit,
+        coordinator_epoch,
+    } = *marker;
     let image = broker.image();
     let resolved = image.topic_by_name(topic);
     let Some(p) = resolved.and_then(|t| broker.partition(&t.name, &t.topic_id, partition)) else {
@@ -55,35 +73,11 @@ pub fn write_marker(
 
 /// Writes one marker for this node's coordinator: here when this node hosts the partition,
 /// else with WriteTxnMarkers to the broker leading it (as Kafka's coordinator does).
-fn write_marker_anywhere(
-    broker: &Broker,
-    topic: &str,
-    partition: i32,
-    producer_id: i64,
-    epoch: i16,
-    commit: bool,
-    coordinator_epoch: i32,
-) -> ErrorCode {
-    let code = write_marker(
-        broker,
-        topic,
-        partition,
-        producer_id,
-        epoch,
-        commit,
-        coordinator_epoch,
-    );
-    if code != ErrorCode::NOT_LEADER_OR_FOLLOWER {
-        return code;
+fn write_marker_anywhere(broker: &Broker, marker: &Marker<'_>) -> ErrorCode {
+    match write_marker(broker, marker) {
+        ErrorCode::NOT_LEADER_OR_FOLLOWER => broker.write_marker_at_leader(marker),
+        code => code,
     }
-    broker.write_marker_at_leader(
-        topic,
-        partition,
-        producer_id,
-        epoch,
-        commit,
-        coordinator_epoch,
-    )
 }
 
 /// Writes a request's markers; what is left to retry, if anything.
@@ -97,15 +91,15 @@ fn write_all(broker: &Broker, reply: TxnReply) -> Option<TxnReply> {
     } = reply;
     let mut left = Vec::new();
     for (topic, partition) in partitions {
-        let code = write_marker_anywhere(
-            broker,
-            &topic,
+        let marker = Marker {
+            topic: &topic,
             partition,
             producer_id,
-            producer_epoch,
+            epoch: producer_epoch,
             commit,
-            0,
-        );
+            coordinator_epoch: 0,
+        };
+        let code = write_marker_anywhere(broker, &marker);
         match code {
             ErrorCode::NONE
             | ErrorCode::UNKNOWN_TOPIC_OR_PARTITION
