@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use kavka_broker::BrokerConfig;
 
+mod dev_cluster;
 mod storage;
 
 #[derive(Debug, Parser)]
@@ -35,6 +36,11 @@ enum Command {
         #[arg(long = "override", value_name = "KEY=VALUE")]
         overrides: Vec<String>,
     },
+    /// Run a local cluster of several nodes, each broker and controller, until Ctrl-C.
+    ///
+    /// Writes a server.properties per node under --dir, formats the nodes with one cluster id
+    /// the first time, and starts a `kavka server` process for each.
+    DevCluster(dev_cluster::DevClusterArgs),
     /// Format and inspect a node's log directories (Kafka's `kafka-storage.sh`).
     Storage {
         #[command(subcommand)]
@@ -56,7 +62,7 @@ fn init_logging() {
         .init();
 }
 
-async fn wait_for_signal() {
+pub(crate) async fn wait_for_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
@@ -156,6 +162,7 @@ fn main() -> ExitCode {
             server(config, overrides)
         }
         Command::Storage { command } => storage::run(command),
+        Command::DevCluster(args) => dev_cluster::run(args),
         Command::Tool(t) => tool(t),
     }
 }

@@ -1,6 +1,8 @@
 //! A `kavka server` process for integration tests: free port, temp data dir, start/stop/kill.
 #![allow(dead_code)]
 
+pub mod cluster;
+pub mod netns;
 pub mod txn;
 
 use std::net::{SocketAddr, TcpStream};
@@ -24,21 +26,70 @@ pub struct TestBroker {
     pub addr: SocketAddr,
     pub data: tempfile::TempDir,
     extra: Vec<String>,
+    /// Where the process runs: a network namespace (`ip netns exec`) or here.
+    netns: Option<String>,
+    /// `listeners` host:port.
+    listener: String,
     child: Option<Child>,
     log_path: PathBuf,
 }
 
 impl TestBroker {
     pub fn start(extra: &[&str]) -> TestBroker {
+        let mut b = TestBroker::unstarted(extra);
+        b.spawn();
+        b
+    }
+
+    /// A broker whose directories `kavka storage format` formats with `cluster_id` (as an
+    /// operator does for every node of a quorum) before it starts.
+    pub fn start_formatted(cluster_id: &str, extra: &[&str]) -> TestBroker {
+        TestBroker::start_formatted_in(None, "127.0.0.1:0", cluster_id, extra)
+    }
+
+    /// As [`TestBroker::start_formatted`], the process in network namespace `netns` (when
+    /// given) listening on `listener`.
+    pub fn start_formatted_in(
+        netns: Option<&str>,
+        listener: &str,
+        cluster_id: &str,
+        extra: &[&str],
+    ) -> TestBroker {
+        let mut b = TestBroker::unstarted(extra);
+        b.netns = netns.map(str::to_string);
+        b.listener = listener.to_string();
+        let props = b.data.path().join("server.properties");
+        let mut text = format!("log.dirs={}\n", b.log_dir().display());
+        for e in extra {
+            text.push_str(e);
+            text.push('\n');
+        }
+        std::fs::write(&props, text).unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_kavka"))
+            .args(["storage", "format", "-t", cluster_id, "-c"])
+            .arg(&props)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "format: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        b.spawn();
+        b
+    }
+
+    fn unstarted(extra: &[&str]) -> TestBroker {
         let data = tempfile::tempdir().unwrap();
-        let mut b = TestBroker {
+        let b = TestBroker {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             log_path: data.path().join("broker.log"),
             data,
             extra: extra.iter().map(|s| s.to_string()).collect(),
+            netns: None,
+            listener: "127.0.0.1:0".to_string(),
             child: None,
         };
-        b.spawn();
         b
     }
 
@@ -50,10 +101,18 @@ impl TestBroker {
     /// the port from the broker's "ready" log line.
     fn spawn(&mut self) {
         let log_start = self.log().len();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_kavka"));
+        let exe = env!("CARGO_BIN_EXE_kavka");
+        let mut cmd = match &self.netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns, exe]);
+                c
+            }
+            None => Command::new(exe),
+        };
         cmd.arg("server")
             .arg("--override")
-            .arg("listeners=PLAINTEXT://127.0.0.1:0")
+            .arg(format!("listeners=PLAINTEXT://{}", self.listener))
             .arg("--override")
             .arg(format!("log.dirs={}", self.log_dir().display()));
         for e in &self.extra {
@@ -125,6 +184,11 @@ impl TestBroker {
     pub fn restart(&mut self) {
         assert!(self.child.is_none(), "stop or kill first");
         self.spawn();
+    }
+
+    /// The process id while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     pub fn is_running(&mut self) -> bool {

@@ -1,0 +1,200 @@
+//! `kavka dev-cluster`: a local cluster in one command. It writes one `server.properties` per
+//! node (every node a broker and a voter of one metadata quorum), formats each node's
+//! directories with one cluster id the first time, starts a `kavka server` process per node
+//! (logs in `<dir>/node-<n>/server.log`), prints the bootstrap servers, and stops them all on
+//! Ctrl-C or SIGTERM. Run again on the same directory, it restarts the same cluster.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::time::Duration;
+
+use clap::Args;
+
+/// Options of `kavka dev-cluster`.
+#[derive(Debug, Args)]
+pub struct DevClusterArgs {
+    /// Number of nodes (each broker and controller).
+    #[arg(long, default_value_t = 3)]
+    nodes: u16,
+    /// Directory of the nodes' configs, data and logs.
+    #[arg(long, default_value = "./kavka-cluster")]
+    dir: PathBuf,
+    /// Client port of node 1; node n listens on this + n - 1.
+    #[arg(long, default_value_t = 9092)]
+    base_port: u16,
+    /// Controller-channel port of node 1; node n uses this + n - 1.
+    #[arg(long, default_value_t = 19092)]
+    controller_base_port: u16,
+    /// Host the nodes listen on and advertise.
+    #[arg(long, default_value = "localhost")]
+    host: String,
+}
+
+fn fail(message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("kavka dev-cluster: {message}");
+    ExitCode::FAILURE
+}
+
+fn port(base: u16, node: u16) -> Option<u16> {
+    base.checked_add(node - 1)
+}
+
+/// Writes node `node`'s config; its path.
+fn write_config(args: &DevClusterArgs, node: u16, voters: &str) -> Result<PathBuf, String> {
+    let dir = args.dir.join(format!("node-{node}"));
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let client = port(args.base_port, node).ok_or("client port out of range")?;
+    let path = dir.join("server.properties");
+    let text = format!(
+        "# Written by kavka dev-cluster.\nprocess.roles=broker,controller\nnode.id={node}\n\
+         listeners=PLAINTEXT://{host}:{client}\ncontroller.quorum.voters={voters}\n\
+         log.dirs={data}\n",
+        host = args.host,
+        data = dir.join("data").display(),
+    );
+    std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(path)
+}
+
+/// The cluster id kept in `<dir>/cluster.id`, made the first time.
+fn cluster_id(dir: &Path) -> Result<String, String> {
+    let path = dir.join("cluster.id");
+    match std::fs::read_to_string(&path) {
+        Ok(id) => Ok(id.trim().to_string()),
+        Err(_) => {
+            let id = kavka_broker::storage_tool::random_uuid();
+            std::fs::write(&path, &id).map_err(|e| format!("{}: {e}", path.display()))?;
+            Ok(id)
+        }
+    }
+}
+
+fn format(exe: &Path, config: &Path, cluster_id: &str) -> Result<(), String> {
+    let out = Command::new(exe)
+        .args([
+            "storage",
+            "format",
+            "--ignore-formatted",
+            "-t",
+            cluster_id,
+            "-c",
+        ])
+        .arg(config)
+        .output()
+        .map_err(|e| e.to_string())?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
+    }
+}
+
+fn start(exe: &Path, config: &Path) -> Result<Child, String> {
+    let log_path = config.with_file_name("server.log");
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+        .map_err(|e| format!("{}: {e}", log_path.display()))?;
+    Command::new(exe)
+        .arg("server")
+        .arg("--config")
+        .arg(config)
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(log))
+        .spawn()
+        .map_err(|e| e.to_string())
+}
+
+fn terminate(children: &mut [(u16, Child)]) {
+    for (_, child) in children.iter() {
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+    }
+    for (node, child) in children.iter_mut() {
+        match child.wait() {
+            Ok(status) if status.success() => println!("node {node} stopped"),
+            Ok(status) => println!("node {node} exited with {status}"),
+            Err(e) => println!("node {node}: {e}"),
+        }
+    }
+}
+
+/// Runs the cluster until a signal.
+pub fn run(args: DevClusterArgs) -> ExitCode {
+    if args.nodes == 0 {
+        return fail("--nodes must be at least 1");
+    }
+    let Ok(exe) = std::env::current_exe() else {
+        return fail("cannot find the kavka binary");
+    };
+    if let Err(e) = std::fs::create_dir_all(&args.dir) {
+        return fail(format!("{}: {e}", args.dir.display()));
+    }
+    let mut voters = Vec::new();
+    for node in 1..=args.nodes {
+        let Some(p) = port(args.controller_base_port, node) else {
+            return fail("controller port out of range");
+        };
+        voters.push(format!("{node}@{}:{p}", args.host));
+    }
+    let voters = voters.join(",");
+    let id = match cluster_id(&args.dir) {
+        Ok(id) => id,
+        Err(e) => return fail(e),
+    };
+    let mut children: Vec<(u16, Child)> = Vec::new();
+    for node in 1..=args.nodes {
+        let started = write_config(&args, node, &voters)
+            .and_then(|config| format(&exe, &config, &id).map(|()| config))
+            .and_then(|config| start(&exe, &config));
+        match started {
+            Ok(child) => children.push((node, child)),
+            Err(e) => {
+                terminate(&mut children);
+                return fail(format!("node {node}: {e}"));
+            }
+        }
+    }
+    let bootstrap: Vec<String> = (1..=args.nodes)
+        .filter_map(|n| port(args.base_port, n).map(|p| format!("{}:{p}", args.host)))
+        .collect();
+    println!(
+        "cluster {id}: {} nodes, logs in {}/node-*/server.log",
+        args.nodes,
+        args.dir.display()
+    );
+    println!("bootstrap servers: {}", bootstrap.join(","));
+    println!("Ctrl-C stops every node");
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            terminate(&mut children);
+            return fail(format!("cannot start the runtime: {e}"));
+        }
+    };
+    runtime.block_on(async {
+        tokio::select! {
+            _ = crate::wait_for_signal() => {}
+            node = watch(&mut children) => println!("node {node} exited; stopping the others"),
+        }
+    });
+    terminate(&mut children);
+    ExitCode::SUCCESS
+}
+
+/// Returns the first node whose process exits.
+async fn watch(children: &mut [(u16, Child)]) -> u16 {
+    loop {
+        for (node, child) in children.iter_mut() {
+            if let Ok(Some(_)) = child.try_wait() {
+                return *node;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

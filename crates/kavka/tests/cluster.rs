@@ -1,0 +1,211 @@
+//! Three `kavka server` processes as one cluster: a Raft metadata quorum of all three, broker
+//! registration, partitions spread over the brokers, controller requests forwarded from any
+//! node, a consumer group and an idempotent producer across nodes; then the controller killed
+//! with SIGKILL, a new one elected and writing, and the killed node restarted and caught up.
+//! A node formatted with another cluster id is refused by the others.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use common::cluster::{metadata, wait_for_controller, wait_for_endpoints, TestCluster};
+use common::TestBroker;
+use kavka_client::{
+    Admin, Client, ClientConfig, Consumer, ConsumerConfig, OffsetReset, Producer, ProducerConfig,
+    ProducerRecord,
+};
+use kavka_protocol::ErrorCode;
+
+async fn client(bootstrap: Vec<String>) -> Client {
+    Client::connect(ClientConfig {
+        bootstrap_servers: bootstrap,
+        client_id: "cluster-test".into(),
+        request_timeout_ms: 15_000,
+        ..ClientConfig::default()
+    })
+    .await
+    .unwrap()
+}
+
+/// Partition -> leader, as node `addr` tells it.
+async fn leaders(addr: SocketAddr, topic: &str) -> BTreeMap<i32, i32> {
+    let m = metadata(addr).await;
+    m.topics
+        .iter()
+        .find(|t| t.name.as_ref().map(|n| n.as_str()) == Some(topic))
+        .map(|t| {
+            t.partitions
+                .iter()
+                .map(|p| (p.partition_index, p.leader_id.0))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Waits until every node at `addrs` knows `topic` with `partitions` partitions.
+async fn wait_for_topic(addrs: &[SocketAddr], topic: &str, partitions: usize) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    for &a in addrs {
+        while leaders(a, topic).await.len() != partitions {
+            assert!(Instant::now() < deadline, "{a} does not know {topic}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// Sends `count` records to every partition (the producer finds each partition's leader).
+async fn produce(client: &Client, topic: &str, partitions: i32, count: usize) {
+    // The client's defaults: idempotence on, so InitProducerId also crosses nodes.
+    let producer = Producer::new(client.clone(), ProducerConfig::default())
+        .await
+        .unwrap();
+    for p in 0..partitions {
+        for i in 0..count {
+            let mut r = ProducerRecord::new(topic, None, Some(Bytes::from(format!("p{p}-{i}"))));
+            r.partition = Some(p);
+            producer.send(r).await.unwrap();
+        }
+    }
+    producer.close().await.unwrap();
+}
+
+/// Consumes `topic` in group `group` until `expected` values are seen; commits.
+async fn consume_all(
+    client: &Client,
+    group: &str,
+    topic: &str,
+    expected: usize,
+) -> BTreeSet<String> {
+    let mut consumer = Consumer::new(
+        client.clone(),
+        ConsumerConfig {
+            group_id: Some(group.into()),
+            auto_offset_reset: OffsetReset::Earliest,
+            ..ConsumerConfig::default()
+        },
+    )
+    .await
+    .unwrap();
+    consumer.subscribe(vec![topic.to_string()]).await.unwrap();
+    let mut seen = BTreeSet::new();
+    let deadline = Instant::now() + Duration::from_secs(40);
+    while seen.len() < expected {
+        for r in consumer.poll(Duration::from_millis(200)).await.unwrap() {
+            seen.insert(String::from_utf8(r.value.unwrap().to_vec()).unwrap());
+        }
+        assert!(
+            Instant::now() < deadline,
+            "consumed {} of {expected}",
+            seen.len()
+        );
+    }
+    consumer.commit_sync(None).await.unwrap();
+    consumer.close().await.unwrap();
+    seen
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_nodes_agree_fail_over_and_catch_up() {
+    let mut cluster = TestCluster::start(3, &["group.initial.rebalance.delay.ms=0"]);
+    let addrs: Vec<SocketAddr> = cluster.nodes.iter().map(|n| n.addr).collect();
+    let controller = wait_for_controller(&addrs, 3, &[]).await;
+
+    // Created through a node that is not the controller: forwarded.
+    let follower = (1..=3).find(|&n| n != controller).unwrap();
+    let via = client(vec![addrs[(follower - 1) as usize].to_string()]).await;
+    Admin::new(via.clone())
+        .create_topic("spread", 6, 1, &[], false)
+        .await
+        .unwrap();
+    wait_for_topic(&addrs, "spread", 6).await;
+    let placed = leaders(addrs[0], "spread").await;
+    for &a in &addrs[1..] {
+        assert_eq!(
+            leaders(a, "spread").await,
+            placed,
+            "every node sees the same placement"
+        );
+    }
+    let hosts: BTreeSet<i32> = placed.values().copied().collect();
+    assert_eq!(
+        hosts.len(),
+        3,
+        "six partitions over three brokers: {placed:?}"
+    );
+
+    // A broker that does not lead a partition says so, and the client goes to the leader.
+    let (&p0, &l0) = placed.iter().next().unwrap();
+    let other = (1..=3).find(|&n| n != l0).unwrap();
+    let mut conn = cluster.node(other).connect().await;
+    let (code, _) = common::produce(&mut conn, "spread", p0, 1, common::batch("x", 0, 1)).await;
+    assert_eq!(code, ErrorCode::NOT_LEADER_OR_FOLLOWER.code());
+
+    let all = client(cluster.bootstrap()).await;
+    produce(&all, "spread", 6, 20).await;
+    let seen = consume_all(&all, "g1", "spread", 120).await;
+    assert_eq!(seen.len(), 120);
+
+    // The controller dies; the two others elect a new one, which writes.
+    cluster.node(controller).kill();
+    let survivors: Vec<SocketAddr> = (1..=3)
+        .filter(|&n| n != controller)
+        .map(|n| addrs[(n - 1) as usize])
+        .collect();
+    let started = Instant::now();
+    let new_controller = wait_for_controller(&survivors, 3, &[controller]).await;
+    let election_ms = started.elapsed().as_millis();
+    eprintln!("new controller {new_controller} after {election_ms} ms");
+    let survivor_client = client(survivors.iter().map(|a| a.to_string()).collect()).await;
+    Admin::new(survivor_client.clone())
+        .create_topic("after-failover", 2, 1, &[], false)
+        .await
+        .unwrap();
+    wait_for_topic(&survivors, "after-failover", 2).await;
+
+    // The killed node comes back, catches up with what was decided without it, and serves
+    // its partitions again with their records.
+    cluster.node(controller).restart();
+    let restarted = cluster.node(controller).addr;
+    wait_for_topic(&[restarted], "after-failover", 2).await;
+    let addrs: Vec<SocketAddr> = cluster.nodes.iter().map(|n| n.addr).collect();
+    let agreed = wait_for_controller(&addrs, 3, &[]).await;
+    assert_eq!(
+        agreed, new_controller,
+        "a restarted voter does not depose a healthy leader"
+    );
+    // It listens on a new port: registered again, every node tells clients so.
+    wait_for_endpoints(&addrs, &addrs).await;
+    let all = client(cluster.bootstrap()).await;
+    let again = consume_all(&all, "g2", "spread", 120).await;
+    assert_eq!(
+        again, seen,
+        "every acknowledged record is readable after the restart"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_of_another_cluster_is_refused() {
+    let mut cluster = TestCluster::start(3, &[]);
+    let addrs: Vec<SocketAddr> = cluster.nodes.iter().map(|n| n.addr).collect();
+    wait_for_controller(&addrs, 3, &[]).await;
+    // Node 3 is replaced by a node with the same id, formatted for another cluster.
+    cluster.node(3).kill();
+    let settings = cluster.settings(3, &[]);
+    let settings: Vec<&str> = settings.iter().map(String::as_str).collect();
+    let other_id = kavka_broker::storage_tool::random_uuid();
+    let _stranger = TestBroker::start_formatted(&other_id, &settings);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !cluster.nodes[..2].iter().any(|n| {
+        n.log()
+            .contains("a voter of another cluster tried to join: refused")
+    }) {
+        assert!(Instant::now() < deadline, "the stranger was not refused");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The two real voters still form a quorum without it.
+    let c = wait_for_controller(&addrs[..2], 3, &[3]).await;
+    assert!(c == 1 || c == 2);
+}
