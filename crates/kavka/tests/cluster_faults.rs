@@ -19,18 +19,27 @@ use common::cluster::{metadata, wait_for_controller, TestCluster};
 use common::netns::Hosts;
 use kavka_client::{Admin, Client, ClientConfig};
 
-/// Topic name -> topic id, as node `addr` knows them.
-async fn topics(addr: SocketAddr) -> BTreeMap<String, uuid::Uuid> {
+/// Topic name -> (topic id, partitions), as node `addr` knows them.
+async fn topics(addr: SocketAddr) -> BTreeMap<String, (uuid::Uuid, usize)> {
     metadata(addr)
         .await
         .topics
         .iter()
-        .filter_map(|t| Some((t.name.as_ref()?.to_string(), t.topic_id)))
+        .filter_map(|t| {
+            Some((
+                t.name.as_ref()?.to_string(),
+                (t.topic_id, t.partitions.len()),
+            ))
+        })
         .collect()
 }
 
-/// Waits until every node at `addrs` has the same topics, holding every one of `acked`.
-async fn check_converged(addrs: &[SocketAddr], acked: &[String]) -> BTreeMap<String, uuid::Uuid> {
+/// Waits until every node at `addrs` has the same topics (ids and partition counts), holding
+/// every one of `acked` whole (all its partitions: no topic half-created).
+async fn check_converged(
+    addrs: &[SocketAddr],
+    acked: &[(String, usize)],
+) -> BTreeMap<String, (uuid::Uuid, usize)> {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let mut views = Vec::new();
@@ -38,13 +47,17 @@ async fn check_converged(addrs: &[SocketAddr], acked: &[String]) -> BTreeMap<Str
             views.push(topics(a).await);
         }
         let same = views.iter().all(|v| *v == views[0]);
-        let complete = acked.iter().all(|t| views[0].contains_key(t));
+        let complete = acked.iter().all(|(t, n)| {
+            views[0]
+                .get(t)
+                .is_some_and(|&(_, partitions)| partitions == *n)
+        });
         if same && complete {
             return views.swap_remove(0);
         }
         assert!(
             Instant::now() < deadline,
-            "nodes disagree or lost an acknowledged topic: acked {acked:?}, views {views:#?}"
+            "nodes disagree or lost (part of) an acknowledged topic: acked {acked:?}, views {views:#?}"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -76,7 +89,7 @@ async fn an_isolated_controller_cannot_commit_and_rejoins() {
     let mut cluster = TestCluster::start_in(&hosts, 3, &[]);
     let addrs: Vec<SocketAddr> = cluster.nodes.iter().map(|n| n.addr).collect();
     let old = wait_for_controller(&addrs, 3, &[]).await;
-    let mut acked = vec!["before".to_string()];
+    let mut acked = vec![("before".to_string(), 1)];
     admin(&addrs)
         .await
         .create_topic("before", 1, 1, &[], false)
@@ -124,7 +137,7 @@ async fn an_isolated_controller_cannot_commit_and_rejoins() {
         .create_topic("during", 1, 1, &[], false)
         .await
         .unwrap();
-    acked.push("during".into());
+    acked.push(("during".into(), 1));
 
     eprintln!("majority wrote at {} ms", cut.elapsed().as_millis());
     hosts.heal(old as usize);
@@ -165,7 +178,7 @@ async fn a_stopped_controller_is_replaced_and_follows_after_sigcont() {
         .unwrap();
     signal(pid, "-CONT");
     assert_eq!(wait_for_controller(&addrs, 3, &[]).await, new);
-    check_converged(&addrs, &["while-stopped".to_string()]).await;
+    check_converged(&addrs, &[("while-stopped".to_string(), 3)]).await;
 }
 
 /// Rounds of SIGKILL of the controller in the default run; `KAVKA_FAULT_ROUNDS` asks for more.
@@ -178,7 +191,10 @@ fn rounds() -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_topics_survive_controller_kills() {
-    let mut cluster = TestCluster::start(3, &[]);
+    // Snapshots every few batches: a restarted node is caught up from the leader's snapshot
+    // as well as from its log.
+    let mut cluster =
+        TestCluster::start(3, &["metadata.log.max.record.bytes.between.snapshots=400"]);
     let mut acked = Vec::new();
     let mut attempted = 0usize;
     for round in 0..rounds() {
@@ -206,7 +222,7 @@ async fn acknowledged_topics_survive_controller_kills() {
                     .await
                 {
                     Ok(()) => {
-                        acked.push(name);
+                        acked.push((name, 1));
                         break;
                     }
                     Err(e) if Instant::now() < deadline => {
@@ -221,10 +237,19 @@ async fn acknowledged_topics_survive_controller_kills() {
     }
     let addrs: Vec<SocketAddr> = cluster.nodes.iter().map(|n| n.addr).collect();
     let view = check_converged(&addrs, &acked).await;
+    let logs: Vec<String> = cluster.nodes.iter().map(|n| n.log()).collect();
+    let count = |what: &str| logs.iter().map(|l| l.matches(what).count()).sum::<usize>();
+    let (written, installed) = (
+        count("metadata snapshot written"),
+        count("replaced by the quorum leader's snapshot"),
+    );
     eprintln!(
-        "{} topic creations attempted, {} acknowledged, {} topics on every node",
-        attempted,
+        "{attempted} topic creations attempted, {} acknowledged, {} topics on every node; {written} snapshots written, {installed} installed from a leader",
         acked.len(),
         view.len()
+    );
+    assert!(
+        written > 0,
+        "the log was never snapshotted: the test misses that path"
     );
 }
