@@ -100,6 +100,7 @@ async fn serve(
     let txn_markers = tokio::spawn(crate::txn_coordinator::markers::run(broker.clone()));
     let cleaners = crate::cleaner::spawn(broker.clone());
     let registration = tokio::spawn(broker.clone().run_registration());
+    let fencing = tokio::spawn(broker.clone().run_fencing());
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -128,7 +129,7 @@ async fn serve(
     let _ = producer_expiration.await;
     groups.abort();
     let _ = groups.await;
-    for task in [txn_timers, txn_markers, registration] {
+    for task in [txn_timers, txn_markers, registration, fencing] {
         task.abort();
         let _ = task.await;
     }

@@ -35,7 +35,7 @@ pub struct MetadataDelta {
     pub partitions: Vec<PartitionChange>,
     /// Config resources with a changed key.
     pub configs: BTreeSet<(ConfigResourceType, String)>,
-    /// Brokers that registered.
+    /// Brokers that registered, or were fenced or unfenced.
     pub brokers: Vec<i32>,
 }
 
@@ -91,6 +91,9 @@ impl MetadataDelta {
                         .insert((c.resource_type, c.resource_name.clone()));
                 }
                 MetadataRecord::RegisterBroker(r) => delta.brokers.push(r.broker_id),
+                MetadataRecord::FenceBroker(r) | MetadataRecord::UnfenceBroker(r) => {
+                    delta.brokers.push(r.broker_id)
+                }
                 MetadataRecord::ProducerIds(_) => {}
             }
         }

@@ -13,8 +13,8 @@ use uuid::Uuid;
 
 use crate::kafka_uuid::METADATA_TOPIC_ID;
 use crate::records::{
-    ConfigRecord, ConfigResourceType, MetadataRecord, PartitionRecord, ProducerIdsRecord,
-    RegisterBrokerRecord, RemoveTopicRecord, TopicRecord,
+    BrokerFencingRecord, ConfigRecord, ConfigResourceType, MetadataRecord, PartitionRecord,
+    ProducerIdsRecord, RegisterBrokerRecord, RemoveTopicRecord, TopicRecord,
 };
 
 /// Config keys and values of one resource.
@@ -108,8 +108,8 @@ pub enum ReplayError {
         /// The invariant broken.
         reason: &'static str,
     },
-    /// A broker registration with a negative id.
-    #[error("invalid broker id {broker_id}")]
+    /// A broker registration with a negative id, or fencing of a broker never registered.
+    #[error("invalid or unregistered broker id {broker_id}")]
     InvalidBroker {
         /// The id in the record.
         broker_id: i32,
@@ -143,6 +143,8 @@ pub struct MetadataImage {
     next_producer_id: i64,
     /// Registered brokers by node id, each as its latest registration.
     brokers: BTreeMap<i32, RegisterBrokerRecord>,
+    /// Registered brokers the controller fenced.
+    fenced: std::collections::BTreeSet<i32>,
 }
 
 impl MetadataImage {
@@ -198,6 +200,11 @@ impl MetadataImage {
         self.brokers.values()
     }
 
+    /// Whether registered broker `id` is fenced.
+    pub fn is_fenced(&self, id: i32) -> bool {
+        self.fenced.contains(&id)
+    }
+
     /// The registration of broker `id`.
     pub fn broker(&self, id: i32) -> Option<&RegisterBrokerRecord> {
         self.brokers.get(&id)
@@ -225,6 +232,11 @@ impl MetadataImage {
                 .values()
                 .cloned()
                 .map(MetadataRecord::RegisterBroker),
+        );
+        records.extend(
+            self.fenced
+                .iter()
+                .map(|&broker_id| MetadataRecord::FenceBroker(fencing(broker_id))),
         );
         let config = |resource_type, resource_name: &str, (name, value): (&String, &String)| {
             MetadataRecord::Config(ConfigRecord {
@@ -271,6 +283,8 @@ impl MetadataImage {
             MetadataRecord::RemoveTopic(r) => self.apply_remove_topic(r),
             MetadataRecord::ProducerIds(r) => self.apply_producer_ids(r),
             MetadataRecord::RegisterBroker(r) => self.apply_register_broker(r),
+            MetadataRecord::FenceBroker(r) => self.apply_fencing(r.broker_id, true),
+            MetadataRecord::UnfenceBroker(r) => self.apply_fencing(r.broker_id, false),
         }?;
         self.debug_check_invariants();
         Ok(())
@@ -428,6 +442,19 @@ impl MetadataImage {
         Ok(())
     }
 
+    /// Fences or unfences a registered broker.
+    fn apply_fencing(&mut self, broker_id: i32, fenced: bool) -> Result<(), ReplayError> {
+        if !self.brokers.contains_key(&broker_id) {
+            return Err(ReplayError::InvalidBroker { broker_id });
+        }
+        if fenced {
+            self.fenced.insert(broker_id);
+        } else {
+            self.fenced.remove(&broker_id);
+        }
+        Ok(())
+    }
+
     /// Deletes a topic with its partitions and configs.
     fn apply_remove_topic(&mut self, r: &RemoveTopicRecord) -> Result<(), ReplayError> {
         let topic = self
@@ -462,6 +489,14 @@ impl MetadataImage {
 }
 
 /// Invariants of one partition record on its own.
+/// The fencing record of a broker (broker epochs are not kept yet).
+fn fencing(broker_id: i32) -> BrokerFencingRecord {
+    BrokerFencingRecord {
+        broker_id,
+        broker_epoch: -1,
+    }
+}
+
 fn check_partition(r: &PartitionRecord) -> Result<(), &'static str> {
     if r.partition < 0 {
         return Err("negative partition index");

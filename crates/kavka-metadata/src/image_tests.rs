@@ -285,3 +285,49 @@ fn producer_id_blocks_only_move_forward() {
         },
     );
 }
+
+#[test]
+fn brokers_register_and_are_fenced_and_snapshots_keep_both() {
+    use crate::records::{BrokerFencingRecord, RegisterBrokerRecord};
+    let register = |id: i32, port: i32| {
+        MetadataRecord::RegisterBroker(RegisterBrokerRecord {
+            broker_id: id,
+            incarnation_id: Uuid::from_u128(id as u128),
+            broker_epoch: -1,
+            listener: "PLAINTEXT".into(),
+            host: "localhost".into(),
+            port,
+            rack: None,
+        })
+    };
+    let fencing = |id| BrokerFencingRecord {
+        broker_id: id,
+        broker_epoch: -1,
+    };
+    let mut image = MetadataImage::new();
+    // Fencing a broker that never registered is refused.
+    assert!(image
+        .apply(&MetadataRecord::FenceBroker(fencing(1)))
+        .is_err());
+    for r in [register(1, 9092), register(2, 9093), register(2, 9094)] {
+        image.apply(&r).unwrap();
+    }
+    assert_eq!(
+        image.broker(2).unwrap().port,
+        9094,
+        "a new registration replaces"
+    );
+    image
+        .apply(&MetadataRecord::FenceBroker(fencing(2)))
+        .unwrap();
+    assert!(image.is_fenced(2) && !image.is_fenced(1));
+    let mut rebuilt = MetadataImage::new();
+    for r in image.to_records() {
+        rebuilt.apply(&r).unwrap();
+    }
+    assert_eq!(rebuilt, image);
+    image
+        .apply(&MetadataRecord::UnfenceBroker(fencing(2)))
+        .unwrap();
+    assert!(!image.is_fenced(2));
+}

@@ -53,7 +53,7 @@ pub use kafka_uuid::{
 pub use log::{ImageSnapshot, MetadataLog, Replay};
 pub use meta_properties::MetaProperties;
 pub use records::{
-    ConfigRecord, ConfigResourceType, DecodeError, MetadataRecord, PartitionRecord,
-    ProducerIdsRecord, RegisterBrokerRecord, RemoveTopicRecord, TopicRecord,
+    BrokerFencingRecord, ConfigRecord, ConfigResourceType, DecodeError, MetadataRecord,
+    PartitionRecord, ProducerIdsRecord, RegisterBrokerRecord, RemoveTopicRecord, TopicRecord,
 };
 pub use snapshot::{decode_snapshot, encode_snapshot, SnapshotError};

@@ -34,9 +34,9 @@ pub mod record_type {
     pub const CONFIG: u16 = 4;
     /// Reserved: a delta to a partition (`PartitionChangeRecord`).
     pub const PARTITION_CHANGE: u16 = 5;
-    /// Reserved: a broker is fenced (`FenceBrokerRecord`).
+    /// A broker is fenced (`FenceBrokerRecord`): [`super::MetadataRecord::FenceBroker`].
     pub const FENCE_BROKER: u16 = 7;
-    /// Reserved: a broker is unfenced (`UnfenceBrokerRecord`).
+    /// A broker is unfenced (`UnfenceBrokerRecord`): [`super::MetadataRecord::UnfenceBroker`].
     pub const UNFENCE_BROKER: u16 = 8;
     /// [`super::RemoveTopicRecord`].
     pub const REMOVE_TOPIC: u16 = 9;
@@ -197,6 +197,22 @@ impl RegisterBrokerRecord {
     pub const VERSION: u16 = 0;
 }
 
+/// A registered broker is fenced (the controller stopped hearing from it: it leads nothing and
+/// clients are not sent to it) or unfenced (heard again); Kafka's `FenceBrokerRecord` and
+/// `UnfenceBrokerRecord`, which carry the same fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokerFencingRecord {
+    /// The broker's node id.
+    pub broker_id: i32,
+    /// Its broker epoch (-1 while registrations carry none).
+    pub broker_epoch: i64,
+}
+
+impl BrokerFencingRecord {
+    /// Current (and only) version of both records.
+    pub const VERSION: u16 = 0;
+}
+
 /// Any metadata record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MetadataRecord {
@@ -212,6 +228,10 @@ pub enum MetadataRecord {
     ProducerIds(ProducerIdsRecord),
     /// See [`RegisterBrokerRecord`].
     RegisterBroker(RegisterBrokerRecord),
+    /// `FenceBrokerRecord`, see [`BrokerFencingRecord`].
+    FenceBroker(BrokerFencingRecord),
+    /// `UnfenceBrokerRecord`, see [`BrokerFencingRecord`].
+    UnfenceBroker(BrokerFencingRecord),
 }
 
 /// Why bytes do not decode as a [`MetadataRecord`].
@@ -275,6 +295,8 @@ impl MetadataRecord {
             MetadataRecord::RemoveTopic(_) => RemoveTopicRecord::TYPE_ID,
             MetadataRecord::ProducerIds(_) => ProducerIdsRecord::TYPE_ID,
             MetadataRecord::RegisterBroker(_) => RegisterBrokerRecord::TYPE_ID,
+            MetadataRecord::FenceBroker(_) => record_type::FENCE_BROKER,
+            MetadataRecord::UnfenceBroker(_) => record_type::UNFENCE_BROKER,
         }
     }
 
@@ -287,6 +309,9 @@ impl MetadataRecord {
             MetadataRecord::RemoveTopic(_) => RemoveTopicRecord::VERSION,
             MetadataRecord::ProducerIds(_) => ProducerIdsRecord::VERSION,
             MetadataRecord::RegisterBroker(_) => RegisterBrokerRecord::VERSION,
+            MetadataRecord::FenceBroker(_) | MetadataRecord::UnfenceBroker(_) => {
+                BrokerFencingRecord::VERSION
+            }
         }
     }
 
@@ -329,6 +354,10 @@ impl MetadataRecord {
                 buf.put_i32(r.port);
                 wire::put_nullable_string(buf, r.rack.as_deref());
             }
+            MetadataRecord::FenceBroker(r) | MetadataRecord::UnfenceBroker(r) => {
+                buf.put_i32(r.broker_id);
+                buf.put_i64(r.broker_epoch);
+            }
         }
     }
 
@@ -352,6 +381,8 @@ impl MetadataRecord {
             RemoveTopicRecord::TYPE_ID => (RemoveTopicRecord::VERSION, decode_remove_topic),
             ProducerIdsRecord::TYPE_ID => (ProducerIdsRecord::VERSION, decode_producer_ids),
             RegisterBrokerRecord::TYPE_ID => (RegisterBrokerRecord::VERSION, decode_register),
+            record_type::FENCE_BROKER => (BrokerFencingRecord::VERSION, decode_fence),
+            record_type::UNFENCE_BROKER => (BrokerFencingRecord::VERSION, decode_unfence),
             _ => return Err(DecodeError::UnknownType { type_id }),
         };
         // Every type is at version 0 today; a later version adds a decoder here.
@@ -419,6 +450,21 @@ fn decode_register(r: &mut Reader<'_>) -> Result<MetadataRecord, DecodeError> {
         port: r.i32("port")?,
         rack: r.nullable_string("rack")?,
     }))
+}
+
+fn decode_fencing(r: &mut Reader<'_>) -> Result<BrokerFencingRecord, DecodeError> {
+    Ok(BrokerFencingRecord {
+        broker_id: r.i32("broker_id")?,
+        broker_epoch: r.i64("broker_epoch")?,
+    })
+}
+
+fn decode_fence(r: &mut Reader<'_>) -> Result<MetadataRecord, DecodeError> {
+    decode_fencing(r).map(MetadataRecord::FenceBroker)
+}
+
+fn decode_unfence(r: &mut Reader<'_>) -> Result<MetadataRecord, DecodeError> {
+    decode_fencing(r).map(MetadataRecord::UnfenceBroker)
 }
 
 impl From<ProducerIdsRecord> for MetadataRecord {

@@ -91,6 +91,19 @@ fn register_broker_record_round_trips() {
 }
 
 #[test]
+fn fencing_records_round_trip_with_kafkas_type_ids() {
+    let r = crate::BrokerFencingRecord {
+        broker_id: 2,
+        broker_epoch: -1,
+    };
+    let fence = MetadataRecord::FenceBroker(r.clone());
+    let unfence = MetadataRecord::UnfenceBroker(r);
+    assert_eq!((fence.type_id(), unfence.type_id()), (7, 8));
+    round_trip(fence);
+    round_trip(unfence);
+}
+
+#[test]
 fn type_ids_and_versions_are_stable() {
     assert_eq!(TopicRecord::TYPE_ID, 2);
     assert_eq!(PartitionRecord::TYPE_ID, 3);

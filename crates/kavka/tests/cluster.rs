@@ -158,6 +158,9 @@ async fn three_nodes_agree_fail_over_and_catch_up() {
     let new_controller = wait_for_controller(&survivors, 3, &[controller]).await;
     let election_ms = started.elapsed().as_millis();
     eprintln!("new controller {new_controller} after {election_ms} ms");
+    // Elected within 2 x the election timeout (500 ms here), plus up to a second for this
+    // test's polling of three nodes.
+    assert!(election_ms < 2 * 500 + 1000, "election took {election_ms} ms");
     let survivor_client = client(survivors.iter().map(|a| a.to_string()).collect()).await;
     Admin::new(survivor_client.clone())
         .create_topic("after-failover", 2, 1, &[], false)
@@ -208,4 +211,91 @@ async fn a_node_of_another_cluster_is_refused() {
     // The two real voters still form a quorum without it.
     let c = wait_for_controller(&addrs[..2], 3, &[3]).await;
     assert!(c == 1 || c == 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_broker_is_fenced_and_comes_back() {
+    let mut cluster = TestCluster::start(
+        3,
+        &[
+            "broker.session.timeout.ms=1500",
+            "broker.heartbeat.interval.ms=100",
+        ],
+    );
+    let addrs: Vec<SocketAddr> = cluster.nodes.iter().map(|n| n.addr).collect();
+    let controller = wait_for_controller(&addrs, 3, &[]).await;
+    let all = client(cluster.bootstrap()).await;
+    Admin::new(all.clone())
+        .create_topic("fenced", 3, 1, &[], false)
+        .await
+        .unwrap();
+    wait_for_topic(&addrs, "fenced", 3).await;
+    let placed = leaders(addrs[0], "fenced").await;
+    let (&partition, &victim) = placed.iter().find(|(_, &l)| l != controller).unwrap();
+    let mut conn = cluster.node(victim).connect().await;
+    let (code, offset) = common::produce(
+        &mut conn,
+        "fenced",
+        partition,
+        1,
+        common::batch("kept", 0, 3),
+    )
+    .await;
+    assert_eq!((code, offset), (0, 0));
+
+    cluster.node(victim).kill();
+    let killed = Instant::now();
+    let survivor = addrs[(controller - 1) as usize];
+    loop {
+        let m = metadata(survivor).await;
+        let p = m.topics[0]
+            .partitions
+            .iter()
+            .find(|p| p.partition_index == partition)
+            .unwrap()
+            .clone();
+        if m.brokers.len() == 2 && p.leader_id.0 == -1 {
+            assert_eq!(p.error_code, ErrorCode::LEADER_NOT_AVAILABLE.code());
+            assert!(m.brokers.iter().all(|b| b.node_id.0 != victim));
+            break;
+        }
+        assert!(
+            killed.elapsed() < Duration::from_secs(15),
+            "{victim} never fenced"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let fenced_ms = killed.elapsed().as_millis();
+    eprintln!("broker {victim} fenced {fenced_ms} ms after SIGKILL (session timeout 1500 ms)");
+    assert!(fenced_ms >= 1400, "fenced before its session ran out");
+    // The other partitions are still served.
+    let live = placed
+        .iter()
+        .find(|(_, &l)| l == controller)
+        .map(|(&p, _)| p);
+    if let Some(p) = live {
+        let mut c = cluster.node(controller).connect().await;
+        assert_eq!(
+            common::produce(&mut c, "fenced", p, 1, common::batch("live", 0, 1))
+                .await
+                .0,
+            0
+        );
+    }
+
+    cluster.node(victim).restart();
+    let addrs: Vec<SocketAddr> = cluster.nodes.iter().map(|n| n.addr).collect();
+    wait_for_endpoints(&addrs, &addrs).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while leaders(survivor, "fenced").await.get(&partition) != Some(&victim) {
+        assert!(Instant::now() < deadline, "{victim} does not lead again");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut conn = cluster.node(victim).connect().await;
+    let read = common::read_all(&mut conn, "fenced", partition).await;
+    assert_eq!(
+        read.len(),
+        3,
+        "the records it took before the kill: {read:?}"
+    );
 }

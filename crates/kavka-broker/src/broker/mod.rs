@@ -27,6 +27,7 @@ use crate::topic_config::ConfigLayers;
 use crate::txn_coordinator::{TxnCoordinator, TRANSACTION_STATE_TOPIC};
 
 mod change;
+mod liveness;
 mod publish;
 mod register;
 mod remote;
@@ -225,6 +226,16 @@ impl Broker {
     /// The hosted partition `index` of the topic with this name and id.
     pub fn partition(&self, topic: &str, topic_id: &Uuid, index: i32) -> Option<Arc<Partition>> {
         self.replicas.get(topic, topic_id, index)
+    }
+
+    /// Partition `index` of `topic` when this node leads it (its image says so and it is
+    /// hosted): what Produce, Fetch, ListOffsets and DeleteRecords serve.
+    pub fn led_partition(&self, topic: &TopicImage, index: i32) -> Option<Arc<Partition>> {
+        let leader = topic.partitions.get(&index)?.leader;
+        if leader != self.config.node_id {
+            return None;
+        }
+        self.replicas.get(&topic.name, &topic.topic_id, index)
     }
 
     /// Every hosted partition.

@@ -42,14 +42,14 @@ impl Broker {
         }
     }
 
-    /// Every broker of the cluster, by node id: the registered ones, with this node as it is
-    /// now (registered or not yet).
+    /// Every live broker of the cluster, by node id: the registered ones not fenced, with
+    /// this node as it is now (registered or not yet).
     pub fn cluster_brokers(&self) -> Vec<BrokerEndpoint> {
         let me = self.registration();
         let image = self.image();
         let mut brokers: Vec<BrokerEndpoint> = image
             .brokers()
-            .filter(|b| b.broker_id != me.broker_id)
+            .filter(|b| b.broker_id != me.broker_id && !image.is_fenced(b.broker_id))
             .chain(std::iter::once(&me))
             .map(|b| BrokerEndpoint {
                 id: b.broker_id,

@@ -94,6 +94,8 @@ pub const BROKER_KEYS: &[BrokerKey] = &[
         Acts,
         "create topics named in Metadata requests",
     ),
+    key("broker.heartbeat.interval.ms", T::Int, Rule::Int(10), Some("2000"), Acts,
+        "how often the active controller checks which brokers it hears from (fencing and unfencing)"),
     key(
         "broker.id",
         T::Int,
@@ -103,7 +105,9 @@ pub const BROKER_KEYS: &[BrokerKey] = &[
         "the node id's older name",
     ),
     key("broker.rack", T::String, Rule::Text, None, Acts,
-        "this broker's rack, told to clients in Metadata and DescribeCluster"),
+        "this broker's rack, told to clients in Metadata and DescribeCluster; placement alternates racks"),
+    key("broker.session.timeout.ms", T::Int, Rule::Int(100), Some("9000"), Acts,
+        "a broker the active controller has not heard from for this long is fenced: its partitions lose their leader and clients are not sent to it"),
     key(
         "connections.max.idle.ms",
         T::Long,

@@ -148,6 +148,10 @@ pub struct BrokerConfig {
     pub quorum_election_timeout_ms: u64,
     /// `broker.rack`.
     pub rack: Option<String>,
+    /// `broker.session.timeout.ms`.
+    pub broker_session_timeout_ms: u64,
+    /// `broker.heartbeat.interval.ms`.
+    pub broker_heartbeat_interval_ms: u64,
     /// `controller.quorum.request.timeout.ms`.
     pub quorum_request_timeout_ms: u64,
     /// Every key given (file then overrides), for DescribeConfigs sources.
@@ -473,6 +477,8 @@ impl BrokerConfig {
                 .text("broker.rack")
                 .filter(|r| !r.is_empty())
                 .map(str::to_string),
+            broker_session_timeout_ms: v.u64("broker.session.timeout.ms"),
+            broker_heartbeat_interval_ms: v.u64("broker.heartbeat.interval.ms"),
             given: map,
         })
     }

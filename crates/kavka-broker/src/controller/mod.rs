@@ -14,6 +14,7 @@ use uuid::Uuid;
 use crate::topic_config;
 
 mod create_topics;
+pub mod fencing;
 pub mod placement;
 
 pub use create_topics::{create_topic, create_topics, EXCESSIVE_BATCH_MESSAGE};

@@ -1,5 +1,6 @@
-//! Where new partitions go: on the registered brokers, round-robin from a random one (as
-//! Kafka's controller places replicas without racks), so topics spread over the cluster.
+//! Where new partitions go: on the live (registered, not fenced) brokers, round-robin from a
+//! random one over a rack-alternating list (as Kafka's controller places replicas), so topics
+//! spread over the cluster and its racks.
 //! Partitions are not replicated yet (one replica each); a replication factor above one is
 //! refused with a reason instead of recording replicas that would never receive data.
 
@@ -8,15 +9,38 @@ use kavka_protocol::ErrorCode;
 
 use super::Refusal;
 
-/// The brokers partitions may be placed on: every registered broker, or this node alone
-/// while none is registered (a single node).
+/// The brokers partitions may be placed on: every registered broker not fenced, or this node
+/// alone while none is registered (a single node). With racks (`broker.rack`), the list
+/// alternates racks (the first broker of each rack, then the second of each, ...), as Kafka's
+/// rack-aware placement does, so consecutive partitions land in different racks.
 pub fn brokers(image: &MetadataImage, node_id: i32) -> Vec<i32> {
-    let registered: Vec<i32> = image.brokers().map(|b| b.broker_id).collect();
-    if registered.is_empty() {
-        vec![node_id]
-    } else {
-        registered
+    let live: Vec<(&str, i32)> = image
+        .brokers()
+        .filter(|b| !image.is_fenced(b.broker_id))
+        .map(|b| (b.rack.as_deref().unwrap_or(""), b.broker_id))
+        .collect();
+    if image.brokers().next().is_none() {
+        return vec![node_id];
     }
+    rack_alternated(live)
+}
+
+/// Broker ids alternating racks; by id within a rack.
+fn rack_alternated(mut brokers: Vec<(&str, i32)>) -> Vec<i32> {
+    brokers.sort_unstable();
+    let mut racks: Vec<Vec<i32>> = Vec::new();
+    let mut last: Option<&str> = None;
+    for (rack, id) in brokers {
+        if last != Some(rack) {
+            racks.push(Vec::new());
+            last = Some(rack);
+        }
+        racks.last_mut().expect("pushed").push(id);
+    }
+    let longest = racks.iter().map(Vec::len).max().unwrap_or(0);
+    (0..longest)
+        .flat_map(|i| racks.iter().filter_map(move |r| r.get(i).copied()))
+        .collect()
 }
 
 /// Checks a replication factor against the brokers available.
@@ -80,6 +104,13 @@ mod tests {
             assert_eq!(a.iter().filter(|r| r.as_slice() == [b]).count(), 2, "{a:?}");
         }
         assert_eq!(assign(&[7], 2), vec![vec![7], vec![7]]);
+    }
+
+    #[test]
+    fn racks_alternate() {
+        let order = rack_alternated(vec![("a", 1), ("a", 2), ("b", 3), ("b", 4), ("c", 5)]);
+        assert_eq!(order, [1, 3, 5, 2, 4]);
+        assert_eq!(rack_alternated(vec![("", 2), ("", 1)]), [1, 2]);
     }
 
     #[test]

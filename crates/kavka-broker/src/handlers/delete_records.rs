@@ -45,10 +45,9 @@ pub fn handle(ctx: &RequestContext<'_>, request: DeleteRecordsRequest) -> Delete
                     let result = DeleteRecordsPartitionResult::default()
                         .with_partition_index(p.partition_index)
                         .with_low_watermark(-1);
-                    let Some(partition) = resolved.and_then(|t| {
-                        ctx.broker
-                            .partition(&t.name, &t.topic_id, p.partition_index)
-                    }) else {
+                    let Some(partition) =
+                        resolved.and_then(|t| ctx.broker.led_partition(t, p.partition_index))
+                    else {
                         let missing = ErrorCode::UNKNOWN_TOPIC_OR_PARTITION;
                         let code = super::unhosted(resolved, p.partition_index, missing);
                         return result.with_error_code(code.code());

@@ -74,8 +74,7 @@ fn plan(
                 data: partition_data(p.partition, code),
                 read: None,
             };
-            let Some(partition) =
-                resolved.and_then(|t| ctx.broker.partition(&t.name, &t.topic_id, p.partition))
+            let Some(partition) = resolved.and_then(|t| ctx.broker.led_partition(t, p.partition))
             else {
                 failed = true;
                 let missing = if by_id {

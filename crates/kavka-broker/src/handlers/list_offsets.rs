@@ -57,10 +57,9 @@ pub fn handle(ctx: &RequestContext<'_>, request: ListOffsetsRequest) -> ListOffs
                         .with_timestamp(-1)
                         .with_offset(-1)
                         .with_leader_epoch(-1);
-                    let Some(partition) = resolved.and_then(|t| {
-                        ctx.broker
-                            .partition(&t.name, &t.topic_id, p.partition_index)
-                    }) else {
+                    let Some(partition) =
+                        resolved.and_then(|t| ctx.broker.led_partition(t, p.partition_index))
+                    else {
                         let missing = ErrorCode::UNKNOWN_TOPIC_OR_PARTITION;
                         let code = super::unhosted(resolved, p.partition_index, missing);
                         return base.with_error_code(code.code());

@@ -21,7 +21,14 @@ fn topic_entry(topic: &TopicImage, authorized_operations: i32) -> MetadataRespon
         .partitions
         .iter()
         .map(|(&index, p)| {
+            // No leader (its broker fenced): Kafka's LEADER_NOT_AVAILABLE, which clients retry.
+            let code = if p.leader < 0 {
+                ErrorCode::LEADER_NOT_AVAILABLE
+            } else {
+                ErrorCode::NONE
+            };
             MetadataResponsePartition::default()
+                .with_error_code(code.code())
                 .with_partition_index(index)
                 .with_leader_id(BrokerId(p.leader))
                 .with_leader_epoch(p.leader_epoch)

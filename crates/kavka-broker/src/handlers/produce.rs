@@ -211,7 +211,7 @@ pub fn handle(ctx: &RequestContext<'_>, request: ProduceRequest) -> Outcome {
         let mut partitions = Vec::with_capacity(topic.partition_data.len());
         for data in topic.partition_data {
             let index = data.index;
-            let partition = resolved.and_then(|t| broker.partition(&t.name, &t.topic_id, index));
+            let partition = resolved.and_then(|t| broker.led_partition(t, index));
             let result = match (acks_valid, partition, data.records.as_deref()) {
                 (false, _, _) => partition_error(
                     index,

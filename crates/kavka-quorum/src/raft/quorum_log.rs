@@ -65,6 +65,8 @@ struct State {
     inbox: Vec<Message>,
     /// What the transport found out about deliveries, for the leader.
     reports: Vec<Delivery>,
+    /// When a message from each other voter last arrived.
+    heard: HashMap<u64, Instant>,
     /// A proposal waits for the ready loop.
     proposed: bool,
     /// The last offset handed to the applier.
@@ -105,6 +107,7 @@ impl QuorumLog {
                 node,
                 inbox: Vec::new(),
                 reports: Vec::new(),
+                heard: HashMap::new(),
                 proposed: false,
                 handed,
                 waiting: HashMap::new(),
@@ -133,8 +136,15 @@ impl QuorumLog {
     /// Queues a message from another voter.
     pub fn receive(&self, message: Message) {
         let mut st = self.lock();
+        st.heard.insert(message.from, Instant::now());
         st.inbox.push(message);
         self.shared.work.notify_one();
+    }
+
+    /// How long ago a message from voter `id` last arrived (`None`: never since start). A
+    /// leader hears from every live follower each heartbeat, so this is that voter's liveness.
+    pub fn heard_from(&self, id: u64) -> Option<Duration> {
+        self.lock().heard.get(&id).map(Instant::elapsed)
     }
 
     /// Sends `records` to the leader to append as they are (a follower forwards them); whether
