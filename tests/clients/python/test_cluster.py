@@ -199,3 +199,56 @@ def test_admin_keeps_working_after_the_controller_is_killed(cluster):
     # Every broker learns of it (as in Kafka, brokers apply the metadata log asynchronously).
     wait_leaders(admin, "after-kill", 2)
     assert quorum_leader(survivors[0]) not in (-1, controller)
+
+
+def test_produce_and_consume_while_a_broker_restarts(cluster):
+    """confluent-kafka with its defaults keeps producing while a broker (not the controller)
+    restarts: records for that broker's partitions wait in the producer and are delivered once
+    it is back (partitions have one replica until replication); every record acknowledged is
+    consumed, each once per partition offset."""
+    bs = bootstrap(cluster)
+    admin = AdminClient({"bootstrap.servers": bs})
+    create(admin, "restart", 3)
+    leaders = wait_leaders(admin, "restart", 3)
+    controller = wait_formed(cluster)
+    victim = next(l for l in leaders.values() if l != controller)
+
+    producer = Producer({"bootstrap.servers": bs})
+    acked: List[str] = []
+    errors = []
+
+    def report(err, msg):
+        if err is None:
+            acked.append(msg.value().decode())
+        else:
+            errors.append(err)
+
+    def send(start: int, count: int) -> None:
+        for i in range(start, start + count):
+            producer.produce("restart", value=f"r{i}".encode(), partition=i % 3, on_delivery=report)
+            producer.poll(0)
+
+    send(0, 150)
+    producer.flush(30)
+    cluster[victim - 1].stop()
+    send(150, 150)  # a third of these wait for the stopped broker
+    producer.poll(1)
+    cluster[victim - 1].start()
+    send(300, 150)
+    assert producer.flush(60) == 0
+    assert errors == [], errors
+    assert len(acked) == 450
+
+    consumer = Consumer(
+        {"bootstrap.servers": bootstrap(cluster), "group.id": "restart-g", "auto.offset.reset": "earliest"}
+    )
+    consumer.subscribe(["restart"])
+    got: List[str] = []
+    deadline = time.monotonic() + 60
+    while len(got) < len(acked):
+        assert time.monotonic() < deadline, f"consumed {len(got)} of {len(acked)}"
+        m = consumer.poll(0.5)
+        if m is not None and m.error() is None:
+            got.append(m.value().decode())
+    consumer.close()
+    assert sorted(got) == sorted(acked), "every acknowledged record, once"
