@@ -160,7 +160,10 @@ async fn three_nodes_agree_fail_over_and_catch_up() {
     eprintln!("new controller {new_controller} after {election_ms} ms");
     // Elected within 2 x the election timeout (500 ms here), plus up to a second for this
     // test's polling of three nodes.
-    assert!(election_ms < 2 * 500 + 1000, "election took {election_ms} ms");
+    assert!(
+        election_ms < 2 * 500 + 1000,
+        "election took {election_ms} ms"
+    );
     let survivor_client = client(survivors.iter().map(|a| a.to_string()).collect()).await;
     Admin::new(survivor_client.clone())
         .create_topic("after-failover", 2, 1, &[], false)

@@ -36,8 +36,9 @@ def free_ports(n: int) -> List[int]:
     return ports
 
 
-@pytest.fixture
-def cluster(broker_factory):
+def make_cluster(broker_factory, prepare=None, extra=None):
+    """Formats and starts N_NODES nodes of one quorum; `prepare(broker)` runs on each node
+    before its directories are formatted (e.g. to mount a disk there)."""
     binary = kavka_bin()
     cluster_id = subprocess.check_output([binary, "storage", "random-uuid"], text=True).strip()
     voters = ",".join(f"{i + 1}@127.0.0.1:{p}" for i, p in enumerate(free_ports(N_NODES)))
@@ -48,8 +49,11 @@ def cluster(broker_factory):
             "controller.quorum.voters": voters,
             "controller.quorum.election.timeout.ms": "500",
             "group.initial.rebalance.delay.ms": "0",
+            **(extra or {}),
         }
         b = broker_factory(overrides, start=False)
+        if prepare is not None:
+            prepare(b)
         props = b.workdir / "server.properties"
         props.write_text(
             "".join(f"{k}={v}\n" for k, v in {**overrides, "log.dirs": str(b.data_dir)}.items())
@@ -64,6 +68,11 @@ def cluster(broker_factory):
         b.start()
     wait_formed(nodes)
     return nodes
+
+
+@pytest.fixture
+def cluster(broker_factory):
+    return make_cluster(broker_factory)
 
 
 def bootstrap(nodes) -> str:

@@ -105,6 +105,18 @@ impl RaftNode {
         store: RaftStore,
         applied: u64,
     ) -> Result<RaftNode, MetadataError> {
+        // The hard state names a commit index the log must hold; a log that ends before it
+        // lost entries it acknowledged (a disk that did not keep what it fsynced).
+        let last = raft::Storage::last_index(&store).unwrap_or(0);
+        if store.commit() > last {
+            return Err(MetadataError::Corrupt {
+                path: dir.to_path_buf(),
+                reason: format!(
+                    "quorum-state says offset {} is committed but the metadata log ends at {last}: entries this voter acknowledged are gone (was the disk's write cache lost?)",
+                    store.commit()
+                ),
+            });
+        }
         let raft_config = raft::Config {
             id: config.id,
             election_tick: config.election_ticks,

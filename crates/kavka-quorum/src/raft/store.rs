@@ -349,6 +349,33 @@ mod tests {
     }
 
     #[test]
+    fn a_log_shorter_than_its_commit_is_refused_not_a_panic() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut store = RaftStore::open(tmp.path(), &[1, 2, 3]).unwrap();
+        store.append(&[entry(1, 1, 1), entry(2, 1, 2)]).unwrap();
+        store
+            .set_hard_state(&HardState {
+                term: 1,
+                vote: 1,
+                commit: 2,
+                ..Default::default()
+            })
+            .unwrap();
+        drop(store);
+        // The disk lost the journal's content but kept the hard state.
+        std::fs::write(tmp.path().join("journal.log"), b"").unwrap();
+        let config = crate::raft::RaftConfig {
+            id: 1,
+            voters: vec![1, 2, 3],
+            election_ticks: 10,
+            election_ticks_spread: 10,
+            heartbeat_ticks: 3,
+        };
+        let e = crate::raft::RaftNode::open_at_commit(tmp.path(), &config).unwrap_err();
+        assert!(e.to_string().contains("offset 2 is committed"), "{e}");
+    }
+
+    #[test]
     fn entries_terms_and_a_replaced_suffix_survive_reopen() {
         let tmp = tempfile::tempdir().unwrap();
         let mut store = RaftStore::open(tmp.path(), &[1, 2, 3]).unwrap();
