@@ -60,6 +60,9 @@ pub fn format(config: &BrokerConfig, options: &FormatOptions) -> Result<Vec<Stri
             ..MetaProperties::generate(config.node_id)
         };
         props.write(dir).map_err(|e| e.to_string())?;
+        // A directory with no logs yet is clean: the first start has nothing to recover.
+        let marker = dir.join(crate::log_manager::CLEAN_SHUTDOWN_MARKER);
+        std::fs::write(&marker, b"").map_err(|e| format!("{}: {e}", marker.display()))?;
         let kind = if Some(dir) == config.log_dirs.first() {
             "metadata"
         } else {
