@@ -67,15 +67,25 @@ async function retry(fn, ms = 30000) {
 
 test('kafkajs produces and consumes across a three-node cluster', { timeout: 120000 }, () =>
   withCluster(async nodes => {
+    // Every node lists all three brokers: all are registered, so placement can use them.
+    for (const b of nodes) {
+      await retry(async () => {
+        const one = kafka(b.bootstrap).admin()
+        await one.connect()
+        try {
+          assert.equal((await one.describeCluster()).brokers.length, 3)
+        } finally {
+          await one.disconnect()
+        }
+      })
+    }
     const k = kafka(nodes[1].bootstrap, { brokers: nodes.map(b => b.bootstrap) })
     const admin = k.admin()
     await admin.connect()
     // The quorum may still be electing its first leader: NOT_CONTROLLER is retried.
-    await retry(async () => {
-      const { brokers } = await admin.describeCluster()
-      assert.equal(brokers.length, 3)
-      await admin.createTopics({ topics: [{ topic: 'js-spread', numPartitions: 6 }], waitForLeaders: true })
-    })
+    await retry(() =>
+      admin.createTopics({ topics: [{ topic: 'js-spread', numPartitions: 6 }], waitForLeaders: true })
+    )
     const meta = await retry(async () => {
       const m = await admin.fetchTopicMetadata({ topics: ['js-spread'] })
       assert.equal(m.topics[0].partitions.length, 6)
