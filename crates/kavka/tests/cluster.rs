@@ -236,15 +236,19 @@ async fn a_dead_broker_is_fenced_and_comes_back() {
     let placed = leaders(addrs[0], "fenced").await;
     let (&partition, &victim) = placed.iter().find(|(_, &l)| l != controller).unwrap();
     let mut conn = cluster.node(victim).connect().await;
-    let (code, offset) = common::produce(
-        &mut conn,
-        "fenced",
-        partition,
-        1,
-        common::batch("kept", 0, 3),
-    )
-    .await;
-    assert_eq!((code, offset), (0, 0));
+    // The victim publishes the topic's image before its partition log is open: for that
+    // moment it answers NOT_LEADER_OR_FOLLOWER, which clients retry; so does this test.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let batch = common::batch("kept", 0, 3);
+        let (code, offset) = common::produce(&mut conn, "fenced", partition, 1, batch).await;
+        if code == ErrorCode::NOT_LEADER_OR_FOLLOWER.code() && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            continue;
+        }
+        assert_eq!((code, offset), (0, 0));
+        break;
+    }
 
     cluster.node(victim).kill();
     let killed = Instant::now();
