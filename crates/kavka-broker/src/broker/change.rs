@@ -122,10 +122,32 @@ impl Broker {
         timeout: Duration,
         ready: impl Fn(&MetadataImage) -> bool,
     ) -> bool {
+        self.wait_until(timeout, |_| ready(&self.image()))
+    }
+
+    /// Waits until the batch at `offset` is published; the image then.
+    fn wait_published(
+        &self,
+        offset: u64,
+        timeout: Duration,
+    ) -> Result<std::sync::Arc<MetadataImage>, Refusal> {
+        if self.wait_until(timeout, |published| published >= offset) {
+            Ok(self.image())
+        } else {
+            Err((
+                ErrorCode::REQUEST_TIMED_OUT,
+                format!("metadata offset {offset} not applied within {timeout:?}"),
+            ))
+        }
+    }
+
+    /// Waits, woken at every published batch, until `ready(published offset)`; false after
+    /// `timeout`.
+    fn wait_until(&self, timeout: Duration, ready: impl Fn(u64) -> bool) -> bool {
         let deadline = Instant::now() + timeout;
         let mut published = self.published.lock().expect("published lock poisoned");
         loop {
-            if ready(&self.image()) {
+            if ready(*published) {
                 return true;
             }
             let now = Instant::now();
@@ -138,30 +160,5 @@ impl Broker {
                 .expect("published lock poisoned")
                 .0;
         }
-    }
-
-    /// Waits until the batch at `offset` is published; the image then.
-    fn wait_published(
-        &self,
-        offset: u64,
-        timeout: Duration,
-    ) -> Result<std::sync::Arc<MetadataImage>, Refusal> {
-        let deadline = Instant::now() + timeout;
-        let mut published = self.published.lock().expect("published lock poisoned");
-        while *published < offset {
-            let now = Instant::now();
-            if now >= deadline {
-                return Err((
-                    ErrorCode::REQUEST_TIMED_OUT,
-                    format!("metadata offset {offset} not applied within {timeout:?}"),
-                ));
-            }
-            published = self
-                .published_moved
-                .wait_timeout(published, deadline - now)
-                .expect("published lock poisoned")
-                .0;
-        }
-        Ok(self.image())
     }
 }

@@ -40,28 +40,36 @@ impl Broker {
                 tracing::error!(offset = batch.offset, error = %e, "committed metadata record skipped: it does not apply");
             }
         }
-        let after = Arc::new(after);
-        *self.image.write().expect("image lock poisoned") = after.clone();
-        *published = batch.offset;
-        self.published_moved.notify_all();
         let delta = MetadataDelta::between(&before, &after, &batch.records);
-        self.apply_delta(&before, &after, &delta);
+        self.install(published, batch.offset, &before, Arc::new(after), &delta);
+    }
+
+    /// Applies `delta` to the partitions and coordinators, then makes `after` the image
+    /// readers see, at `offset`: a client told of a new partition finds its log open.
+    fn install(
+        &self,
+        published: &mut u64,
+        offset: u64,
+        before: &MetadataImage,
+        after: Arc<MetadataImage>,
+        delta: &MetadataDelta,
+    ) {
+        self.apply_delta(before, &after, delta);
+        *self.image.write().expect("image lock poisoned") = after;
+        *published = offset;
+        self.published_moved.notify_all();
     }
 
     /// Replaces the image with a leader's snapshot up to `offset` (this node was too far
     /// behind for the log), applying the difference to the partitions and coordinators.
     fn publish_snapshot(&self, published: &mut u64, offset: u64, image: MetadataImage) {
         let before = self.image();
-        let after = Arc::new(image);
-        *self.image.write().expect("image lock poisoned") = after.clone();
-        *published = offset;
-        self.published_moved.notify_all();
         tracing::info!(
             offset,
             "metadata image replaced by the quorum leader's snapshot"
         );
-        let delta = MetadataDelta::of_images(&before, &after);
-        self.apply_delta(&before, &after, &delta);
+        let delta = MetadataDelta::of_images(&before, &image);
+        self.install(published, offset, &before, Arc::new(image), &delta);
     }
 
     /// Starts the applier of a quorum's committed batches: every batch the voter hands over,

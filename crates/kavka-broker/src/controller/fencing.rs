@@ -101,6 +101,14 @@ mod tests {
         image
     }
 
+    fn leaders(image: &MetadataImage) -> Vec<(i32, i32)> {
+        let t = image.topic_by_name("t").unwrap();
+        t.partitions
+            .values()
+            .map(|p| (p.leader, p.leader_epoch))
+            .collect()
+    }
+
     fn apply(image: &mut MetadataImage, records: &[MetadataRecord]) {
         for r in records {
             image.apply(r).unwrap();
@@ -117,26 +125,14 @@ mod tests {
             "the fence and its two partitions: {fence:?}"
         );
         apply(&mut image, &fence);
-        let t = image.topic_by_name("t").unwrap();
-        let leaders: Vec<(i32, i32)> = t
-            .partitions
-            .values()
-            .map(|p| (p.leader, p.leader_epoch))
-            .collect();
-        assert_eq!(leaders, [(1, 0), (-1, 1), (-1, 1)]);
+        assert_eq!(leaders(&image), [(1, 0), (-1, 1), (-1, 1)]);
         assert!(
             fence_broker(&image, 2).is_empty(),
             "fencing twice changes nothing"
         );
         let unfence = unfence_broker(&image, 2);
         apply(&mut image, &unfence);
-        let t = image.topic_by_name("t").unwrap();
-        let leaders: Vec<(i32, i32)> = t
-            .partitions
-            .values()
-            .map(|p| (p.leader, p.leader_epoch))
-            .collect();
-        assert_eq!(leaders, [(1, 0), (2, 2), (2, 2)]);
+        assert_eq!(leaders(&image), [(1, 0), (2, 2), (2, 2)]);
         assert!(unfence_broker(&image, 2).is_empty());
         assert!(fence_broker(&image, 9).is_empty(), "an unknown broker");
     }
