@@ -18,10 +18,16 @@ fuzz_target!(|data: &[u8]| {
     if let Ok((batch, len)) = MetadataBatch::decode_frame(&framed) {
         assert_eq!(len, framed.len());
         let again = batch.to_frame().expect("a decoded batch encodes");
-        assert_eq!(MetadataBatch::decode_frame(&again).expect("re-encoded").0, batch);
+        assert_eq!(
+            MetadataBatch::decode_frame(&again).expect("re-encoded").0,
+            batch
+        );
     }
     if let Ok((offset, epoch, image)) = decode_snapshot(&framed) {
         let again = encode_snapshot(offset, epoch, &image);
-        assert_eq!(decode_snapshot(&again).expect("re-encoded snapshot"), (offset, epoch, image));
+        assert_eq!(
+            decode_snapshot(&again).expect("re-encoded snapshot"),
+            (offset, epoch, image)
+        );
     }
 });

@@ -13,7 +13,10 @@ fuzz_target!(|data: &[u8]| {
         let crc = crc32c::crc32c(&fixed[6..]);
         fixed[2..6].copy_from_slice(&crc.to_be_bytes());
         if let Ok(state) = decode(&fixed) {
-            assert_eq!(decode(&encode(&state)).expect("re-encoded snapshot decodes"), state);
+            assert_eq!(
+                decode(&encode(&state)).expect("re-encoded snapshot decodes"),
+                state
+            );
         }
     }
 });

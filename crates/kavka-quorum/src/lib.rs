@@ -13,10 +13,13 @@
 //!   (tick, step, propose, and the ready loop with its durability order), checked by a seeded
 //!   simulation (`tests/raft_sim.rs`), and [`raft::QuorumLog`], the `MetadataLog` of a voter
 //!   among several that the broker opens when `controller.quorum.voters` names several.
+//! - [`observer`]: [`ObserverLog`], a broker-only node's durable copy of the committed log
+//!   it pulls from the leader (KRaft's observer; [`raft::observer_wire`] is what they say).
 //! - `legacy`: the one-time conversion of the journal format without offsets.
 
 pub mod journal;
 pub mod local;
+pub mod observer;
 pub mod raft;
 pub mod snapshots;
 
@@ -25,6 +28,7 @@ mod legacy;
 pub use journal::Journal;
 pub use legacy::LEGACY_FILE_NAME;
 pub use local::{LocalLog, SNAPSHOT_BYTES_MIN_DEFAULT};
+pub use observer::ObserverLog;
 
 #[cfg(test)]
 mod test_support;

@@ -79,6 +79,31 @@ impl LocalLog {
     pub fn snapshot(&self) -> Option<(u64, u32)> {
         self.snapshot
     }
+
+    /// Appends a batch committed by a quorum this node observes, as the leader wrote it (same
+    /// offset and epoch); durable on return. It must follow the last batch.
+    pub fn append_replica(&mut self, batch: &MetadataBatch) -> Result<(), MetadataError> {
+        self.journal.append(std::slice::from_ref(batch))?;
+        self.epoch = self.epoch.max(batch.epoch);
+        Ok(())
+    }
+
+    /// Replaces the log with a quorum leader's snapshot at `offset` (an observer behind the
+    /// leader's log start); durable on return.
+    pub fn install_snapshot(
+        &mut self,
+        offset: u64,
+        epoch: u32,
+        image: &MetadataImage,
+    ) -> Result<(), MetadataError> {
+        snapshots::write(&self.dir, offset, epoch, image)?;
+        self.journal.truncate_after(0)?;
+        self.journal.drop_through(offset, epoch)?;
+        self.journal.set_base(offset, epoch);
+        self.snapshot = Some((offset, epoch));
+        self.epoch = self.epoch.max(epoch);
+        Ok(())
+    }
 }
 
 impl MetadataLog for LocalLog {

@@ -2,7 +2,8 @@
 //! carried by an in-memory transport that can cut a voter off: a leader is elected, a batch
 //! appended on it comes out committed on every voter in order, a follower refuses appends
 //! naming the leader, the quorum carries on without a stopped leader, and a restarted voter
-//! replays what it had and catches up with the rest.
+//! replays what it had and catches up with the rest. An observer (a broker-only node's
+//! [`ObserverLog`]) follows the leader's committed log through `QuorumLog::observe`.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::mpsc::{channel, Receiver};
@@ -12,10 +13,12 @@ use std::time::{Duration, Instant};
 use kavka_metadata::{
     ConfigRecord, ConfigResourceType, MetadataError, MetadataLog, MetadataRecord,
 };
+use kavka_quorum::raft::observer_wire::{decode_response, encode_response, ObserverResponse};
 use kavka_quorum::raft::{
     wire::{decode_message, encode_message},
     Committed, Message, QuorumConfig, QuorumDriver, QuorumLog, RaftConfig, RaftTransport,
 };
+use kavka_quorum::ObserverLog;
 
 #[derive(Debug, Default)]
 struct Net {
@@ -175,4 +178,67 @@ fn three_voters_commit_fail_over_and_catch_up() {
         .log
         .append(record(4))
         .unwrap();
+}
+
+/// `observe` as an observer sees it: through the wire encoding.
+fn observe(log: &QuorumLog, after: u64, wait_ms: u64) -> ObserverResponse {
+    let answer = log.observe(10, after, Duration::from_millis(wait_ms));
+    decode_response(&encode_response(&answer).unwrap()).unwrap()
+}
+
+#[test]
+fn an_observer_follows_the_leaders_committed_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let net = Arc::new(Net::default());
+    let mut voters: HashMap<u64, Voter> = (1..=3)
+        .map(|id| (id, start(dir.path(), id, &net).0))
+        .collect();
+    let first = leader(&voters);
+    let follower = (1..=3).find(|&id| id != first).unwrap();
+    match observe(&voters[&follower].log, 0, 0) {
+        ObserverResponse::NotLeader { leader, .. } => assert_eq!(leader, Some(first)),
+        other => panic!("a follower served an observer: {other:?}"),
+    }
+    let leader_log = voters.get_mut(&first).unwrap().log.clone();
+    let mut writer = leader_log.clone();
+    let written = writer.append(record(1)).unwrap();
+    let (copy, _) = ObserverLog::open(&dir.path().join("observer"), u64::MAX).unwrap();
+    while copy.last_offset() < written.offset {
+        match observe(&leader_log, copy.last_offset(), 100) {
+            ObserverResponse::Fetched { leader, items, .. } => {
+                assert_eq!(leader, first);
+                copy.accept(items).unwrap();
+            }
+            other => panic!("the leader did not serve: {other:?}"),
+        }
+    }
+    // Nothing new: the leader holds the fetch for the wait, then answers empty.
+    let started = Instant::now();
+    match observe(&leader_log, copy.last_offset(), 300) {
+        ObserverResponse::Fetched { items, .. } => assert!(items.is_empty()),
+        other => panic!("{other:?}"),
+    }
+    assert!(started.elapsed() >= Duration::from_millis(250));
+    // A commit during the wait answers it at once.
+    let after = copy.last_offset();
+    let waiting = {
+        let log = leader_log.clone();
+        std::thread::spawn(move || (Instant::now(), observe(&log, after, 10_000)))
+    };
+    std::thread::sleep(Duration::from_millis(100));
+    writer.append(record(2)).unwrap();
+    let (asked, answer) = waiting.join().unwrap();
+    assert!(asked.elapsed() < Duration::from_secs(5));
+    let ObserverResponse::Fetched { items, .. } = answer else {
+        panic!("{answer:?}")
+    };
+    let applied = copy.accept(items).unwrap();
+    assert!(matches!(applied.last(), Some(Committed::Batch(b)) if b.records == record(2)));
+    // The leader keeps the observer for DescribeQuorum.
+    let observers = leader_log.status().observers;
+    assert_eq!(observers.iter().map(|o| o.0).collect::<Vec<_>>(), [10]);
+    assert!(leader_log.heard_from(10).is_some());
+    for v in voters.values_mut() {
+        v.driver = None;
+    }
 }

@@ -10,6 +10,7 @@
 
 mod hard_state;
 mod node;
+pub mod observer_wire;
 mod quorum_log;
 mod store;
 pub mod wire;

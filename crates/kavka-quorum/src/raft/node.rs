@@ -149,6 +149,18 @@ impl RaftNode {
         self.raw.store().committed_replay()
     }
 
+    /// What an observer holding everything up to `after` fetches (see
+    /// [`RaftStore::committed_after`]), up to this voter's commit index.
+    pub fn committed_after(
+        &self,
+        after: u64,
+        bytes_max: usize,
+    ) -> Result<Vec<super::observer_wire::Fetched>, MetadataError> {
+        self.raw
+            .store()
+            .committed_after(after, self.commit_index(), bytes_max)
+    }
+
     /// Whether this voter leads its term and has committed an entry of that term (so every
     /// entry of earlier terms is committed too: its state is complete).
     pub fn leads_with_current_commit(&self) -> bool {

@@ -65,8 +65,10 @@ struct State {
     inbox: Vec<Message>,
     /// What the transport found out about deliveries, for the leader.
     reports: Vec<Delivery>,
-    /// When a message from each other voter last arrived.
+    /// When a message from each other voter, or a fetch from each observer, last arrived.
     heard: HashMap<u64, Instant>,
+    /// Each observer's last offset held and when it last fetched (ms since the Unix epoch).
+    observers: HashMap<u64, (u64, i64)>,
     /// A proposal waits for the ready loop.
     proposed: bool,
     /// The last offset handed to the applier.
@@ -108,6 +110,7 @@ impl QuorumLog {
                 inbox: Vec::new(),
                 reports: Vec::new(),
                 heard: HashMap::new(),
+                observers: HashMap::new(),
                 proposed: false,
                 handed,
                 waiting: HashMap::new(),
@@ -181,6 +184,17 @@ impl QuorumLog {
             commit: st.node.commit_index(),
             last_index: st.node.last_index(),
             progress: st.node.progress(),
+            observers: if st.node.is_leader() {
+                let mut o: Vec<_> = st
+                    .observers
+                    .iter()
+                    .map(|(&id, &(held, at))| (id, held, at))
+                    .collect();
+                o.sort_unstable();
+                o
+            } else {
+                Vec::new()
+            },
         }
     }
 
@@ -221,6 +235,9 @@ pub struct QuorumStatus {
     pub last_index: u64,
     /// On the leader: each voter and the last index it is known to hold.
     pub progress: Vec<(u64, u64)>,
+    /// On the leader: each observer that fetched from it, the last index it holds and when it
+    /// last fetched (ms since the Unix epoch).
+    pub observers: Vec<(u64, u64, i64)>,
 }
 
 fn drive(shared: &Shared, tick: Duration, transport: &dyn RaftTransport, sink: &Sender<Committed>) {
@@ -411,6 +428,9 @@ impl MetadataLog for QuorumLog {
         self.lock().node.leader()
     }
 }
+
+#[path = "observe.rs"]
+mod observe;
 
 impl Drop for QuorumDriver {
     fn drop(&mut self) {

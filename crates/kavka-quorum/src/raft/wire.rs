@@ -1,8 +1,9 @@
 //! The controller channel's bytes: what one voter sends another over TCP. No I/O here.
 //!
-//! A connection opens with a hello frame naming the sender and its cluster, so a voter of
-//! another cluster (or a stray client) is refused before any Raft message is stepped; every
-//! frame after it is one Raft message in raft-rs's protobuf encoding. A frame is a 4-byte
+//! A connection opens with a hello frame naming the sender, its cluster and whether it is a
+//! voter or an observer, so a node of another cluster (or a stray client) is refused before
+//! any Raft message is stepped; on a voter's connection every frame after it is one Raft
+//! message in raft-rs's protobuf encoding (an observer's are in [`super::observer_wire`]). A frame is a 4-byte
 //! big-endian length then the payload; lengths above [`FRAME_BYTES_MAX`] are refused before
 //! anything is allocated.
 
@@ -11,8 +12,17 @@ use raft::eraftpb::Message;
 /// The largest frame accepted (a snapshot of a large image travels as one message).
 pub const FRAME_BYTES_MAX: usize = 256 * 1024 * 1024;
 
-/// The first bytes of a hello payload.
+/// The first bytes of a voter's hello payload.
 const HELLO_MAGIC: &[u8; 4] = b"KVQ\x01";
+/// The first bytes of an observer's hello payload.
+const OBSERVER_HELLO_MAGIC: &[u8; 4] = b"KVO\x01";
+
+/// Whether the first 8 bytes of a connection (a frame header and the start of its payload)
+/// open the controller channel: a hello of a voter or of an observer. Anything else on the
+/// controller port is taken for the Kafka protocol.
+pub fn is_channel_prefix(prefix: &[u8; 8]) -> bool {
+    &prefix[4..] == HELLO_MAGIC || &prefix[4..] == OBSERVER_HELLO_MAGIC
+}
 
 /// Longest cluster id a hello may carry.
 const CLUSTER_ID_BYTES_MAX: usize = 64;
@@ -24,6 +34,9 @@ pub struct Hello {
     pub from: u64,
     /// The sender's cluster id.
     pub cluster_id: String,
+    /// Whether the sender is an observer (a broker-only node pulling the committed log)
+    /// rather than a voter sending Raft messages.
+    pub observer: bool,
 }
 
 /// Bytes that are not the controller channel.
@@ -62,7 +75,11 @@ pub fn encode_hello(hello: &Hello) -> Vec<u8> {
     let id = hello.cluster_id.as_bytes();
     let id = &id[..id.len().min(CLUSTER_ID_BYTES_MAX)];
     let mut out = Vec::with_capacity(4 + 8 + 1 + id.len());
-    out.extend_from_slice(HELLO_MAGIC);
+    out.extend_from_slice(if hello.observer {
+        OBSERVER_HELLO_MAGIC
+    } else {
+        HELLO_MAGIC
+    });
     out.extend_from_slice(&hello.from.to_be_bytes());
     out.push(id.len() as u8);
     out.extend_from_slice(id);
@@ -71,7 +88,11 @@ pub fn encode_hello(hello: &Hello) -> Vec<u8> {
 
 /// Parses a hello payload.
 pub fn decode_hello(bytes: &[u8]) -> Result<Hello, WireError> {
-    let rest = bytes.strip_prefix(HELLO_MAGIC).ok_or(WireError::BadHello)?;
+    let (observer, rest) = match bytes.get(..4) {
+        Some(m) if m == HELLO_MAGIC => (false, &bytes[4..]),
+        Some(m) if m == OBSERVER_HELLO_MAGIC => (true, &bytes[4..]),
+        _ => return Err(WireError::BadHello),
+    };
     if rest.len() < 9 {
         return Err(WireError::BadHello);
     }
@@ -85,6 +106,7 @@ pub fn decode_hello(bytes: &[u8]) -> Result<Hello, WireError> {
     Ok(Hello {
         from,
         cluster_id: cluster_id.to_string(),
+        observer,
     })
 }
 
@@ -109,8 +131,18 @@ mod tests {
         let hello = Hello {
             from: 3,
             cluster_id: "MkU3OEVBNTcwNTJENDM2Qk".into(),
+            observer: false,
         };
         assert_eq!(decode_hello(&encode_hello(&hello)), Ok(hello.clone()));
+        let observer = Hello {
+            observer: true,
+            ..hello.clone()
+        };
+        let bytes = encode_hello(&observer);
+        assert_eq!(decode_hello(&bytes), Ok(observer));
+        let framed = frame(&bytes);
+        assert!(is_channel_prefix(framed[..8].try_into().unwrap()));
+        assert!(!is_channel_prefix(&[0, 0, 0, 20, 0, 18, 0, 3]));
         let mut bytes = encode_hello(&hello);
         bytes.push(b'x');
         assert_eq!(decode_hello(&bytes), Err(WireError::BadHello));
