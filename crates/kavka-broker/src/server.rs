@@ -1,11 +1,14 @@
 //! The listener: accepts connections, runs one task per connection, the background flush task,
 //! and shuts everything down in order (stop accepting, end connections, close logs, mark clean).
+//! A controller's controller listener hands the Kafka-protocol connections it receives (a
+//! broker's controller requests) to the same connection handler; a controller-only node has
+//! no other listener.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
@@ -51,12 +54,26 @@ pub async fn start(config: BrokerConfig) -> Result<RunningBroker, BrokerError> {
     let broker = tokio::task::block_in_place(|| Broker::open(config))?;
     let broker = Arc::new(broker);
     broker.start_applier()?;
-    let listener = TcpListener::bind(&bind)
-        .await
-        .map_err(|e| BrokerError::Startup(format!("cannot listen on {bind}: {e}")))?;
-    let local_addr = listener
-        .local_addr()
-        .map_err(|e| BrokerError::Startup(format!("listener address: {e}")))?;
+    serve_controller_listener(&broker);
+    let (listener, local_addr) = if broker.config().roles.broker {
+        let listener = TcpListener::bind(&bind)
+            .await
+            .map_err(|e| BrokerError::Startup(format!("cannot listen on {bind}: {e}")))?;
+        let local_addr = listener
+            .local_addr()
+            .map_err(|e| BrokerError::Startup(format!("listener address: {e}")))?;
+        (Some(listener), local_addr)
+    } else {
+        let local_addr = broker
+            .quorum()
+            .and_then(|q| q.controller_listener())
+            .ok_or_else(|| {
+                BrokerError::Startup(
+                    "a controller-only node without its controller listener".into(),
+                )
+            })?;
+        (None, local_addr)
+    };
     broker.set_bound_address(local_addr);
     let (host, port) = broker.advertised();
     tracing::info!(
@@ -75,9 +92,44 @@ pub async fn start(config: BrokerConfig) -> Result<RunningBroker, BrokerError> {
     })
 }
 
+/// Serves the Kafka-protocol connections of this node's controller listener, if it has one.
+fn serve_controller_listener(broker: &Arc<Broker>) {
+    let Some(quorum) = broker.quorum() else {
+        return;
+    };
+    let runtime = tokio::runtime::Handle::current();
+    // Weak: the broker owns the channel that owns this.
+    let broker: Weak<Broker> = Arc::downgrade(broker);
+    quorum.set_kafka(Box::new(move |stream, peer| {
+        let Some(broker) = broker.upgrade() else {
+            return;
+        };
+        if let Err(e) = stream.set_nonblocking(true) {
+            tracing::debug!(%peer, error = %e, "controller listener connection dropped");
+            return;
+        }
+        runtime.spawn(async move {
+            match TcpStream::from_std(stream) {
+                Ok(stream) => connection::serve(broker, stream, peer).await,
+                Err(e) => {
+                    tracing::debug!(%peer, error = %e, "controller listener connection dropped")
+                }
+            }
+        });
+    }));
+}
+
+/// The next connection of the client listener (none ever without one).
+async fn accept(listener: Option<&TcpListener>) -> std::io::Result<(TcpStream, SocketAddr)> {
+    match listener {
+        Some(l) => l.accept().await,
+        None => std::future::pending().await,
+    }
+}
+
 async fn serve(
     broker: Arc<Broker>,
-    listener: TcpListener,
+    listener: Option<TcpListener>,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), BrokerError> {
     let mut connections = JoinSet::new();
@@ -103,7 +155,7 @@ async fn serve(
     let fencing = tokio::spawn(broker.clone().run_fencing());
     loop {
         tokio::select! {
-            accepted = listener.accept() => match accepted {
+            accepted = accept(listener.as_ref()) => match accepted {
                 Ok((stream, peer)) => {
                     let _ = stream.set_nodelay(true);
                     connections.spawn(connection::serve(broker.clone(), stream, peer));

@@ -1,5 +1,6 @@
-//! Broker liveness, decided by the active controller: every node is a voter, and a leader
-//! hears from each live follower at every heartbeat, so a broker not heard from for
+//! Broker liveness, decided by the active controller: a leader hears from each live follower
+//! at every heartbeat and from each live observer (broker-only node) at every fetch, which
+//! it holds no longer than half a second, so a broker not heard from for
 //! `broker.session.timeout.ms` is fenced (`controller::fencing`: it leads nothing, clients are
 //! not sent to it) and unfenced once heard again. The check runs every
 //! `broker.heartbeat.interval.ms`; a new leader gives every broker a full session first.
@@ -35,11 +36,12 @@ impl Broker {
                 _ => leading.insert((status.term, Instant::now())).1,
             };
             let image = self.image();
-            let log = quorum.log();
             for b in image.brokers().map(|b| b.broker_id) {
                 let silent = b != me
                     && since.elapsed() > session
-                    && log.heard_from(raft_id(b)).is_none_or(|ago| ago > session);
+                    && quorum
+                        .heard_from(raft_id(b))
+                        .is_none_or(|ago| ago > session);
                 let fenced = image.is_fenced(b);
                 if silent == fenced {
                     continue;

@@ -77,6 +77,8 @@ pub struct QuorumView {
     pub high_watermark: i64,
     /// Each voter's node id and log end offset.
     pub voters: Vec<(i32, i64)>,
+    /// Each observer's node id, log end offset and last fetch time (ms since the epoch).
+    pub observers: Vec<(i32, i64, i64)>,
 }
 
 /// Milliseconds since the Unix epoch.
@@ -91,7 +93,8 @@ impl Broker {
     /// Opens the data directories and the metadata log, then every partition log of the image
     /// (recovering them after an unclean shutdown).
     pub fn open(config: BrokerConfig) -> Result<Broker, BrokerError> {
-        let replicated = config.voters.len() > 1;
+        // A voter among several (or a controller-only node) or an observer (broker-only).
+        let replicated = config.controller_bind.is_some() || !config.roles.controller;
         // A node of a quorum must share the cluster id the operator formatted every node with.
         let log_manager = LogManager::open(&config.log_dirs, config.node_id, !replicated)?;
         if !log_manager.clean_shutdown() {
@@ -99,9 +102,13 @@ impl Broker {
         }
         let metadata_dir = log_manager.metadata_dir();
         let (log, replay, quorum): (Box<dyn MetadataLog>, Replay, _) = if replicated {
-            let (quorum, replay) =
-                crate::quorum::Quorum::open(&config, &metadata_dir, log_manager.cluster_id())?;
-            (Box::new(quorum.log()), replay, Some(quorum))
+            let cluster_id = log_manager.cluster_id();
+            let (quorum, replay) = if config.roles.controller {
+                crate::quorum::Quorum::open(&config, &metadata_dir, cluster_id)?
+            } else {
+                crate::quorum::Quorum::open_observer(&config, &metadata_dir, cluster_id)?
+            };
+            (quorum.metadata_log(), replay, Some(quorum))
         } else {
             let log = LocalLog::open(&metadata_dir, config.metadata_snapshot_bytes_min)?;
             let replay = log.replay()?;
@@ -286,6 +293,7 @@ impl Broker {
                 epoch: epoch as i32,
                 high_watermark: end,
                 voters: vec![(self.config.node_id, end)],
+                observers: Vec::new(),
             });
         };
         let status = q.status();
@@ -300,6 +308,11 @@ impl Broker {
                 .progress
                 .iter()
                 .map(|&(id, matched)| (crate::quorum::node_id(id), matched as i64 + 1))
+                .collect(),
+            observers: status
+                .observers
+                .iter()
+                .map(|&(id, held, at)| (crate::quorum::node_id(id), held as i64 + 1, at))
                 .collect(),
         })
     }

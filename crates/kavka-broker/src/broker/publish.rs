@@ -10,8 +10,7 @@ use std::sync::mpsc::Receiver;
 use std::sync::Arc;
 
 use kavka_metadata::{
-    ConfigResourceType, MetadataBatch, MetadataDelta, MetadataImage, MetadataLog, PartitionChange,
-    TopicImage,
+    ConfigResourceType, MetadataBatch, MetadataDelta, MetadataImage, PartitionChange, TopicImage,
 };
 
 use kavka_quorum::raft::Committed;
@@ -103,7 +102,7 @@ impl Broker {
             let offset = *published;
             drop(published);
             // A failed snapshot is retried after the next batch; it only lengthens replay.
-            if let Err(e) = MetadataLog::applied(&mut quorum.log(), offset, &self.image()) {
+            if let Err(e) = quorum.applied(offset, &self.image()) {
                 tracing::warn!(error = %e, offset, "metadata snapshot failed");
             }
         }

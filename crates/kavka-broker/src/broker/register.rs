@@ -43,14 +43,14 @@ impl Broker {
     }
 
     /// Every live broker of the cluster, by node id: the registered ones not fenced, with
-    /// this node as it is now (registered or not yet).
+    /// this node as it is now (registered or not yet) when it is a broker.
     pub fn cluster_brokers(&self) -> Vec<BrokerEndpoint> {
         let me = self.registration();
         let image = self.image();
         let mut brokers: Vec<BrokerEndpoint> = image
             .brokers()
             .filter(|b| b.broker_id != me.broker_id && !image.is_fenced(b.broker_id))
-            .chain(std::iter::once(&me))
+            .chain(self.config.roles.broker.then_some(&me))
             .map(|b| BrokerEndpoint {
                 id: b.broker_id,
                 host: b.host.clone(),
@@ -62,14 +62,13 @@ impl Broker {
         brokers
     }
 
-    /// The client address of the active controller when another node is it (a quorum whose
-    /// leader is known and registered); `None` when this node decides itself.
+    /// The address of the active controller when another node is it: its controller
+    /// listener, which serves controller requests in the Kafka protocol as well; `None` when
+    /// this node decides itself (or no leader is known).
     pub fn controller_address(&self) -> Option<String> {
-        let leader = self.quorum.as_ref()?.leader_node()?;
-        if leader == self.config.node_id {
-            return None;
-        }
-        self.broker_address(leader)
+        self.quorum
+            .as_ref()?
+            .controller_address(self.config.node_id)
     }
 
     /// The client address of registered broker `id`, `host:port`.
@@ -83,10 +82,13 @@ impl Broker {
         })
     }
 
-    /// Keeps this broker registered while the node runs (nothing to do with the local log:
-    /// a single node is its own cluster).
+    /// Keeps this broker registered while the node runs (nothing to do with the local log,
+    /// a single node being its own cluster, nor on a controller-only node).
     pub async fn run_registration(self: Arc<Self>) {
         let Some(quorum) = &self.quorum else { return };
+        if !self.config.roles.broker {
+            return;
+        }
         let mut tick = tokio::time::interval(Duration::from_millis(REGISTRATION_CHECK_MS));
         let mut registered = false;
         loop {
@@ -105,10 +107,13 @@ impl Broker {
             if held || quorum.leader_node().is_none() {
                 continue;
             }
-            if let Err(e) = quorum
-                .log()
-                .forward(vec![MetadataRecord::RegisterBroker(wanted)])
-            {
+            let broker = self.clone();
+            let sent = tokio::task::spawn_blocking(move || {
+                let quorum = broker.quorum.as_ref().expect("checked above");
+                quorum.forward(vec![MetadataRecord::RegisterBroker(wanted)])
+            })
+            .await;
+            if let Ok(Err(e)) = sent {
                 tracing::debug!(error = %e, "broker registration not sent");
             }
         }

@@ -11,9 +11,11 @@ use std::path::{Path, PathBuf};
 use thiserror::Error;
 
 mod keys;
+mod quorum;
 mod values;
 
 pub use keys::{broker_key, BrokerKey, Effect, Update, BROKER_KEYS};
+pub use quorum::{host_port, Roles, Voter};
 use values::Values;
 
 /// A configuration mistake, reported as one line naming the key.
@@ -139,8 +141,12 @@ pub struct BrokerConfig {
     /// `metadata.log.max.record.bytes.between.snapshots`: metadata log bytes after which the
     /// image is snapshotted and the log before it dropped.
     pub metadata_snapshot_bytes_min: u64,
+    /// `process.roles`.
+    pub roles: Roles,
     /// `controller.quorum.voters`: every voter of the metadata quorum (empty: this node alone).
     pub voters: Vec<Voter>,
+    /// `controller.quorum.bootstrap.servers`: controllers a broker-only node may ask first.
+    pub quorum_bootstrap: Vec<(String, u16)>,
     /// Where this node's controller channel binds: the controller listener of `listeners`
     /// (`controller.listener.names`) when there is one, else its own voter address.
     pub controller_bind: Option<(String, u16)>,
@@ -190,89 +196,6 @@ fn parse_endpoint(key: &str, value: &str) -> Result<(String, String, u16), Confi
     Ok((name.to_ascii_uppercase(), host.to_string(), port))
 }
 
-/// `process.roles`: a node is broker and controller at once until separate roles are served.
-fn check_roles(value: &str) -> Result<(), ConfigError> {
-    let mut roles: Vec<&str> = value
-        .split(',')
-        .map(str::trim)
-        .filter(|r| !r.is_empty())
-        .collect();
-    roles.sort_unstable();
-    roles.dedup();
-    for r in &roles {
-        if !matches!(*r, "broker" | "controller") {
-            return Err(bad("process.roles", value, &format!("unknown role {r}")));
-        }
-    }
-    if roles != ["broker", "controller"] {
-        return Err(bad(
-            "process.roles",
-            value,
-            "only broker,controller (a combined node) is supported so far",
-        ));
-    }
-    Ok(())
-}
-
-/// A voter of the metadata quorum, from `controller.quorum.voters`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Voter {
-    /// Its node id.
-    pub id: i32,
-    /// Host of its controller channel.
-    pub host: String,
-    /// Port of its controller channel.
-    pub port: u16,
-}
-
-/// `controller.quorum.voters`, parsed as Kafka's `id@host:port` list. A list of several voters
-/// must name this node (a broker-only node is not served yet) and no id twice.
-fn check_voters(value: Option<&str>, node_id: i32) -> Result<Vec<Voter>, ConfigError> {
-    let Some(value) = value.filter(|v| !v.trim().is_empty()) else {
-        return Ok(Vec::new());
-    };
-    let mut voters: Vec<Voter> = Vec::new();
-    for voter in value.split(',').map(str::trim).filter(|v| !v.is_empty()) {
-        let expected = || bad("controller.quorum.voters", value, "expected id@host:port");
-        let (id, endpoint) = voter.split_once('@').ok_or_else(expected)?;
-        let id: i32 = id.parse().map_err(|_| {
-            bad(
-                "controller.quorum.voters",
-                value,
-                "a voter id is not a number",
-            )
-        })?;
-        let (host, port) = endpoint.rsplit_once(':').ok_or_else(expected)?;
-        let port: u16 = port.parse().map_err(|_| expected())?;
-        let host = host.trim_start_matches('[').trim_end_matches(']');
-        if host.is_empty() || id < 0 {
-            return Err(expected());
-        }
-        if voters.iter().any(|v| v.id == id) {
-            return Err(bad(
-                "controller.quorum.voters",
-                value,
-                &format!("voter {id} is named twice"),
-            ));
-        }
-        voters.push(Voter {
-            id,
-            host: host.to_string(),
-            port,
-        });
-    }
-    if !voters.iter().any(|v| v.id == node_id) {
-        return Err(bad(
-            "controller.quorum.voters",
-            value,
-            &format!(
-                "this node (node.id {node_id}) is not a voter; a broker-only node is not supported yet"
-            ),
-        ));
-    }
-    Ok(voters)
-}
-
 impl BrokerConfig {
     /// Reads a properties file (optional) and applies `key=value` overrides.
     pub fn load(file: Option<&Path>, overrides: &[String]) -> Result<BrokerConfig, ConfigError> {
@@ -312,8 +235,17 @@ impl BrokerConfig {
             v.i32("broker.id")
         };
 
-        check_roles(v.text("process.roles").unwrap_or_default())?;
-        let voters = check_voters(get("controller.quorum.voters"), node_id)?;
+        let roles = quorum::roles(v.text("process.roles").unwrap_or_default())?;
+        let voters = quorum::voters(get("controller.quorum.voters"), node_id, roles)?;
+        let quorum_bootstrap =
+            quorum::bootstrap_servers(get("controller.quorum.bootstrap.servers"))?;
+        if !roles.controller && voters.is_empty() && quorum_bootstrap.is_empty() {
+            return Err(bad(
+                "process.roles",
+                v.text("process.roles").unwrap_or_default(),
+                "a broker-only node needs controller.quorum.voters or controller.quorum.bootstrap.servers",
+            ));
+        }
         let controller_names: Vec<String> = get("controller.listener.names")
             .unwrap_or("")
             .split(',')
@@ -330,8 +262,22 @@ impl BrokerConfig {
         {
             let (name, host, port) = parse_endpoint("listeners", item)?;
             if controller_names.contains(&name) {
-                controller_bind = Some((host, port));
+                if !roles.controller {
+                    return Err(bad(
+                        "listeners",
+                        listeners_value,
+                        &format!("listener {name} is a controller listener but process.roles has no controller"),
+                    ));
+                }
+                controller_bind = Some((name, host, port));
                 continue;
+            }
+            if !roles.broker {
+                return Err(bad(
+                    "listeners",
+                    listeners_value,
+                    &format!("listener {name}: a controller-only node listens on its controller listener only (controller.listener.names)"),
+                ));
             }
             if name != "PLAINTEXT" {
                 return Err(bad(
@@ -349,8 +295,31 @@ impl BrokerConfig {
             }
             listener = Some(Listener { name, host, port });
         }
-        let listener =
-            listener.ok_or_else(|| bad("listeners", listeners_value, "no PLAINTEXT listener"))?;
+        // A controller-only node's one listener is its controller listener: the voters and
+        // observers speak the controller channel there, and brokers send it their controller
+        // requests in the Kafka protocol.
+        let voter = voters.iter().find(|v| v.id == node_id);
+        if !roles.broker && controller_bind.is_none() {
+            let me = voter.expect("a controller-only node is a voter (checked above)");
+            controller_bind = Some(("CONTROLLER".to_string(), me.host.clone(), me.port));
+        }
+        let listener = match (&listener, &controller_bind) {
+            (None, Some((name, host, port))) if !roles.broker => Listener {
+                name: name.clone(),
+                host: host.clone(),
+                port: *port,
+            },
+            _ => listener
+                .ok_or_else(|| bad("listeners", listeners_value, "no PLAINTEXT listener"))?,
+        };
+        let in_quorum = roles.controller && (voters.len() > 1 || !roles.broker);
+        let controller_bind = if in_quorum {
+            controller_bind
+                .map(|(_, host, port)| (host, port))
+                .or_else(|| voter.map(|me| (me.host.clone(), me.port)))
+        } else {
+            None
+        };
 
         let advertised = match get("advertised.listeners") {
             Some(v) if !v.trim().is_empty() => {
@@ -466,11 +435,10 @@ impl BrokerConfig {
             metadata_snapshot_bytes_min,
             producer_id_expiration_ms,
             producer_id_expiration_check_interval_ms,
-            controller_bind: controller_bind.filter(|_| voters.len() > 1).or_else(|| {
-                let me = voters.iter().find(|v| v.id == node_id)?;
-                (voters.len() > 1).then(|| (me.host.clone(), me.port))
-            }),
+            controller_bind,
+            roles,
             voters,
+            quorum_bootstrap,
             quorum_election_timeout_ms: v.u64("controller.quorum.election.timeout.ms"),
             quorum_request_timeout_ms: v.u64("controller.quorum.request.timeout.ms"),
             rack: v
@@ -495,125 +463,5 @@ impl BrokerConfig {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn with(pairs: &[(&str, &str)]) -> Result<BrokerConfig, ConfigError> {
-        BrokerConfig::from_map(
-            pairs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        )
-    }
-
-    #[test]
-    fn defaults_are_kafkas() {
-        let c = BrokerConfig::default();
-        assert_eq!(c.listener.bind_address(), "127.0.0.1:9092");
-        assert_eq!(c.log_dirs, vec![PathBuf::from("./kavka-data")]);
-        assert_eq!(c.num_partitions, 1);
-        assert!(c.auto_create_topics_enable);
-        assert_eq!(
-            c.topic_defaults["segment.bytes"],
-            ("1073741824".to_string(), false)
-        );
-        assert_eq!(c.topic_defaults["max.message.bytes"].0, "1048588");
-        assert_eq!(c.socket_request_max_bytes, 104_857_600);
-        assert_eq!(c.log_retention_check_interval_ms, 300_000);
-        assert!(c.log_cleaner_enable);
-    }
-
-    #[test]
-    fn kraft_style_listeners_skip_the_controller_listener() {
-        let c = with(&[
-            ("listeners", "PLAINTEXT://:9092,CONTROLLER://:9093"),
-            ("controller.listener.names", "CONTROLLER"),
-            ("advertised.listeners", "PLAINTEXT://localhost:9092"),
-        ])
-        .unwrap();
-        assert_eq!(c.listener.port, 9092);
-        assert_eq!(c.advertised.host, "localhost");
-    }
-
-    #[test]
-    fn bad_values_name_the_key() {
-        let e = with(&[("num.partitions", "zero")]).unwrap_err().to_string();
-        assert!(e.contains("num.partitions"), "{e}");
-        let e = with(&[("log.segment.bytes", "-5")])
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("log.segment.bytes"), "{e}");
-        let e = with(&[("listeners", "nonsense")]).unwrap_err().to_string();
-        assert!(e.contains("listeners"), "{e}");
-        let e = with(&[("auto.create.topics.enable", "maybe")])
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("auto.create.topics.enable"), "{e}");
-    }
-
-    #[test]
-    fn cluster_wiring_not_served_yet_is_refused_not_ignored() {
-        assert!(with(&[("process.roles", "controller,broker")]).is_ok());
-        assert!(with(&[
-            ("node.id", "4"),
-            ("controller.quorum.voters", "4@localhost:9093")
-        ])
-        .is_ok());
-        for (key, value, why) in [
-            ("process.roles", "broker", "only broker,controller"),
-            (
-                "process.roles",
-                "broker,zookeeper",
-                "unknown role zookeeper",
-            ),
-            ("controller.quorum.voters", "2@b:9093", "not a voter"),
-            ("controller.quorum.voters", "1@a:1,1@b:2", "named twice"),
-            ("controller.quorum.voters", "1@b", "expected id@host:port"),
-        ] {
-            let e = with(&[(key, value)]).unwrap_err().to_string();
-            assert!(e.contains(key) && e.contains(why), "{key}={value}: {e}");
-        }
-    }
-
-    #[test]
-    fn a_quorum_of_voters_binds_this_nodes_controller_channel() {
-        let c = with(&[
-            ("node.id", "2"),
-            ("controller.quorum.voters", "1@a:9093,2@[::1]:9094,3@c:9095"),
-        ])
-        .unwrap();
-        assert_eq!(c.voters.len(), 3);
-        assert_eq!(c.controller_bind, Some(("::1".to_string(), 9094)));
-        let c = with(&[
-            ("node.id", "2"),
-            ("controller.quorum.voters", "1@a:9093,2@b:9093"),
-            ("controller.listener.names", "CONTROLLER"),
-            ("listeners", "PLAINTEXT://:9092,CONTROLLER://0.0.0.0:9093"),
-        ])
-        .unwrap();
-        assert_eq!(c.controller_bind, Some(("0.0.0.0".to_string(), 9093)));
-        assert_eq!(c.quorum_election_timeout_ms, 1000);
-        // One voter, this node: no channel, the local log.
-        let c = with(&[("controller.quorum.voters", "1@a:9093")]).unwrap();
-        assert_eq!(c.controller_bind, None);
-    }
-
-    #[test]
-    fn topic_defaults_come_from_broker_keys() {
-        let c = with(&[
-            ("log.flush.interval.messages", "1"),
-            ("log.retention.hours", "2"),
-        ])
-        .unwrap();
-        assert_eq!(c.topic_defaults["flush.messages"], ("1".to_string(), true));
-        assert_eq!(
-            c.topic_defaults["retention.ms"],
-            ("7200000".to_string(), true)
-        );
-        let e = with(&[("log.cleanup.policy", "shred")])
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("log.cleanup.policy"), "{e}");
-    }
-}
+#[path = "tests.rs"]
+mod tests;

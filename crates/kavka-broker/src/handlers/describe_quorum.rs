@@ -1,5 +1,6 @@
 //! DescribeQuorum (key 55): the metadata quorum as its leader knows it: leader, epoch, high
-//! watermark and every voter's log end, no observers. A node that does not lead passes the
+//! watermark, every voter's log end, and every observer (broker-only node) that fetched from
+//! this leader with its log end and last fetch time. A node that does not lead passes the
 //! request on to the leader (`forward`); with no leader known it answers
 //! NOT_LEADER_OR_FOLLOWER, as Kafka's Raft client does. Only `__cluster_metadata` partition 0
 //! has a quorum; another partition gets UNKNOWN_TOPIC_OR_PARTITION. The nodes' entries (v2)
@@ -64,11 +65,28 @@ pub fn handle(ctx: &RequestContext<'_>, request: DescribeQuorumRequest) -> Descr
                                 .with_last_caught_up_timestamp(-1)
                         })
                         .collect();
+                    let observers = view
+                        .observers
+                        .iter()
+                        .map(|&(id, log_end, fetched_at)| {
+                            ReplicaState::default()
+                                .with_replica_id(BrokerId(id))
+                                .with_replica_directory_id(Uuid::nil())
+                                .with_log_end_offset(log_end)
+                                .with_last_fetch_timestamp(fetched_at)
+                                .with_last_caught_up_timestamp(if log_end >= view.high_watermark {
+                                    fetched_at
+                                } else {
+                                    -1
+                                })
+                        })
+                        .collect();
                     result
                         .with_leader_id(BrokerId(view.leader))
                         .with_leader_epoch(view.epoch)
                         .with_high_watermark(view.high_watermark)
                         .with_current_voters(voters)
+                        .with_observers(observers)
                 })
                 .collect();
             TopicData::default()

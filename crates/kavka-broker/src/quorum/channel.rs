@@ -1,18 +1,36 @@
-//! The controller channel's listening side: the other voters connect here and send Raft
-//! messages. A connection must open with a hello of this cluster; a voter of another cluster
-//! is refused (and logged) before anything it says reaches the quorum, and so is a message
-//! claiming another sender than the hello or addressed to another voter.
+//! The controller channel's listening side, a controller's controller listener. Three kinds
+//! of peer connect here, told apart by their first bytes:
+//!
+//! - the other voters, sending Raft messages;
+//! - observers (broker-only nodes), fetching the committed log and forwarding records
+//!   ([`kavka_quorum::raft::observer_wire`]);
+//! - anything else is taken for a Kafka client, as a broker sending the controller its
+//!   controller requests, and handed to the Kafka connection handler ([`Channel::set_kafka`]).
+//!
+//! A voter's or observer's connection must open with a hello of this cluster; a node of
+//! another cluster is refused (and logged) before anything it says reaches the quorum, and so
+//! is a voter's message claiming another sender than the hello or addressed to another voter.
 
-use std::io::Read;
+use std::collections::HashMap;
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use kavka_quorum::raft::observer_wire::{self, ObserverRequest, ObserverResponse};
 use kavka_quorum::raft::wire::{self, Hello};
 use kavka_quorum::raft::QuorumLog;
 
 use crate::error::BrokerError;
+
+/// Serves a Kafka-protocol connection that arrived on the controller listener.
+pub type KafkaHandoff = Box<dyn Fn(TcpStream, SocketAddr) + Send + Sync>;
+
+/// Longest an observer's fetch is held waiting for a commit.
+const OBSERVER_WAIT_MS_MAX: u64 = 5_000;
+/// How long the first bytes of a connection may take to arrive.
+const PREFIX_TIMEOUT_MS: u64 = 10_000;
 
 /// How often the accept loop looks at the stop flag.
 const ACCEPT_POLL_MS: u64 = 50;
@@ -23,20 +41,41 @@ const IDLE_TIMEOUT_MS: u64 = 30_000;
 const HELLO_BYTES_MAX: usize = 1024;
 
 /// The bound channel; [`Channel::stop`] ends its threads.
-#[derive(Debug)]
 pub struct Channel {
     local_addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    kafka: Arc<OnceLock<KafkaHandoff>>,
+}
+
+impl std::fmt::Debug for Channel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Channel")
+            .field("local_addr", &self.local_addr)
+            .finish()
+    }
+}
+
+/// What every connection of the channel needs.
+struct Context {
+    me: u64,
+    cluster_id: String,
+    /// Each voter's Raft id and controller address, to point observers at the leader.
+    voters: HashMap<u64, String>,
+    log: Arc<OnceLock<QuorumLog>>,
+    kafka: Arc<OnceLock<KafkaHandoff>>,
     stop: Arc<AtomicBool>,
 }
 
 impl Channel {
-    /// Binds `host:port` and accepts connections for voter `me` of `cluster_id`; messages go
-    /// to the log once it is set in `log`.
+    /// Binds `host:port` and accepts connections for voter `me` of `cluster_id` (whose voters
+    /// are `voters`, Raft id and controller address); messages go to the log once it is set
+    /// in `log`.
     pub fn bind(
         host: &str,
         port: u16,
         me: u64,
         cluster_id: &str,
+        voters: HashMap<u64, String>,
         log: Arc<OnceLock<QuorumLog>>,
     ) -> Result<Channel, BrokerError> {
         let bind = if host.contains(':') {
@@ -54,13 +93,29 @@ impl Channel {
             .set_nonblocking(true)
             .map_err(|e| BrokerError::Startup(format!("controller channel: {e}")))?;
         let stop = Arc::new(AtomicBool::new(false));
-        let cluster_id = cluster_id.to_string();
-        let flag = stop.clone();
+        let kafka = Arc::new(OnceLock::new());
+        let context = Arc::new(Context {
+            me,
+            cluster_id: cluster_id.to_string(),
+            voters,
+            log,
+            kafka: kafka.clone(),
+            stop: stop.clone(),
+        });
         std::thread::Builder::new()
             .name("kavka-controller-accept".into())
-            .spawn(move || accept_loop(&listener, me, &cluster_id, &log, &flag))
+            .spawn(move || accept_loop(&listener, &context))
             .map_err(|e| BrokerError::Startup(format!("controller channel thread: {e}")))?;
-        Ok(Channel { local_addr, stop })
+        Ok(Channel {
+            local_addr,
+            stop,
+            kafka,
+        })
+    }
+
+    /// Sets what serves Kafka-protocol connections (until then they are closed).
+    pub fn set_kafka(&self, handoff: KafkaHandoff) {
+        let _ = self.kafka.set(handoff);
     }
 
     /// The address bound.
@@ -80,21 +135,15 @@ impl Drop for Channel {
     }
 }
 
-fn accept_loop(
-    listener: &TcpListener,
-    me: u64,
-    cluster_id: &str,
-    log: &Arc<OnceLock<QuorumLog>>,
-    stop: &Arc<AtomicBool>,
-) {
-    while !stop.load(Ordering::SeqCst) {
+fn accept_loop(listener: &TcpListener, context: &Arc<Context>) {
+    while !context.stop.load(Ordering::SeqCst) {
         match listener.accept() {
             Ok((stream, peer)) => {
-                let (cluster_id, log, stop) = (cluster_id.to_string(), log.clone(), stop.clone());
+                let context = context.clone();
                 let spawned = std::thread::Builder::new()
                     .name("kavka-controller-conn".into())
                     .spawn(move || {
-                        if let Err(reason) = serve(stream, me, &cluster_id, &log, &stop) {
+                        if let Err(reason) = serve(stream, peer, &context) {
                             tracing::warn!(%peer, %reason, "controller channel connection closed");
                         }
                     });
@@ -114,7 +163,7 @@ fn accept_loop(
 }
 
 /// Reads one frame's payload; `None` at a clean end of stream.
-fn read_frame(stream: &mut TcpStream, max: usize) -> Result<Option<Vec<u8>>, String> {
+pub(crate) fn read_frame(stream: &mut TcpStream, max: usize) -> Result<Option<Vec<u8>>, String> {
     let mut header = [0u8; 4];
     match stream.read_exact(&mut header) {
         Ok(()) => {}
@@ -130,48 +179,105 @@ fn read_frame(stream: &mut TcpStream, max: usize) -> Result<Option<Vec<u8>>, Str
     Ok(Some(payload))
 }
 
-fn serve(
-    mut stream: TcpStream,
-    me: u64,
-    cluster_id: &str,
-    log: &OnceLock<QuorumLog>,
-    stop: &AtomicBool,
-) -> Result<(), String> {
+/// The first 8 bytes of a connection, without consuming them; `None` if it closed first.
+fn peek_prefix(stream: &TcpStream) -> Result<Option<[u8; 8]>, String> {
+    let deadline = Instant::now() + Duration::from_millis(PREFIX_TIMEOUT_MS);
+    let mut prefix = [0u8; 8];
+    loop {
+        match stream.peek(&mut prefix) {
+            Ok(0) => return Ok(None),
+            Ok(8) => return Ok(Some(prefix)),
+            Ok(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
+            Ok(n) => return Err(format!("only {n} bytes arrived")),
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+}
+
+fn serve(mut stream: TcpStream, peer: SocketAddr, cx: &Context) -> Result<(), String> {
     stream.set_nonblocking(false).map_err(|e| e.to_string())?;
     stream
         .set_read_timeout(Some(Duration::from_millis(IDLE_TIMEOUT_MS)))
         .map_err(|e| e.to_string())?;
     let _ = stream.set_nodelay(true);
+    let Some(prefix) = peek_prefix(&stream)? else {
+        return Ok(());
+    };
+    if !wire::is_channel_prefix(&prefix) {
+        return match cx.kafka.get() {
+            Some(handoff) => {
+                stream.set_read_timeout(None).map_err(|e| e.to_string())?;
+                handoff(stream, peer);
+                Ok(())
+            }
+            None => Err("a Kafka client before this node serves them".into()),
+        };
+    }
     let Some(payload) = read_frame(&mut stream, HELLO_BYTES_MAX)? else {
         return Ok(());
     };
     let Hello {
         from,
         cluster_id: theirs,
+        observer,
     } = wire::decode_hello(&payload).map_err(|e| e.to_string())?;
-    if theirs != cluster_id {
+    if theirs != cx.cluster_id {
         tracing::error!(
-            voter = crate::quorum::node_id(from),
+            node = crate::quorum::node_id(from),
+            observer,
             their.cluster = %theirs,
-            our.cluster = %cluster_id,
-            "a voter of another cluster tried to join: refused"
+            our.cluster = %cx.cluster_id,
+            "a node of another cluster tried to join: refused"
         );
         return Err(format!("cluster id {theirs} is not this cluster's"));
     }
-    while !stop.load(Ordering::SeqCst) {
+    if observer {
+        return serve_observer(stream, from, cx);
+    }
+    while !cx.stop.load(Ordering::SeqCst) {
         let Some(payload) = read_frame(&mut stream, wire::FRAME_BYTES_MAX)? else {
             return Ok(());
         };
         let message = wire::decode_message(&payload).map_err(|e| e.to_string())?;
-        if message.from != from || message.to != me {
+        if message.from != from || message.to != cx.me {
             return Err(format!(
                 "message from {} to {} on the connection of {from}",
                 message.from, message.to
             ));
         }
-        if let Some(log) = log.get() {
+        if let Some(log) = cx.log.get() {
             log.receive(message);
         }
+    }
+    Ok(())
+}
+
+/// Answers observer `from`'s requests, one at a time, until it goes or the channel stops.
+fn serve_observer(mut stream: TcpStream, from: u64, cx: &Context) -> Result<(), String> {
+    while !cx.stop.load(Ordering::SeqCst) {
+        let Some(payload) = read_frame(&mut stream, kavka_metadata::batch::FRAME_BYTES_MAX + 64)?
+        else {
+            return Ok(());
+        };
+        let request = observer_wire::decode_request(&payload).map_err(|e| e.to_string())?;
+        let Some(log) = cx.log.get() else {
+            return Err("the voter is not open yet".into());
+        };
+        let mut response = match request {
+            ObserverRequest::Fetch { after, wait_ms } => log.observe(
+                from,
+                after,
+                Duration::from_millis(u64::from(wait_ms).min(OBSERVER_WAIT_MS_MAX)),
+            ),
+            ObserverRequest::Forward { records } => log.forward_for_observer(records),
+        };
+        if let ObserverResponse::NotLeader { leader, address } = &mut response {
+            *address = leader.and_then(|l| cx.voters.get(&l).cloned());
+        }
+        let bytes = observer_wire::encode_response(&response).map_err(|e| e.to_string())?;
+        stream
+            .write_all(&wire::frame(&bytes))
+            .map_err(|e| e.to_string())?;
     }
     Ok(())
 }

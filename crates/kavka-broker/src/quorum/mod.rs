@@ -1,24 +1,30 @@
-//! This node as a voter of a metadata quorum of several controllers
-//! (`controller.quorum.voters` naming more than this node).
+//! This node in a metadata quorum of several controllers: a voter
+//! (`controller.quorum.voters` naming this node among several, or a controller-only node) or
+//! an observer (a broker-only node).
 //!
-//! [`Quorum::open`] opens the voter's [`QuorumLog`] in the metadata directory, binds the
-//! controller channel ([`channel`]: the inbound connections of the other voters) and connects
-//! out to each of them ([`transport`]). The broker writes through the log when this node leads
-//! and applies what it hands over, in order, whoever wrote it.
+//! [`Quorum::open`] opens a voter's [`QuorumLog`] in the metadata directory, binds the
+//! controller channel ([`channel`]: the inbound connections of the other voters, of observers,
+//! and of brokers' controller requests) and connects out to each other voter ([`transport`]).
+//! [`Quorum::open_observer`] opens an [`ObserverLog`] and its fetch thread ([`observer`]). The
+//! broker writes through the log when this node leads and applies what it hands over, in
+//! order, whoever wrote it.
 //!
 //! Raft ids are node ids plus one: Kafka allows node id 0, raft-rs reserves id 0 for "none".
 
 pub mod channel;
+pub mod observer;
 pub mod transport;
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use kavka_metadata::Replay;
+use kavka_metadata::{MetadataError, MetadataImage, MetadataLog, MetadataRecord, Replay};
 use kavka_quorum::raft::{
     Committed, QuorumConfig, QuorumDriver, QuorumLog, QuorumStatus, RaftConfig,
 };
+use kavka_quorum::ObserverLog;
 
 use crate::config::BrokerConfig;
 use crate::error::BrokerError;
@@ -38,17 +44,36 @@ pub fn node_id(raft_id: u64) -> i32 {
     i32::try_from(raft_id.saturating_sub(1)).unwrap_or(-1)
 }
 
-/// This node's voter, its channel and its connections to the others.
+/// How this node takes part.
+#[derive(Debug)]
+enum Part {
+    Voter {
+        log: QuorumLog,
+        /// Stops the driver thread when taken (shutdown).
+        driver: Mutex<Option<QuorumDriver>>,
+        channel: channel::Channel,
+        /// Kept so the peer threads live as long as the voter.
+        _transport: Arc<transport::TcpTransport>,
+        /// Each voter's controller address by node id.
+        voters: HashMap<i32, String>,
+    },
+    Observer(observer::Observer),
+}
+
+/// This node's part in the quorum.
 #[derive(Debug)]
 pub struct Quorum {
-    log: QuorumLog,
-    /// Stops the driver thread when taken (shutdown).
-    driver: Mutex<Option<QuorumDriver>>,
-    channel: channel::Channel,
-    /// Kept so the peer threads live as long as the voter.
-    _transport: Arc<transport::TcpTransport>,
+    part: Part,
     /// What commits, for the broker's applier (taken once).
     committed: Mutex<Option<Receiver<Committed>>>,
+}
+
+fn voter_addresses(config: &BrokerConfig) -> HashMap<u64, String> {
+    config
+        .voters
+        .iter()
+        .map(|v| (raft_id(v.id), v.address()))
+        .collect()
 }
 
 impl Quorum {
@@ -65,12 +90,19 @@ impl Quorum {
             .clone()
             .ok_or_else(|| BrokerError::Startup("no controller channel address".into()))?;
         let log_cell = Arc::new(OnceLock::new());
-        let channel = channel::Channel::bind(&host, port, me, cluster_id, log_cell.clone())?;
+        let channel = channel::Channel::bind(
+            &host,
+            port,
+            me,
+            cluster_id,
+            voter_addresses(config),
+            log_cell.clone(),
+        )?;
         let peers = config
             .voters
             .iter()
             .filter(|v| v.id != config.node_id)
-            .map(|v| (raft_id(v.id), format!("{}:{}", v.host, v.port)))
+            .map(|v| (raft_id(v.id), v.address()))
             .collect();
         let transport = Arc::new(transport::TcpTransport::start(
             me,
@@ -100,31 +132,130 @@ impl Quorum {
             voters = ?config.voters.iter().map(|v| v.id).collect::<Vec<_>>(),
             "metadata quorum voter started"
         );
+        let part = Part::Voter {
+            log,
+            driver: Mutex::new(Some(driver)),
+            channel,
+            _transport: transport,
+            voters: config.voters.iter().map(|v| (v.id, v.address())).collect(),
+        };
         Ok((
             Quorum {
-                log,
-                driver: Mutex::new(Some(driver)),
-                channel,
-                _transport: transport,
+                part,
                 committed: Mutex::new(Some(rx)),
             },
             replay,
         ))
     }
 
-    /// The voter's log (clones share it).
-    pub fn log(&self) -> QuorumLog {
-        self.log.clone()
+    /// Opens this broker-only node's copy of the metadata log in `dir` and starts fetching
+    /// from the controllers. Returns what the copy holds, to replay first.
+    pub fn open_observer(
+        config: &BrokerConfig,
+        dir: &Path,
+        cluster_id: &str,
+    ) -> Result<(Quorum, Replay), BrokerError> {
+        let (log, replay) = ObserverLog::open(dir, config.metadata_snapshot_bytes_min)?;
+        let (tx, rx) = mpsc::channel();
+        let bootstrap = config
+            .quorum_bootstrap
+            .iter()
+            .map(|(h, p)| crate::config::host_port(h, *p))
+            .collect();
+        let observer = observer::Observer::start(
+            raft_id(config.node_id),
+            cluster_id,
+            voter_addresses(config),
+            bootstrap,
+            log,
+            tx,
+        )
+        .map_err(|e| BrokerError::Startup(format!("metadata fetch thread: {e}")))?;
+        tracing::info!(
+            controllers = ?config.voters.iter().map(|v| v.id).collect::<Vec<_>>(),
+            "metadata quorum observer started"
+        );
+        Ok((
+            Quorum {
+                part: Part::Observer(observer),
+                committed: Mutex::new(Some(rx)),
+            },
+            replay,
+        ))
     }
 
-    /// What the voter knows of the quorum.
+    /// The metadata log the broker's controller writes through.
+    pub fn metadata_log(&self) -> Box<dyn MetadataLog> {
+        match &self.part {
+            Part::Voter { log, .. } => Box::new(log.clone()),
+            Part::Observer(o) => Box::new(o.log()),
+        }
+    }
+
+    /// Tells the log the broker applied everything up to `offset` (it may snapshot).
+    pub fn applied(&self, offset: u64, image: &MetadataImage) -> Result<(), MetadataError> {
+        self.metadata_log().applied(offset, image)
+    }
+
+    /// What this node knows of the quorum.
     pub fn status(&self) -> QuorumStatus {
-        self.log.status()
+        match &self.part {
+            Part::Voter { log, .. } => log.status(),
+            Part::Observer(o) => o.status(),
+        }
     }
 
     /// The node id of the quorum's leader, if known.
     pub fn leader_node(&self) -> Option<i32> {
-        self.log.status().leader.map(node_id)
+        self.status().leader.map(node_id)
+    }
+
+    /// The controller address of the quorum's leader when another node leads: where this
+    /// node sends controller requests (in the Kafka protocol, on the leader's controller
+    /// listener).
+    pub fn controller_address(&self, me: i32) -> Option<String> {
+        match &self.part {
+            Part::Voter { log, voters, .. } => {
+                let leader = log.status().leader.map(node_id)?;
+                (leader != me)
+                    .then(|| voters.get(&leader).cloned())
+                    .flatten()
+            }
+            Part::Observer(o) => o.leader().map(|(_, address)| address),
+        }
+    }
+
+    /// How long ago voter or observer `raft_id` was last heard from (on a voter; `None` on an
+    /// observer, which hears from nobody but the leader).
+    pub fn heard_from(&self, raft_id: u64) -> Option<std::time::Duration> {
+        match &self.part {
+            Part::Voter { log, .. } => log.heard_from(raft_id),
+            Part::Observer(_) => None,
+        }
+    }
+
+    /// Hands `records` to the quorum's leader to append as they are (blocking for an
+    /// observer, which opens a connection to the leader).
+    pub fn forward(&self, records: Vec<MetadataRecord>) -> Result<(), MetadataError> {
+        match &self.part {
+            Part::Voter { log, .. } => log.forward(records),
+            Part::Observer(o) => o.forward(records),
+        }
+    }
+
+    /// Sets what serves Kafka-protocol connections on the controller listener (a voter's).
+    pub fn set_kafka(&self, handoff: channel::KafkaHandoff) {
+        if let Part::Voter { channel, .. } = &self.part {
+            channel.set_kafka(handoff);
+        }
+    }
+
+    /// The controller listener's bound address (a voter's).
+    pub fn controller_listener(&self) -> Option<std::net::SocketAddr> {
+        match &self.part {
+            Part::Voter { channel, .. } => Some(channel.local_addr()),
+            Part::Observer(_) => None,
+        }
     }
 
     /// The committed batches, in order; `None` after the first call.
@@ -132,9 +263,16 @@ impl Quorum {
         self.committed.lock().expect("quorum lock poisoned").take()
     }
 
-    /// Stops the voter: no more ticks, messages or commits.
+    /// Stops the voter or observer: no more ticks, messages, fetches or commits.
     pub fn stop(&self) {
-        self.channel.stop();
-        drop(self.driver.lock().expect("quorum lock poisoned").take());
+        match &self.part {
+            Part::Voter {
+                channel, driver, ..
+            } => {
+                channel.stop();
+                drop(driver.lock().expect("quorum lock poisoned").take());
+            }
+            Part::Observer(o) => o.stop(),
+        }
     }
 }

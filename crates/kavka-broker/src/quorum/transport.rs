@@ -40,6 +40,7 @@ impl TcpTransport {
         let hello = wire::frame(&wire::encode_hello(&Hello {
             from: me,
             cluster_id: cluster_id.to_string(),
+            observer: false,
         }));
         let mut queues = HashMap::new();
         for (id, address) in peers {
@@ -74,6 +75,24 @@ impl TcpTransport {
             log.report(delivery);
         }
     }
+}
+
+/// Connects to a controller channel at `address` (`host:port`), with the channel's connect
+/// and write timeouts.
+pub fn connect(address: &str) -> std::io::Result<TcpStream> {
+    let timeout = Duration::from_millis(IO_TIMEOUT_MS);
+    let mut last = None;
+    for addr in address.to_socket_addrs()? {
+        match TcpStream::connect_timeout(&addr, timeout) {
+            Ok(s) => {
+                s.set_write_timeout(Some(timeout))?;
+                let _ = s.set_nodelay(true);
+                return Ok(s);
+            }
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| std::io::Error::other("address resolves to nothing")))
 }
 
 impl RaftTransport for TcpTransport {
@@ -121,19 +140,7 @@ impl Peer {
     }
 
     fn connect(&self) -> std::io::Result<TcpStream> {
-        let timeout = Duration::from_millis(IO_TIMEOUT_MS);
-        let mut last = None;
-        for addr in self.address.to_socket_addrs()? {
-            match TcpStream::connect_timeout(&addr, timeout) {
-                Ok(s) => {
-                    s.set_write_timeout(Some(timeout))?;
-                    let _ = s.set_nodelay(true);
-                    return Ok(s);
-                }
-                Err(e) => last = Some(e),
-            }
-        }
-        Err(last.unwrap_or_else(|| std::io::Error::other("address resolves to nothing")))
+        connect(&self.address)
     }
 
     fn run(&self, queue: &Receiver<Message>) {

@@ -1,5 +1,6 @@
 //! A cluster of `kavka server` processes for tests: every node a voter of one metadata quorum
-//! (`controller.quorum.voters` on free local ports), formatted with one cluster id.
+//! (`controller.quorum.voters` on free local ports), formatted with one cluster id; or
+//! separate roles, controller-only voters and broker-only observers.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -39,6 +40,44 @@ impl TestCluster {
             .collect::<Vec<_>>()
             .join(",");
         TestCluster::launch(voters, n, extra, |_| (None, "127.0.0.1:0".to_string()))
+    }
+
+    /// Starts `controllers` controller-only nodes (ids 1..) and `brokers` broker-only nodes
+    /// (the ids after), with `extra` settings each. A controller's address (`addr`) is its
+    /// controller listener.
+    pub fn start_split(controllers: usize, brokers: usize, extra: &[&str]) -> TestCluster {
+        let ports = free_ports(controllers);
+        let voters = ports
+            .iter()
+            .enumerate()
+            .map(|(i, port)| format!("{}@127.0.0.1:{port}", i + 1))
+            .collect::<Vec<_>>()
+            .join(",");
+        let mut cluster = TestCluster {
+            nodes: Vec::new(),
+            cluster_id: kavka_broker::storage_tool::random_uuid(),
+            voters,
+        };
+        for i in 1..=controllers + brokers {
+            let mut settings = cluster.settings(i as i32, extra);
+            if i <= controllers {
+                settings.extend([
+                    "process.roles=controller".to_string(),
+                    "controller.listener.names=CONTROLLER".to_string(),
+                    format!("listeners=CONTROLLER://127.0.0.1:{}", ports[i - 1]),
+                ]);
+            } else {
+                settings.push("process.roles=broker".to_string());
+            }
+            let settings: Vec<&str> = settings.iter().map(String::as_str).collect();
+            cluster.nodes.push(TestBroker::start_formatted_in(
+                None,
+                "127.0.0.1:0",
+                &cluster.cluster_id,
+                &settings,
+            ));
+        }
+        cluster
     }
 
     /// Starts one node per host of `hosts`, each in its namespace, on fixed ports there.

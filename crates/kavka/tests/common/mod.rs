@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod cluster;
+pub mod cluster_client;
 pub mod netns;
 pub mod txn;
 

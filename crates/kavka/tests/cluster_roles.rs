@@ -1,0 +1,139 @@
+//! Kafka's production layout: three controller-only nodes (`process.roles=controller`, the
+//! voters) and two broker-only nodes (`process.roles=broker`, observers of the quorum). The
+//! brokers register and host every partition, the controllers none; clients see only the
+//! brokers; DescribeQuorum names the voters and the observers; controller requests sent to a
+//! broker reach the leader's controller listener; the leader's loss is survived; a killed
+//! broker is fenced, and when it restarts it replays its own copy of the metadata log, catches
+//! up, registers again and serves its records.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use common::cluster::{
+    metadata, quorum_leader, wait_for_controller, wait_for_endpoints, TestCluster,
+};
+use common::cluster_client::{client, consume_all, leaders, produce, wait_for_topic};
+use kavka_client::{Admin, Connection};
+use kavka_protocol::messages::describe_quorum_request::{PartitionData, TopicData};
+use kavka_protocol::messages::DescribeQuorumRequest;
+use kavka_protocol::request::Request;
+use kavka_protocol::response::Response;
+
+/// Voter and observer ids as DescribeQuorum v2 answers at `addr`.
+async fn quorum_members(addr: SocketAddr) -> Option<(Vec<i32>, Vec<i32>)> {
+    let mut conn = Connection::connect(addr, "cluster-roles-test").await.ok()?;
+    let request = DescribeQuorumRequest::default().with_topics(vec![TopicData::default()
+        .with_topic_name(common::topic_name("__cluster_metadata"))
+        .with_partitions(vec![PartitionData::default().with_partition_index(0)])]);
+    match conn.send(2, Request::DescribeQuorum(request)).await.ok()? {
+        Response::DescribeQuorum(r) => {
+            let p = r.topics.first()?.partitions.first()?;
+            if p.error_code != 0 {
+                return None;
+            }
+            let ids = |s: &[kavka_protocol::messages::describe_quorum_response::ReplicaState]| {
+                s.iter().map(|r| r.replica_id.0).collect::<Vec<_>>()
+            };
+            Some((ids(&p.current_voters), ids(&p.observers)))
+        }
+        _ => None,
+    }
+}
+
+/// Broker ids node `addr` lists in Metadata.
+async fn listed(addr: SocketAddr) -> BTreeSet<i32> {
+    metadata(addr)
+        .await
+        .brokers
+        .iter()
+        .map(|b| b.node_id.0)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn controllers_and_brokers_in_separate_processes() {
+    let mut cluster = TestCluster::start_split(
+        3,
+        2,
+        &[
+            "broker.session.timeout.ms=1500",
+            "broker.heartbeat.interval.ms=100",
+            "group.initial.rebalance.delay.ms=0",
+        ],
+    );
+    let controllers: Vec<SocketAddr> = cluster.nodes[..3].iter().map(|n| n.addr).collect();
+    let brokers: Vec<SocketAddr> = cluster.nodes[3..].iter().map(|n| n.addr).collect();
+    let leader = wait_for_controller(&brokers, 2, &[]).await;
+    assert!((1..=3).contains(&leader), "a controller leads: {leader}");
+    for &b in &brokers {
+        assert_eq!(
+            listed(b).await,
+            BTreeSet::from([4, 5]),
+            "only brokers are listed"
+        );
+    }
+
+    // Both brokers observe the quorum, as any controller tells (a follower forwards the
+    // question to the leader on its controller listener).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let members = quorum_members(controllers[0]).await;
+        if let Some((voters, observers)) = &members {
+            if voters == &[1, 2, 3] && observers == &[4, 5] {
+                break;
+            }
+        }
+        assert!(Instant::now() < deadline, "quorum members: {members:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // A topic created through a broker is placed on the brokers only.
+    let via = client(vec![brokers[0].to_string()]).await;
+    Admin::new(via.clone())
+        .create_topic("split", 4, 1, &[], false)
+        .await
+        .unwrap();
+    wait_for_topic(&brokers, "split", 4).await;
+    let placed = leaders(brokers[0], "split").await;
+    let hosts: BTreeSet<i32> = placed.values().copied().collect();
+    assert_eq!(hosts, BTreeSet::from([4, 5]), "placement: {placed:?}");
+    let all = client(brokers.iter().map(|a| a.to_string()).collect()).await;
+    produce(&all, "split", 4, 10).await;
+    let seen = consume_all(&all, "g1", "split", 40).await;
+
+    // The leading controller dies; the two others carry on and the brokers follow them.
+    cluster.node(leader).kill();
+    let new_leader = wait_for_controller(&brokers, 2, &[leader]).await;
+    assert!((1..=3).contains(&new_leader) && new_leader != leader);
+    Admin::new(all.clone())
+        .create_topic("after-failover", 2, 1, &[], false)
+        .await
+        .unwrap();
+    wait_for_topic(&brokers, "after-failover", 2).await;
+
+    // A broker killed is fenced: the other stops listing it.
+    cluster.node(5).kill();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while listed(brokers[0]).await != BTreeSet::from([4]) {
+        assert!(Instant::now() < deadline, "broker 5 was not fenced");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // It restarts from its own copy of the metadata log, catches up with what was decided
+    // without it, registers again and serves its partitions' records.
+    cluster.node(5).restart();
+    assert!(
+        cluster.node(5).log().contains("metadata log replayed"),
+        "the broker replays its copy"
+    );
+    let brokers: Vec<SocketAddr> = cluster.nodes[3..].iter().map(|n| n.addr).collect();
+    wait_for_topic(&brokers[1..], "after-failover", 2).await;
+    wait_for_endpoints(&brokers, &brokers).await;
+    assert!(quorum_leader(brokers[1]).await.is_some());
+    let all = client(brokers.iter().map(|a| a.to_string()).collect()).await;
+    let again = consume_all(&all, "g2", "split", 40).await;
+    assert_eq!(again, seen, "every acknowledged record is readable");
+}
