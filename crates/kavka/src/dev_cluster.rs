@@ -1,5 +1,6 @@
 //! `kavka dev-cluster`: a local cluster in one command. It writes one `server.properties` per
-//! node (every node a broker and a voter of one metadata quorum), formats each node's
+//! node (every node a broker and a voter of one metadata quorum; with `--controllers N`, N
+//! controller-only voters and `--nodes` broker-only nodes, Kafka's production layout), formats each node's
 //! directories with one cluster id the first time, starts a `kavka server` process per node
 //! (logs in `<dir>/node-<n>/server.log`), prints the bootstrap servers, and stops them all on
 //! Ctrl-C or SIGTERM. Run again on the same directory, it restarts the same cluster.
@@ -13,9 +14,13 @@ use clap::Args;
 /// Options of `kavka dev-cluster`.
 #[derive(Debug, Args)]
 pub struct DevClusterArgs {
-    /// Number of nodes (each broker and controller).
+    /// Number of brokers (each also a controller unless --controllers is given).
     #[arg(long, default_value_t = 3)]
     nodes: u16,
+    /// Separate roles: this many controller-only nodes (ids 1..N, on the controller ports),
+    /// and the --nodes brokers broker-only (the ids after). 0: every node has both roles.
+    #[arg(long, default_value_t = 0)]
+    controllers: u16,
     /// Directory of the nodes' configs, data and logs.
     #[arg(long, default_value = "./kavka-cluster")]
     dir: PathBuf,
@@ -36,20 +41,45 @@ fn fail(message: impl std::fmt::Display) -> ExitCode {
 }
 
 fn port(base: u16, node: u16) -> Option<u16> {
-    base.checked_add(node - 1)
+    base.checked_add(node.checked_sub(1)?)
+}
+
+/// The voters: every node without --controllers, else the first --controllers.
+fn voter_count(args: &DevClusterArgs) -> u16 {
+    if args.controllers == 0 {
+        args.nodes
+    } else {
+        args.controllers
+    }
+}
+
+/// The client port of broker `node` (the first broker on the base port).
+fn client_port(args: &DevClusterArgs, node: u16) -> Option<u16> {
+    port(args.base_port, node.checked_sub(args.controllers)?)
 }
 
 /// Writes node `node`'s config; its path.
 fn write_config(args: &DevClusterArgs, node: u16, voters: &str) -> Result<PathBuf, String> {
     let dir = args.dir.join(format!("node-{node}"));
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let client = port(args.base_port, node).ok_or("client port out of range")?;
     let path = dir.join("server.properties");
+    let host = &args.host;
+    let roles = if args.controllers == 0 {
+        let client = client_port(args, node).ok_or("client port out of range")?;
+        format!("process.roles=broker,controller\nlisteners=PLAINTEXT://{host}:{client}\n")
+    } else if node <= args.controllers {
+        let controller = port(args.controller_base_port, node).ok_or("port out of range")?;
+        format!(
+            "process.roles=controller\ncontroller.listener.names=CONTROLLER\n\
+             listeners=CONTROLLER://{host}:{controller}\n"
+        )
+    } else {
+        let client = client_port(args, node).ok_or("client port out of range")?;
+        format!("process.roles=broker\nlisteners=PLAINTEXT://{host}:{client}\n")
+    };
     let text = format!(
-        "# Written by kavka dev-cluster.\nprocess.roles=broker,controller\nnode.id={node}\n\
-         listeners=PLAINTEXT://{host}:{client}\ncontroller.quorum.voters={voters}\n\
-         log.dirs={data}\n",
-        host = args.host,
+        "# Written by kavka dev-cluster.\n{roles}node.id={node}\n\
+         controller.quorum.voters={voters}\nlog.dirs={data}\n",
         data = dir.join("data").display(),
     );
     std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -132,8 +162,11 @@ pub fn run(args: DevClusterArgs) -> ExitCode {
     if let Err(e) = std::fs::create_dir_all(&args.dir) {
         return fail(format!("{}: {e}", args.dir.display()));
     }
+    let Some(total) = args.nodes.checked_add(args.controllers) else {
+        return fail("too many nodes");
+    };
     let mut voters = Vec::new();
-    for node in 1..=args.nodes {
+    for node in 1..=voter_count(&args) {
         let Some(p) = port(args.controller_base_port, node) else {
             return fail("controller port out of range");
         };
@@ -145,7 +178,7 @@ pub fn run(args: DevClusterArgs) -> ExitCode {
         Err(e) => return fail(e),
     };
     let mut children: Vec<(u16, Child)> = Vec::new();
-    for node in 1..=args.nodes {
+    for node in 1..=total {
         let started = write_config(&args, node, &voters)
             .and_then(|config| format(&exe, &config, &id).map(|()| config))
             .and_then(|config| start(&exe, &config));
@@ -157,12 +190,19 @@ pub fn run(args: DevClusterArgs) -> ExitCode {
             }
         }
     }
-    let bootstrap: Vec<String> = (1..=args.nodes)
-        .filter_map(|n| port(args.base_port, n).map(|p| format!("{}:{p}", args.host)))
+    let bootstrap: Vec<String> = (args.controllers + 1..=total)
+        .filter_map(|n| client_port(&args, n).map(|p| format!("{}:{p}", args.host)))
         .collect();
+    let layout = if args.controllers == 0 {
+        format!("{} nodes", args.nodes)
+    } else {
+        format!(
+            "{} controllers and {} brokers",
+            args.controllers, args.nodes
+        )
+    };
     println!(
-        "cluster {id}: {} nodes, logs in {}/node-*/server.log",
-        args.nodes,
+        "cluster {id}: {layout}, logs in {}/node-*/server.log",
         args.dir.display()
     );
     println!("bootstrap servers: {}", bootstrap.join(","));
