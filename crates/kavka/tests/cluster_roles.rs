@@ -1,5 +1,6 @@
 //! Kafka's production layout: three controller-only nodes (`process.roles=controller`, the
-//! voters) and two broker-only nodes (`process.roles=broker`, observers of the quorum). The
+//! voters) and two broker-only nodes (`process.roles=broker`, observers of the quorum; one
+//! told `controller.quorum.voters`, the other `controller.quorum.bootstrap.servers`). The
 //! brokers register and host every partition, the controllers none; clients see only the
 //! brokers; DescribeQuorum names the voters and the observers; controller requests sent to a
 //! broker reach the leader's controller listener; the leader's loss is survived; a killed

@@ -43,8 +43,9 @@ impl TestCluster {
     }
 
     /// Starts `controllers` controller-only nodes (ids 1..) and `brokers` broker-only nodes
-    /// (the ids after), with `extra` settings each. A controller's address (`addr`) is its
-    /// controller listener.
+    /// (the ids after), with `extra` settings each; with several brokers the last one finds
+    /// the controllers through `controller.quorum.bootstrap.servers` alone. A controller's
+    /// address (`addr`) is its controller listener.
     pub fn start_split(controllers: usize, brokers: usize, extra: &[&str]) -> TestCluster {
         let ports = free_ports(controllers);
         let voters = ports
@@ -68,6 +69,14 @@ impl TestCluster {
                 ]);
             } else {
                 settings.push("process.roles=broker".to_string());
+            }
+            if i == controllers + brokers && brokers > 1 {
+                // The last broker knows the controllers' addresses only (KIP-853's way).
+                let servers: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
+                settings.extend([
+                    "controller.quorum.voters=".to_string(),
+                    format!("controller.quorum.bootstrap.servers={}", servers.join(",")),
+                ]);
             }
             let settings: Vec<&str> = settings.iter().map(String::as_str).collect();
             cluster.nodes.push(TestBroker::start_formatted_in(
