@@ -75,14 +75,6 @@ async fn admin(addrs: &[SocketAddr]) -> Admin {
     Admin::new(client)
 }
 
-fn signal(pid: u32, sig: &str) {
-    assert!(Command::new("kill")
-        .args([sig, &pid.to_string()])
-        .status()
-        .unwrap()
-        .success());
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_isolated_controller_cannot_commit_and_rejoins() {
     let hosts = Hosts::new(3);
@@ -164,8 +156,7 @@ async fn a_stopped_controller_is_replaced_and_follows_after_sigcont() {
     let mut cluster = TestCluster::start(3, &[]);
     let addrs: Vec<SocketAddr> = cluster.nodes.iter().map(|n| n.addr).collect();
     let old = wait_for_controller(&addrs, 3, &[]).await;
-    let pid = cluster.node(old).pid().unwrap();
-    signal(pid, "-STOP");
+    cluster.node(old).signal("-STOP");
     let others: Vec<SocketAddr> = (1..=3)
         .filter(|&n| n != old)
         .map(|n| addrs[(n - 1) as usize])
@@ -176,7 +167,7 @@ async fn a_stopped_controller_is_replaced_and_follows_after_sigcont() {
         .create_topic("while-stopped", 3, 1, &[], false)
         .await
         .unwrap();
-    signal(pid, "-CONT");
+    cluster.node(old).signal("-CONT");
     assert_eq!(wait_for_controller(&addrs, 3, &[]).await, new);
     check_converged(&addrs, &[("while-stopped".to_string(), 3)]).await;
 }

@@ -138,3 +138,85 @@ async fn controllers_and_brokers_in_separate_processes() {
     let again = consume_all(&all, "g2", "split", 40).await;
     assert_eq!(again, seen, "every acknowledged record is readable");
 }
+
+/// Produces one record to `partition` of `topic` at `addr`; the error code.
+async fn produce_code(addr: SocketAddr, topic: &str, partition: i32) -> i16 {
+    let Ok(mut conn) = Connection::connect(addr, "cluster-roles-test").await else {
+        return -1;
+    };
+    common::produce(&mut conn, topic, partition, 1, common::batch("gate", 0, 1))
+        .await
+        .0
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_broker_serves_only_once_caught_up() {
+    let mut cluster = TestCluster::start_split(
+        3,
+        2,
+        &[
+            "broker.session.timeout.ms=1500",
+            "broker.heartbeat.interval.ms=100",
+        ],
+    );
+    let brokers: Vec<SocketAddr> = cluster.nodes[3..].iter().map(|n| n.addr).collect();
+    wait_for_controller(&brokers, 2, &[]).await;
+    let all = client(brokers.iter().map(|a| a.to_string()).collect()).await;
+    Admin::new(all.clone())
+        .create_topic("gate", 2, 1, &[], false)
+        .await
+        .unwrap();
+    wait_for_topic(&brokers, "gate", 2).await;
+    let placed = leaders(brokers[0], "gate").await;
+    let (&partition, _) = placed
+        .iter()
+        .find(|(_, &l)| l == 5)
+        .expect("one on broker 5");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while produce_code(brokers[1], "gate", partition).await != 0 {
+        assert!(
+            Instant::now() < deadline,
+            "broker 5 never served its partition"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // Broker 5 dies and is fenced; then the whole quorum stops. Broker 5 restarts: its own
+    // copy of the log still says it leads the partition, but it has not caught up.
+    cluster.node(5).kill();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while listed(brokers[0]).await != BTreeSet::from([4]) {
+        assert!(Instant::now() < deadline, "broker 5 was not fenced");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for id in 1..=3 {
+        cluster.node(id).signal("-STOP");
+    }
+    cluster.node(5).restart();
+    let restarted = cluster.node(5).addr;
+    for _ in 0..10 {
+        assert_eq!(
+            produce_code(restarted, "gate", partition).await,
+            kavka_protocol::ErrorCode::NOT_LEADER_OR_FOLLOWER.code(),
+            "a broker behind the quorum serves nothing"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // The quorum comes back: broker 5 catches up, is unfenced and serves again.
+    for id in 1..=3 {
+        cluster.node(id).signal("-CONT");
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while produce_code(restarted, "gate", partition).await != 0 {
+        assert!(
+            Instant::now() < deadline,
+            "broker 5 did not serve after catching up"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(cluster
+        .node(5)
+        .log()
+        .contains("caught up with the metadata quorum"));
+}

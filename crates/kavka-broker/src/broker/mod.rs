@@ -52,6 +52,10 @@ pub struct Broker {
     incarnation: Uuid,
     /// This node's voter when the metadata quorum has several (`None`: the local log).
     quorum: Option<crate::quorum::Quorum>,
+    /// Whether the image has caught up with the quorum since this process started, so that
+    /// what it says this node leads can be served (a broker-only node replays its own copy
+    /// first, which may be behind; see `broker/register.rs`).
+    caught_up: std::sync::atomic::AtomicBool,
     /// The broker's image, for readers (replaced at every published batch).
     image: RwLock<Arc<MetadataImage>>,
     /// Hosted partitions.
@@ -128,6 +132,8 @@ impl Broker {
         let config_txn = config.txn.clone();
         let replicas = ReplicaManager::default();
         let purgatory = replicas.purgatory.clone();
+        // A voter's image is the committed log it holds; an observer's copy may be behind.
+        let caught_up = config.roles.controller;
         let broker = Broker {
             advertised: RwLock::new((config.advertised.host.clone(), config.advertised.port)),
             config,
@@ -136,6 +142,7 @@ impl Broker {
             published: Mutex::new(offset),
             published_moved: Condvar::new(),
             incarnation: kavka_metadata::random_kafka_uuid(),
+            caught_up: std::sync::atomic::AtomicBool::new(caught_up),
             quorum,
             image: RwLock::new(image.clone()),
             groups: GroupCoordinator::new(config_group, replicas.purgatory.clone()),
@@ -235,11 +242,14 @@ impl Broker {
         self.replicas.get(topic, topic_id, index)
     }
 
-    /// Partition `index` of `topic` when this node leads it (its image says so and it is
-    /// hosted): what Produce, Fetch, ListOffsets and DeleteRecords serve.
+    /// Partition `index` of `topic` when this node leads it (its image says so, it is hosted,
+    /// and the image has caught up with the quorum): what Produce, Fetch, ListOffsets and
+    /// DeleteRecords serve.
     pub fn led_partition(&self, topic: &TopicImage, index: i32) -> Option<Arc<Partition>> {
         let leader = topic.partitions.get(&index)?.leader;
-        if leader != self.config.node_id {
+        if leader != self.config.node_id
+            || !self.caught_up.load(std::sync::atomic::Ordering::Acquire)
+        {
             return None;
         }
         self.replicas.get(&topic.name, &topic.topic_id, index)

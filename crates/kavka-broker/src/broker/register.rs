@@ -82,6 +82,27 @@ impl Broker {
         })
     }
 
+    /// Marks the image caught up once it holds what the quorum had committed when this node
+    /// first reached it: until then a restarted broker-only node, whose own copy of the log may
+    /// miss changes made while it was away (it fenced, a partition moved), serves nothing.
+    fn check_caught_up(&self, quorum: &crate::quorum::Quorum) {
+        use std::sync::atomic::Ordering;
+        if self.caught_up.load(Ordering::Acquire) {
+            return;
+        }
+        let Some(target) = quorum.catch_up_target() else {
+            return;
+        };
+        let published = *self.published.lock().expect("published lock poisoned");
+        if published >= target {
+            self.caught_up.store(true, Ordering::Release);
+            tracing::info!(
+                offset = published,
+                "caught up with the metadata quorum: serving the partitions this broker leads"
+            );
+        }
+    }
+
     /// Keeps this broker registered while the node runs (nothing to do with the local log,
     /// a single node being its own cluster, nor on a controller-only node).
     pub async fn run_registration(self: Arc<Self>) {
@@ -93,6 +114,7 @@ impl Broker {
         let mut registered = false;
         loop {
             tick.tick().await;
+            self.check_caught_up(quorum);
             let wanted = self.registration();
             let held = self.image().broker(wanted.broker_id) == Some(&wanted);
             if held != registered {

@@ -205,6 +205,16 @@ impl Quorum {
         }
     }
 
+    /// The committed offset this node's image must reach before the node serves what the
+    /// image says it leads: none for a voter (its log is the quorum's), the leader's commit
+    /// index at the first fetch for an observer (`None` until the leader answered once).
+    pub fn catch_up_target(&self) -> Option<u64> {
+        match &self.part {
+            Part::Voter { .. } => Some(0),
+            Part::Observer(o) => o.first_commit(),
+        }
+    }
+
     /// The node id of the quorum's leader, if known.
     pub fn leader_node(&self) -> Option<i32> {
         self.status().leader.map(node_id)

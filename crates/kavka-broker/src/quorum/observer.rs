@@ -43,6 +43,9 @@ struct Shared {
     leader: Mutex<Option<(u64, String)>>,
     /// The leader's term and commit index, as last fetched.
     position: Mutex<(u64, u64)>,
+    /// The leader's commit index at the first answer since start: what the broker's image
+    /// must reach before it serves what it leads.
+    first_commit: std::sync::OnceLock<u64>,
     stop: AtomicBool,
 }
 
@@ -83,6 +86,7 @@ impl Observer {
             voters,
             leader: Mutex::new(None),
             position: Mutex::new((0, 0)),
+            first_commit: std::sync::OnceLock::new(),
             stop: AtomicBool::new(false),
         });
         {
@@ -106,6 +110,11 @@ impl Observer {
             .lock()
             .expect("observer lock poisoned")
             .clone()
+    }
+
+    /// The leader's commit index at the first fetch answered since start, once there was one.
+    pub fn first_commit(&self) -> Option<u64> {
+        self.shared.first_commit.get().copied()
     }
 
     /// What this observer knows of the quorum.
@@ -241,6 +250,7 @@ fn fetch_from(
                 *shared.leader.lock().expect("observer lock poisoned") =
                     Some((leader, address.to_string()));
                 *shared.position.lock().expect("observer lock poisoned") = (term, commit);
+                let _ = shared.first_commit.set(commit);
                 log.set_leader(Some(leader), Some(term));
                 let committed = log.accept(items).map_err(|e| e.to_string())?;
                 for c in committed {

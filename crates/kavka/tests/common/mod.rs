@@ -192,6 +192,16 @@ impl TestBroker {
         self.child.as_ref().map(Child::id)
     }
 
+    /// Sends the process signal `sig` (`-STOP`, `-CONT`, ...).
+    pub fn signal(&self, sig: &str) {
+        let pid = self.pid().expect("a running process");
+        assert!(Command::new("kill")
+            .args([sig, &pid.to_string()])
+            .status()
+            .unwrap()
+            .success());
+    }
+
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.as_mut().map(|c| c.try_wait()), Some(Ok(None)))
     }
