@@ -98,7 +98,12 @@ fn serve_controller_listener(broker: &Arc<Broker>) {
         return;
     };
     let runtime = tokio::runtime::Handle::current();
-    // Weak: the broker owns the channel that owns this.
+    // Weak: the broker owns the channel that owns these.
+    let fencer: Weak<Broker> = Arc::downgrade(broker);
+    quorum.set_shutdown(Box::new(move |id, incarnation| {
+        let broker = fencer.upgrade().ok_or("this node is stopping")?;
+        broker.fence_for_shutdown(id, uuid::Uuid::from_bytes(incarnation))
+    }));
     let broker: Weak<Broker> = Arc::downgrade(broker);
     quorum.set_kafka(Box::new(move |stream, peer| {
         let Some(broker) = broker.upgrade() else {
@@ -168,6 +173,10 @@ async fn serve(
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
             _ = shutdown.changed() => break,
         }
+    }
+    {
+        let broker = broker.clone();
+        let _ = tokio::task::spawn_blocking(move || broker.controlled_shutdown()).await;
     }
     tracing::info!("shutting down: closing connections");
     drop(listener);

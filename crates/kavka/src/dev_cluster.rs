@@ -136,17 +136,24 @@ fn start(exe: &Path, config: &Path) -> Result<Child, String> {
         .map_err(|e| e.to_string())
 }
 
-fn terminate(children: &mut [(u16, Child)]) {
-    for (_, child) in children.iter() {
-        let _ = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status();
-    }
-    for (node, child) in children.iter_mut() {
-        match child.wait() {
-            Ok(status) if status.success() => println!("node {node} stopped"),
-            Ok(status) => println!("node {node} exited with {status}"),
-            Err(e) => println!("node {node}: {e}"),
+/// Stops every node with SIGTERM: the broker-only nodes first, so that their controlled
+/// shutdown finds the controllers still up, then the others.
+fn terminate(children: &mut [(u16, Child)], controllers: u16) {
+    let (controllers, brokers): (Vec<_>, Vec<_>) = children
+        .iter_mut()
+        .partition(|(node, _)| *node <= controllers);
+    for mut group in [brokers, controllers] {
+        for (_, child) in group.iter() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status();
+        }
+        for (node, child) in group.iter_mut() {
+            match child.wait() {
+                Ok(status) if status.success() => println!("node {node} stopped"),
+                Ok(status) => println!("node {node} exited with {status}"),
+                Err(e) => println!("node {node}: {e}"),
+            }
         }
     }
 }
@@ -185,7 +192,7 @@ pub fn run(args: DevClusterArgs) -> ExitCode {
         match started {
             Ok(child) => children.push((node, child)),
             Err(e) => {
-                terminate(&mut children);
+                terminate(&mut children, args.controllers);
                 return fail(format!("node {node}: {e}"));
             }
         }
@@ -213,7 +220,7 @@ pub fn run(args: DevClusterArgs) -> ExitCode {
     {
         Ok(r) => r,
         Err(e) => {
-            terminate(&mut children);
+            terminate(&mut children, args.controllers);
             return fail(format!("cannot start the runtime: {e}"));
         }
     };
@@ -223,7 +230,7 @@ pub fn run(args: DevClusterArgs) -> ExitCode {
             node = watch(&mut children) => println!("node {node} exited; stopping the others"),
         }
     });
-    terminate(&mut children);
+    terminate(&mut children, args.controllers);
     ExitCode::SUCCESS
 }
 

@@ -5,7 +5,9 @@
 //! brokers; DescribeQuorum names the voters and the observers; controller requests sent to a
 //! broker reach the leader's controller listener; the leader's loss is survived; a killed
 //! broker is fenced, and when it restarts it replays its own copy of the metadata log, catches
-//! up, registers again and serves its records.
+//! up, registers again and serves its records. A restarted broker serves nothing until it has
+//! caught up with the quorum. A broker stopped with SIGTERM (broker-only or combined) is
+//! fenced at once by its controlled shutdown, not a session timeout later.
 
 mod common;
 
@@ -219,4 +221,69 @@ async fn a_restarted_broker_serves_only_once_caught_up() {
         .node(5)
         .log()
         .contains("caught up with the metadata quorum"));
+}
+
+/// Stops broker `victim` of `cluster` with SIGTERM and checks that node `witness` stops
+/// listing it well within the (long) session timeout, that its partitions lose their leader,
+/// and that it comes back when restarted.
+async fn stopped_broker_is_fenced_at_once(cluster: &mut TestCluster, victim: i32, witness: i32) {
+    let witness_addr = cluster.node(witness).addr;
+    let all = client(vec![witness_addr.to_string()]).await;
+    Admin::new(all.clone())
+        .create_topic("shutdown", 4, 1, &[], false)
+        .await
+        .unwrap();
+    wait_for_topic(&[witness_addr], "shutdown", 4).await;
+    let stopped_at = Instant::now();
+    cluster.node(victim).stop();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while listed(witness_addr).await.contains(&victim) {
+        assert!(Instant::now() < deadline, "broker {victim} is still listed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    eprintln!(
+        "broker {victim} unlisted {} ms after SIGTERM",
+        stopped_at.elapsed().as_millis()
+    );
+    let placed = leaders(witness_addr, "shutdown").await;
+    assert!(
+        !placed.values().any(|&l| l == victim),
+        "no partition names the stopped broker: {placed:?}"
+    );
+    assert!(cluster
+        .node(victim)
+        .log()
+        .contains("controlled shutdown: fenced by the controller"));
+    cluster.node(victim).restart();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !listed(witness_addr).await.contains(&victim) {
+        assert!(
+            Instant::now() < deadline,
+            "broker {victim} did not come back"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The session timeout is a minute: only a controlled shutdown fences within the test.
+const LONG_SESSION: &[&str] = &[
+    "broker.session.timeout.ms=60000",
+    "broker.heartbeat.interval.ms=100",
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_only_node_stopping_is_fenced_at_once() {
+    let mut cluster = TestCluster::start_split(3, 2, LONG_SESSION);
+    let brokers: Vec<SocketAddr> = cluster.nodes[3..].iter().map(|n| n.addr).collect();
+    wait_for_controller(&brokers, 2, &[]).await;
+    stopped_broker_is_fenced_at_once(&mut cluster, 5, 4).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_combined_node_stopping_is_fenced_at_once() {
+    let mut cluster = TestCluster::start(3, LONG_SESSION);
+    let addrs: Vec<SocketAddr> = cluster.nodes.iter().map(|n| n.addr).collect();
+    let leader = wait_for_controller(&addrs, 3, &[]).await;
+    let victim = (1..=3).find(|&n| n != leader).unwrap();
+    stopped_broker_is_fenced_at_once(&mut cluster, victim, leader).await;
 }

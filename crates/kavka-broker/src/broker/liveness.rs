@@ -37,11 +37,13 @@ impl Broker {
             };
             let image = self.image();
             for b in image.brokers().map(|b| b.broker_id) {
+                // Silent, or fenced for its controlled shutdown and not started again.
                 let silent = b != me
-                    && since.elapsed() > session
-                    && quorum
-                        .heard_from(raft_id(b))
-                        .is_none_or(|ago| ago > session);
+                    && (self.is_shutting_down(b)
+                        || since.elapsed() > session
+                            && quorum
+                                .heard_from(raft_id(b))
+                                .is_none_or(|ago| ago > session));
                 let fenced = image.is_fenced(b);
                 if silent == fenced {
                     continue;

@@ -31,6 +31,7 @@ mod liveness;
 mod publish;
 mod register;
 mod remote;
+mod shutdown;
 
 pub use register::BrokerEndpoint;
 
@@ -56,6 +57,9 @@ pub struct Broker {
     /// what it says this node leads can be served (a broker-only node replays its own copy
     /// first, which may be behind; see `broker/register.rs`).
     caught_up: std::sync::atomic::AtomicBool,
+    /// On the active controller: brokers fenced for their controlled shutdown, with the
+    /// incarnation that asked (`broker/shutdown.rs`).
+    leaving: Mutex<std::collections::HashMap<i32, Uuid>>,
     /// The broker's image, for readers (replaced at every published batch).
     image: RwLock<Arc<MetadataImage>>,
     /// Hosted partitions.
@@ -143,6 +147,7 @@ impl Broker {
             published_moved: Condvar::new(),
             incarnation: kavka_metadata::random_kafka_uuid(),
             caught_up: std::sync::atomic::AtomicBool::new(caught_up),
+            leaving: Mutex::new(std::collections::HashMap::new()),
             quorum,
             image: RwLock::new(image.clone()),
             groups: GroupCoordinator::new(config_group, replicas.purgatory.clone()),

@@ -21,6 +21,7 @@ use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use kavka_metadata::{MetadataError, MetadataImage, MetadataLog, MetadataRecord, Replay};
+use kavka_quorum::raft::observer_wire::{ObserverRequest, ObserverResponse};
 use kavka_quorum::raft::{
     Committed, QuorumConfig, QuorumDriver, QuorumLog, QuorumStatus, RaftConfig,
 };
@@ -64,6 +65,8 @@ enum Part {
 #[derive(Debug)]
 pub struct Quorum {
     part: Part,
+    /// This node's hello for a question to the leader's controller listener.
+    hello: Vec<u8>,
     /// What commits, for the broker's applier (taken once).
     committed: Mutex<Option<Receiver<Committed>>>,
 }
@@ -142,6 +145,7 @@ impl Quorum {
         Ok((
             Quorum {
                 part,
+                hello: observer::observer_hello(me, cluster_id),
                 committed: Mutex::new(Some(rx)),
             },
             replay,
@@ -178,6 +182,7 @@ impl Quorum {
         Ok((
             Quorum {
                 part: Part::Observer(observer),
+                hello: observer::observer_hello(raft_id(config.node_id), cluster_id),
                 committed: Mutex::new(Some(rx)),
             },
             replay,
@@ -250,6 +255,28 @@ impl Quorum {
         match &self.part {
             Part::Voter { log, .. } => log.forward(records),
             Part::Observer(o) => o.forward(records),
+        }
+    }
+
+    /// Asks the quorum's leader to fence node `me` now, its registration being of
+    /// `incarnation` (a controlled shutdown; blocking). `Err` says why it was not done.
+    pub fn request_shutdown(&self, me: i32, incarnation: [u8; 16]) -> Result<(), String> {
+        let address = self
+            .controller_address(me)
+            .ok_or("no other node is known to lead the quorum")?;
+        let request = ObserverRequest::ShutDown { incarnation };
+        match observer::ask_once(&address, &self.hello, &request)? {
+            ObserverResponse::Forwarded { error: None } => Ok(()),
+            ObserverResponse::Forwarded { error: Some(e) } => Err(e),
+            ObserverResponse::NotLeader { .. } => Err(format!("{address} no longer leads")),
+            other => Err(format!("unexpected answer {other:?}")),
+        }
+    }
+
+    /// Sets what fences a broker asking for its controlled shutdown (a voter's channel).
+    pub fn set_shutdown(&self, handoff: channel::ShutdownHandoff) {
+        if let Part::Voter { channel, .. } = &self.part {
+            channel.set_shutdown(handoff);
         }
     }
 

@@ -74,11 +74,7 @@ impl Observer {
                 .into_iter()
                 .filter(|b| !voters.values().any(|v| v == b)),
         );
-        let hello = wire::frame(&wire::encode_hello(&Hello {
-            from: me,
-            cluster_id: cluster_id.to_string(),
-            observer: true,
-        }));
+        let hello = observer_hello(me, cluster_id);
         let shared = Arc::new(Shared {
             me,
             hello,
@@ -140,13 +136,11 @@ impl Observer {
         let Some((_, address)) = self.leader() else {
             return Err(not_leader());
         };
-        let exchange = || -> Result<ObserverResponse, String> {
-            let mut stream = open(&self.shared, &address)?;
-            let request = observer_wire::encode_request(&ObserverRequest::Forward { records })
-                .map_err(|e| e.to_string())?;
-            ask(&mut stream, &request)
-        };
-        match exchange() {
+        match ask_once(
+            &address,
+            &self.shared.hello,
+            &ObserverRequest::Forward { records },
+        ) {
             Ok(ObserverResponse::Forwarded { error: None }) => Ok(()),
             Ok(other) => {
                 tracing::debug!(answer = ?other, "forwarded records refused");
@@ -165,15 +159,35 @@ impl Observer {
     }
 }
 
-fn open(shared: &Shared, address: &str) -> Result<TcpStream, String> {
+fn open(hello: &[u8], address: &str) -> Result<TcpStream, String> {
     let mut stream = connect(address).map_err(|e| e.to_string())?;
     stream
         .set_read_timeout(Some(Duration::from_millis(
             u64::from(FETCH_WAIT_MS) + 5_000,
         )))
         .map_err(|e| e.to_string())?;
-    stream.write_all(&shared.hello).map_err(|e| e.to_string())?;
+    stream.write_all(hello).map_err(|e| e.to_string())?;
     Ok(stream)
+}
+
+/// The hello frame of node `me` of `cluster_id` opening an observer-style connection.
+pub fn observer_hello(me: u64, cluster_id: &str) -> Vec<u8> {
+    wire::frame(&wire::encode_hello(&Hello {
+        from: me,
+        cluster_id: cluster_id.to_string(),
+        observer: true,
+    }))
+}
+
+/// Asks the controller at `address` one question on a connection of its own.
+pub fn ask_once(
+    address: &str,
+    hello: &[u8],
+    request: &ObserverRequest,
+) -> Result<ObserverResponse, String> {
+    let mut stream = open(hello, address)?;
+    let request = observer_wire::encode_request(request).map_err(|e| e.to_string())?;
+    ask(&mut stream, &request)
 }
 
 fn ask(stream: &mut TcpStream, request: &[u8]) -> Result<ObserverResponse, String> {
@@ -229,7 +243,7 @@ fn fetch_from(
         }
         log.set_leader(None, None);
     };
-    let mut stream = open(shared, address).inspect_err(|_| forget())?;
+    let mut stream = open(&shared.hello, address).inspect_err(|_| forget())?;
     while !shared.stop.load(Ordering::SeqCst) {
         let request = observer_wire::encode_request(&ObserverRequest::Fetch {
             after: log.last_offset(),

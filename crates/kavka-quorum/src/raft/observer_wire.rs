@@ -9,6 +9,8 @@
 //! - `Fetch`: the last offset the observer holds (u64) and how long the leader may wait for
 //!   more (u32 ms);
 //! - `Forward`: one metadata batch frame (offset and epoch ignored) with the records;
+//! - `ShutDown`: the incarnation id (16 bytes) of the broker asking to be fenced now, for a
+//!   controlled shutdown (any node with the broker role sends it, voter or observer);
 //! - `NotLeader`: the leader the voter knows (u64, 0 for none), then its controller address
 //!   as UTF-8 (empty when not known);
 //! - `Fetched`: the leader's Raft id, term and commit index (u64 each), then items, each a tag and
@@ -24,6 +26,7 @@ use super::wire::WireError;
 
 const TAG_FETCH: u8 = 1;
 const TAG_FORWARD: u8 = 2;
+const TAG_SHUT_DOWN: u8 = 3;
 const TAG_NOT_LEADER: u8 = 1;
 const TAG_FETCHED: u8 = 2;
 const TAG_FORWARDED: u8 = 3;
@@ -44,6 +47,11 @@ pub enum ObserverRequest {
     Forward {
         /// The records.
         records: Vec<MetadataRecord>,
+    },
+    /// The sender's broker is shutting down: fence it now rather than after its session.
+    ShutDown {
+        /// The incarnation id of the broker's registration.
+        incarnation: [u8; 16],
     },
 }
 
@@ -105,6 +113,10 @@ pub fn encode_request(request: &ObserverRequest) -> Result<Vec<u8>, WireError> {
                 .encode_frame(&mut out)
                 .map_err(|e| WireError::TooLarge(e.bytes))?;
         }
+        ObserverRequest::ShutDown { incarnation } => {
+            out.push(TAG_SHUT_DOWN);
+            out.extend_from_slice(incarnation);
+        }
     }
     Ok(out)
 }
@@ -127,6 +139,9 @@ pub fn decode_request(bytes: &[u8]) -> Result<ObserverRequest, WireError> {
                 records: batch.records,
             })
         }
+        TAG_SHUT_DOWN => Ok(ObserverRequest::ShutDown {
+            incarnation: rest.try_into().map_err(|_| WireError::BadMessage)?,
+        }),
         _ => Err(WireError::BadMessage),
     }
 }
@@ -267,12 +282,16 @@ mod tests {
             ObserverRequest::Forward {
                 records: vec![registration()],
             },
+            ObserverRequest::ShutDown {
+                incarnation: [7; 16],
+            },
         ] {
             assert_eq!(decode_request(&encode_request(&r).unwrap()), Ok(r));
         }
         assert!(decode_request(&[TAG_FETCH, 0, 0]).is_err());
         assert!(decode_request(&[]).is_err());
         assert!(decode_request(&[9]).is_err());
+        assert!(decode_request(&[TAG_SHUT_DOWN, 1, 2]).is_err());
     }
 
     #[test]
