@@ -136,8 +136,8 @@ impl Broker {
         let config_txn = config.txn.clone();
         let replicas = ReplicaManager::default();
         let purgatory = replicas.purgatory.clone();
-        // A voter's image is the committed log it holds; an observer's copy may be behind.
-        let caught_up = config.roles.controller;
+        // Alone, the image is the whole log; in a quorum it may be behind.
+        let caught_up = !replicated;
         let broker = Broker {
             advertised: RwLock::new((config.advertised.host.clone(), config.advertised.port)),
             config,

@@ -83,14 +83,13 @@ impl Broker {
     }
 
     /// Marks the image caught up once it holds what the quorum had committed when this node
-    /// first reached it: until then a restarted broker-only node, whose own copy of the log may
-    /// miss changes made while it was away (it fenced, a partition moved), serves nothing.
-    fn check_caught_up(&self, quorum: &crate::quorum::Quorum) {
+    /// reached it: until then a restarted broker, whose own log may miss changes made while it
+    /// was away (it fenced, a partition moved), serves nothing.
+    /// Blocking: a voter asks the leader.
+    fn check_caught_up(&self) {
         use std::sync::atomic::Ordering;
-        if self.caught_up.load(Ordering::Acquire) {
-            return;
-        }
-        let Some(target) = quorum.catch_up_target() else {
+        let Some(quorum) = &self.quorum else { return };
+        let Some(target) = quorum.catch_up_target(self.config.node_id) else {
             return;
         };
         let published = *self.published.lock().expect("published lock poisoned");
@@ -114,7 +113,10 @@ impl Broker {
         let mut registered = false;
         loop {
             tick.tick().await;
-            self.check_caught_up(quorum);
+            if !self.caught_up.load(std::sync::atomic::Ordering::Acquire) {
+                let broker = self.clone();
+                let _ = tokio::task::spawn_blocking(move || broker.check_caught_up()).await;
+            }
             let wanted = self.registration();
             let held = self.image().broker(wanted.broker_id) == Some(&wanted);
             if held != registered {

@@ -285,6 +285,7 @@ fn serve_observer(mut stream: TcpStream, from: u64, cx: &Context) -> Result<(), 
                 Duration::from_millis(u64::from(wait_ms).min(OBSERVER_WAIT_MS_MAX)),
             ),
             ObserverRequest::Forward { records } => log.forward_for_observer(records),
+            ObserverRequest::Position => log.position(),
             ObserverRequest::ShutDown { incarnation } => match log.status().leader {
                 Some(l) if l == cx.me => ObserverResponse::Forwarded {
                     error: match cx.shutdown.get() {

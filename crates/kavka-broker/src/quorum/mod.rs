@@ -211,12 +211,22 @@ impl Quorum {
     }
 
     /// The committed offset this node's image must reach before the node serves what the
-    /// image says it leads: none for a voter (its log is the quorum's), the leader's commit
-    /// index at the first fetch for an observer (`None` until the leader answered once).
-    pub fn catch_up_target(&self) -> Option<u64> {
-        match &self.part {
-            Part::Voter { .. } => Some(0),
-            Part::Observer(o) => o.first_commit(),
+    /// image says it leads: the leader's commit index at the first fetch for an observer, and
+    /// for a voter its own commit index once it leads its term, else the leader's as the
+    /// leader answers it (blocking). `None` until it is known.
+    pub fn catch_up_target(&self, me: i32) -> Option<u64> {
+        let log = match &self.part {
+            Part::Observer(o) => return o.first_commit(),
+            Part::Voter { log, .. } => log,
+        };
+        let status = log.status();
+        if status.leader == Some(raft_id(me)) {
+            return MetadataLog::writable(log).ok().map(|_| status.commit);
+        }
+        let address = self.controller_address(me)?;
+        match observer::ask_once(&address, &self.hello, &ObserverRequest::Position) {
+            Ok(ObserverResponse::Fetched { commit, .. }) => Some(commit),
+            _ => None,
         }
     }
 

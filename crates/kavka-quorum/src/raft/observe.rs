@@ -61,6 +61,24 @@ impl QuorumLog {
         }
     }
 
+    /// The leader's term and commit index (a `Fetched` with no items), or who leads.
+    pub fn position(&self) -> ObserverResponse {
+        let st = self.lock();
+        let me = st.node.id();
+        if st.failed.is_some() || !st.node.is_leader() {
+            return ObserverResponse::NotLeader {
+                leader: st.node.leader().filter(|&l| l != me),
+                address: None,
+            };
+        }
+        ObserverResponse::Fetched {
+            leader: me,
+            term: st.node.term(),
+            commit: st.node.commit_index(),
+            items: Vec::new(),
+        }
+    }
+
     /// Hands an observer's records to the quorum (see [`QuorumLog::forward`]), as the answer
     /// the observer gets.
     pub fn forward_for_observer(&self, records: Vec<MetadataRecord>) -> ObserverResponse {

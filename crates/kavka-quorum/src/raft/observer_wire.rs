@@ -11,6 +11,8 @@
 //! - `Forward`: one metadata batch frame (offset and epoch ignored) with the records;
 //! - `ShutDown`: the incarnation id (16 bytes) of the broker asking to be fenced now, for a
 //!   controlled shutdown (any node with the broker role sends it, voter or observer);
+//! - `Position`: nothing; the leader answers `Fetched` with no items (its commit index, which
+//!   a restarted voter's image must reach before it serves);
 //! - `NotLeader`: the leader the voter knows (u64, 0 for none), then its controller address
 //!   as UTF-8 (empty when not known);
 //! - `Fetched`: the leader's Raft id, term and commit index (u64 each), then items, each a tag and
@@ -27,6 +29,7 @@ use super::wire::WireError;
 const TAG_FETCH: u8 = 1;
 const TAG_FORWARD: u8 = 2;
 const TAG_SHUT_DOWN: u8 = 3;
+const TAG_POSITION: u8 = 4;
 const TAG_NOT_LEADER: u8 = 1;
 const TAG_FETCHED: u8 = 2;
 const TAG_FORWARDED: u8 = 3;
@@ -53,6 +56,8 @@ pub enum ObserverRequest {
         /// The incarnation id of the broker's registration.
         incarnation: [u8; 16],
     },
+    /// The leader's term and commit index, nothing else.
+    Position,
 }
 
 /// Committed log content an observer receives.
@@ -117,6 +122,7 @@ pub fn encode_request(request: &ObserverRequest) -> Result<Vec<u8>, WireError> {
             out.push(TAG_SHUT_DOWN);
             out.extend_from_slice(incarnation);
         }
+        ObserverRequest::Position => out.push(TAG_POSITION),
     }
     Ok(out)
 }
@@ -139,6 +145,7 @@ pub fn decode_request(bytes: &[u8]) -> Result<ObserverRequest, WireError> {
                 records: batch.records,
             })
         }
+        TAG_POSITION if rest.is_empty() => Ok(ObserverRequest::Position),
         TAG_SHUT_DOWN => Ok(ObserverRequest::ShutDown {
             incarnation: rest.try_into().map_err(|_| WireError::BadMessage)?,
         }),
@@ -285,6 +292,7 @@ mod tests {
             ObserverRequest::ShutDown {
                 incarnation: [7; 16],
             },
+            ObserverRequest::Position,
         ] {
             assert_eq!(decode_request(&encode_request(&r).unwrap()), Ok(r));
         }
