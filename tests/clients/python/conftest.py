@@ -192,7 +192,8 @@ def broker_factory(request, tmp_path_factory) -> Iterator:
     """Returns make(overrides=None, start=True) -> Broker.
 
     Teardown fails the test if a broker died without being told to (a crash
-    or panic mid-test), then stops every broker (SIGTERM, SIGKILL after 10 s).
+    or panic mid-test), then stops every broker (SIGTERM, SIGKILL after 10 s), the
+    last made first (a cluster's brokers before its controllers, as operators do).
     Data directories stay under pytest's basetemp for post-mortems.
     """
     binary = kavka_bin()
@@ -215,7 +216,7 @@ def broker_factory(request, tmp_path_factory) -> Iterator:
         for b in brokers
         if b.proc is not None and not b.stopped_on_purpose and b.proc.poll() is not None
     ]
-    for b in brokers:
+    for b in reversed(brokers):
         if b.running():
             b.proc.send_signal(signal.SIGTERM)
             try:

@@ -5,7 +5,8 @@
 //! fences it (`controller::fencing`) and keeps it fenced, even while it is still heard, until
 //! it registers with a new incarnation (its next start). The broker waits until its own image
 //! shows it fenced, for at most [`SHUTDOWN_WAIT_MS_MAX`] (or its session timeout if shorter),
-//! then goes on closing: a controller that cannot be reached only delays the stop.
+//! then goes on closing: a controller that cannot be reached only delays the stop, and with no
+//! leader known (the controllers stopped first) there is nobody to ask.
 
 use std::time::{Duration, Instant};
 
@@ -63,10 +64,13 @@ impl Broker {
                 tracing::info!("controlled shutdown: fenced by the controller");
                 return;
             }
-            let asked = if quorum.leader_node() == Some(me) {
-                self.fence_for_shutdown(me, self.incarnation)
-            } else {
-                quorum.request_shutdown(me, *self.incarnation.as_bytes())
+            let asked = match quorum.leader_node() {
+                Some(leader) if leader == me => self.fence_for_shutdown(me, self.incarnation),
+                Some(_) => quorum.request_shutdown(me, *self.incarnation.as_bytes()),
+                None => {
+                    tracing::warn!("controlled shutdown skipped: no controller leads the quorum to ask");
+                    return;
+                }
             };
             if let Err(e) = asked {
                 last_error = e;
