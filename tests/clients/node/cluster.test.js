@@ -3,7 +3,8 @@
 // metadata quorum, formatted with one cluster id by `kavka storage format`), with kafkajs's
 // defaults: the admin creates a topic through any node, the producer finds each partition's
 // leader on its own, and a consumer group reads everything back with the coordinator on
-// whichever broker leads its __consumer_offsets partition.
+// whichever broker leads its __consumer_offsets partition. The same with Kafka's production
+// layout: three controller-only nodes and two broker-only nodes, kafkajs given the brokers.
 
 const { test } = require('node:test')
 const assert = require('node:assert/strict')
@@ -26,14 +27,27 @@ async function freePorts(n) {
   return ports
 }
 
-async function withCluster(fn) {
-  const ports = await freePorts(3)
+// Runs `fn(brokers)` on a cluster of `brokers` combined nodes, or with `controllers` set, of
+// that many controller-only nodes (ids 1..) and `brokers` broker-only nodes (the ids after).
+async function withCluster(fn, { controllers = 0, brokers = 3 } = {}) {
+  const voterCount = controllers || brokers
+  const ports = await freePorts(voterCount)
   const voters = ports.map((p, i) => `${i + 1}@127.0.0.1:${p}`).join(',')
-  const nodes = [1, 2, 3].map(id => new Broker({
+  const ids = Array.from({ length: controllers + brokers }, (_, i) => i + 1)
+  const nodes = ids.map(id => new Broker({
     'node.id': String(id),
     'controller.quorum.voters': voters,
     'controller.quorum.election.timeout.ms': '500',
     'group.initial.rebalance.delay.ms': '0',
+    ...(controllers === 0
+      ? {}
+      : id <= controllers
+        ? {
+            'process.roles': 'controller',
+            'controller.listener.names': 'CONTROLLER',
+            listeners: `CONTROLLER://127.0.0.1:${ports[id - 1]}`,
+          }
+        : { 'process.roles': 'broker' }),
   }))
   const clusterId = execFileSync(nodes[0].bin, ['storage', 'random-uuid']).toString().trim()
   for (const b of nodes) {
@@ -44,12 +58,13 @@ async function withCluster(fn) {
   }
   try {
     for (const b of nodes) await b.start()
-    await fn(nodes)
+    await fn(nodes.slice(controllers))
   } catch (e) {
     e.message += nodes.map((b, i) => `\n----- node ${i + 1} log -----\n${b.logTail(16 * 1024)}`).join('')
     throw e
   } finally {
-    for (const b of nodes) await b.stop().catch(() => b.kill())
+    // Brokers before controllers, so their controlled shutdown finds a controller.
+    for (const b of [...nodes].reverse()) await b.stop().catch(() => b.kill())
   }
 }
 
@@ -65,59 +80,68 @@ async function retry(fn, ms = 30000) {
   }
 }
 
-test('kafkajs produces and consumes across a three-node cluster', { timeout: 120000 }, () =>
-  withCluster(async nodes => {
-    // Every node lists all three brokers: all are registered, so placement can use them.
-    for (const b of nodes) {
-      await retry(async () => {
-        const one = kafka(b.bootstrap).admin()
-        await one.connect()
-        try {
-          assert.equal((await one.describeCluster()).brokers.length, 3)
-        } finally {
-          await one.disconnect()
-        }
-      })
-    }
-    const k = kafka(nodes[1].bootstrap, { brokers: nodes.map(b => b.bootstrap) })
-    const admin = k.admin()
-    await admin.connect()
-    // The quorum may still be electing its first leader: NOT_CONTROLLER is retried.
-    await retry(() =>
-      admin.createTopics({ topics: [{ topic: 'js-spread', numPartitions: 6 }], waitForLeaders: true })
-    )
-    const meta = await retry(async () => {
-      const m = await admin.fetchTopicMetadata({ topics: ['js-spread'] })
-      assert.equal(m.topics[0].partitions.length, 6)
-      return m
+// The brokers list each other only, the admin places a topic on all of them, a producer
+// writes to every partition's leader and a consumer group reads everything back.
+async function spreadProduceConsume(nodes, topic) {
+  const ids = nodes.map(b => Number(b.overrides['node.id']))
+  // Every broker lists all the brokers: all are registered, so placement can use them.
+  for (const b of nodes) {
+    await retry(async () => {
+      const one = kafka(b.bootstrap).admin()
+      await one.connect()
+      try {
+        assert.deepEqual((await one.describeCluster()).brokers.map(b => b.nodeId).sort(), ids)
+      } finally {
+        await one.disconnect()
+      }
     })
-    const leaders = new Set(meta.topics[0].partitions.map(p => p.leader))
-    assert.deepEqual([...leaders].sort(), [1, 2, 3], 'six partitions over three brokers')
-    await admin.disconnect()
-
-    const p = producer(k)
-    await p.connect()
-    const sent = Array.from({ length: 120 }, (_, i) => `v${i}`)
-    await p.send({ topic: 'js-spread', messages: sent.map((value, i) => ({ key: `k${i}`, value })) })
-    await p.disconnect()
-
-    const consumer = k.consumer({ groupId: 'js-g' })
-    await consumer.connect()
-    await consumer.subscribe({ topic: 'js-spread', fromBeginning: true })
-    const got = new Set()
-    await new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`consumed ${got.size} of ${sent.length}`)), 60000)
-      consumer.run({
-        eachMessage: async ({ message }) => {
-          got.add(message.value.toString())
-          if (got.size === sent.length) {
-            clearTimeout(timer)
-            resolve()
-          }
-        },
-      })
-    })
-    await consumer.disconnect()
-    assert.deepEqual([...got].sort(), [...sent].sort())
+  }
+  const k = kafka(nodes[nodes.length - 1].bootstrap, { brokers: nodes.map(b => b.bootstrap) })
+  const admin = k.admin()
+  await admin.connect()
+  // The quorum may still be electing its first leader: NOT_CONTROLLER is retried.
+  await retry(() =>
+    admin.createTopics({ topics: [{ topic: topic, numPartitions: 6 }], waitForLeaders: true })
+  )
+  const meta = await retry(async () => {
+    const m = await admin.fetchTopicMetadata({ topics: [topic] })
+    assert.equal(m.topics[0].partitions.length, 6)
+    return m
   })
+  const leaders = new Set(meta.topics[0].partitions.map(p => p.leader))
+  assert.deepEqual([...leaders].sort(), ids, 'six partitions over the brokers')
+  await admin.disconnect()
+
+  const p = producer(k)
+  await p.connect()
+  const sent = Array.from({ length: 120 }, (_, i) => `v${i}`)
+  await p.send({ topic: topic, messages: sent.map((value, i) => ({ key: `k${i}`, value })) })
+  await p.disconnect()
+
+  const consumer = k.consumer({ groupId: 'js-g' })
+  await consumer.connect()
+  await consumer.subscribe({ topic: topic, fromBeginning: true })
+  const got = new Set()
+  await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`consumed ${got.size} of ${sent.length}`)), 60000)
+    consumer.run({
+      eachMessage: async ({ message }) => {
+        got.add(message.value.toString())
+        if (got.size === sent.length) {
+          clearTimeout(timer)
+          resolve()
+        }
+      },
+    })
+  })
+  await consumer.disconnect()
+  assert.deepEqual([...got].sort(), [...sent].sort())
+}
+
+test('kafkajs produces and consumes across a three-node cluster', { timeout: 120000 }, () =>
+  withCluster(nodes => spreadProduceConsume(nodes, 'js-spread'))
+)
+
+test('kafkajs with three controller-only and two broker-only nodes', { timeout: 120000 }, () =>
+  withCluster(nodes => spreadProduceConsume(nodes, 'js-roles'), { controllers: 3, brokers: 2 })
 )
