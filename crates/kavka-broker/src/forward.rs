@@ -1,7 +1,9 @@
 //! Forwarding to the active controller, as a Kafka broker of a KRaft cluster does: a node that
 //! does not lead the metadata quorum passes the controller's requests on to the node that does.
 //!
-//! - Client requests of the controller APIs ([`is_controller_api`]) are relayed byte for byte
+//! - Client requests of the controller APIs ([`is_controller_api`]: CreateTopics,
+//!   DeleteTopics, CreatePartitions, AlterConfigs, IncrementalAlterConfigs, DescribeQuorum,
+//!   UnregisterBroker) are relayed byte for byte
 //!   ([`relay`]): the same frame to the leader's client listener, its response frame back
 //!   unchanged (same correlation id and version), so the client cannot tell.
 //! - Decisions a node makes for itself (auto-creating a topic, a coordinator's internal topic,
@@ -38,6 +40,7 @@ pub fn is_controller_api(api_key: ApiKey) -> bool {
             | ApiKey::AlterConfigs
             | ApiKey::IncrementalAlterConfigs
             | ApiKey::DescribeQuorum
+            | ApiKey::UnregisterBroker
     )
 }
 

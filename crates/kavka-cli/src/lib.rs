@@ -33,6 +33,7 @@ mod error;
 mod internal_formatters;
 
 pub mod broker_api_versions;
+pub mod cluster;
 pub mod configs;
 pub mod console_consumer;
 pub mod console_producer;
@@ -81,6 +82,8 @@ pub enum Tool {
     Transactions(transactions::Args),
     /// Describe the metadata quorum (kafka-metadata-quorum.sh).
     MetadataQuorum(metadata_quorum::Args),
+    /// Print the cluster id or unregister a broker (kafka-cluster.sh).
+    Cluster(cluster::Args),
     /// Write kafka-*.sh scripts into DIR that run these tools through this binary.
     InstallShims(shims::Args),
 }
@@ -100,6 +103,7 @@ pub const TOOL_NAMES: &[&str] = &[
     "dump-log",
     "transactions",
     "metadata-quorum",
+    "cluster",
     "install-shims",
 ];
 
@@ -120,6 +124,7 @@ impl Tool {
             Tool::DumpLog(_) => "dump-log",
             Tool::Transactions(_) => "transactions",
             Tool::MetadataQuorum(_) => "metadata-quorum",
+            Tool::Cluster(_) => "cluster",
             Tool::InstallShims(_) => "install-shims",
         }
     }
@@ -142,6 +147,7 @@ pub async fn run(tool: Tool) -> ExitCode {
         Tool::DumpLog(a) => dump_log::run(a),
         Tool::Transactions(a) => transactions::run(a).await,
         Tool::MetadataQuorum(a) => metadata_quorum::run(a).await,
+        Tool::Cluster(a) => cluster::run(a).await,
         Tool::InstallShims(a) => shims::run(a),
     };
     match result {

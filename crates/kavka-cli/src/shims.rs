@@ -22,6 +22,7 @@ pub const SHIMS: &[(&str, &str)] = &[
     ("kafka-dump-log.sh", "dump-log"),
     ("kafka-storage.sh", "storage"),
     ("kafka-metadata-quorum.sh", "metadata-quorum"),
+    ("kafka-cluster.sh", "cluster"),
 ];
 
 /// The usage line of `kafka-server-start.sh`, as Kafka prints it.

@@ -266,6 +266,7 @@ pub fn default_message(code: ErrorCode) -> &'static str {
         ErrorCode::INCONSISTENT_TOPIC_ID => "The topic has a different topic ID than the one given.",
         ErrorCode::FEATURE_UPDATE_FAILED => "Unable to update finalized features.",
         ErrorCode::UNSUPPORTED_ENDPOINT_TYPE => "This endpoint type is not supported yet.",
+        ErrorCode::BROKER_ID_NOT_REGISTERED => "The given broker ID was not registered.",
     }
 }
 

@@ -91,9 +91,9 @@ impl MetadataDelta {
                         .insert((c.resource_type, c.resource_name.clone()));
                 }
                 MetadataRecord::RegisterBroker(r) => delta.brokers.push(r.broker_id),
-                MetadataRecord::FenceBroker(r) | MetadataRecord::UnfenceBroker(r) => {
-                    delta.brokers.push(r.broker_id)
-                }
+                MetadataRecord::FenceBroker(r)
+                | MetadataRecord::UnfenceBroker(r)
+                | MetadataRecord::UnregisterBroker(r) => delta.brokers.push(r.broker_id),
                 MetadataRecord::ProducerIds(_) => {}
             }
         }

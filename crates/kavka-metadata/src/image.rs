@@ -284,6 +284,7 @@ impl MetadataImage {
             MetadataRecord::ProducerIds(r) => self.apply_producer_ids(r),
             MetadataRecord::RegisterBroker(r) => self.apply_register_broker(r),
             MetadataRecord::FenceBroker(r) => self.apply_fencing(r.broker_id, true),
+            MetadataRecord::UnregisterBroker(r) => self.apply_unregister_broker(r.broker_id),
             MetadataRecord::UnfenceBroker(r) => self.apply_fencing(r.broker_id, false),
         }?;
         self.debug_check_invariants();
@@ -439,6 +440,15 @@ impl MetadataImage {
             });
         }
         self.brokers.insert(r.broker_id, r.clone());
+        Ok(())
+    }
+
+    /// Removes a broker's registration (and its fencing).
+    fn apply_unregister_broker(&mut self, broker_id: i32) -> Result<(), ReplayError> {
+        if self.brokers.remove(&broker_id).is_none() {
+            return Err(ReplayError::InvalidBroker { broker_id });
+        }
+        self.fenced.remove(&broker_id);
         Ok(())
     }
 

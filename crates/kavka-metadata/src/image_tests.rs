@@ -330,4 +330,16 @@ fn brokers_register_and_are_fenced_and_snapshots_keep_both() {
         .apply(&MetadataRecord::UnfenceBroker(fencing(2)))
         .unwrap();
     assert!(!image.is_fenced(2));
+    // Unregistered, a fenced broker is gone with its fencing; twice is refused.
+    image
+        .apply(&MetadataRecord::FenceBroker(fencing(2)))
+        .unwrap();
+    image
+        .apply(&MetadataRecord::UnregisterBroker(fencing(2)))
+        .unwrap();
+    assert!(image.broker(2).is_none() && !image.is_fenced(2));
+    assert!(image
+        .apply(&MetadataRecord::UnregisterBroker(fencing(2)))
+        .is_err());
+    assert_eq!(image.brokers().count(), 1);
 }

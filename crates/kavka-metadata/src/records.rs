@@ -24,7 +24,8 @@ use crate::wire::{self, Reader};
 pub mod record_type {
     /// [`super::RegisterBrokerRecord`].
     pub const REGISTER_BROKER: u16 = 0;
-    /// Reserved: a broker leaves (`UnregisterBrokerRecord`).
+    /// A broker's registration is removed (`UnregisterBrokerRecord`):
+    /// [`super::MetadataRecord::UnregisterBroker`].
     pub const UNREGISTER_BROKER: u16 = 1;
     /// [`super::TopicRecord`].
     pub const TOPIC: u16 = 2;
@@ -232,6 +233,9 @@ pub enum MetadataRecord {
     FenceBroker(BrokerFencingRecord),
     /// `UnfenceBrokerRecord`, see [`BrokerFencingRecord`].
     UnfenceBroker(BrokerFencingRecord),
+    /// `UnregisterBrokerRecord` (same fields as [`BrokerFencingRecord`]): the broker's
+    /// registration is removed (UnregisterBroker, `kafka-cluster.sh unregister`).
+    UnregisterBroker(BrokerFencingRecord),
 }
 
 /// Why bytes do not decode as a [`MetadataRecord`].
@@ -297,6 +301,7 @@ impl MetadataRecord {
             MetadataRecord::RegisterBroker(_) => RegisterBrokerRecord::TYPE_ID,
             MetadataRecord::FenceBroker(_) => record_type::FENCE_BROKER,
             MetadataRecord::UnfenceBroker(_) => record_type::UNFENCE_BROKER,
+            MetadataRecord::UnregisterBroker(_) => record_type::UNREGISTER_BROKER,
         }
     }
 
@@ -309,9 +314,9 @@ impl MetadataRecord {
             MetadataRecord::RemoveTopic(_) => RemoveTopicRecord::VERSION,
             MetadataRecord::ProducerIds(_) => ProducerIdsRecord::VERSION,
             MetadataRecord::RegisterBroker(_) => RegisterBrokerRecord::VERSION,
-            MetadataRecord::FenceBroker(_) | MetadataRecord::UnfenceBroker(_) => {
-                BrokerFencingRecord::VERSION
-            }
+            MetadataRecord::FenceBroker(_)
+            | MetadataRecord::UnfenceBroker(_)
+            | MetadataRecord::UnregisterBroker(_) => BrokerFencingRecord::VERSION,
         }
     }
 
@@ -354,7 +359,9 @@ impl MetadataRecord {
                 buf.put_i32(r.port);
                 wire::put_nullable_string(buf, r.rack.as_deref());
             }
-            MetadataRecord::FenceBroker(r) | MetadataRecord::UnfenceBroker(r) => {
+            MetadataRecord::FenceBroker(r)
+            | MetadataRecord::UnfenceBroker(r)
+            | MetadataRecord::UnregisterBroker(r) => {
                 buf.put_i32(r.broker_id);
                 buf.put_i64(r.broker_epoch);
             }
@@ -383,6 +390,7 @@ impl MetadataRecord {
             RegisterBrokerRecord::TYPE_ID => (RegisterBrokerRecord::VERSION, decode_register),
             record_type::FENCE_BROKER => (BrokerFencingRecord::VERSION, decode_fence),
             record_type::UNFENCE_BROKER => (BrokerFencingRecord::VERSION, decode_unfence),
+            record_type::UNREGISTER_BROKER => (BrokerFencingRecord::VERSION, decode_unregister),
             _ => return Err(DecodeError::UnknownType { type_id }),
         };
         // Every type is at version 0 today; a later version adds a decoder here.
@@ -465,6 +473,10 @@ fn decode_fence(r: &mut Reader<'_>) -> Result<MetadataRecord, DecodeError> {
 
 fn decode_unfence(r: &mut Reader<'_>) -> Result<MetadataRecord, DecodeError> {
     decode_fencing(r).map(MetadataRecord::UnfenceBroker)
+}
+
+fn decode_unregister(r: &mut Reader<'_>) -> Result<MetadataRecord, DecodeError> {
+    decode_fencing(r).map(MetadataRecord::UnregisterBroker)
 }
 
 impl From<ProducerIdsRecord> for MetadataRecord {

@@ -97,10 +97,15 @@ fn fencing_records_round_trip_with_kafkas_type_ids() {
         broker_epoch: -1,
     };
     let fence = MetadataRecord::FenceBroker(r.clone());
-    let unfence = MetadataRecord::UnfenceBroker(r);
-    assert_eq!((fence.type_id(), unfence.type_id()), (7, 8));
+    let unfence = MetadataRecord::UnfenceBroker(r.clone());
+    let unregister = MetadataRecord::UnregisterBroker(r);
+    assert_eq!(
+        (fence.type_id(), unfence.type_id(), unregister.type_id()),
+        (7, 8, 1)
+    );
     round_trip(fence);
     round_trip(unfence);
+    round_trip(unregister);
 }
 
 #[test]

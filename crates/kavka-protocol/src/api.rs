@@ -45,6 +45,7 @@ macro_rules! for_each_served_api {
             (WriteTxnMarkers, WriteTxnMarkersRequest, WriteTxnMarkersResponse),
             (DescribeTransactions, DescribeTransactionsRequest, DescribeTransactionsResponse),
             (ListTransactions, ListTransactionsRequest, ListTransactionsResponse),
+            (UnregisterBroker, UnregisterBrokerRequest, UnregisterBrokerResponse),
         }
     };
 }

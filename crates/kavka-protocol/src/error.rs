@@ -196,6 +196,8 @@ error_codes! {
     FEATURE_UPDATE_FAILED = 96, false;
     /// This endpoint type is not supported yet.
     UNSUPPORTED_ENDPOINT_TYPE = 115, false;
+    /// The given broker ID was not registered.
+    BROKER_ID_NOT_REGISTERED = 102, false;
 }
 
 impl std::fmt::Display for ErrorCode {

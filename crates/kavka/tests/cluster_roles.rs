@@ -306,3 +306,80 @@ async fn a_combined_node_stopping_is_fenced_at_once() {
     let victim = (1..=3).find(|&n| n != leader).unwrap();
     stopped_broker_is_fenced_at_once(&mut cluster, victim, leader).await;
 }
+
+/// Broker ids and whether fenced, as DescribeCluster v2 with `include_fenced_brokers` at
+/// `addr` lists them.
+async fn described(addr: SocketAddr) -> Vec<(i32, bool)> {
+    use kavka_protocol::messages::DescribeClusterRequest;
+    let mut conn = Connection::connect(addr, "cluster-roles-test")
+        .await
+        .unwrap();
+    let request = DescribeClusterRequest::default()
+        .with_endpoint_type(1)
+        .with_include_fenced_brokers(true);
+    match conn
+        .send(2, Request::DescribeCluster(request))
+        .await
+        .unwrap()
+    {
+        Response::DescribeCluster(r) => {
+            let mut b: Vec<(i32, bool)> = r
+                .brokers
+                .iter()
+                .map(|b| (b.broker_id.0, b.is_fenced))
+                .collect();
+            b.sort_unstable();
+            b
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+/// `kavka cluster ARGS`: exit success, stdout, stderr.
+fn cluster_tool(args: &[&str]) -> (bool, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kavka"))
+        .arg("cluster")
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_broker_is_unregistered_with_kafka_cluster_sh() {
+    let mut cluster = TestCluster::start_split(3, 2, SHORT_SESSION);
+    let brokers: Vec<SocketAddr> = cluster.nodes[3..].iter().map(|n| n.addr).collect();
+    wait_for_controller(&brokers, 2, &[]).await;
+    let via = brokers[0].to_string();
+    let (ok, out, _) = cluster_tool(&["cluster-id", "-b", &via]);
+    assert!(ok);
+    assert_eq!(out.trim(), format!("Cluster ID: {}", cluster.cluster_id));
+
+    // Killed, broker 5 is fenced but still registered; unregistered, it is gone.
+    cluster.node(5).kill();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while described(brokers[0]).await != [(4, false), (5, true)] {
+        assert!(Instant::now() < deadline, "broker 5 was not fenced");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (ok, out, err) = cluster_tool(&["unregister", "--bootstrap-server", &via, "--id", "5"]);
+    assert!(ok, "{err}");
+    assert_eq!(out.trim(), "Broker 5 is no longer registered.");
+    assert_eq!(described(brokers[0]).await, [(4, false)]);
+    let (ok, _, err) = cluster_tool(&["unregister", "-b", &via, "-i", "9"]);
+    assert!(!ok);
+    assert!(err.contains("not registered"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+
+    // Started again, it registers again.
+    cluster.node(5).restart();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while described(brokers[0]).await != [(4, false), (5, false)] {
+        assert!(Instant::now() < deadline, "broker 5 did not register again");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

@@ -123,6 +123,15 @@ impl Broker {
         outcome.unwrap_or_else(|refusal| vec![Err(refusal); count])
     }
 
+    /// Removes broker `id`'s registration (UnregisterBroker), on the active controller.
+    pub fn unregister_broker(&self, id: i32) -> Result<(), Refusal> {
+        self.change_metadata(false, |image| {
+            controller::fencing::unregister_broker(image, id).map(|records| ((), records))
+        })?;
+        tracing::info!(broker = id, "broker unregistered");
+        Ok(())
+    }
+
     /// Creates a topic with the broker's defaults, for Metadata auto-creation.
     pub fn auto_create_topic(&self, name: &str) -> Result<Uuid, Refusal> {
         let spec = TopicSpec {

@@ -62,6 +62,23 @@ impl Broker {
         brokers
     }
 
+    /// The registered brokers the controller fenced (DescribeCluster v2 lists them on request),
+    /// but this node, which [`Broker::cluster_brokers`] lists.
+    pub fn fenced_brokers(&self) -> Vec<BrokerEndpoint> {
+        let image = self.image();
+        let me = self.config.roles.broker.then_some(self.config.node_id);
+        image
+            .brokers()
+            .filter(|b| image.is_fenced(b.broker_id) && Some(b.broker_id) != me)
+            .map(|b| BrokerEndpoint {
+                id: b.broker_id,
+                host: b.host.clone(),
+                port: u16::try_from(b.port).unwrap_or(0),
+                rack: b.rack.clone(),
+            })
+            .collect()
+    }
+
     /// The address of the active controller when another node is it: its controller
     /// listener, which serves controller requests in the Kafka protocol as well; `None` when
     /// this node decides itself (or no leader is known).

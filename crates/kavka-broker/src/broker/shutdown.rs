@@ -68,7 +68,9 @@ impl Broker {
                 Some(leader) if leader == me => self.fence_for_shutdown(me, self.incarnation),
                 Some(_) => quorum.request_shutdown(me, *self.incarnation.as_bytes()),
                 None => {
-                    tracing::warn!("controlled shutdown skipped: no controller leads the quorum to ask");
+                    tracing::warn!(
+                        "controlled shutdown skipped: no controller leads the quorum to ask"
+                    );
                     return;
                 }
             };

@@ -2,7 +2,8 @@
 //! hears from out of service, and put it back when it is heard again. Fenced, it leads
 //! nothing: each partition it led gets leader -1 (offline, since partitions have one replica
 //! until replication) with bumped leader and partition epochs; unfenced, the partitions whose
-//! ISR holds it and that have no leader get it back as leader. Pure: image in, records out.
+//! ISR holds it and that have no leader get it back as leader. Unregistered (UnregisterBroker),
+//! it is fenced first, then its registration removed. Pure: image in, records out.
 
 use kavka_metadata::{BrokerFencingRecord, MetadataImage, MetadataRecord, PartitionRecord};
 
@@ -45,6 +46,23 @@ pub fn fence_broker(image: &MetadataImage, broker_id: i32) -> Vec<MetadataRecord
     let mut records = vec![MetadataRecord::FenceBroker(fencing(broker_id))];
     records.extend(leadership(image, |p| (p.leader == broker_id).then_some(-1)));
     records
+}
+
+/// Unregisters `broker_id`: fenced first if it is not (its partitions lose it as leader), then
+/// its registration removed; BROKER_ID_NOT_REGISTERED if it is not registered.
+pub fn unregister_broker(
+    image: &MetadataImage,
+    broker_id: i32,
+) -> Result<Vec<MetadataRecord>, super::Refusal> {
+    if image.broker(broker_id).is_none() {
+        return Err((
+            kavka_protocol::ErrorCode::BROKER_ID_NOT_REGISTERED,
+            format!("broker {broker_id} is not registered"),
+        ));
+    }
+    let mut records = fence_broker(image, broker_id);
+    records.push(MetadataRecord::UnregisterBroker(fencing(broker_id)));
+    Ok(records)
 }
 
 /// Unfences `broker_id` (fenced now): nothing otherwise.
@@ -135,5 +153,25 @@ mod tests {
         assert_eq!(leaders(&image), [(1, 0), (2, 2), (2, 2)]);
         assert!(unfence_broker(&image, 2).is_empty());
         assert!(fence_broker(&image, 9).is_empty(), "an unknown broker");
+    }
+
+    #[test]
+    fn an_unregistered_broker_is_fenced_then_removed() {
+        let mut image = image();
+        let records = unregister_broker(&image, 2).unwrap();
+        assert!(matches!(
+            records.last(),
+            Some(MetadataRecord::UnregisterBroker(r)) if r.broker_id == 2
+        ));
+        apply(&mut image, &records);
+        assert!(image.broker(2).is_none());
+        assert_eq!(leaders(&image), [(1, 0), (-1, 1), (-1, 1)]);
+        let (code, _) = unregister_broker(&image, 2).unwrap_err();
+        assert_eq!(code, kavka_protocol::ErrorCode::BROKER_ID_NOT_REGISTERED);
+        // A fenced broker is only removed.
+        let mut image = super::tests::image();
+        let fence = fence_broker(&image, 1);
+        apply(&mut image, &fence);
+        assert_eq!(unregister_broker(&image, 1).unwrap().len(), 1);
     }
 }

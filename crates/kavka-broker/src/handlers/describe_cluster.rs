@@ -1,4 +1,5 @@
-//! DescribeCluster (key 60): the cluster's brokers (every registered one) and, as controller,
+//! DescribeCluster (key 60): the cluster's live brokers (and with v2's
+//! `include_fenced_brokers`, the fenced ones marked `is_fenced`, KIP-1073) and, as controller,
 //! this node, which forwards controller requests to the quorum's leader (as a KRaft broker
 //! names a live broker).
 
@@ -34,15 +35,22 @@ pub fn handle(
                 "Only endpoint type 1 (brokers) is served",
             )));
     }
-    let brokers = broker
-        .cluster_brokers()
-        .into_iter()
-        .map(|b| {
+    // KIP-1073: v2 lists the fenced brokers too when asked, marked so.
+    let fenced = if ctx.version() >= 2 && request.include_fenced_brokers {
+        broker.fenced_brokers()
+    } else {
+        Vec::new()
+    };
+    let live = broker.cluster_brokers().into_iter().map(|b| (b, false));
+    let brokers = live
+        .chain(fenced.into_iter().map(|b| (b, true)))
+        .map(|(b, is_fenced)| {
             DescribeClusterBroker::default()
                 .with_broker_id(BrokerId(b.id))
                 .with_host(StrBytes::from_string(b.host))
                 .with_port(i32::from(b.port))
                 .with_rack(b.rack.map(StrBytes::from_string))
+                .with_is_fenced(is_fenced)
         })
         .collect();
     response.with_brokers(brokers)

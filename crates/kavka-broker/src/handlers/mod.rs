@@ -44,6 +44,7 @@ pub mod produce;
 mod produce_checks;
 pub mod sync_group;
 pub mod txn_offset_commit;
+pub mod unregister_broker;
 pub mod write_txn_markers;
 
 /// What a handler knows about the request besides its body.
@@ -101,6 +102,7 @@ pub const SERVED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::WriteTxnMarkers, 1, 1),
     (ApiKey::DescribeTransactions, 0, 0),
     (ApiKey::ListTransactions, 0, 1),
+    (ApiKey::UnregisterBroker, 0, 0),
 ];
 
 /// Whether this version of the API is served.
@@ -153,6 +155,9 @@ pub async fn handle(ctx: &RequestContext<'_>, request: Request) -> Outcome {
         Request::ListOffsets(r) => Response::ListOffsets(blocking(|| list_offsets::handle(ctx, r))),
         Request::DescribeCluster(r) => Response::DescribeCluster(describe_cluster::handle(ctx, r)),
         Request::DescribeQuorum(r) => Response::DescribeQuorum(describe_quorum::handle(ctx, r)),
+        Request::UnregisterBroker(r) => {
+            Response::UnregisterBroker(blocking(|| unregister_broker::handle(ctx, r)))
+        }
         Request::DescribeConfigs(r) => Response::DescribeConfigs(describe_configs::handle(ctx, r)),
         Request::AlterConfigs(r) => {
             Response::AlterConfigs(blocking(|| alter_configs::handle(ctx, r)))

@@ -1,8 +1,9 @@
-//! The metadata quorum (DescribeQuorum), as `Admin.describeMetadataQuorum` reports it.
+//! The metadata quorum (DescribeQuorum), as `Admin.describeMetadataQuorum` reports it, and
+//! its brokers' registrations (UnregisterBroker, `Admin.unregisterBroker`).
 
 use kavka_protocol::api::ApiKey;
 use kavka_protocol::messages::describe_quorum_request::{PartitionData, TopicData};
-use kavka_protocol::messages::DescribeQuorumRequest;
+use kavka_protocol::messages::{BrokerId, DescribeQuorumRequest, UnregisterBrokerRequest};
 use kavka_protocol::request::Request;
 
 use super::Admin;
@@ -51,6 +52,22 @@ fn replica(r: &kavka_protocol::messages::describe_quorum_response::ReplicaState)
 }
 
 impl Admin {
+    /// Removes broker `id`'s registration (the controller fences it first); a broker still
+    /// running registers again.
+    pub async fn unregister_broker(&self, id: i32) -> Result<(), ClientError> {
+        let (_, response) = self
+            .client
+            .request_any(ApiKey::UnregisterBroker, |_| {
+                Request::UnregisterBroker(
+                    UnregisterBrokerRequest::default().with_broker_id(BrokerId(id)),
+                )
+            })
+            .await?;
+        let r = expect_response!(response, UnregisterBroker)?;
+        KafkaError::check(r.error_code, r.error_message.as_deref())?;
+        Ok(())
+    }
+
     /// The metadata quorum of `__cluster_metadata` partition 0.
     pub async fn describe_metadata_quorum(&self) -> Result<QuorumInfo, ClientError> {
         let (_, response) = self
