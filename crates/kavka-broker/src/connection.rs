@@ -29,8 +29,14 @@ const READ_BUFFER_BYTES: usize = 64 * 1024;
 /// input; real clients' non-produce requests stay far below this.
 pub const NON_PRODUCE_REQUEST_BYTES_MAX: usize = 8 * 1024 * 1024;
 
-/// Serves a connection until the peer closes it or breaks the protocol.
-pub async fn serve(broker: Arc<Broker>, mut stream: TcpStream, peer: SocketAddr) {
+/// Serves a connection that came through listener `listener` until the peer closes it or
+/// breaks the protocol.
+pub async fn serve(
+    broker: Arc<Broker>,
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    listener: Arc<str>,
+) {
     let frame_bytes_max = broker.config().socket_request_max_bytes;
     let idle = std::time::Duration::from_millis(broker.config().connections_max_idle_ms);
     let mut read_buf = BytesMut::with_capacity(READ_BUFFER_BYTES);
@@ -133,6 +139,7 @@ pub async fn serve(broker: Arc<Broker>, mut stream: TcpStream, peer: SocketAddr)
                 broker: &broker,
                 header: &header,
                 peer,
+                listener: &listener,
             };
             let response = match handlers::handle(&ctx, request).await {
                 Outcome::Respond(response) => response,

@@ -47,24 +47,34 @@ fn raise_open_file_limit() {
     }
 }
 
-/// Opens the data, binds the listener and starts serving.
+/// A bound client listener: its name and socket.
+type Bound = (Arc<str>, TcpListener);
+
+/// Opens the data, binds the client listeners and starts serving.
 pub async fn start(config: BrokerConfig) -> Result<RunningBroker, BrokerError> {
     raise_open_file_limit();
-    let bind = config.listener.bind_address();
     let broker = tokio::task::block_in_place(|| Broker::open(config))?;
     let broker = Arc::new(broker);
     broker.start_applier()?;
     serve_controller_listener(&broker);
-    let (listener, local_addr) = if broker.config().roles.broker {
-        let listener = TcpListener::bind(&bind)
-            .await
-            .map_err(|e| BrokerError::Startup(format!("cannot listen on {bind}: {e}")))?;
-        let local_addr = listener
-            .local_addr()
-            .map_err(|e| BrokerError::Startup(format!("listener address: {e}")))?;
-        (Some(listener), local_addr)
+    let config = broker.config();
+    let mut bound: Vec<Bound> = Vec::new();
+    let mut addresses = Vec::new();
+    if config.roles.broker {
+        for (index, l) in config.listeners.iter().enumerate() {
+            let bind = l.bind_address();
+            let listener = TcpListener::bind(&bind).await.map_err(|e| {
+                BrokerError::Startup(format!("cannot listen on {bind} ({}): {e}", l.name))
+            })?;
+            let addr = listener
+                .local_addr()
+                .map_err(|e| BrokerError::Startup(format!("listener address: {e}")))?;
+            broker.set_bound_address(index, addr);
+            addresses.push((l.name.clone(), addr));
+            bound.push((Arc::from(l.name.as_str()), listener));
+        }
     } else {
-        let local_addr = broker
+        let addr = broker
             .quorum()
             .and_then(|q| q.controller_listener())
             .ok_or_else(|| {
@@ -72,19 +82,29 @@ pub async fn start(config: BrokerConfig) -> Result<RunningBroker, BrokerError> {
                     "a controller-only node without its controller listener".into(),
                 )
             })?;
-        (None, local_addr)
-    };
-    broker.set_bound_address(local_addr);
+        broker.set_bound_address(0, addr);
+        addresses.push((config.listeners[0].name.clone(), addr));
+    }
+    let local_addr = addresses
+        .iter()
+        .find(|(name, _)| *name == config.inter_broker_listener)
+        .unwrap_or(&addresses[0])
+        .1;
     let (host, port) = broker.advertised();
     tracing::info!(
         listener = %local_addr,
         advertised = %format!("{host}:{port}"),
-        node.id = broker.config().node_id,
+        listeners = %addresses
+            .iter()
+            .map(|(name, addr)| format!("{name}://{addr}"))
+            .collect::<Vec<_>>()
+            .join(","),
+        node.id = config.node_id,
         cluster.id = %broker.cluster_id(),
         "kavka is ready"
     );
     let (shutdown, rx) = watch::channel(false);
-    let task = tokio::spawn(serve(broker, listener, rx));
+    let task = tokio::spawn(serve(broker, bound, rx));
     Ok(RunningBroker {
         local_addr,
         shutdown,
@@ -104,18 +124,21 @@ fn serve_controller_listener(broker: &Arc<Broker>) {
         let broker = fencer.upgrade().ok_or("this node is stopping")?;
         broker.fence_for_shutdown(id, uuid::Uuid::from_bytes(incarnation))
     }));
+    // Clients of the controller listener are told the inter-broker endpoints.
+    let name: Arc<str> = Arc::from(broker.config().inter_broker_listener.as_str());
     let broker: Weak<Broker> = Arc::downgrade(broker);
     quorum.set_kafka(Box::new(move |stream, peer| {
         let Some(broker) = broker.upgrade() else {
             return;
         };
+        let name = name.clone();
         if let Err(e) = stream.set_nonblocking(true) {
             tracing::debug!(%peer, error = %e, "controller listener connection dropped");
             return;
         }
         runtime.spawn(async move {
             match TcpStream::from_std(stream) {
-                Ok(stream) => connection::serve(broker, stream, peer).await,
+                Ok(stream) => connection::serve(broker, stream, peer, name).await,
                 Err(e) => {
                     tracing::debug!(%peer, error = %e, "controller listener connection dropped")
                 }
@@ -124,20 +147,38 @@ fn serve_controller_listener(broker: &Arc<Broker>) {
     }));
 }
 
-/// The next connection of the client listener (none ever without one).
-async fn accept(listener: Option<&TcpListener>) -> std::io::Result<(TcpStream, SocketAddr)> {
-    match listener {
-        Some(l) => l.accept().await,
-        None => std::future::pending().await,
+/// Accepts the connections of one client listener, handing each on with the listener's name.
+async fn accept_loop(
+    (name, listener): Bound,
+    accepted: tokio::sync::mpsc::Sender<(TcpStream, SocketAddr, Arc<str>)>,
+) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, peer)) => {
+                if accepted.send((stream, peer, name.clone())).await.is_err() {
+                    return;
+                }
+            }
+            Err(e) => {
+                tracing::warn!(listener = %name, error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
     }
 }
 
 async fn serve(
     broker: Arc<Broker>,
-    listener: Option<TcpListener>,
+    listeners: Vec<Bound>,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), BrokerError> {
     let mut connections = JoinSet::new();
+    let (accepted_tx, mut accepted) = tokio::sync::mpsc::channel(64);
+    let acceptors: Vec<_> = listeners
+        .into_iter()
+        .map(|l| tokio::spawn(accept_loop(l, accepted_tx.clone())))
+        .collect();
+    drop(accepted_tx);
     let flusher = {
         let broker = broker.clone();
         tokio::spawn(async move {
@@ -160,16 +201,10 @@ async fn serve(
     let fencing = tokio::spawn(broker.clone().run_fencing());
     loop {
         tokio::select! {
-            accepted = accept(listener.as_ref()) => match accepted {
-                Ok((stream, peer)) => {
-                    let _ = stream.set_nodelay(true);
-                    connections.spawn(connection::serve(broker.clone(), stream, peer));
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-            },
+            Some((stream, peer, name)) = accepted.recv() => {
+                let _ = stream.set_nodelay(true);
+                connections.spawn(connection::serve(broker.clone(), stream, peer, name));
+            }
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
             _ = shutdown.changed() => break,
         }
@@ -179,7 +214,9 @@ async fn serve(
         let _ = tokio::task::spawn_blocking(move || broker.controlled_shutdown()).await;
     }
     tracing::info!("shutting down: closing connections");
-    drop(listener);
+    for a in acceptors {
+        a.abort();
+    }
     connections.abort_all();
     while connections.join_next().await.is_some() {}
     flusher.abort();

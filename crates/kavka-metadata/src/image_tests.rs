@@ -294,9 +294,11 @@ fn brokers_register_and_are_fenced_and_snapshots_keep_both() {
             broker_id: id,
             incarnation_id: Uuid::from_u128(id as u128),
             broker_epoch: -1,
-            listener: "PLAINTEXT".into(),
-            host: "localhost".into(),
-            port,
+            endpoints: vec![crate::records::BrokerEndpointRecord {
+                listener: "PLAINTEXT".into(),
+                host: "localhost".into(),
+                port,
+            }],
             rack: None,
         })
     };
@@ -313,7 +315,7 @@ fn brokers_register_and_are_fenced_and_snapshots_keep_both() {
         image.apply(&r).unwrap();
     }
     assert_eq!(
-        image.broker(2).unwrap().port,
+        image.broker(2).unwrap().endpoints[0].port,
         9094,
         "a new registration replaces"
     );

@@ -53,7 +53,8 @@ pub use kafka_uuid::{
 pub use log::{ImageSnapshot, MetadataLog, Replay};
 pub use meta_properties::MetaProperties;
 pub use records::{
-    BrokerFencingRecord, ConfigRecord, ConfigResourceType, DecodeError, MetadataRecord,
-    PartitionRecord, ProducerIdsRecord, RegisterBrokerRecord, RemoveTopicRecord, TopicRecord,
+    BrokerEndpointRecord, BrokerFencingRecord, ConfigRecord, ConfigResourceType, DecodeError,
+    MetadataRecord, PartitionRecord, ProducerIdsRecord, RegisterBrokerRecord, RemoveTopicRecord,
+    TopicRecord,
 };
 pub use snapshot::{decode_snapshot, encode_snapshot, SnapshotError};

@@ -170,9 +170,21 @@ impl ProducerIdsRecord {
     pub const VERSION: u16 = 0;
 }
 
+/// One advertised endpoint of a broker: a listener's name and where clients of that listener
+/// are told to connect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokerEndpointRecord {
+    /// The listener's name (`PLAINTEXT`, `INTERNAL`, ...).
+    pub listener: String,
+    /// The host clients are told.
+    pub host: String,
+    /// The port clients are told.
+    pub port: i32,
+}
+
 /// A broker registers (or registers again after a restart, with a new incarnation): its
-/// client endpoint and rack (Kafka's `RegisterBrokerRecord`, one endpoint while Kavka serves one
-/// listener).
+/// advertised endpoints, one per client listener, and rack (Kafka's `RegisterBrokerRecord`).
+/// Version 0 held a single endpoint; it still decodes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RegisterBrokerRecord {
     /// The broker's node id.
@@ -181,12 +193,8 @@ pub struct RegisterBrokerRecord {
     pub incarnation_id: Uuid,
     /// The metadata offset its registration was committed at, or -1 (set by the writer).
     pub broker_epoch: i64,
-    /// The listener's name (`PLAINTEXT`).
-    pub listener: String,
-    /// The host clients are told.
-    pub host: String,
-    /// The port clients are told.
-    pub port: i32,
+    /// Its endpoints, one per listener name.
+    pub endpoints: Vec<BrokerEndpointRecord>,
     /// `broker.rack`.
     pub rack: Option<String>,
 }
@@ -194,8 +202,13 @@ pub struct RegisterBrokerRecord {
 impl RegisterBrokerRecord {
     /// Stable type id.
     pub const TYPE_ID: u16 = record_type::REGISTER_BROKER;
-    /// Current (and only) version.
-    pub const VERSION: u16 = 0;
+    /// Current version (1: several endpoints).
+    pub const VERSION: u16 = 1;
+
+    /// The endpoint of listener `name`, if the broker has that listener.
+    pub fn endpoint(&self, name: &str) -> Option<&BrokerEndpointRecord> {
+        self.endpoints.iter().find(|e| e.listener == name)
+    }
 }
 
 /// A registered broker is fenced (the controller stopped hearing from it: it leads nothing and
@@ -354,9 +367,12 @@ impl MetadataRecord {
                 buf.put_i32(r.broker_id);
                 wire::put_uuid(buf, &r.incarnation_id);
                 buf.put_i64(r.broker_epoch);
-                wire::put_string(buf, &r.listener);
-                wire::put_string(buf, &r.host);
-                buf.put_i32(r.port);
+                buf.put_i32(i32::try_from(r.endpoints.len()).unwrap_or(i32::MAX));
+                for e in &r.endpoints {
+                    wire::put_string(buf, &e.listener);
+                    wire::put_string(buf, &e.host);
+                    buf.put_i32(e.port);
+                }
                 wire::put_nullable_string(buf, r.rack.as_deref());
             }
             MetadataRecord::FenceBroker(r)
@@ -393,10 +409,12 @@ impl MetadataRecord {
             record_type::UNREGISTER_BROKER => (BrokerFencingRecord::VERSION, decode_unregister),
             _ => return Err(DecodeError::UnknownType { type_id }),
         };
-        // Every type is at version 0 today; a later version adds a decoder here.
-        if version != version_max {
-            return Err(DecodeError::UnsupportedVersion { type_id, version });
-        }
+        // The older versions still read: RegisterBroker v0 (one endpoint).
+        let decode_body: DecodeBody = match (type_id, version) {
+            (RegisterBrokerRecord::TYPE_ID, 0) => decode_register_v0,
+            _ if version == version_max => decode_body,
+            _ => return Err(DecodeError::UnsupportedVersion { type_id, version }),
+        };
         let record = decode_body(&mut r)?;
         r.finish()?;
         Ok(record)
@@ -448,14 +466,47 @@ fn decode_producer_ids(r: &mut Reader<'_>) -> Result<MetadataRecord, DecodeError
     }))
 }
 
-fn decode_register(r: &mut Reader<'_>) -> Result<MetadataRecord, DecodeError> {
+fn decode_endpoint(r: &mut Reader<'_>) -> Result<BrokerEndpointRecord, DecodeError> {
+    Ok(BrokerEndpointRecord {
+        listener: r.string("listener")?,
+        host: r.string("host")?,
+        port: r.i32("port")?,
+    })
+}
+
+/// Version 0: one endpoint.
+fn decode_register_v0(r: &mut Reader<'_>) -> Result<MetadataRecord, DecodeError> {
     Ok(MetadataRecord::RegisterBroker(RegisterBrokerRecord {
         broker_id: r.i32("broker_id")?,
         incarnation_id: r.uuid("incarnation_id")?,
         broker_epoch: r.i64("broker_epoch")?,
-        listener: r.string("listener")?,
-        host: r.string("host")?,
-        port: r.i32("port")?,
+        endpoints: vec![decode_endpoint(r)?],
+        rack: r.nullable_string("rack")?,
+    }))
+}
+
+fn decode_register(r: &mut Reader<'_>) -> Result<MetadataRecord, DecodeError> {
+    let broker_id = r.i32("broker_id")?;
+    let incarnation_id = r.uuid("incarnation_id")?;
+    let broker_epoch = r.i64("broker_epoch")?;
+    let count = r.i32("endpoints")?;
+    // Each endpoint takes at least 10 bytes: a count beyond what is left is refused before
+    // anything is allocated.
+    let count = usize::try_from(count)
+        .ok()
+        .filter(|&c| c <= r.remaining() / 10)
+        .ok_or(DecodeError::InvalidLength {
+            field: "endpoints",
+            len: count,
+        })?;
+    let endpoints = (0..count)
+        .map(|_| decode_endpoint(r))
+        .collect::<Result<_, _>>()?;
+    Ok(MetadataRecord::RegisterBroker(RegisterBrokerRecord {
+        broker_id,
+        incarnation_id,
+        broker_epoch,
+        endpoints,
         rack: r.nullable_string("rack")?,
     }))
 }

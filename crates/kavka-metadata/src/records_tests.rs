@@ -81,13 +81,60 @@ fn register_broker_record_round_trips() {
                 broker_id: 3,
                 incarnation_id: Uuid::from_u128(7),
                 broker_epoch: 41,
-                listener: "PLAINTEXT".into(),
-                host: "10.0.0.3".into(),
-                port: 9092,
+                endpoints: vec![crate::BrokerEndpointRecord {
+                    listener: "PLAINTEXT".into(),
+                    host: "10.0.0.3".into(),
+                    port: 9092,
+                }],
                 rack,
             },
         ));
     }
+}
+
+#[test]
+fn register_broker_records_carry_every_endpoint_and_version_0_still_reads() {
+    let endpoint = |listener: &str, port| crate::BrokerEndpointRecord {
+        listener: listener.into(),
+        host: "h".into(),
+        port,
+    };
+    let record = crate::RegisterBrokerRecord {
+        broker_id: 1,
+        incarnation_id: Uuid::from_u128(9),
+        broker_epoch: -1,
+        endpoints: vec![endpoint("INTERNAL", 9092), endpoint("EXTERNAL", 9094)],
+        rack: None,
+    };
+    assert_eq!(record.endpoint("EXTERNAL").map(|e| e.port), Some(9094));
+    round_trip(MetadataRecord::RegisterBroker(record));
+    // Version 0, as journals written before several listeners hold it: one endpoint.
+    let mut v0 = vec![0, 0, 0, 0];
+    v0.extend_from_slice(&1i32.to_be_bytes());
+    v0.extend_from_slice(Uuid::from_u128(9).as_bytes());
+    v0.extend_from_slice(&(-1i64).to_be_bytes());
+    for s in ["PLAINTEXT", "h"] {
+        v0.extend_from_slice(&(s.len() as i32).to_be_bytes());
+        v0.extend_from_slice(s.as_bytes());
+    }
+    v0.extend_from_slice(&9092i32.to_be_bytes());
+    v0.extend_from_slice(&(-1i32).to_be_bytes());
+    match MetadataRecord::decode(&v0).unwrap() {
+        MetadataRecord::RegisterBroker(r) => {
+            assert_eq!(r.endpoints, vec![endpoint("PLAINTEXT", 9092)])
+        }
+        other => panic!("{other:?}"),
+    }
+    // A count of endpoints beyond the bytes present is refused, not allocated.
+    let mut huge = vec![0, 0, 0, 1];
+    huge.extend_from_slice(&1i32.to_be_bytes());
+    huge.extend_from_slice(&[0; 16]);
+    huge.extend_from_slice(&(-1i64).to_be_bytes());
+    huge.extend_from_slice(&i32::MAX.to_be_bytes());
+    assert!(matches!(
+        MetadataRecord::decode(&huge),
+        Err(crate::DecodeError::InvalidLength { .. })
+    ));
 }
 
 #[test]

@@ -64,8 +64,8 @@ pub struct Broker {
     image: RwLock<Arc<MetadataImage>>,
     /// Hosted partitions.
     replicas: ReplicaManager,
-    /// Host and port Metadata advertises (known once the listener is bound).
-    advertised: RwLock<(String, u16)>,
+    /// What each client listener advertises (ports known once bound).
+    advertised: RwLock<Vec<crate::config::AdvertisedListener>>,
     /// The group coordinator (its shards are the `__consumer_offsets` partitions).
     groups: GroupCoordinator,
     /// This broker's block of producer ids.
@@ -139,7 +139,7 @@ impl Broker {
         // Alone, the image is the whole log; in a quorum it may be behind.
         let caught_up = !replicated;
         let broker = Broker {
-            advertised: RwLock::new((config.advertised.host.clone(), config.advertised.port)),
+            advertised: RwLock::new(config.advertised.clone()),
             config,
             log_manager,
             controller: Mutex::new(ActiveController::new(log, image.clone())),
@@ -356,18 +356,28 @@ impl Broker {
         self.log_manager.cluster_id()
     }
 
-    /// Host and port advertised to clients.
-    pub fn advertised(&self) -> (String, u16) {
+    /// What each client listener advertises.
+    pub fn advertised_listeners(&self) -> Vec<crate::config::AdvertisedListener> {
         self.advertised
             .read()
             .expect("advertised lock poisoned")
             .clone()
     }
 
-    /// Records the address actually bound (for port 0).
-    pub fn set_bound_address(&self, bound: std::net::SocketAddr) {
-        *self.advertised.write().expect("advertised lock poisoned") =
-            self.config.advertised_endpoint(bound);
+    /// Host and port the inter-broker listener advertises.
+    pub fn advertised(&self) -> (String, u16) {
+        let all = self.advertised_listeners();
+        let a = all
+            .iter()
+            .find(|a| a.name == self.config.inter_broker_listener)
+            .unwrap_or(&all[0]);
+        (a.host.clone(), a.port)
+    }
+
+    /// Records the address client listener `index` actually bound (for port 0).
+    pub fn set_bound_address(&self, index: usize, bound: std::net::SocketAddr) {
+        self.advertised.write().expect("advertised lock poisoned")[index] =
+            self.config.advertised_endpoint(index, bound);
     }
 
     /// The configured data directories.

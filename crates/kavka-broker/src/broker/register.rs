@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use kavka_metadata::{MetadataRecord, RegisterBrokerRecord};
+use kavka_metadata::{BrokerEndpointRecord, MetadataRecord, RegisterBrokerRecord};
 
 use super::Broker;
 
@@ -27,55 +27,64 @@ pub struct BrokerEndpoint {
     pub rack: Option<String>,
 }
 
+/// `b`'s endpoint on listener `listener`, if it has that listener.
+fn endpoint(b: &RegisterBrokerRecord, listener: &str) -> Option<BrokerEndpoint> {
+    let e = b.endpoint(listener)?;
+    Some(BrokerEndpoint {
+        id: b.broker_id,
+        host: e.host.clone(),
+        port: u16::try_from(e.port).unwrap_or(0),
+        rack: b.rack.clone(),
+    })
+}
+
 impl Broker {
-    /// This process's registration as the image should hold it.
+    /// This process's registration as the image should hold it: an endpoint per client
+    /// listener.
     fn registration(&self) -> RegisterBrokerRecord {
-        let (host, port) = self.advertised();
         RegisterBrokerRecord {
             broker_id: self.config.node_id,
             incarnation_id: self.incarnation,
             broker_epoch: -1,
-            listener: self.config.listener.name.clone(),
-            host,
-            port: i32::from(port),
+            endpoints: self
+                .advertised_listeners()
+                .into_iter()
+                .map(|a| BrokerEndpointRecord {
+                    listener: a.name,
+                    host: a.host,
+                    port: i32::from(a.port),
+                })
+                .collect(),
             rack: self.config.rack.clone(),
         }
     }
 
-    /// Every live broker of the cluster, by node id: the registered ones not fenced, with
-    /// this node as it is now (registered or not yet) when it is a broker.
-    pub fn cluster_brokers(&self) -> Vec<BrokerEndpoint> {
+    /// Every live broker of the cluster that has listener `listener`, by node id: the
+    /// registered ones not fenced, with this node as it is now (registered or not yet) when it
+    /// is a broker. Each with its endpoint on that listener (a client is told the addresses of
+    /// the listener it came through, as Kafka does).
+    pub fn cluster_brokers(&self, listener: &str) -> Vec<BrokerEndpoint> {
         let me = self.registration();
         let image = self.image();
         let mut brokers: Vec<BrokerEndpoint> = image
             .brokers()
             .filter(|b| b.broker_id != me.broker_id && !image.is_fenced(b.broker_id))
             .chain(self.config.roles.broker.then_some(&me))
-            .map(|b| BrokerEndpoint {
-                id: b.broker_id,
-                host: b.host.clone(),
-                port: u16::try_from(b.port).unwrap_or(0),
-                rack: b.rack.clone(),
-            })
+            .filter_map(|b| endpoint(b, listener))
             .collect();
         brokers.sort_by_key(|b| b.id);
         brokers
     }
 
     /// The registered brokers the controller fenced (DescribeCluster v2 lists them on request),
-    /// but this node, which [`Broker::cluster_brokers`] lists.
-    pub fn fenced_brokers(&self) -> Vec<BrokerEndpoint> {
+    /// but this node, which [`Broker::cluster_brokers`] lists; on listener `listener`.
+    pub fn fenced_brokers(&self, listener: &str) -> Vec<BrokerEndpoint> {
         let image = self.image();
         let me = self.config.roles.broker.then_some(self.config.node_id);
         image
             .brokers()
             .filter(|b| image.is_fenced(b.broker_id) && Some(b.broker_id) != me)
-            .map(|b| BrokerEndpoint {
-                id: b.broker_id,
-                host: b.host.clone(),
-                port: u16::try_from(b.port).unwrap_or(0),
-                rack: b.rack.clone(),
-            })
+            .filter_map(|b| endpoint(b, listener))
             .collect()
     }
 
@@ -88,15 +97,16 @@ impl Broker {
             .controller_address(self.config.node_id)
     }
 
-    /// The client address of registered broker `id`, `host:port`.
+    /// The address of registered broker `id` on the inter-broker listener, `host:port`.
     pub fn broker_address(&self, id: i32) -> Option<String> {
         let image = self.image();
-        let b = image.broker(id)?;
-        Some(if b.host.contains(':') {
-            format!("[{}]:{}", b.host, b.port)
-        } else {
-            format!("{}:{}", b.host, b.port)
-        })
+        let e = image
+            .broker(id)?
+            .endpoint(&self.config.inter_broker_listener)?;
+        Some(crate::config::host_port(
+            &e.host,
+            u16::try_from(e.port).unwrap_or(0),
+        ))
     }
 
     /// Marks the image caught up once it holds what the quorum had committed when this node

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use thiserror::Error;
 
 mod keys;
+mod listeners;
 mod quorum;
 mod values;
 
@@ -74,6 +75,8 @@ impl Listener {
 /// Where clients are told to connect.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AdvertisedListener {
+    /// The listener's name.
+    pub name: String,
     /// Host advertised in Metadata.
     pub host: String,
     /// Port advertised; 0 means "the port actually bound".
@@ -85,10 +88,15 @@ pub struct AdvertisedListener {
 pub struct BrokerConfig {
     /// `node.id`: this node's id, as broker and controller.
     pub node_id: i32,
-    /// `listeners`: the PLAINTEXT listener served to clients.
-    pub listener: Listener,
-    /// `advertised.listeners`: what Metadata tells clients (defaults to the listener).
-    pub advertised: AdvertisedListener,
+    /// `listeners`: the client listeners (a controller-only node: its controller listener),
+    /// without the controller listener of a node with both roles.
+    pub listeners: Vec<Listener>,
+    /// `advertised.listeners`: what Metadata tells the clients of each listener, one per
+    /// listener in the same order (defaults to the listener).
+    pub advertised: Vec<AdvertisedListener>,
+    /// `inter.broker.listener.name`: the listener other nodes reach this one on (default
+    /// `PLAINTEXT` when there is one, else the first listener).
+    pub inter_broker_listener: String,
     /// `log.dirs` (or `log.dir`): data directories; the first also holds the metadata log.
     pub log_dirs: Vec<PathBuf>,
     /// `num.partitions`: partitions of auto-created topics and of CreateTopics with -1.
@@ -246,98 +254,26 @@ impl BrokerConfig {
                 "a broker-only node needs controller.quorum.voters or controller.quorum.bootstrap.servers",
             ));
         }
-        let controller_names: Vec<String> = get("controller.listener.names")
-            .unwrap_or("")
-            .split(',')
-            .map(|s| s.trim().to_ascii_uppercase())
-            .filter(|s| !s.is_empty())
-            .collect();
-        let listeners_value = v.text("listeners").unwrap_or_default();
-        let mut listener = None;
-        let mut controller_bind = None;
-        for item in listeners_value
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-        {
-            let (name, host, port) = parse_endpoint("listeners", item)?;
-            if controller_names.contains(&name) {
-                if !roles.controller {
-                    return Err(bad(
-                        "listeners",
-                        listeners_value,
-                        &format!("listener {name} is a controller listener but process.roles has no controller"),
-                    ));
-                }
-                controller_bind = Some((name, host, port));
-                continue;
-            }
-            if !roles.broker {
-                return Err(bad(
-                    "listeners",
-                    listeners_value,
-                    &format!("listener {name}: a controller-only node listens on its controller listener only (controller.listener.names)"),
-                ));
-            }
-            if name != "PLAINTEXT" {
-                return Err(bad(
-                    "listeners",
-                    listeners_value,
-                    &format!("listener {name}: only PLAINTEXT is supported so far"),
-                ));
-            }
-            if listener.is_some() {
-                return Err(bad(
-                    "listeners",
-                    listeners_value,
-                    "only one PLAINTEXT listener is supported",
-                ));
-            }
-            listener = Some(Listener { name, host, port });
-        }
-        // A controller-only node's one listener is its controller listener: the voters and
-        // observers speak the controller channel there, and brokers send it their controller
-        // requests in the Kafka protocol.
         let voter = voters.iter().find(|v| v.id == node_id);
-        if !roles.broker && controller_bind.is_none() {
-            let me = voter.expect("a controller-only node is a voter (checked above)");
-            controller_bind = Some(("CONTROLLER".to_string(), me.host.clone(), me.port));
-        }
-        let listener = match (&listener, &controller_bind) {
-            (None, Some((name, host, port))) if !roles.broker => Listener {
-                name: name.clone(),
-                host: host.clone(),
-                port: *port,
+        let setup = listeners::listeners(
+            &listeners::Given {
+                listeners: v.text("listeners").unwrap_or_default(),
+                protocol_map: get("listener.security.protocol.map"),
+                controller_names: get("controller.listener.names"),
+                advertised: get("advertised.listeners"),
+                inter_broker: get("inter.broker.listener.name"),
             },
-            _ => listener
-                .ok_or_else(|| bad("listeners", listeners_value, "no PLAINTEXT listener"))?,
-        };
+            roles,
+            voter,
+        )?;
         let in_quorum = roles.controller && (voters.len() > 1 || !roles.broker);
         let controller_bind = if in_quorum {
-            controller_bind
+            setup
+                .controller
                 .map(|(_, host, port)| (host, port))
                 .or_else(|| voter.map(|me| (me.host.clone(), me.port)))
         } else {
             None
-        };
-
-        let advertised = match get("advertised.listeners") {
-            Some(v) if !v.trim().is_empty() => {
-                let first = v
-                    .split(',')
-                    .map(str::trim)
-                    .find(|s| !s.is_empty())
-                    .unwrap_or(v);
-                let (_, host, port) = parse_endpoint("advertised.listeners", first)?;
-                AdvertisedListener { host, port }
-            }
-            _ => AdvertisedListener {
-                host: match listener.host.as_str() {
-                    "" | "0.0.0.0" | "::" => "localhost".to_string(),
-                    h => h.to_string(),
-                },
-                port: listener.port,
-            },
         };
 
         let log_dirs: Vec<PathBuf> = get("log.dirs")
@@ -409,8 +345,9 @@ impl BrokerConfig {
 
         Ok(BrokerConfig {
             node_id,
-            listener,
-            advertised,
+            listeners: setup.listeners,
+            advertised: setup.advertised,
+            inter_broker_listener: setup.inter_broker,
             log_dirs,
             num_partitions,
             default_replication_factor,
@@ -451,14 +388,21 @@ impl BrokerConfig {
         })
     }
 
-    /// The address Metadata advertises, given the address actually bound.
-    pub fn advertised_endpoint(&self, bound: SocketAddr) -> (String, u16) {
-        let port = if self.advertised.port == 0 {
-            bound.port()
-        } else {
-            self.advertised.port
-        };
-        (self.advertised.host.clone(), port)
+    /// The listener other nodes reach this one on (`inter.broker.listener.name`).
+    pub fn listener(&self) -> &Listener {
+        self.listeners
+            .iter()
+            .find(|l| l.name == self.inter_broker_listener)
+            .unwrap_or(&self.listeners[0])
+    }
+
+    /// What listener `index` advertises, given the address it actually bound.
+    pub fn advertised_endpoint(&self, index: usize, bound: SocketAddr) -> AdvertisedListener {
+        let mut advertised = self.advertised[index].clone();
+        if advertised.port == 0 {
+            advertised.port = bound.port();
+        }
+        advertised
     }
 }
 

@@ -12,7 +12,7 @@ fn with(pairs: &[(&str, &str)]) -> Result<BrokerConfig, ConfigError> {
 #[test]
 fn defaults_are_kafkas() {
     let c = BrokerConfig::default();
-    assert_eq!(c.listener.bind_address(), "127.0.0.1:9092");
+    assert_eq!(c.listener().bind_address(), "127.0.0.1:9092");
     assert_eq!(c.log_dirs, vec![PathBuf::from("./kavka-data")]);
     assert_eq!(c.num_partitions, 1);
     assert!(c.auto_create_topics_enable);
@@ -34,8 +34,72 @@ fn kraft_style_listeners_skip_the_controller_listener() {
         ("advertised.listeners", "PLAINTEXT://localhost:9092"),
     ])
     .unwrap();
-    assert_eq!(c.listener.port, 9092);
-    assert_eq!(c.advertised.host, "localhost");
+    assert_eq!(c.listener().port, 9092);
+    assert_eq!(c.advertised[0].host, "localhost");
+}
+
+#[test]
+fn several_named_listeners_each_advertise_their_own_endpoint() {
+    let c = with(&[
+        (
+            "listeners",
+            "INTERNAL://0.0.0.0:9092,EXTERNAL://0.0.0.0:9094",
+        ),
+        (
+            "listener.security.protocol.map",
+            "INTERNAL:PLAINTEXT,EXTERNAL:PLAINTEXT",
+        ),
+        ("advertised.listeners", "EXTERNAL://localhost:19094"),
+        ("inter.broker.listener.name", "internal"),
+    ])
+    .unwrap();
+    let names: Vec<&str> = c.listeners.iter().map(|l| l.name.as_str()).collect();
+    assert_eq!(names, ["INTERNAL", "EXTERNAL"]);
+    assert_eq!(c.listener().name, "INTERNAL");
+    let advertised: Vec<(&str, &str, u16)> = c
+        .advertised
+        .iter()
+        .map(|a| (a.name.as_str(), a.host.as_str(), a.port))
+        .collect();
+    assert_eq!(
+        advertised,
+        [
+            ("INTERNAL", "localhost", 9092),
+            ("EXTERNAL", "localhost", 19094)
+        ]
+    );
+    // Without inter.broker.listener.name: PLAINTEXT when there is one, else the first.
+    let c = with(&[
+        ("listeners", "PLAINTEXT://:1,OTHER://:2"),
+        (
+            "listener.security.protocol.map",
+            "PLAINTEXT:PLAINTEXT,OTHER:PLAINTEXT",
+        ),
+    ])
+    .unwrap();
+    assert_eq!(c.inter_broker_listener, "PLAINTEXT");
+    for (pairs, why) in [
+        (
+            vec![("listeners", "PLAINTEXT://:1,PLAINTEXT://:2")],
+            "named twice",
+        ),
+        (
+            vec![("listeners", "INTERNAL://:1")],
+            "no security protocol for listener INTERNAL",
+        ),
+        (vec![("listeners", "SSL://:1")], "SSL is not served yet"),
+        (
+            vec![("inter.broker.listener.name", "INTERNAL")],
+            "not one of the client listeners",
+        ),
+        (
+            vec![("advertised.listeners", "EXTERNAL://h:1")],
+            "EXTERNAL is not a listener",
+        ),
+    ] {
+        let e = with(&pairs).unwrap_err().to_string();
+        assert!(e.contains(why), "{pairs:?}: {e}");
+    }
 }
 
 #[test]
@@ -113,7 +177,7 @@ fn separate_roles_have_their_own_listeners() {
     ])
     .unwrap();
     assert_eq!(c.controller_bind, Some(("127.0.0.1".to_string(), 9093)));
-    assert_eq!(c.listener.name, "CONTROLLER");
+    assert_eq!(c.listener().name, "CONTROLLER");
     let c = with(&[
         ("process.roles", "broker"),
         ("node.id", "4"),

@@ -91,9 +91,11 @@ mod tests {
                 broker_id: id,
                 incarnation_id: Uuid::from_u128(id as u128),
                 broker_epoch: -1,
-                listener: "PLAINTEXT".into(),
-                host: "h".into(),
-                port: 9092,
+                endpoints: vec![kavka_metadata::BrokerEndpointRecord {
+                    listener: "PLAINTEXT".into(),
+                    host: "h".into(),
+                    port: 9092,
+                }],
                 rack: None,
             }));
         }

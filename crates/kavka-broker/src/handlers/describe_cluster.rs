@@ -37,11 +37,14 @@ pub fn handle(
     }
     // KIP-1073: v2 lists the fenced brokers too when asked, marked so.
     let fenced = if ctx.version() >= 2 && request.include_fenced_brokers {
-        broker.fenced_brokers()
+        broker.fenced_brokers(ctx.listener)
     } else {
         Vec::new()
     };
-    let live = broker.cluster_brokers().into_iter().map(|b| (b, false));
+    let live = broker
+        .cluster_brokers(ctx.listener)
+        .into_iter()
+        .map(|b| (b, false));
     let brokers = live
         .chain(fenced.into_iter().map(|b| (b, true)))
         .map(|(b, is_fenced)| {

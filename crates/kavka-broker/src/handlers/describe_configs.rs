@@ -50,14 +50,18 @@ fn static_entries(config: &BrokerConfig) -> Vec<(&'static str, String, ConfigTyp
         .filter(|k| k.effect == Effect::Acts && k.update == Update::ReadOnly)
         .map(|k| {
             let value = match k.name {
-                "listeners" => format!(
-                    "PLAINTEXT://{}:{}",
-                    config.listener.host, config.listener.port
-                ),
-                "advertised.listeners" => format!(
-                    "PLAINTEXT://{}:{}",
-                    config.advertised.host, config.advertised.port
-                ),
+                "listeners" => config
+                    .listeners
+                    .iter()
+                    .map(|l| format!("{}://{}:{}", l.name, l.host, l.port))
+                    .collect::<Vec<_>>()
+                    .join(","),
+                "advertised.listeners" => config
+                    .advertised
+                    .iter()
+                    .map(|a| format!("{}://{}:{}", a.name, a.host, a.port))
+                    .collect::<Vec<_>>()
+                    .join(","),
                 "log.dirs" => config
                     .log_dirs
                     .iter()

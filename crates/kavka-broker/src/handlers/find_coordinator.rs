@@ -62,7 +62,7 @@ fn find(
     let leader = t.partitions.get(&index).ok_or_else(not_available)?.leader;
     let b = ctx
         .broker
-        .cluster_brokers()
+        .cluster_brokers(ctx.listener)
         .into_iter()
         .find(|b| b.id == leader)
         .ok_or_else(not_available)?;

@@ -139,7 +139,7 @@ pub fn handle(ctx: &RequestContext<'_>, request: MetadataRequest) -> MetadataRes
     };
 
     let brokers = broker
-        .cluster_brokers()
+        .cluster_brokers(ctx.listener)
         .into_iter()
         .map(|b| {
             MetadataResponseBroker::default()

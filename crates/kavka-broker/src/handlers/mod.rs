@@ -56,6 +56,9 @@ pub struct RequestContext<'a> {
     pub header: &'a RequestHeader,
     /// Client address.
     pub peer: SocketAddr,
+    /// The listener the request came through: Metadata, DescribeCluster and FindCoordinator
+    /// answer with the brokers' endpoints on it.
+    pub listener: &'a str,
 }
 
 impl RequestContext<'_> {

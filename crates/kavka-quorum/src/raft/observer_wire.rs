@@ -272,9 +272,11 @@ mod tests {
             broker_id: 4,
             incarnation_id: uuid::Uuid::nil(),
             broker_epoch: -1,
-            listener: "PLAINTEXT".into(),
-            host: "localhost".into(),
-            port: 9092,
+            endpoints: vec![kavka_metadata::BrokerEndpointRecord {
+                listener: "PLAINTEXT".into(),
+                host: "localhost".into(),
+                port: 9092,
+            }],
             rack: None,
         })
     }

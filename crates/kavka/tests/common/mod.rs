@@ -187,6 +187,22 @@ impl TestBroker {
         self.spawn();
     }
 
+    /// The address listener `name` is bound to, from the last ready line's `listeners=`.
+    pub fn listener_addr(&self, name: &str) -> SocketAddr {
+        let log = self.log();
+        let at = log.rfind("kavka is ready").expect("a ready line");
+        let listeners = log[at..]
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("listeners="))
+            .expect("listeners in the ready line");
+        listeners
+            .split(',')
+            .find_map(|l| l.strip_prefix(&format!("{name}://")))
+            .unwrap_or_else(|| panic!("no listener {name} in {listeners}"))
+            .parse()
+            .unwrap()
+    }
+
     /// The process id while it runs.
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(Child::id)
