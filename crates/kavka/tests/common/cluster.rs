@@ -48,10 +48,40 @@ impl TestCluster {
     /// address (`addr`) is its controller listener.
     pub fn start_split(controllers: usize, brokers: usize, extra: &[&str]) -> TestCluster {
         let ports = free_ports(controllers);
-        let voters = ports
-            .iter()
-            .enumerate()
-            .map(|(i, port)| format!("{}@127.0.0.1:{port}", i + 1))
+        let controller = |i: usize| format!("127.0.0.1:{}", ports[i - 1]);
+        TestCluster::launch_split(controllers, brokers, extra, &controller, |_| {
+            (None, "127.0.0.1:0".to_string())
+        })
+    }
+
+    /// As [`TestCluster::start_split`], one node per host of `hosts` (controllers first),
+    /// each in its namespace, on fixed ports there.
+    pub fn start_split_in(
+        hosts: &super::netns::Hosts,
+        controllers: usize,
+        brokers: usize,
+        extra: &[&str],
+    ) -> TestCluster {
+        let controller = |i: usize| format!("{}:9093", hosts.address(i));
+        TestCluster::launch_split(controllers, brokers, extra, &controller, |i| {
+            (
+                Some(hosts.namespace(i)),
+                format!("{}:9092", hosts.address(i)),
+            )
+        })
+    }
+
+    /// Formats and starts the controllers (listening at `controller(i)`) and the brokers;
+    /// `place(i)` says where broker i runs (network namespace) and listens.
+    fn launch_split(
+        controllers: usize,
+        brokers: usize,
+        extra: &[&str],
+        controller: &dyn Fn(usize) -> String,
+        place: impl Fn(usize) -> (Option<String>, String),
+    ) -> TestCluster {
+        let voters = (1..=controllers)
+            .map(|i| format!("{i}@{}", controller(i)))
             .collect::<Vec<_>>()
             .join(",");
         let mut cluster = TestCluster {
@@ -61,18 +91,19 @@ impl TestCluster {
         };
         for i in 1..=controllers + brokers {
             let mut settings = cluster.settings(i as i32, extra);
+            let (netns, listener) = place(i);
             if i <= controllers {
                 settings.extend([
                     "process.roles=controller".to_string(),
                     "controller.listener.names=CONTROLLER".to_string(),
-                    format!("listeners=CONTROLLER://127.0.0.1:{}", ports[i - 1]),
+                    format!("listeners=CONTROLLER://{}", controller(i)),
                 ]);
             } else {
                 settings.push("process.roles=broker".to_string());
             }
             if i == controllers + brokers && brokers > 1 {
                 // The last broker knows the controllers' addresses only (KIP-853's way).
-                let servers: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
+                let servers: Vec<String> = (1..=controllers).map(controller).collect();
                 settings.extend([
                     "controller.quorum.voters=".to_string(),
                     format!("controller.quorum.bootstrap.servers={}", servers.join(",")),
@@ -80,8 +111,8 @@ impl TestCluster {
             }
             let settings: Vec<&str> = settings.iter().map(String::as_str).collect();
             cluster.nodes.push(TestBroker::start_formatted_in(
-                None,
-                "127.0.0.1:0",
+                netns.as_deref(),
+                &listener,
                 &cluster.cluster_id,
                 &settings,
             ));
