@@ -145,3 +145,58 @@ test('kafkajs produces and consumes across a three-node cluster', { timeout: 120
 test('kafkajs with three controller-only and two broker-only nodes', { timeout: 120000 }, () =>
   withCluster(nodes => spreadProduceConsume(nodes, 'js-roles'), { controllers: 3, brokers: 2 })
 )
+
+test('kafkajs keeps producing while a broker restarts', { timeout: 120000 }, () =>
+  withCluster(async nodes => {
+    // Partitions have one replica until replication: the restarting broker's partition has no
+    // leader from its controlled shutdown until it is back and unfenced (its restart plus up to
+    // one broker.heartbeat.interval.ms), longer than the retries of these tests' client (3, from 100 ms) wait.
+    const patient = { retries: 10, maxRetryTime: 5000 }
+    const k = kafka(nodes[0].bootstrap, { brokers: nodes.map(b => b.bootstrap), retry: patient })
+    const admin = k.admin()
+    await admin.connect()
+    // Every broker registered first, so the partitions spread over all three.
+    await retry(async () => assert.equal((await admin.describeCluster()).brokers.length, 3))
+    await retry(() =>
+      admin.createTopics({ topics: [{ topic: 'js-restart', numPartitions: 3 }], waitForLeaders: true })
+    )
+    const meta = await admin.fetchTopicMetadata({ topics: ['js-restart'] })
+    const leaders = meta.topics[0].partitions.map(p => p.leader)
+    const controller = (await admin.describeCluster()).controller
+    await admin.disconnect()
+    const victim = nodes.find(b => leaders.includes(Number(b.overrides['node.id'])) &&
+      Number(b.overrides['node.id']) !== controller) || nodes[leaders[0] - 1]
+
+    const p = producer(k, { retry: patient })
+    await p.connect()
+    const batch = (from, n) => Array.from({ length: n }, (_, i) => ({ value: `r${from + i}`, partition: (from + i) % 3 }))
+    await p.send({ topic: 'js-restart', messages: batch(0, 60) })
+    await victim.stop()
+    // Sent while the broker is down: kafkajs retries until it is back.
+    const during = p.send({ topic: 'js-restart', messages: batch(60, 60) })
+    await victim.start()
+    await during
+    await p.send({ topic: 'js-restart', messages: batch(120, 60) })
+    await p.disconnect()
+
+    const sent = Array.from({ length: 180 }, (_, i) => `r${i}`)
+    const consumer = k.consumer({ groupId: 'js-restart-g' })
+    await consumer.connect()
+    await consumer.subscribe({ topic: 'js-restart', fromBeginning: true })
+    const got = []
+    await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`consumed ${got.length} of ${sent.length}`)), 60000)
+      consumer.run({
+        eachMessage: async ({ message }) => {
+          got.push(message.value.toString())
+          if (got.length === sent.length) {
+            clearTimeout(timer)
+            resolve()
+          }
+        },
+      })
+    })
+    await consumer.disconnect()
+    assert.deepEqual([...got].sort(), [...sent].sort(), 'every record sent, once')
+  })
+)

@@ -261,3 +261,48 @@ def test_produce_and_consume_while_a_broker_restarts(cluster):
             got.append(m.value().decode())
     consumer.close()
     assert sorted(got) == sorted(acked), "every acknowledged record, once"
+
+
+def test_kafka_python_produces_and_consumes_while_a_broker_restarts(cluster):
+    """kafka-python with its defaults (idempotent producer, consumer group) while a broker that
+    is not the controller restarts: sends to its partitions are retried until it is back, and
+    the group reads every acknowledged record back."""
+    bs = bootstrap(cluster).split(",")
+    admin = AdminClient({"bootstrap.servers": ",".join(bs)})
+    create(admin, "kp-restart", 3)
+    leaders = wait_leaders(admin, "kp-restart", 3)
+    controller = wait_formed(cluster)
+    victim = next(l for l in leaders.values() if l != controller)
+
+    producer = KafkaProducer(bootstrap_servers=bs)
+    futures = []
+
+    def send(start: int, count: int) -> None:
+        for i in range(start, start + count):
+            futures.append(producer.send("kp-restart", value=f"r{i}".encode(), partition=i % 3))
+
+    send(0, 90)
+    producer.flush(30)
+    cluster[victim - 1].stop()
+    send(90, 90)
+    cluster[victim - 1].start()
+    send(180, 90)
+    producer.flush(90)
+    acked = [f.get(timeout=60).offset >= 0 and f"r{i}" for i, f in enumerate(futures)]
+    producer.close()
+    assert len(acked) == 270 and all(acked)
+
+    consumer = KafkaConsumer(
+        "kp-restart",
+        bootstrap_servers=bootstrap(cluster).split(","),
+        group_id="kp-restart-g",
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=30_000,
+    )
+    got = []
+    for m in consumer:
+        got.append(m.value.decode())
+        if len(got) == len(acked):
+            break
+    consumer.close()
+    assert sorted(got) == sorted(acked), "every acknowledged record, once"

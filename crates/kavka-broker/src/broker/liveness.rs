@@ -3,7 +3,8 @@
 //! it holds no longer than half a second, so a broker not heard from for
 //! `broker.session.timeout.ms` is fenced (`controller::fencing`: it leads nothing, clients are
 //! not sent to it) and unfenced once heard again. The check runs every
-//! `broker.heartbeat.interval.ms`; a new leader gives every broker a full session first.
+//! `broker.heartbeat.interval.ms` or 250 ms, whichever is shorter; a new leader gives every
+//! broker a full session first.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -12,6 +13,9 @@ use super::Broker;
 use crate::controller::fencing;
 use crate::quorum::raft_id;
 
+/// Longest pause between two liveness checks, whatever `broker.heartbeat.interval.ms` says.
+const LIVENESS_CHECK_MS_MAX: u64 = 250;
+
 impl Broker {
     /// Fences and unfences brokers while this node leads the quorum (nothing to do with the
     /// local log).
@@ -19,8 +23,12 @@ impl Broker {
         let Some(quorum) = &self.quorum else { return };
         let me = self.config.node_id;
         let session = Duration::from_millis(self.config.broker_session_timeout_ms);
+        // Brokers are heard far more often than this (every Raft heartbeat, every observer
+        // fetch): checking often unfences a restarted broker soon after it is back.
         let mut tick = tokio::time::interval(Duration::from_millis(
-            self.config.broker_heartbeat_interval_ms,
+            self.config
+                .broker_heartbeat_interval_ms
+                .min(LIVENESS_CHECK_MS_MAX),
         ));
         // The term this node leads and since when.
         let mut leading: Option<(u64, Instant)> = None;

@@ -95,7 +95,7 @@ pub const BROKER_KEYS: &[BrokerKey] = &[
         "create topics named in Metadata requests",
     ),
     key("broker.heartbeat.interval.ms", T::Int, Rule::Int(10), Some("2000"), Acts,
-        "how often the active controller checks which brokers it hears from (fencing and unfencing)"),
+        "how often, at the longest, the active controller checks which brokers it hears from (fencing and unfencing; at least every 250 ms)"),
     key(
         "broker.id",
         T::Int,
