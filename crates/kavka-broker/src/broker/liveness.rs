@@ -2,16 +2,41 @@
 //! at every heartbeat and from each live observer (broker-only node) at every fetch, which
 //! it holds no longer than half a second, so a broker not heard from for
 //! `broker.session.timeout.ms` is fenced (`controller::fencing`: it leads nothing, clients are
-//! not sent to it) and unfenced once heard again. The check runs every
-//! `broker.heartbeat.interval.ms` or 250 ms, whichever is shorter; a new leader gives every
-//! broker a full session first.
+//! not sent to it) and unfenced once heard again and caught up (it holds every metadata
+//! batch committed when it was heard again, as its Raft progress or its fetches show). The
+//! check runs every `broker.heartbeat.interval.ms` or 250 ms, whichever is shorter; a new
+//! leader gives every broker a full session first.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::Broker;
 use crate::controller::fencing;
 use crate::quorum::raft_id;
+
+/// The last metadata offset voter or observer `id` is known to hold, as the leader sees it.
+fn position(status: &kavka_quorum::raft::QuorumStatus, id: u64) -> Option<u64> {
+    status
+        .progress
+        .iter()
+        .find(|&&(v, _)| v == id)
+        .map(|&(_, matched)| matched)
+        .or_else(|| status.observers.iter().find(|o| o.0 == id).map(|o| o.1))
+}
+
+/// Whether a broker's fencing changes now: a silent unfenced broker is fenced; a fenced one
+/// heard again is unfenced once the offset it holds (`held`) reaches `target`, what was
+/// committed when it was heard again.
+fn should_change(silent: bool, fenced: bool, held: Option<u64>, target: Option<u64>) -> bool {
+    match (silent, fenced) {
+        (true, false) => true,
+        (false, true) => held
+            .zip(target)
+            .is_some_and(|(held, target)| held >= target),
+        _ => false,
+    }
+}
 
 /// Longest pause between two liveness checks, whatever `broker.heartbeat.interval.ms` says.
 const LIVENESS_CHECK_MS_MAX: u64 = 250;
@@ -32,6 +57,8 @@ impl Broker {
         ));
         // The term this node leads and since when.
         let mut leading: Option<(u64, Instant)> = None;
+        // Per fenced broker heard again: the commit index it must reach to be unfenced.
+        let mut catch_up: HashMap<i32, u64> = HashMap::new();
         loop {
             tick.tick().await;
             let status = quorum.status();
@@ -41,7 +68,10 @@ impl Broker {
             }
             let since = match leading {
                 Some((term, at)) if term == status.term => at,
-                _ => leading.insert((status.term, Instant::now())).1,
+                _ => {
+                    catch_up.clear();
+                    leading.insert((status.term, Instant::now())).1
+                }
             };
             let image = self.image();
             for b in image.brokers().map(|b| b.broker_id) {
@@ -54,8 +84,15 @@ impl Broker {
                                 .is_none_or(|ago| ago > session));
                 let fenced = image.is_fenced(b);
                 if silent == fenced {
+                    catch_up.remove(&b);
                     continue;
                 }
+                // Heard again while fenced: the commit index it must reach first.
+                let target = fenced.then(|| *catch_up.entry(b).or_insert(status.commit));
+                if !should_change(silent, fenced, position(&status, raft_id(b)), target) {
+                    continue;
+                }
+                catch_up.remove(&b);
                 let broker = self.clone();
                 let changed = tokio::task::spawn_blocking(move || {
                     broker.change_metadata(false, |image| {
@@ -82,5 +119,30 @@ impl Broker {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::should_change;
+
+    #[test]
+    fn a_broker_is_unfenced_only_once_caught_up() {
+        assert!(should_change(true, false, None, None), "silent: fenced");
+        assert!(!should_change(true, true, None, None), "already fenced");
+        assert!(
+            !should_change(false, false, Some(3), None),
+            "alive and unfenced"
+        );
+        assert!(
+            !should_change(false, true, None, Some(9)),
+            "position unknown yet"
+        );
+        assert!(
+            !should_change(false, true, Some(8), Some(9)),
+            "still behind"
+        );
+        assert!(should_change(false, true, Some(9), Some(9)), "caught up");
+        assert!(should_change(false, true, Some(12), Some(9)));
     }
 }
