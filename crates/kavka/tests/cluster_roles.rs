@@ -16,7 +16,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use common::cluster::{
-    metadata, quorum_leader, wait_for_controller, wait_for_endpoints, TestCluster,
+    listed, quorum_leader, wait_for_controller, wait_for_endpoints, TestCluster,
 };
 use common::cluster_client::{client, consume_all, leaders, produce, wait_for_topic};
 use kavka_client::{Admin, Connection};
@@ -44,16 +44,6 @@ async fn quorum_members(addr: SocketAddr) -> Option<(Vec<i32>, Vec<i32>)> {
         }
         _ => None,
     }
-}
-
-/// Broker ids node `addr` lists in Metadata.
-async fn listed(addr: SocketAddr) -> BTreeSet<i32> {
-    metadata(addr)
-        .await
-        .brokers
-        .iter()
-        .map(|b| b.node_id.0)
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -13,22 +13,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use common::cluster::{metadata, wait_for_controller, TestCluster};
-use common::cluster_client::{client, wait_for_topic};
+use common::cluster::{listed, wait_for_controller, TestCluster};
+use common::cluster_client::{client, group_consumer, wait_for_topic};
 use common::netns::Hosts;
 use kavka_client::{Admin, Producer, ProducerConfig, ProducerRecord};
 
 const PARTITIONS: i32 = 4;
-
-/// Broker ids node `addr` lists.
-async fn listed(addr: SocketAddr) -> BTreeSet<i32> {
-    metadata(addr)
-        .await
-        .brokers
-        .iter()
-        .map(|b| b.node_id.0)
-        .collect()
-}
 
 /// Waits until `addr` lists exactly `brokers`.
 async fn wait_listed(addr: SocketAddr, brokers: &[i32], why: &str) {
@@ -39,21 +29,9 @@ async fn wait_listed(addr: SocketAddr, brokers: &[i32], why: &str) {
     }
 }
 
-/// Every value in `topic`, read partition by partition from the beginning.
+/// Every value in `topic`, read by a new group from the beginning.
 async fn read_back(bootstrap: Vec<String>, topic: &str) -> BTreeSet<String> {
-    use kavka_client::{Consumer, ConsumerConfig, OffsetReset};
-    let c = client(bootstrap).await;
-    let mut consumer = Consumer::new(
-        c,
-        ConsumerConfig {
-            group_id: Some("checker".into()),
-            auto_offset_reset: OffsetReset::Earliest,
-            ..ConsumerConfig::default()
-        },
-    )
-    .await
-    .unwrap();
-    consumer.subscribe(vec![topic.to_string()]).await.unwrap();
+    let mut consumer = group_consumer(&client(bootstrap).await, "checker", topic).await;
     let mut seen = BTreeSet::new();
     let mut quiet_since = Instant::now();
     let deadline = Instant::now() + Duration::from_secs(60);

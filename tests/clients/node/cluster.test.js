@@ -80,6 +80,29 @@ async function retry(fn, ms = 30000) {
   }
 }
 
+// Reads `count` records of `topic` in consumer group `groupId` from the beginning; their
+// values, in arrival order.
+async function consumeValues(k, groupId, topic, count) {
+  const consumer = k.consumer({ groupId })
+  await consumer.connect()
+  await consumer.subscribe({ topic, fromBeginning: true })
+  const got = []
+  await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`consumed ${got.length} of ${count}`)), 60000)
+    consumer.run({
+      eachMessage: async ({ message }) => {
+        got.push(message.value.toString())
+        if (got.length === count) {
+          clearTimeout(timer)
+          resolve()
+        }
+      },
+    })
+  })
+  await consumer.disconnect()
+  return got
+}
+
 // The brokers list each other only, the admin places a topic on all of them, a producer
 // writes to every partition's leader and a consumer group reads everything back.
 async function spreadProduceConsume(nodes, topic) {
@@ -118,23 +141,7 @@ async function spreadProduceConsume(nodes, topic) {
   await p.send({ topic: topic, messages: sent.map((value, i) => ({ key: `k${i}`, value })) })
   await p.disconnect()
 
-  const consumer = k.consumer({ groupId: 'js-g' })
-  await consumer.connect()
-  await consumer.subscribe({ topic: topic, fromBeginning: true })
-  const got = new Set()
-  await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`consumed ${got.size} of ${sent.length}`)), 60000)
-    consumer.run({
-      eachMessage: async ({ message }) => {
-        got.add(message.value.toString())
-        if (got.size === sent.length) {
-          clearTimeout(timer)
-          resolve()
-        }
-      },
-    })
-  })
-  await consumer.disconnect()
+  const got = await consumeValues(k, 'js-g', topic, sent.length)
   assert.deepEqual([...got].sort(), [...sent].sort())
 }
 
@@ -180,23 +187,7 @@ test('kafkajs keeps producing while a broker restarts', { timeout: 120000 }, () 
     await p.disconnect()
 
     const sent = Array.from({ length: 180 }, (_, i) => `r${i}`)
-    const consumer = k.consumer({ groupId: 'js-restart-g' })
-    await consumer.connect()
-    await consumer.subscribe({ topic: 'js-restart', fromBeginning: true })
-    const got = []
-    await new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`consumed ${got.length} of ${sent.length}`)), 60000)
-      consumer.run({
-        eachMessage: async ({ message }) => {
-          got.push(message.value.toString())
-          if (got.length === sent.length) {
-            clearTimeout(timer)
-            resolve()
-          }
-        },
-      })
-    })
-    await consumer.disconnect()
+    const got = await consumeValues(k, 'js-restart-g', 'js-restart', sent.length)
     assert.deepEqual([...got].sort(), [...sent].sort(), 'every record sent, once')
   })
 )

@@ -36,6 +36,36 @@ def free_ports(n: int) -> List[int]:
     return ports
 
 
+def format_node(broker_factory, overrides: Dict[str, str], cluster_id: str, prepare=None):
+    """A node not started yet, its directories formatted for `cluster_id` as an operator does
+    (`kavka storage format -t ID -c server.properties`)."""
+    b = broker_factory(overrides, start=False)
+    if prepare is not None:
+        prepare(b)
+    props = b.workdir / "server.properties"
+    props.write_text(
+        "".join(f"{k}={v}\n" for k, v in {**overrides, "log.dirs": str(b.data_dir)}.items())
+    )
+    subprocess.run(
+        [kavka_bin(), "storage", "format", "-t", cluster_id, "-c", str(props)],
+        check=True,
+        capture_output=True,
+    )
+    return b
+
+
+def consume_values(consumer, expected: set, timeout: float = 60) -> set:
+    """Polls a confluent-kafka consumer until it has seen every value of `expected`."""
+    got = set()
+    deadline = time.monotonic() + timeout
+    while got != expected:
+        assert time.monotonic() < deadline, f"consumed {len(got)} of {len(expected)}"
+        m = consumer.poll(0.5)
+        if m is not None and m.error() is None:
+            got.add(m.value().decode())
+    return got
+
+
 def make_cluster(broker_factory, prepare=None, extra=None):
     """Formats and starts N_NODES nodes of one quorum; `prepare(broker)` runs on each node
     before its directories are formatted (e.g. to mount a disk there)."""
@@ -51,19 +81,7 @@ def make_cluster(broker_factory, prepare=None, extra=None):
             "group.initial.rebalance.delay.ms": "0",
             **(extra or {}),
         }
-        b = broker_factory(overrides, start=False)
-        if prepare is not None:
-            prepare(b)
-        props = b.workdir / "server.properties"
-        props.write_text(
-            "".join(f"{k}={v}\n" for k, v in {**overrides, "log.dirs": str(b.data_dir)}.items())
-        )
-        subprocess.run(
-            [binary, "storage", "format", "-t", cluster_id, "-c", str(props)],
-            check=True,
-            capture_output=True,
-        )
-        nodes.append(b)
+        nodes.append(format_node(broker_factory, overrides, cluster_id, prepare))
     for b in nodes:
         b.start()
     wait_formed(nodes)
@@ -152,13 +170,7 @@ def test_confluent_kafka_spreads_produces_and_consumes_across_nodes(cluster):
         {"bootstrap.servers": bs, "group.id": "cfk-g", "auto.offset.reset": "earliest"}
     )
     consumer.subscribe(["cfk-spread"])
-    got = set()
-    deadline = time.monotonic() + 60
-    while got != sent:
-        assert time.monotonic() < deadline, f"consumed {len(got)} of {len(sent)}"
-        m = consumer.poll(0.5)
-        if m is not None and m.error() is None:
-            got.add(m.value().decode())
+    consume_values(consumer, sent)
     consumer.commit(asynchronous=False)
     committed = consumer.committed(consumer.assignment(), timeout=10)
     assert sum(tp.offset for tp in committed) == len(sent)

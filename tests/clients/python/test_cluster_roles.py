@@ -21,7 +21,7 @@ from confluent_kafka.admin import AdminClient
 from kafka import KafkaConsumer, KafkaProducer
 
 from conftest import kavka_bin
-from test_cluster import create, free_ports, quorum_leader, wait_leaders
+from test_cluster import consume_values, create, format_node, free_ports, quorum_leader, wait_leaders
 
 CONTROLLERS = 3
 BROKERS = 2
@@ -50,17 +50,7 @@ def make_split_cluster(broker_factory):
             )
         else:
             overrides["process.roles"] = "broker"
-        b = broker_factory(overrides, start=False)
-        props = b.workdir / "server.properties"
-        props.write_text(
-            "".join(f"{k}={v}\n" for k, v in {**overrides, "log.dirs": str(b.data_dir)}.items())
-        )
-        subprocess.run(
-            [binary, "storage", "format", "-t", cluster_id, "-c", str(props)],
-            check=True,
-            capture_output=True,
-        )
-        nodes.append(b)
+        nodes.append(format_node(broker_factory, overrides, cluster_id))
     for b in nodes:
         b.start()
     return nodes[:CONTROLLERS], nodes[CONTROLLERS:]
@@ -113,13 +103,7 @@ def test_clients_use_the_brokers_and_the_quorum_shows_observers(split):
     assert failures == []
     consumer = Consumer({"bootstrap.servers": bs, "group.id": "roles-g", "auto.offset.reset": "earliest"})
     consumer.subscribe(["roles"])
-    got = set()
-    deadline = time.monotonic() + 60
-    while got != sent:
-        assert time.monotonic() < deadline, f"consumed {len(got)} of {len(sent)}"
-        m = consumer.poll(0.5)
-        if m is not None and m.error() is None:
-            got.add(m.value().decode())
+    consume_values(consumer, sent)
     consumer.close()
 
     # kafka-python 3: idempotent by default, so InitProducerId goes to a controller.

@@ -6,13 +6,12 @@ in a group and administer through them: confluent-kafka and kafka-python.
 
 from __future__ import annotations
 
-import time
 
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient
 from kafka import KafkaConsumer, KafkaProducer
 
-from test_cluster import create, wait_leaders
+from test_cluster import consume_values, create, wait_leaders
 
 OVERRIDES = {
     "listeners": "INTERNAL://127.0.0.1:0,EXTERNAL://127.0.0.1:0",
@@ -61,13 +60,7 @@ def test_clients_of_the_external_listener_are_told_its_endpoints(broker_factory)
     expected = {f"c{i}" for i in range(60)} | {f"k{i}" for i in range(30)}
     consumer = Consumer({"bootstrap.servers": ext, "group.id": "ext-g", "auto.offset.reset": "earliest"})
     consumer.subscribe(["ext"])
-    got = set()
-    deadline = time.monotonic() + 60
-    while got != expected:
-        assert time.monotonic() < deadline, f"consumed {len(got)} of {len(expected)}"
-        m = consumer.poll(0.5)
-        if m is not None and m.error() is None:
-            got.add(m.value().decode())
+    consume_values(consumer, expected)
     consumer.close()
 
     kc = KafkaConsumer(

@@ -30,6 +30,16 @@ fn free_ports(n: usize) -> Vec<u16> {
         .collect()
 }
 
+/// Node i in host i's namespace, its client listener on port 9092 there.
+fn on_host(hosts: &super::netns::Hosts) -> impl Fn(usize) -> (Option<String>, String) + '_ {
+    |i| {
+        (
+            Some(hosts.namespace(i)),
+            format!("{}:9092", hosts.address(i)),
+        )
+    }
+}
+
 impl TestCluster {
     /// Starts `n` nodes with `extra` settings each.
     pub fn start(n: usize, extra: &[&str]) -> TestCluster {
@@ -63,12 +73,7 @@ impl TestCluster {
         extra: &[&str],
     ) -> TestCluster {
         let controller = |i: usize| format!("{}:9093", hosts.address(i));
-        TestCluster::launch_split(controllers, brokers, extra, &controller, |i| {
-            (
-                Some(hosts.namespace(i)),
-                format!("{}:9092", hosts.address(i)),
-            )
-        })
+        TestCluster::launch_split(controllers, brokers, extra, &controller, on_host(hosts))
     }
 
     /// Formats and starts the controllers (listening at `controller(i)`) and the brokers;
@@ -126,12 +131,7 @@ impl TestCluster {
             .map(|i| format!("{i}@{}:9093", hosts.address(i)))
             .collect::<Vec<_>>()
             .join(",");
-        TestCluster::launch(voters, n, extra, |i| {
-            (
-                Some(hosts.namespace(i)),
-                format!("{}:9092", hosts.address(i)),
-            )
-        })
+        TestCluster::launch(voters, n, extra, on_host(hosts))
     }
 
     /// Formats and starts nodes 1..=n of the quorum `voters`; `place(i)` says where node i
@@ -195,6 +195,16 @@ pub async fn metadata(addr: SocketAddr) -> MetadataResponse {
         Response::Metadata(r) => r,
         other => panic!("unexpected {other:?}"),
     }
+}
+
+/// Broker ids node `addr` lists in Metadata.
+pub async fn listed(addr: SocketAddr) -> std::collections::BTreeSet<i32> {
+    metadata(addr)
+        .await
+        .brokers
+        .iter()
+        .map(|b| b.node_id.0)
+        .collect()
 }
 
 /// The quorum leader as node `addr` answers DescribeQuorum (forwarded to the leader it

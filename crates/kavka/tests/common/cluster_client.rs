@@ -66,13 +66,8 @@ pub async fn produce(client: &Client, topic: &str, partitions: i32, count: usize
     producer.close().await.unwrap();
 }
 
-/// Consumes `topic` in group `group` until `expected` values are seen; commits.
-pub async fn consume_all(
-    client: &Client,
-    group: &str,
-    topic: &str,
-    expected: usize,
-) -> BTreeSet<String> {
+/// A consumer of `topic` in group `group`, from the earliest offsets.
+pub async fn group_consumer(client: &Client, group: &str, topic: &str) -> Consumer {
     let mut consumer = Consumer::new(
         client.clone(),
         ConsumerConfig {
@@ -84,6 +79,17 @@ pub async fn consume_all(
     .await
     .unwrap();
     consumer.subscribe(vec![topic.to_string()]).await.unwrap();
+    consumer
+}
+
+/// Consumes `topic` in group `group` until `expected` values are seen; commits.
+pub async fn consume_all(
+    client: &Client,
+    group: &str,
+    topic: &str,
+    expected: usize,
+) -> BTreeSet<String> {
+    let mut consumer = group_consumer(client, group, topic).await;
     let mut seen = BTreeSet::new();
     let deadline = Instant::now() + Duration::from_secs(40);
     while seen.len() < expected {
