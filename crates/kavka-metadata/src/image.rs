@@ -227,17 +227,16 @@ impl MetadataImage {
                 next_producer_id: self.next_producer_id,
             }));
         }
-        records.extend(
-            self.brokers
-                .values()
-                .cloned()
-                .map(MetadataRecord::RegisterBroker),
-        );
-        records.extend(
-            self.fenced
-                .iter()
-                .map(|&broker_id| MetadataRecord::FenceBroker(fencing(broker_id))),
-        );
+        // Each broker then its fencing, both ways: a registration alone starts fenced.
+        for b in self.brokers.values() {
+            records.push(MetadataRecord::RegisterBroker(b.clone()));
+            let f = fencing(b.broker_id);
+            records.push(if self.fenced.contains(&b.broker_id) {
+                MetadataRecord::FenceBroker(f)
+            } else {
+                MetadataRecord::UnfenceBroker(f)
+            });
+        }
         let config = |resource_type, resource_name: &str, (name, value): (&String, &String)| {
             MetadataRecord::Config(ConfigRecord {
                 resource_type,
@@ -432,14 +431,18 @@ impl MetadataImage {
         Ok(())
     }
 
-    /// Registers a broker, replacing an earlier registration of the same id.
+    /// Registers a broker, replacing an earlier registration of the same id. A broker not
+    /// registered before starts fenced, as in Kafka: the controller unfences it once it is
+    /// heard and caught up (and it then takes back the partitions waiting for it).
     fn apply_register_broker(&mut self, r: &RegisterBrokerRecord) -> Result<(), ReplayError> {
         if r.broker_id < 0 {
             return Err(ReplayError::InvalidBroker {
                 broker_id: r.broker_id,
             });
         }
-        self.brokers.insert(r.broker_id, r.clone());
+        if self.brokers.insert(r.broker_id, r.clone()).is_none() {
+            self.fenced.insert(r.broker_id);
+        }
         Ok(())
     }
 

@@ -314,9 +314,18 @@ fn brokers_register_and_are_fenced_and_snapshots_keep_both() {
     for r in [register(1, 9092), register(2, 9093), register(2, 9094)] {
         image.apply(&r).unwrap();
     }
+    // A broker registered for the first time starts fenced; registering again keeps it so.
+    assert!(image.is_fenced(1) && image.is_fenced(2));
+    for id in [1, 2] {
+        image
+            .apply(&MetadataRecord::UnfenceBroker(fencing(id)))
+            .unwrap();
+    }
+    image.apply(&register(2, 9095)).unwrap();
+    assert!(!image.is_fenced(2));
     assert_eq!(
         image.broker(2).unwrap().endpoints[0].port,
-        9094,
+        9095,
         "a new registration replaces"
     );
     image

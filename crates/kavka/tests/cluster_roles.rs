@@ -373,3 +373,86 @@ async fn a_dead_broker_is_unregistered_with_kafka_cluster_sh() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// The node FindCoordinator at `addr` names for group `group`, or the error code.
+async fn coordinator_of(addr: SocketAddr, group: &str) -> Result<i32, i16> {
+    use kavka_protocol::messages::FindCoordinatorRequest;
+    let mut conn = Connection::connect(addr, "cluster-roles-test")
+        .await
+        .unwrap();
+    let request = FindCoordinatorRequest::default()
+        .with_key(kavka_protocol::codec::StrBytes::from_string(group.into()));
+    match conn
+        .send(3, Request::FindCoordinator(request))
+        .await
+        .unwrap()
+    {
+        Response::FindCoordinator(r) if r.error_code == 0 => Ok(r.node_id.0),
+        Response::FindCoordinator(r) => Err(r.error_code),
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_coordinator_gives_up_its_shard_with_its_leadership_and_takes_it_back() {
+    let mut cluster = TestCluster::start_split(
+        3,
+        2,
+        &[
+            "broker.session.timeout.ms=1500",
+            "broker.heartbeat.interval.ms=100",
+            "group.initial.rebalance.delay.ms=0",
+            "offsets.topic.num.partitions=4",
+        ],
+    );
+    let brokers: Vec<SocketAddr> = cluster.nodes[3..].iter().map(|n| n.addr).collect();
+    wait_for_controller(&brokers, 2, &[]).await;
+    let all = client(brokers.iter().map(|a| a.to_string()).collect()).await;
+    Admin::new(all.clone())
+        .create_topic("moves", 2, 1, &[], false)
+        .await
+        .unwrap();
+    wait_for_topic(&brokers, "moves", 2).await;
+    produce(&all, "moves", 2, 5).await;
+    assert_eq!(consume_all(&all, "g-move", "moves", 10).await.len(), 10);
+    let c = coordinator_of(brokers[0], "g-move").await.unwrap();
+    let c_addr = cluster.node(c).addr;
+
+    // The coordinator's registration is removed while it runs: fenced first, it leads
+    // nothing, so its shards are given up; it registers again, is unfenced once caught up,
+    // leads its partitions again and takes its shards back, replaying them.
+    let via = brokers[0].to_string();
+    let (ok, _, err) = cluster_tool(&["unregister", "-b", &via, "--id", &c.to_string()]);
+    assert!(ok, "{err}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let log = cluster.node(c).log();
+        if log.contains("coordinator shard given up")
+            && log.contains("group coordinator loaded the partitions it now leads")
+            && coordinator_of(c_addr, "g-move").await == Ok(c)
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the shard did not come back:\n{log}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(listed(brokers[0]).await, BTreeSet::from([4, 5]));
+    let led: BTreeSet<i32> = leaders(brokers[0], "moves")
+        .await
+        .values()
+        .copied()
+        .collect();
+    assert!(!led.contains(&-1), "every partition led again: {led:?}");
+    // The group's committed offsets were replayed: only a new record is read.
+    let producer = kavka_client::Producer::new(all.clone(), Default::default())
+        .await
+        .unwrap();
+    let record = kavka_client::ProducerRecord::new("moves", None, Some("late".into()));
+    producer.send(record).await.unwrap().await.unwrap();
+    producer.close().await.unwrap();
+    let again = consume_all(&all, "g-move", "moves", 1).await;
+    assert_eq!(again, BTreeSet::from(["late".to_string()]));
+}

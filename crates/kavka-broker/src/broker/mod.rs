@@ -385,19 +385,24 @@ impl Broker {
         self.log_manager.log_dirs()
     }
 
-    /// The partitions of an internal topic in index order, `None` for those another broker
-    /// hosts (none without the topic).
+    /// The partitions of an internal topic in index order, `None` for those this node does
+    /// not lead (none without the topic).
     fn internal_partitions(
         &self,
         image: &MetadataImage,
         topic: &str,
     ) -> Vec<Option<Arc<Partition>>> {
+        let me = self.config.node_id;
         image
             .topic_by_name(topic)
             .map(|t| {
                 t.partitions
-                    .keys()
-                    .map(|&i| self.replicas.get(&t.name, &t.topic_id, i))
+                    .iter()
+                    .map(|(&i, p)| {
+                        (p.leader == me)
+                            .then(|| self.replicas.get(&t.name, &t.topic_id, i))
+                            .flatten()
+                    })
                     .collect()
             })
             .unwrap_or_default()

@@ -123,6 +123,7 @@ impl Broker {
         }
         for change in &delta.partitions {
             self.apply_partition_change(after, change);
+            self.move_coordinator_shard(change);
         }
         for (resource_type, name) in &delta.configs {
             self.reload_configs(after, *resource_type, name);
@@ -175,6 +176,29 @@ impl Broker {
                 }
             }
             (None, false) => {}
+        }
+    }
+
+    /// A coordinator takes an internal partition's shard when this node becomes its leader and
+    /// gives it up when it stops being it (a new internal topic is attached whole instead).
+    fn move_coordinator_shard(&self, change: &PartitionChange) {
+        let me = self.config.node_id;
+        let was = change.before.as_ref().is_some_and(|p| p.leader == me);
+        let is = change.after.leader == me;
+        if was == is {
+            return;
+        }
+        let partition = if is {
+            self.replicas
+                .get(&change.topic, &change.topic_id, change.partition)
+        } else {
+            None
+        };
+        let index = usize::try_from(change.partition).unwrap_or(usize::MAX);
+        match change.topic.as_str() {
+            controller::CONSUMER_OFFSETS_TOPIC => self.groups.set_shard(index, partition),
+            TRANSACTION_STATE_TOPIC => self.txns.set_shard(index, partition),
+            _ => {}
         }
     }
 

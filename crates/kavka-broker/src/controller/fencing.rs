@@ -99,6 +99,10 @@ mod tests {
                 rack: None,
             }));
         }
+        // Registered brokers start fenced; the controller unfences them once heard.
+        for id in [1, 2] {
+            records.push(MetadataRecord::UnfenceBroker(fencing(id)));
+        }
         let topic_id = Uuid::from_u128(77);
         records.push(MetadataRecord::Topic(TopicRecord {
             name: "t".into(),

@@ -4,7 +4,9 @@ use kavka_coordinator::runtime::{CoordinatorRecord, CoordinatorShard};
 use kavka_protocol::batch::BatchIter;
 use kavka_protocol::records::RecordIter;
 
-use super::{CoordinatorRuntime, Waiters};
+use std::sync::Arc;
+
+use super::{CoordinatorRuntime, Shard, Waiters};
 use crate::broker::now_ms;
 use crate::replica_manager::Partition;
 
@@ -16,16 +18,24 @@ where
     S: CoordinatorShard,
     W: Waiters<S::Reply>,
 {
-    /// Replays every shard's partition (blocking; run off the request path). Returns the
-    /// records replayed. A partition that cannot be read leaves its shard out of service.
-    pub fn load(&self) -> usize {
+    /// Replays the partition of every shard not loaded yet (blocking; run off the request
+    /// path). Returns the records replayed and the shards loaded. A partition that cannot be
+    /// read leaves its shard out of service.
+    pub fn load(&self) -> (usize, Vec<Arc<Shard<S, W>>>) {
         let mut total = 0usize;
+        let mut loaded = Vec::new();
         for shard in self.shards() {
             let mut state = shard.lock();
+            if state.loaded || state.failed {
+                continue;
+            }
             match replay_partition(&shard.partition, &mut state.machine, self.topic) {
                 Ok(n) => {
                     total += n;
                     state.loaded = true;
+                    drop(state);
+                    loaded.push(shard);
+                    continue;
                 }
                 Err(e) => {
                     tracing::error!(topic = self.topic, partition = shard.partition.index, error = %e, "cannot load a coordinator partition: its shard is unavailable");
@@ -33,7 +43,7 @@ where
                 }
             }
         }
-        total
+        (total, loaded)
     }
 }
 

@@ -77,6 +77,24 @@ impl<S, W> Shard<S, W> {
 /// A shard as the runtime and its callers share it.
 type SharedShard<S, W> = Arc<Shard<S, W>>;
 
+/// A shard of `partition` with a fresh machine.
+fn new_shard<S, W>(
+    partition: Arc<Partition>,
+    loaded: bool,
+    machine: &impl Fn() -> S,
+    waiters: &impl Fn() -> W,
+) -> SharedShard<S, W> {
+    Arc::new(Shard {
+        partition,
+        state: Mutex::new(ShardState {
+            machine: machine(),
+            waiters: waiters(),
+            loaded,
+            failed: false,
+        }),
+    })
+}
+
 /// The runtime of one coordinator: its shards, by partition index.
 #[derive(Debug)]
 pub struct CoordinatorRuntime<S, W> {
@@ -125,20 +143,49 @@ where
     ) {
         let shards = partitions
             .into_iter()
-            .map(|partition| {
-                let partition = partition?;
-                Some(Arc::new(Shard {
-                    partition,
-                    state: Mutex::new(ShardState {
-                        machine: machine(),
-                        waiters: waiters(),
-                        loaded,
-                        failed: false,
-                    }),
-                }))
-            })
+            .map(|partition| Some(new_shard(partition?, loaded, &machine, &waiters)))
             .collect();
         *self.shards.write().expect("shards lock poisoned") = shards;
+    }
+
+    /// Takes partition `index` as a shard of this node (it became the partition's leader: the
+    /// shard serves once `load` replayed it), or gives the shard up (`None`: it no longer
+    /// leads; requests get NOT_COORDINATOR, and those waiting COORDINATOR_NOT_AVAILABLE, so
+    /// clients find the new coordinator). Nothing before the internal topic is attached.
+    pub fn set_shard(
+        &self,
+        index: usize,
+        partition: Option<Arc<Partition>>,
+        machine: impl Fn() -> S,
+        waiters: impl Fn() -> W,
+    ) {
+        let mut shards = self.shards.write().expect("shards lock poisoned");
+        let Some(slot) = shards.get_mut(index) else {
+            return;
+        };
+        if let Some(old) = slot.take() {
+            old.lock().waiters.clear();
+        }
+        *slot = partition.map(|p| new_shard(p, false, &machine, &waiters));
+        tracing::info!(
+            topic = self.topic,
+            partition = index,
+            taken = slot.is_some(),
+            "coordinator shard {}",
+            if slot.is_some() {
+                "taken (loading)"
+            } else {
+                "given up"
+            }
+        );
+    }
+
+    /// Whether a shard waits to be replayed.
+    pub fn needs_load(&self) -> bool {
+        self.shards().iter().any(|s| {
+            let st = s.lock();
+            !st.loaded && !st.failed
+        })
     }
 
     /// The shard of `key` (a group or transactional id): Kafka's `abs(javaHash(key)) % count`.

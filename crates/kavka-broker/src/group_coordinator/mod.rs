@@ -109,9 +109,26 @@ impl GroupCoordinator {
         self.runtime.index_for(group_id).map(|i| i as i32)
     }
 
-    /// Replays every shard's partition (blocking). Returns the records replayed.
+    /// Takes or gives up `__consumer_offsets` partition `index` (this node became or stopped
+    /// being its leader); a shard taken serves once [`GroupCoordinator::load`] replayed it.
+    pub fn set_shard(&self, index: usize, partition: Option<Arc<Partition>>) {
+        self.runtime.set_shard(
+            index,
+            partition,
+            || GroupShard::new(self.config.clone(), self.member_id_prefix.clone()),
+            GroupWaiters::default,
+        );
+    }
+
+    /// Whether a shard waits to be replayed.
+    pub fn needs_load(&self) -> bool {
+        self.runtime.needs_load()
+    }
+
+    /// Replays the partition of every shard not loaded yet (blocking). Returns the records
+    /// replayed.
     pub fn load(&self) -> usize {
-        self.runtime.load()
+        self.runtime.load().0
     }
 
     /// Runs `op` on the group's shard and applies its effects.

@@ -78,6 +78,14 @@ pub async fn run_timers(broker: Arc<crate::broker::Broker>) {
         // Deadlines and expiry append (and may fsync): off the async workers.
         let b = broker.clone();
         let pass = tokio::task::spawn_blocking(move || {
+            // Shards taken since (this node became a partition's leader) are replayed first.
+            if b.groups().needs_load() {
+                let records = b.groups().load();
+                tracing::info!(
+                    records,
+                    "group coordinator loaded the partitions it now leads"
+                );
+            }
             b.groups().tick();
             if expire {
                 b.groups().expire_offsets();

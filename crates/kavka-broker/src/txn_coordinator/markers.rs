@@ -162,10 +162,18 @@ pub async fn run_timers(broker: Arc<Broker>) {
     loop {
         tick.tick().await;
         let b = broker.clone();
-        if tokio::task::spawn_blocking(move || b.txns().tick())
-            .await
-            .is_err()
-        {
+        let pass = tokio::task::spawn_blocking(move || {
+            // Shards taken since (this node became a partition's leader) are replayed first.
+            if b.txns().needs_load() {
+                let records = b.txns().load();
+                tracing::info!(
+                    records,
+                    "transaction coordinator loaded the partitions it now leads"
+                );
+            }
+            b.txns().tick()
+        });
+        if pass.await.is_err() {
             tracing::error!("transaction coordinator timer pass panicked");
         }
     }

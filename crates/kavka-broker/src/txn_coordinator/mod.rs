@@ -97,11 +97,30 @@ impl TxnCoordinator {
         );
     }
 
-    /// Replays every shard (blocking), then asks again for the markers of transactions that
-    /// were prepared but not completed before the restart. Returns the records replayed.
+    /// Takes or gives up `__transaction_state` partition `index` (this node became or stopped
+    /// being its leader); a shard taken serves once [`TxnCoordinator::load`] replayed it.
+    pub fn set_shard(&self, index: usize, partition: Option<Arc<Partition>>) {
+        let tx = self.markers.clone();
+        self.runtime.set_shard(
+            index,
+            partition,
+            || TxnShard::new(self.config.clone()),
+            || TxnWaiters {
+                markers: tx.clone(),
+            },
+        );
+    }
+
+    /// Whether a shard waits to be replayed.
+    pub fn needs_load(&self) -> bool {
+        self.runtime.needs_load()
+    }
+
+    /// Replays every shard not loaded yet (blocking), then asks again for the markers of
+    /// their transactions that were prepared but not completed. Returns the records replayed.
     pub fn load(&self) -> usize {
-        let records = self.runtime.load();
-        for shard in self.runtime.shards() {
+        let (records, loaded) = self.runtime.load();
+        for shard in loaded {
             for reply in shard.lock().machine.pending_markers() {
                 let _ = self.markers.send(reply);
             }
