@@ -180,6 +180,7 @@ pub fn storage_error_code(e: &StorageError) -> ErrorCode {
         StorageError::MessageTooLarge { .. } => ErrorCode::MESSAGE_TOO_LARGE,
         StorageError::OffsetOutOfRange { .. } => ErrorCode::OFFSET_OUT_OF_RANGE,
         StorageError::Corrupt(_) => ErrorCode::CORRUPT_MESSAGE,
+        StorageError::OffsetsOutOfOrder { .. } => ErrorCode::INVALID_RECORD,
         StorageError::Producer(p) => match p {
             ProducerError::InvalidEpoch { .. } => ErrorCode::INVALID_PRODUCER_EPOCH,
             ProducerError::OutOfOrderSequence { .. } => ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER,

@@ -37,6 +37,17 @@ pub enum StorageError {
         /// Offset the next appended record will get.
         log_end_offset: i64,
     },
+    /// Replicated batches that do not continue the log: a batch's base offset is below
+    /// `expected_min` (the log end, or the end of the batch before it); nothing was written.
+    #[error(
+        "replicated batch at offset {offset} does not follow the log (next offset {expected_min})"
+    )]
+    OffsetsOutOfOrder {
+        /// The offending batch's base offset.
+        offset: i64,
+        /// The lowest offset it could start at.
+        expected_min: i64,
+    },
     /// A producer's batch fails the idempotence checks (epoch, sequence); nothing was written.
     #[error("{0}")]
     Producer(crate::producer_state::ProducerError),

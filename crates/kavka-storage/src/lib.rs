@@ -42,6 +42,7 @@
 mod checkpoint;
 mod cleaner;
 pub mod config;
+pub mod epoch_cache;
 pub mod error;
 mod failpoint;
 mod header;

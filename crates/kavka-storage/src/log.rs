@@ -27,9 +27,12 @@ use crate::recovery::{load_segments, RecoveryPointFile, RecoveryReport};
 use crate::segment::Segment;
 
 mod compaction;
+mod epochs;
+mod follower;
 mod producers;
 mod retention;
 mod transactions;
+mod truncate;
 
 pub use retention::RetentionOutcome;
 pub use transactions::{AbortedTxn, ABORTED_TXNS_FILE};
@@ -104,6 +107,8 @@ pub struct PartitionLog {
     /// Snapshotted at every roll and at close; rebuilt at open from the latest snapshot and the
     /// batch headers after it.
     producers: ProducerStateManager,
+    /// The offset at which each leader epoch starts (see `epochs`).
+    epochs: crate::epoch_cache::LeaderEpochCache,
     /// Transactions that ended with an ABORT marker, by marker offset (see `transactions`).
     aborted: Vec<transactions::AbortedTxn>,
     /// Entries were appended to the aborted transactions file since its last fsync.
@@ -160,12 +165,14 @@ impl PartitionLog {
             cleaning: Arc::new(()),
             needs_reopen: None,
             producers: ProducerStateManager::new(),
+            epochs: Default::default(),
             aborted: Vec::new(),
             aborted_unsynced: false,
         };
         log.log_start_offset = log.segments[0].base_offset();
         log.restore_log_start_offset(log_start_checkpoint, &mut report)?;
         log.load_producer_state()?;
+        log.load_epochs()?;
         log.restore_cleaner_checkpoint()?;
         log.recompute_max_timestamp();
         // Scanned segments may exist only in the page cache (a process crash): make them durable
@@ -329,6 +336,7 @@ impl PartitionLog {
         };
         let (base_offset, last_offset, log_append_time_ms) =
             self.prepare_append(batches.len(), count, now_ms)?;
+        self.record_epoch(leader_epoch, base_offset)?;
         let next_offset = assign_offsets(batches, base_offset, leader_epoch, log_append_time_ms);
         assert_eq!(next_offset, last_offset + 1, "offsets assigned per summary");
         let active = self
@@ -371,6 +379,7 @@ impl PartitionLog {
         };
         let (base_offset, last_offset, log_append_time_ms) =
             self.prepare_append(batch.len(), count, now_ms)?;
+        self.record_epoch(leader_epoch, base_offset)?;
         let header = assigned_header(batch, base_offset, leader_epoch, log_append_time_ms);
         let active = self
             .segments

@@ -219,4 +219,11 @@ impl RecoveryPointFile {
         self.written = Some(offset);
         Ok(())
     }
+
+    /// [`RecoveryPointFile::write`], then fsync: for a recovery point that goes back (a
+    /// truncation), which a crash must not undo.
+    pub(crate) fn write_durably(&mut self, offset: i64) -> Result<(), StorageError> {
+        self.write(offset)?;
+        self.file.sync_all().at(&self.path)
+    }
 }

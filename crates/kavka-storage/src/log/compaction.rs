@@ -219,11 +219,7 @@ impl PartitionLog {
         self.delete_horizon_ms = cleaned.delete_horizon_ms;
 
         failpoint.hit()?;
-        checkpoint::write(
-            &self.dir,
-            CLEANER_CHECKPOINT_FILE,
-            &[self.first_dirty_offset, self.delete_horizon_ms],
-        )?;
+        self.store_cleaner_checkpoint()?;
         tracing::debug!(
             dir = %self.dir.display(),
             first_dirty_offset = self.first_dirty_offset,
@@ -232,6 +228,15 @@ impl PartitionLog {
             "installed cleaned segments"
         );
         Ok(stats)
+    }
+
+    /// Writes the cleaner checkpoint (first dirty offset, delete horizon).
+    pub(super) fn store_cleaner_checkpoint(&self) -> Result<(), StorageError> {
+        checkpoint::write(
+            &self.dir,
+            CLEANER_CHECKPOINT_FILE,
+            &[self.first_dirty_offset, self.delete_horizon_ms],
+        )
     }
 
     /// The cleaner checkpoint (first dirty offset); offsets below it have been compacted.

@@ -142,7 +142,7 @@ impl PartitionLog {
         checkpoint::write(&self.dir, LOG_START_OFFSET_FILE, &[offset])?;
         self.log_start_offset = offset;
         self.first_dirty_offset = self.first_dirty_offset.max(offset);
-        Ok(())
+        self.trim_epochs_to_log_start()
     }
 
     /// Removes the `count` oldest segments (never the active one) and their files; returns

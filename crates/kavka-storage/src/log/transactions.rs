@@ -96,6 +96,7 @@ impl PartitionLog {
         let batch = marker_batch(producer_id, epoch, commit, coordinator_epoch, now_ms);
         let (base_offset, last_offset, log_append_time_ms) =
             self.prepare_append(batch.len(), 1, now_ms)?;
+        self.record_epoch(leader_epoch, base_offset)?;
         let header = assigned_header(&batch, base_offset, leader_epoch, log_append_time_ms);
         self.segments
             .last_mut()
@@ -123,7 +124,11 @@ impl PartitionLog {
     }
 
     /// Keeps an aborted transaction (appending it to the file when `persist`).
-    fn remember_completed(&mut self, txn: CompletedTxn, persist: bool) -> Result<(), StorageError> {
+    pub(super) fn remember_completed(
+        &mut self,
+        txn: CompletedTxn,
+        persist: bool,
+    ) -> Result<(), StorageError> {
         if !txn.aborted {
             return Ok(());
         }
@@ -170,6 +175,19 @@ impl PartitionLog {
         else {
             return Ok(());
         };
+        self.record_stored_marker(header, commit, coordinator_epoch, false)
+    }
+
+    /// Records a marker batch already in the log (replayed, or replicated as the leader wrote
+    /// it): its transaction ends, an aborted one is kept (and appended to the file when
+    /// `persist`).
+    pub(super) fn record_stored_marker(
+        &mut self,
+        header: &kavka_protocol::batch::BatchHeader,
+        commit: bool,
+        coordinator_epoch: i32,
+        persist: bool,
+    ) -> Result<(), StorageError> {
         let completed = self.producers.record_marker(
             header.producer_id,
             header.producer_epoch,
@@ -179,7 +197,7 @@ impl PartitionLog {
             !commit,
         );
         if let Some(txn) = completed {
-            self.remember_completed(txn, false)?;
+            self.remember_completed(txn, persist)?;
         }
         Ok(())
     }
