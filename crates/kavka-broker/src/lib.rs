@@ -13,7 +13,8 @@
 //! - [`group_coordinator`]: the group coordinator on that runtime, over `__consumer_offsets`.
 //! - [`txn_coordinator`]: the transaction coordinator on that runtime, over
 //!   `__transaction_state`, and the marker writer.
-//! - [`replica_manager`] / [`purgatory`]: hosted partitions, and delayed fetches waiting on appends.
+//! - [`replica_manager`] / [`purgatory`]: hosted partitions, and delayed fetches waiting on the
+//!   partitions they read.
 //! - [`retention`] / [`cleaner`]: background deletion of old segments and log compaction.
 //! - [`forward`]: controller requests a non-leader passes on to the quorum's leader.
 //! - [`quorum`]: this node as a voter of a metadata quorum of several controllers: the

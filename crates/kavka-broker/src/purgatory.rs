@@ -1,54 +1,87 @@
-//! Where delayed fetches wait: every append bumps a counter, and a fetch that has not yet
-//! gathered `min_bytes` waits for the next bump or its `max_wait_ms`, then reads again.
+//! Delayed fetches, keyed by partition (Kafka's fetch purgatory): a fetch that has not yet
+//! gathered `min_bytes` is registered with every partition it reads, and a partition wakes the
+//! fetches registered with it when it changes — an append, a transaction marker, a new leader
+//! epoch, its removal — then forgets them. A woken fetch plans again (registering again), or
+//! answers at `max_wait_ms`. An append to one partition wakes only the fetches reading it.
 
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
-use tokio::sync::watch;
+use tokio::sync::Notify;
 
-/// Wake-ups for delayed operations.
-#[derive(Debug)]
-pub struct Purgatory {
-    /// Counts appends (and topic deletions), so waiters never miss one.
-    appends: watch::Sender<u64>,
+/// Registrations kept before dead ones (fetches that answered on their timeout) are pruned;
+/// pruning then runs each time the list doubles.
+const WATCHERS_PRUNE_MIN: usize = 32;
+
+/// The fetches waiting on one partition.
+#[derive(Debug, Default)]
+pub struct FetchWatchers {
+    watchers: Mutex<Vec<Weak<Notify>>>,
 }
 
-impl Default for Purgatory {
-    fn default() -> Self {
-        Purgatory {
-            appends: watch::channel(0).0,
+/// One fetch request's waker, registered with each partition it reads.
+#[derive(Debug, Default)]
+pub struct DelayedFetch {
+    woken: Arc<Notify>,
+}
+
+impl FetchWatchers {
+    /// Registers `fetch`, before the partition's state is read: a change between the read and
+    /// the wait still wakes it.
+    pub fn watch(&self, fetch: &DelayedFetch) {
+        let mut watchers = self.lock();
+        if watchers
+            .last()
+            .is_some_and(|w| w.as_ptr() == Arc::as_ptr(&fetch.woken))
+        {
+            return;
+        }
+        if watchers.len() >= WATCHERS_PRUNE_MIN && watchers.len().is_power_of_two() {
+            watchers.retain(|w| w.strong_count() > 0);
+        }
+        watchers.push(Arc::downgrade(&fetch.woken));
+    }
+
+    /// Wakes every registered fetch and forgets them.
+    pub fn wake(&self) {
+        let mut watchers = self.lock();
+        for w in watchers.drain(..) {
+            if let Some(woken) = w.upgrade() {
+                woken.notify_one();
+            }
         }
     }
-}
 
-/// A waiter's view of the append counter.
-#[derive(Debug)]
-pub struct Waiter {
-    /// Receiver of the counter.
-    rx: watch::Receiver<u64>,
-}
-
-impl Purgatory {
-    /// Tells waiters that something changed.
-    pub fn notify(&self) {
-        self.appends.send_modify(|n| *n = n.wrapping_add(1));
+    /// How many registrations are kept (live or not).
+    pub fn len(&self) -> usize {
+        self.lock().len()
     }
 
-    /// Registers before the state is read, so that an append between the read and the wait
-    /// still wakes the waiter.
-    pub fn waiter(&self) -> Waiter {
-        let mut rx = self.appends.subscribe();
-        rx.mark_unchanged();
-        Waiter { rx }
+    /// Whether none is kept.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Weak<Notify>>> {
+        // The list holds no invariant a panic could break.
+        self.watchers
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
-impl Waiter {
-    /// Waits for a change or the timeout; true when woken by a change.
-    pub async fn wait(&mut self, timeout: Duration) -> bool {
-        matches!(
-            tokio::time::timeout(timeout, self.rx.changed()).await,
-            Ok(Ok(()))
-        )
+impl DelayedFetch {
+    /// A fetch's waker.
+    pub fn new() -> DelayedFetch {
+        DelayedFetch::default()
+    }
+
+    /// Waits until a partition it is registered with changes (or changed since it registered),
+    /// or `timeout`; true when woken.
+    pub async fn wait(&self, timeout: Duration) -> bool {
+        tokio::time::timeout(timeout, self.woken.notified())
+            .await
+            .is_ok()
     }
 }
 
@@ -57,11 +90,42 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn a_notify_after_registering_wakes() {
-        let p = Purgatory::default();
-        let mut w = p.waiter();
-        p.notify();
-        assert!(w.wait(Duration::from_secs(5)).await);
-        assert!(!w.wait(Duration::from_millis(20)).await);
+    async fn a_change_wakes_the_fetches_registered_before_it() {
+        let (a, b) = (FetchWatchers::default(), FetchWatchers::default());
+        let fetch = DelayedFetch::new();
+        a.watch(&fetch);
+        b.watch(&fetch);
+        // A change between registering and waiting is not missed.
+        b.wake();
+        assert!(fetch.wait(Duration::from_secs(5)).await);
+        assert!(b.is_empty(), "a wake forgets its fetches");
+        assert!(
+            !fetch.wait(Duration::from_millis(20)).await,
+            "nothing changed since"
+        );
+        // Another partition's change does not wake a fetch that is not registered with it.
+        let other = DelayedFetch::new();
+        b.watch(&other);
+        a.wake();
+        assert!(!other.wait(Duration::from_millis(20)).await);
+        b.wake();
+        assert!(other.wait(Duration::from_secs(5)).await);
+    }
+
+    #[test]
+    fn registrations_of_finished_fetches_are_pruned() {
+        let watchers = FetchWatchers::default();
+        let live = DelayedFetch::new();
+        watchers.watch(&live);
+        watchers.watch(&live);
+        assert_eq!(watchers.len(), 1, "the same fetch twice in a row");
+        for _ in 0..1000 {
+            watchers.watch(&DelayedFetch::new());
+        }
+        assert!(
+            watchers.len() <= 2 * WATCHERS_PRUNE_MIN,
+            "{}",
+            watchers.len()
+        );
     }
 }

@@ -18,7 +18,7 @@ use kavka_storage::{
 };
 use uuid::Uuid;
 
-use crate::purgatory::Purgatory;
+use crate::purgatory::{DelayedFetch, FetchWatchers};
 
 /// The topic configs the produce path checks before appending.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,6 +63,8 @@ pub struct Partition {
     /// The log; the lock is held only for in-memory state changes and the append write.
     /// `None` once the partition was deleted or closed.
     log: Mutex<Option<PartitionLog>>,
+    /// Delayed fetches reading this partition, woken when it changes.
+    fetches: FetchWatchers,
 }
 
 /// Offsets of a partition at one instant.
@@ -215,6 +217,7 @@ impl Partition {
         if let PartitionError::Storage(s) = &e {
             if is_disk_failure(s) && !self.offline.swap(true, Ordering::AcqRel) {
                 tracing::error!(topic = %self.topic, partition = self.index, error = %s, "partition offline after a storage failure");
+                self.fetches.wake();
             }
         }
         e
@@ -241,6 +244,14 @@ impl Partition {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         self.leader_epoch.store(leader_epoch, Ordering::Release);
+        drop(_log);
+        // Waiting fetches answer with the new leadership.
+        self.fetches.wake();
+    }
+
+    /// Registers a delayed fetch to be woken at this partition's next change.
+    pub fn watch(&self, fetch: &DelayedFetch) {
+        self.fetches.watch(fetch);
     }
 
     /// The checks of the produce path.
@@ -262,7 +273,7 @@ impl Partition {
         coordinator_epoch: i32,
         now_ms: i64,
     ) -> Result<AppendInfo, PartitionError> {
-        self.with_log(|log| {
+        let info = self.with_log(|log| {
             log.append_marker(
                 producer_id,
                 epoch,
@@ -271,17 +282,23 @@ impl Partition {
                 self.leader_epoch(),
                 now_ms,
             )
-        })
+        })?;
+        self.fetches.wake();
+        Ok(info)
     }
 
     /// Validates and appends one produced batch, written from where it is (its header is
     /// rewritten on the way, the records are not copied). Returns the append and the log start
     /// offset.
     pub fn append(&self, batch: &[u8], now_ms: i64) -> Result<(AppendInfo, i64), PartitionError> {
-        self.with_log(|log| {
+        let appended = self.with_log(|log| {
             let info = log.append_batch(batch, self.leader_epoch(), now_ms)?;
             Ok((info, log.log_start_offset()))
-        })
+        })?;
+        if appended.0.bytes > 0 {
+            self.fetches.wake();
+        }
+        Ok(appended)
     }
 
     /// Locates whole batches from `offset` (no data I/O); read_committed reads stop at the
@@ -323,6 +340,15 @@ impl Partition {
         timestamp_ms: i64,
     ) -> Result<Option<(i64, i64)>, PartitionError> {
         self.with_log(|log| log.offset_for_timestamp(timestamp_ms))
+    }
+
+    /// Where leader epoch `epoch` ends on this partition's log (OffsetForLeaderEpoch), and the
+    /// log start offset, under one lock.
+    pub fn end_offset_for_epoch(&self, epoch: i32) -> Result<(i32, i64, i64), PartitionError> {
+        self.with_log(|log| {
+            let (found, end_offset) = log.end_offset_for_epoch(epoch);
+            Ok((found, end_offset, log.log_start_offset()))
+        })
     }
 
     /// Largest timestamp and the offset of the record carrying it.
@@ -409,8 +435,6 @@ type TopicPartitions = HashMap<i32, Arc<Partition>>;
 pub struct ReplicaManager {
     /// Partitions by topic name, then index (looked up by `&str` without allocating).
     partitions: RwLock<HashMap<Arc<str>, TopicPartitions>>,
-    /// Wakes delayed fetches on append.
-    pub purgatory: Arc<Purgatory>,
 }
 
 impl ReplicaManager {
@@ -454,6 +478,7 @@ impl ReplicaManager {
             policy: RwLock::new(policy),
             offline: AtomicBool::new(false),
             log: Mutex::new(Some(log)),
+            fetches: FetchWatchers::default(),
         });
         self.partitions
             .write()
@@ -475,7 +500,7 @@ impl ReplicaManager {
             removed?
         };
         let error = removed.take_log().and_then(|log| log.delete().err());
-        self.purgatory.notify();
+        removed.fetches.wake();
         error
     }
 
@@ -496,8 +521,8 @@ impl ReplicaManager {
                     errors.push(e);
                 }
             }
+            p.fetches.wake();
         }
-        self.purgatory.notify();
         errors
     }
 

@@ -13,6 +13,7 @@ macro_rules! for_each_served_api {
             (Produce, ProduceRequest, ProduceResponse),
             (Fetch, FetchRequest, FetchResponse),
             (ListOffsets, ListOffsetsRequest, ListOffsetsResponse),
+            (OffsetForLeaderEpoch, OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse),
             (Metadata, MetadataRequest, MetadataResponse),
             (ApiVersions, ApiVersionsRequest, ApiVersionsResponse),
             (CreateTopics, CreateTopicsRequest, CreateTopicsResponse),

@@ -3,9 +3,10 @@
 //! itself and, where a partition's records belong, leaves a [`Piece::Records`] naming what the
 //! caller will send.
 //!
-//! It covers the fields the broker sets (no tagged fields, no diverging epoch, current leader,
-//! snapshot id or node endpoints); [`encode`] returns `None` for any response using them, and the
-//! caller then uses the generated codec. A property test checks the pieces, with the records
+//! It covers the fields the broker sets, including a partition's diverging epoch and current
+//! leader (tagged fields of v12+); not unknown tagged fields, a snapshot id or node endpoints:
+//! [`encode`] returns `None` for any response using them, and the caller then uses the
+//! generated codec. A property test checks the pieces, with the records
 //! filled in, are byte for byte what the codec writes, for every version 4–18.
 
 use bytes::{BufMut, BytesMut};
@@ -89,9 +90,12 @@ pub fn encode<R>(
         put_array_len(&mut out, flexible, Some(topic.partitions.len()));
         for (p, part) in topic.partitions.iter().enumerate() {
             let defaults = kavka_defaults();
+            let diverging = part.diverging_epoch != defaults.diverging_epoch;
+            let current_leader = part.current_leader != defaults.current_leader;
             if !part.unknown_tagged_fields.is_empty()
-                || part.diverging_epoch != defaults.diverging_epoch
-                || part.current_leader != defaults.current_leader
+                || (diverging || current_leader) && !flexible
+                || !part.diverging_epoch.unknown_tagged_fields.is_empty()
+                || !part.current_leader.unknown_tagged_fields.is_empty()
                 || part.snapshot_id != defaults.snapshot_id
                 || (version < 11 && part.preferred_read_replica.0 != -1)
             {
@@ -149,7 +153,7 @@ pub fn encode<R>(
                 },
             }
             if flexible {
-                out.put_u8(0); // partition tagged fields
+                put_partition_tags(&mut out, part, diverging, current_leader);
             }
         }
         if flexible {
@@ -169,6 +173,31 @@ pub fn encode<R>(
     Some(pieces)
 }
 
+/// A partition's tagged fields (v12+): tag 0 the diverging epoch (epoch, end offset), tag 1 the
+/// current leader (id, epoch), each with its own empty tagged-field list, when set.
+fn put_partition_tags(
+    out: &mut BytesMut,
+    part: &crate::messages::fetch_response::PartitionData,
+    diverging: bool,
+    current_leader: bool,
+) {
+    out.put_u8(u8::from(diverging) + u8::from(current_leader));
+    if diverging {
+        put_uvarint(out, 0);
+        put_uvarint(out, 4 + 8 + 1);
+        out.put_i32(part.diverging_epoch.epoch);
+        out.put_i64(part.diverging_epoch.end_offset);
+        out.put_u8(0);
+    }
+    if current_leader {
+        put_uvarint(out, 1);
+        put_uvarint(out, 4 + 4 + 1);
+        out.put_i32(part.current_leader.leader_id.0);
+        out.put_i32(part.current_leader.leader_epoch);
+        out.put_u8(0);
+    }
+}
+
 fn kavka_defaults() -> crate::messages::fetch_response::PartitionData {
     crate::messages::fetch_response::PartitionData::default()
 }
@@ -177,15 +206,22 @@ fn kavka_defaults() -> crate::messages::fetch_response::PartitionData {
 mod tests {
     use super::*;
     use crate::messages::fetch_response::{
-        AbortedTransaction, FetchableTopicResponse, PartitionData,
+        AbortedTransaction, EpochEndOffset, FetchableTopicResponse, LeaderIdAndEpoch, PartitionData,
     };
     use crate::messages::{BrokerId, ProducerId, TopicName};
     use crate::response::{encode_response, Response};
     use bytes::Bytes;
     use proptest::prelude::*;
 
-    /// (partition index, records, has an aborted-transaction list).
-    type TestPartition = (i32, Option<Vec<u8>>, bool);
+    /// (partition index, records, has an aborted-transaction list, diverging epoch and current
+    /// leader (set only from v12, where they exist)).
+    type TestPartition = (
+        i32,
+        Option<Vec<u8>>,
+        bool,
+        Option<(i32, i64)>,
+        Option<(i32, i32)>,
+    );
 
     fn response(version: i16, topics: &[(String, Vec<TestPartition>)]) -> FetchResponse {
         FetchResponse::default()
@@ -208,8 +244,27 @@ mod tests {
                             .with_partitions(
                                 parts
                                     .iter()
-                                    .map(|(index, records, aborted)| {
+                                    .map(|(index, records, aborted, diverging, leader)| {
+                                        let tagged = version >= 12;
+                                        let diverging = diverging.filter(|_| tagged).map_or_else(
+                                            EpochEndOffset::default,
+                                            |(epoch, end_offset)| {
+                                                EpochEndOffset::default()
+                                                    .with_epoch(epoch)
+                                                    .with_end_offset(end_offset)
+                                            },
+                                        );
+                                        let leader = leader.filter(|_| tagged).map_or_else(
+                                            LeaderIdAndEpoch::default,
+                                            |(id, epoch)| {
+                                                LeaderIdAndEpoch::default()
+                                                    .with_leader_id(BrokerId(id))
+                                                    .with_leader_epoch(epoch)
+                                            },
+                                        );
                                         PartitionData::default()
+                                            .with_diverging_epoch(diverging)
+                                            .with_current_leader(leader)
                                             .with_partition_index(*index)
                                             .with_high_watermark(100 + i64::from(*index))
                                             .with_last_stable_offset(99)
@@ -241,7 +296,13 @@ mod tests {
             version in 4i16..=18,
             topics in proptest::collection::vec(
                 ("[a-z]{1,12}", proptest::collection::vec(
-                    (0i32..50, proptest::option::of(proptest::collection::vec(any::<u8>(), 0..300)), any::<bool>()),
+                    (
+                        0i32..50,
+                        proptest::option::of(proptest::collection::vec(any::<u8>(), 0..300)),
+                        any::<bool>(),
+                        proptest::option::of((-1i32..100, -1i64..10_000)),
+                        proptest::option::of((-1i32..5, -1i32..100)),
+                    ),
                     0..4)),
                 0..4),
             from_file in any::<bool>(),

@@ -14,7 +14,7 @@ use kavka_protocol::response::Response;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-const SERVED_API_COUNT: i32 = 36;
+const SERVED_API_COUNT: i32 = 37;
 
 fn frame(body: &[u8]) -> Vec<u8> {
     let mut f = (body.len() as i32).to_be_bytes().to_vec();
@@ -327,6 +327,42 @@ async fn fetch_long_polls_until_data_or_timeout() {
         .as_ref()
         .unwrap()
         .is_empty());
+}
+
+#[tokio::test]
+async fn a_waiting_fetch_answers_when_its_topic_is_deleted() {
+    use kavka_protocol::messages::delete_topics_request::DeleteTopicState;
+    use kavka_protocol::messages::DeleteTopicsRequest;
+    let b = TestBroker::start(&[]);
+    let mut c = b.connect().await;
+    assert_eq!(create_topic(&mut c, "doomed", 1).await, 0);
+    let addr = b.addr;
+    let deleter = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let mut d = kavka_client::Connection::connect(addr, "d").await.unwrap();
+        let req = DeleteTopicsRequest::default()
+            .with_topics(vec![
+                DeleteTopicState::default().with_name(Some(topic_name("doomed")))
+            ])
+            .with_timeout_ms(5_000);
+        match d.send(6, Request::DeleteTopics(req)).await.unwrap() {
+            Response::DeleteTopics(r) => r.responses[0].error_code,
+            other => panic!("unexpected {other:?}"),
+        }
+    });
+    let started = Instant::now();
+    let resp = c
+        .send(12, fetch_request("doomed", 0, 0, 20_000, 1, 1 << 20))
+        .await
+        .unwrap();
+    let waited = started.elapsed();
+    assert_eq!(deleter.await.unwrap(), 0);
+    assert!(
+        waited < Duration::from_secs(10),
+        "woken by the deletion, not the timeout: {waited:?}"
+    );
+    let Response::Fetch(r) = resp else { panic!() };
+    assert_ne!(r.responses[0].partitions[0].error_code, 0, "{r:?}");
 }
 
 #[tokio::test]

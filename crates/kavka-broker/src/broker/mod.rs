@@ -135,7 +135,6 @@ impl Broker {
         let config_group = config.group.clone();
         let config_txn = config.txn.clone();
         let replicas = ReplicaManager::default();
-        let purgatory = replicas.purgatory.clone();
         // Alone, the image is the whole log; in a quorum it may be behind.
         let caught_up = !replicated;
         let broker = Broker {
@@ -150,10 +149,10 @@ impl Broker {
             leaving: Mutex::new(std::collections::HashMap::new()),
             quorum,
             image: RwLock::new(image.clone()),
-            groups: GroupCoordinator::new(config_group, replicas.purgatory.clone()),
+            groups: GroupCoordinator::new(config_group),
             replicas,
             producer_ids: ProducerIdManager::default(),
-            txns: TxnCoordinator::new(config_txn, purgatory),
+            txns: TxnCoordinator::new(config_txn),
         };
         broker.load_partitions(&image)?;
         // The shards replay their partitions once the listener runs (see `server`).
@@ -263,11 +262,6 @@ impl Broker {
     /// Every hosted partition.
     pub fn partitions(&self) -> Vec<Arc<Partition>> {
         self.replicas.all()
-    }
-
-    /// Where fetches wait for appends.
-    pub fn purgatory(&self) -> &Arc<crate::purgatory::Purgatory> {
-        &self.replicas.purgatory
     }
 
     /// The group coordinator.

@@ -19,7 +19,6 @@ use kavka_protocol::records::BatchBuilder;
 use kavka_protocol::ErrorCode;
 
 use crate::broker::now_ms;
-use crate::purgatory::Purgatory;
 use crate::replica_manager::Partition;
 
 mod load;
@@ -101,8 +100,6 @@ pub struct CoordinatorRuntime<S, W> {
     /// Shards by partition index (`None`: another broker hosts that partition); empty until
     /// the internal topic exists.
     shards: RwLock<Vec<Option<SharedShard<S, W>>>>,
-    /// Woken after each append (fetches waiting on the internal topic).
-    appends: Arc<Purgatory>,
     /// The internal topic, for logs.
     topic: &'static str,
 }
@@ -113,10 +110,9 @@ where
     W: Waiters<S::Reply>,
 {
     /// A runtime with no shards yet.
-    pub fn new(topic: &'static str, appends: Arc<Purgatory>) -> Self {
+    pub fn new(topic: &'static str) -> Self {
         CoordinatorRuntime {
             shards: RwLock::new(Vec::new()),
-            appends,
             topic,
         }
     }
@@ -258,7 +254,6 @@ where
                 state.waiters.clear();
                 return Err(ErrorCode::COORDINATOR_NOT_AVAILABLE);
             }
-            self.appends.notify();
             for r in &effects.records {
                 match effects.transactional {
                     Some((producer_id, _)) => state.machine.replay_in_txn(r, producer_id, now),

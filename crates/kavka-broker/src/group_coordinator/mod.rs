@@ -17,7 +17,6 @@ use tokio::sync::oneshot;
 
 use crate::broker::now_ms;
 use crate::coordinator_runtime::{CoordinatorRuntime, ShardState, Waiters};
-use crate::purgatory::Purgatory;
 use crate::replica_manager::Partition;
 
 mod timers;
@@ -78,12 +77,12 @@ pub struct GroupCoordinator {
 }
 
 impl GroupCoordinator {
-    /// A coordinator with no shards yet; `appends` is woken after each append.
-    pub fn new(config: GroupConfig, appends: Arc<Purgatory>) -> GroupCoordinator {
+    /// A coordinator with no shards yet.
+    pub fn new(config: GroupConfig) -> GroupCoordinator {
         let token = uuid::Uuid::new_v4().simple().to_string();
         GroupCoordinator {
             config,
-            runtime: CoordinatorRuntime::new(crate::controller::CONSUMER_OFFSETS_TOPIC, appends),
+            runtime: CoordinatorRuntime::new(crate::controller::CONSUMER_OFFSETS_TOPIC),
             member_id_prefix: token[..12].to_string(),
         }
     }

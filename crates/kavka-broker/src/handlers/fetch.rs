@@ -1,6 +1,13 @@
 //! Fetch (key 1): serves stored batches as they are on disk; read_committed fetches stop at the
 //! last stable offset and carry the aborted transactions their data overlaps. A fetch that finds fewer than
-//! `min_bytes` waits (woken by appends) until it has them or `max_wait_ms` passes.
+//! `min_bytes` waits (woken by a change of a partition it reads: `purgatory`) until it has them
+//! or `max_wait_ms` passes.
+//!
+//! A fetch (v12+) naming the leader epoch of the last batch it fetched is checked against the
+//! log's epochs first (KIP-320; the follower truncation of KIP-595 later): when that epoch ends
+//! on this log before the fetch offset, or this log has an older epoch there, the answer is the
+//! diverging epoch (`epoch`, `end_offset`) and no records, for the fetcher to go back to; an
+//! epoch the log cannot place is OFFSET_OUT_OF_RANGE.
 //!
 //! Fetch sessions (KIP-227) are declined the way the protocol allows: every response carries
 //! session id 0, so clients send full fetch requests; an incremental request naming a session
@@ -12,12 +19,13 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use kavka_metadata::MetadataImage;
 use kavka_protocol::messages::fetch_response::{
-    AbortedTransaction, FetchableTopicResponse, PartitionData,
+    AbortedTransaction, EpochEndOffset, FetchableTopicResponse, PartitionData,
 };
 use kavka_protocol::messages::{BrokerId, FetchRequest, FetchResponse, ProducerId};
 use kavka_protocol::ErrorCode;
 
 use super::RequestContext;
+use crate::purgatory::DelayedFetch;
 use crate::replica_manager::{Partition, PartitionOffsets, ReadPlan};
 
 /// `isolation_level` value of read_committed consumers.
@@ -41,6 +49,25 @@ fn with_offsets(data: PartitionData, offsets: PartitionOffsets) -> PartitionData
         .with_log_start_offset(offsets.log_start_offset)
 }
 
+/// Where the fetcher's last fetched epoch ends on this log, when that is before `fetch_offset`
+/// or the log holds an older epoch there (the fetcher's log diverged): `(epoch, end_offset)`.
+fn divergence(
+    partition: &Partition,
+    fetch_offset: i64,
+    last_fetched_epoch: i32,
+) -> Result<Option<(i32, i64)>, ErrorCode> {
+    if last_fetched_epoch < 0 {
+        return Ok(None);
+    }
+    let (epoch, end_offset, log_start) = partition
+        .end_offset_for_epoch(last_fetched_epoch)
+        .map_err(|e| e.code())?;
+    if epoch < 0 || end_offset < 0 || fetch_offset < log_start {
+        return Err(ErrorCode::OFFSET_OUT_OF_RANGE);
+    }
+    Ok((epoch < last_fetched_epoch || end_offset < fetch_offset).then_some((epoch, end_offset)))
+}
+
 /// A partition's part of a fetch: its response so far and, when data is there, where it is.
 struct Planned {
     data: PartitionData,
@@ -54,6 +81,7 @@ fn plan(
     request: &FetchRequest,
     image: &MetadataImage,
     max_bytes: usize,
+    delayed: &DelayedFetch,
 ) -> (Vec<Vec<Planned>>, usize, bool) {
     let by_id = ctx.version() >= 13;
     let mut remaining = max_bytes;
@@ -85,15 +113,36 @@ fn plan(
                 partitions.push(fail(super::unhosted(resolved, p.partition, missing)));
                 continue;
             };
-            if p.current_leader_epoch >= 0 && p.current_leader_epoch != partition.leader_epoch() {
+            if let Err(code) = super::check_leader_epoch(p.current_leader_epoch, &partition) {
                 failed = true;
-                partitions.push(fail(if p.current_leader_epoch < partition.leader_epoch() {
-                    ErrorCode::FENCED_LEADER_EPOCH
-                } else {
-                    ErrorCode::UNKNOWN_LEADER_EPOCH
-                }));
+                partitions.push(fail(code));
                 continue;
             }
+            match divergence(&partition, p.fetch_offset, p.last_fetched_epoch) {
+                Ok(None) => {}
+                Ok(Some((epoch, end_offset))) => {
+                    // Answered at once, like an error.
+                    failed = true;
+                    let data = partition_data(p.partition, ErrorCode::NONE).with_diverging_epoch(
+                        EpochEndOffset::default()
+                            .with_epoch(epoch)
+                            .with_end_offset(end_offset),
+                    );
+                    let data = match partition.offsets() {
+                        Ok(offsets) => with_offsets(data, offsets),
+                        Err(_) => data,
+                    };
+                    partitions.push(Planned { data, read: None });
+                    continue;
+                }
+                Err(code) => {
+                    failed = true;
+                    partitions.push(fail(code));
+                    continue;
+                }
+            }
+            // Before its state is read: a change from now on wakes this fetch if it waits.
+            partition.watch(delayed);
             let limit = usize::try_from(p.partition_max_bytes)
                 .unwrap_or(0)
                 .min(remaining);
@@ -226,16 +275,16 @@ pub async fn handle(
     let min_bytes = usize::try_from(request.min_bytes)
         .unwrap_or(0)
         .min(max_bytes);
+    let delayed = DelayedFetch::new();
     loop {
-        let mut waiter = ctx.broker.purgatory().waiter();
         let image = ctx.broker.image();
-        let (planned, gathered, failed) = plan(ctx, &request, &image, max_bytes);
+        let (planned, gathered, failed) = plan(ctx, &request, &image, max_bytes, &delayed);
         let now = Instant::now();
         if gathered >= min_bytes || failed || now >= deadline || request.topics.is_empty() {
             let (topics, reads) = complete(&request, planned);
             return (response.with_responses(topics), reads);
         }
         drop(planned);
-        waiter.wait(deadline - now).await;
+        delayed.wait(deadline - now).await;
     }
 }

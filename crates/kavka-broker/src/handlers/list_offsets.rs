@@ -64,14 +64,8 @@ pub fn handle(ctx: &RequestContext<'_>, request: ListOffsetsRequest) -> ListOffs
                         let code = super::unhosted(resolved, p.partition_index, missing);
                         return base.with_error_code(code.code());
                     };
-                    if p.current_leader_epoch >= 0
-                        && p.current_leader_epoch != partition.leader_epoch()
+                    if let Err(code) = super::check_leader_epoch(p.current_leader_epoch, &partition)
                     {
-                        let code = if p.current_leader_epoch < partition.leader_epoch() {
-                            ErrorCode::FENCED_LEADER_EPOCH
-                        } else {
-                            ErrorCode::UNKNOWN_LEADER_EPOCH
-                        };
                         return base.with_error_code(code.code());
                     }
                     if p.timestamp < LATEST_TIERED {

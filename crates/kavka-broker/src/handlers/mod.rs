@@ -40,6 +40,7 @@ pub mod metadata;
 pub mod offset_commit;
 pub mod offset_delete;
 pub mod offset_fetch;
+pub mod offset_for_leader_epoch;
 pub mod produce;
 mod produce_checks;
 pub mod sync_group;
@@ -73,6 +74,7 @@ pub const SERVED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::Produce, 3, 13),
     (ApiKey::Fetch, 4, 18),
     (ApiKey::ListOffsets, 1, 10),
+    (ApiKey::OffsetForLeaderEpoch, 2, 4),
     (ApiKey::Metadata, 0, 13),
     (ApiKey::ApiVersions, 0, api_versions::VERSION_MAX),
     (ApiKey::CreateTopics, 2, 7),
@@ -156,6 +158,9 @@ pub async fn handle(ctx: &RequestContext<'_>, request: Request) -> Outcome {
             return Outcome::RespondFetch(response, reads);
         }
         Request::ListOffsets(r) => Response::ListOffsets(blocking(|| list_offsets::handle(ctx, r))),
+        Request::OffsetForLeaderEpoch(r) => {
+            Response::OffsetForLeaderEpoch(offset_for_leader_epoch::handle(ctx, r))
+        }
         Request::DescribeCluster(r) => Response::DescribeCluster(describe_cluster::handle(ctx, r)),
         Request::DescribeQuorum(r) => Response::DescribeQuorum(describe_quorum::handle(ctx, r)),
         Request::UnregisterBroker(r) => {
@@ -308,6 +313,20 @@ pub(crate) fn unhosted(
             kavka_protocol::ErrorCode::NOT_LEADER_OR_FOLLOWER
         }
         _ => missing,
+    }
+}
+
+/// A request's `current_leader_epoch` against the partition's (KIP-320): -1 skips the check;
+/// an older one is FENCED_LEADER_EPOCH, a newer one UNKNOWN_LEADER_EPOCH.
+pub(crate) fn check_leader_epoch(
+    requested: i32,
+    partition: &crate::replica_manager::Partition,
+) -> Result<(), kavka_protocol::ErrorCode> {
+    let current = partition.leader_epoch();
+    match requested {
+        r if r < 0 || r == current => Ok(()),
+        r if r < current => Err(kavka_protocol::ErrorCode::FENCED_LEADER_EPOCH),
+        _ => Err(kavka_protocol::ErrorCode::UNKNOWN_LEADER_EPOCH),
     }
 }
 

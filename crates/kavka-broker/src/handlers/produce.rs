@@ -193,7 +193,6 @@ pub fn handle(ctx: &RequestContext<'_>, request: ProduceRequest) -> Outcome {
     let image: std::sync::Arc<MetadataImage> = broker.image();
     let by_id = ctx.version() >= 13;
     let now = now_ms();
-    let mut appended = false;
     let mut failed = false;
     let mut responses = Vec::with_capacity(request.topic_data.len());
     let transactional_id = request.transactional_id.map(|t| t.0.to_string());
@@ -245,7 +244,6 @@ pub fn handle(ctx: &RequestContext<'_>, request: ProduceRequest) -> Outcome {
                         acks,
                         now,
                     );
-                    appended |= result.error_code == 0;
                     result
                 }
             };
@@ -258,9 +256,6 @@ pub fn handle(ctx: &RequestContext<'_>, request: ProduceRequest) -> Outcome {
                 .with_topic_id(topic.topic_id)
                 .with_partition_responses(partitions),
         );
-    }
-    if appended {
-        broker.purgatory().notify();
     }
     if acks == 0 {
         return if failed {

@@ -61,7 +61,6 @@ pub fn write_marker(broker: &Broker, marker: &Marker<'_>) -> ErrorCode {
                     .groups()
                     .marker_written(partition, producer_id, commit);
             }
-            broker.purgatory().notify();
             ErrorCode::NONE
         }
         Err(e) => {

@@ -13,7 +13,6 @@ use tokio::sync::mpsc;
 
 use crate::broker::now_ms;
 use crate::coordinator_runtime::{CoordinatorRuntime, ShardState, Waiters};
-use crate::purgatory::Purgatory;
 use crate::replica_manager::Partition;
 
 pub mod markers;
@@ -69,11 +68,11 @@ pub struct TxnCoordinator {
 
 impl TxnCoordinator {
     /// A coordinator with no shards yet.
-    pub fn new(config: TxnConfig, appends: Arc<Purgatory>) -> TxnCoordinator {
+    pub fn new(config: TxnConfig) -> TxnCoordinator {
         let (tx, rx) = mpsc::unbounded_channel();
         TxnCoordinator {
             config,
-            runtime: CoordinatorRuntime::new(TRANSACTION_STATE_TOPIC, appends),
+            runtime: CoordinatorRuntime::new(TRANSACTION_STATE_TOPIC),
             markers: tx,
             markers_rx: Mutex::new(Some(rx)),
         }

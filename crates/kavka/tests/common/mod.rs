@@ -388,3 +388,63 @@ pub fn segment_files(dir: &Path) -> Vec<PathBuf> {
     v.sort();
     v
 }
+
+/// OffsetForLeaderEpoch (v4) for one partition: (error code, leader epoch, end offset).
+pub async fn offset_for_leader_epoch(
+    conn: &mut Connection,
+    topic: &str,
+    partition: i32,
+    current_leader_epoch: i32,
+    leader_epoch: i32,
+) -> (i16, i32, i64) {
+    use kavka_protocol::messages::offset_for_leader_epoch_request::{
+        OffsetForLeaderPartition, OffsetForLeaderTopic,
+    };
+    use kavka_protocol::messages::OffsetForLeaderEpochRequest;
+    let request = OffsetForLeaderEpochRequest::default()
+        .with_replica_id(kavka_protocol::messages::BrokerId(-1))
+        .with_topics(vec![OffsetForLeaderTopic::default()
+            .with_topic(topic_name(topic))
+            .with_partitions(vec![OffsetForLeaderPartition::default()
+                .with_partition(partition)
+                .with_current_leader_epoch(current_leader_epoch)
+                .with_leader_epoch(leader_epoch)])]);
+    match conn
+        .send(4, Request::OffsetForLeaderEpoch(request))
+        .await
+        .unwrap()
+    {
+        Response::OffsetForLeaderEpoch(r) => {
+            let p = &r.topics[0].partitions[0];
+            (p.error_code, p.leader_epoch, p.end_offset)
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+/// A single-partition Fetch v12 naming `last_fetched_epoch`: (error code, diverging epoch,
+/// diverging end offset, record bytes).
+pub async fn fetch_after_epoch(
+    conn: &mut Connection,
+    topic: &str,
+    partition: i32,
+    offset: i64,
+    last_fetched_epoch: i32,
+) -> (i16, i32, i64, usize) {
+    let Request::Fetch(mut request) = fetch_request(topic, partition, offset, 0, 0, 1 << 20) else {
+        unreachable!("a fetch request");
+    };
+    request.topics[0].partitions[0].last_fetched_epoch = last_fetched_epoch;
+    match conn.send(12, Request::Fetch(request)).await.unwrap() {
+        Response::Fetch(r) => {
+            let p = &r.responses[0].partitions[0];
+            (
+                p.error_code,
+                p.diverging_epoch.epoch,
+                p.diverging_epoch.end_offset,
+                p.records.as_ref().map_or(0, |b| b.len()),
+            )
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+}
