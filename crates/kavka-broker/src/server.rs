@@ -118,12 +118,6 @@ fn serve_controller_listener(broker: &Arc<Broker>) {
         return;
     };
     let runtime = tokio::runtime::Handle::current();
-    // Weak: the broker owns the channel that owns these.
-    let fencer: Weak<Broker> = Arc::downgrade(broker);
-    quorum.set_shutdown(Box::new(move |id, incarnation| {
-        let broker = fencer.upgrade().ok_or("this node is stopping")?;
-        broker.fence_for_shutdown(id, uuid::Uuid::from_bytes(incarnation))
-    }));
     // Clients of the controller listener are told the inter-broker endpoints.
     let name: Arc<str> = Arc::from(broker.config().inter_broker_listener.as_str());
     let broker: Weak<Broker> = Arc::downgrade(broker);
@@ -198,6 +192,7 @@ async fn serve(
     let txn_markers = tokio::spawn(crate::txn_coordinator::markers::run(broker.clone()));
     let cleaners = crate::cleaner::spawn(broker.clone());
     let registration = tokio::spawn(broker.clone().run_registration());
+    let heartbeats = tokio::spawn(broker.clone().run_heartbeats());
     let fencing = tokio::spawn(broker.clone().run_fencing());
     loop {
         tokio::select! {
@@ -227,7 +222,7 @@ async fn serve(
     let _ = producer_expiration.await;
     groups.abort();
     let _ = groups.await;
-    for task in [txn_timers, txn_markers, registration, fencing] {
+    for task in [txn_timers, txn_markers, registration, heartbeats, fencing] {
         task.abort();
         let _ = task.await;
     }

@@ -267,6 +267,11 @@ pub fn default_message(code: ErrorCode) -> &'static str {
         ErrorCode::FEATURE_UPDATE_FAILED => "Unable to update finalized features.",
         ErrorCode::UNSUPPORTED_ENDPOINT_TYPE => "This endpoint type is not supported yet.",
         ErrorCode::BROKER_ID_NOT_REGISTERED => "The given broker ID was not registered.",
+        ErrorCode::STALE_BROKER_EPOCH => "Broker epoch has changed.",
+        ErrorCode::INCONSISTENT_CLUSTER_ID => "The clusterId in the request does not match that found on the server.",
+        ErrorCode::INVALID_UPDATE_VERSION => "The given update version was invalid.",
+        ErrorCode::INELIGIBLE_REPLICA => "The new ISR contains at least one ineligible replica.",
+        ErrorCode::NEW_LEADER_ELECTED => "The AlterPartition request successfully updated the partition state but the leader has changed.",
     }
 }
 

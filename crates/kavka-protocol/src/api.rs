@@ -47,6 +47,8 @@ macro_rules! for_each_served_api {
             (DescribeTransactions, DescribeTransactionsRequest, DescribeTransactionsResponse),
             (ListTransactions, ListTransactionsRequest, ListTransactionsResponse),
             (UnregisterBroker, UnregisterBrokerRequest, UnregisterBrokerResponse),
+            (BrokerRegistration, BrokerRegistrationRequest, BrokerRegistrationResponse),
+            (BrokerHeartbeat, BrokerHeartbeatRequest, BrokerHeartbeatResponse),
         }
     };
 }

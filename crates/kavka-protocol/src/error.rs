@@ -198,6 +198,18 @@ error_codes! {
     UNSUPPORTED_ENDPOINT_TYPE = 115, false;
     /// The given broker ID was not registered.
     BROKER_ID_NOT_REGISTERED = 102, false;
+    /// Broker epoch has changed.
+    STALE_BROKER_EPOCH = 77, false;
+    /// The clusterId in the request does not match that found on the server.
+    INCONSISTENT_CLUSTER_ID = 104, false;
+    /// The given version update is not valid (an AlterPartition against an old partition
+    /// epoch).
+    INVALID_UPDATE_VERSION = 95, false;
+    /// The new ISR contains at least one ineligible replica.
+    INELIGIBLE_REPLICA = 107, false;
+    /// The AlterPartition request successfully updated the partition state but the leader
+    /// has changed.
+    NEW_LEADER_ELECTED = 106, false;
 }
 
 impl std::fmt::Display for ErrorCode {

@@ -158,6 +158,7 @@ async fn a_dead_broker_is_fenced_and_comes_back() {
         assert_eq!((code, offset), (0, 0));
         break;
     }
+    let first_epoch = leader_epoch(addrs[0], "fenced", partition).await;
 
     cluster.node(victim).kill();
     let killed = Instant::now();
@@ -208,10 +209,77 @@ async fn a_dead_broker_is_fenced_and_comes_back() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let mut conn = cluster.node(victim).connect().await;
+    // The survivor's image can show the victim leading before the victim has caught up with
+    // the metadata quorum and serves it: NOT_LEADER_OR_FOLLOWER until then, which clients retry.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while common::fetch(&mut conn, "fenced", partition, 0, 1 << 20)
+        .await
+        .0
+        == ErrorCode::NOT_LEADER_OR_FOLLOWER.code()
+    {
+        assert!(
+            Instant::now() < deadline,
+            "{victim} never serves its partition"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let read = common::read_all(&mut conn, "fenced", partition).await;
     assert_eq!(
         read.len(),
         3,
         "the records it took before the kill: {read:?}"
     );
+
+    // Fenced, then unfenced: its leader epoch moved twice. Records of the new epoch follow
+    // those of the first, and OffsetForLeaderEpoch tells where the first ended.
+    let epoch = leader_epoch(survivor, "fenced", partition).await;
+    assert_eq!(epoch, first_epoch + 2);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let batch = common::batch("later", 0, 2);
+        let (code, offset) = common::produce(&mut conn, "fenced", partition, 1, batch).await;
+        if code != 0 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            continue;
+        }
+        assert_eq!((code, offset), (0, 3));
+        break;
+    }
+    for (asked, answer) in [
+        (first_epoch, (0, first_epoch, 3)),
+        // No batch was written in the fenced epoch.
+        (first_epoch + 1, (0, first_epoch, 3)),
+        (epoch, (0, epoch, 5)),
+    ] {
+        let got =
+            common::offset_for_leader_epoch(&mut conn, "fenced", partition, epoch, asked).await;
+        assert_eq!(got, answer, "epoch {asked}");
+    }
+    let fenced =
+        common::offset_for_leader_epoch(&mut conn, "fenced", partition, first_epoch, epoch).await;
+    assert_eq!(fenced.0, ErrorCode::FENCED_LEADER_EPOCH.code());
+    // A fetcher that read offsets 3 and 4 in the first epoch (this log has them in the new
+    // one) is told where the first epoch ends; one at 3 reads on.
+    assert_eq!(
+        common::fetch_after_epoch(&mut conn, "fenced", partition, 5, first_epoch).await,
+        (0, first_epoch, 3, 0)
+    );
+    let (code, _, _, bytes) =
+        common::fetch_after_epoch(&mut conn, "fenced", partition, 3, first_epoch).await;
+    assert_eq!((code, bytes > 0), (0, true));
+}
+
+/// The leader epoch of `topic`'s `partition` in Metadata from `addr`.
+async fn leader_epoch(addr: SocketAddr, topic: &str, partition: i32) -> i32 {
+    let m = metadata(addr).await;
+    let t = m
+        .topics
+        .iter()
+        .find(|t| t.name.as_ref().is_some_and(|n| n.0.as_str() == topic));
+    t.unwrap()
+        .partitions
+        .iter()
+        .find(|p| p.partition_index == partition)
+        .unwrap()
+        .leader_epoch
 }

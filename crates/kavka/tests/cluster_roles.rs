@@ -16,7 +16,8 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use common::cluster::{
-    listed, quorum_leader, wait_for_controller, wait_for_endpoints, TestCluster,
+    find_group_coordinator, listed, quorum_leader, wait_for_controller, wait_for_endpoints,
+    TestCluster,
 };
 use common::cluster_client::{client, consume_all, leaders, produce, wait_for_topic};
 use kavka_client::{Admin, Connection};
@@ -376,20 +377,11 @@ async fn a_dead_broker_is_unregistered_with_kafka_cluster_sh() {
 
 /// The node FindCoordinator at `addr` names for group `group`, or the error code.
 async fn coordinator_of(addr: SocketAddr, group: &str) -> Result<i32, i16> {
-    use kavka_protocol::messages::FindCoordinatorRequest;
-    let mut conn = Connection::connect(addr, "cluster-roles-test")
-        .await
-        .unwrap();
-    let request = FindCoordinatorRequest::default()
-        .with_key(kavka_protocol::codec::StrBytes::from_string(group.into()));
-    match conn
-        .send(3, Request::FindCoordinator(request))
-        .await
-        .unwrap()
-    {
-        Response::FindCoordinator(r) if r.error_code == 0 => Ok(r.node_id.0),
-        Response::FindCoordinator(r) => Err(r.error_code),
-        other => panic!("unexpected {other:?}"),
+    let r = find_group_coordinator(addr, group).await;
+    if r.error_code == 0 {
+        Ok(r.node_id.0)
+    } else {
+        Err(r.error_code)
     }
 }
 

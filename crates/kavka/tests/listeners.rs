@@ -8,11 +8,11 @@ mod common;
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 
-use common::cluster::{wait_for_controller, TestCluster};
+use common::cluster::{find_group_coordinator, wait_for_controller, TestCluster};
 use common::cluster_client::{client, consume_all, produce, wait_for_topic};
 use common::TestBroker;
 use kavka_client::{Admin, Connection};
-use kavka_protocol::messages::{FindCoordinatorRequest, MetadataRequest};
+use kavka_protocol::messages::MetadataRequest;
 use kavka_protocol::request::Request;
 use kavka_protocol::response::Response;
 
@@ -43,20 +43,9 @@ async fn brokers(addr: SocketAddr) -> BTreeSet<(i32, String)> {
 
 /// The group coordinator's endpoint FindCoordinator at `addr` names.
 async fn coordinator(addr: SocketAddr, group: &str) -> String {
-    let mut conn = Connection::connect(addr, "listeners-test").await.unwrap();
-    let request = FindCoordinatorRequest::default()
-        .with_key(kavka_protocol::codec::StrBytes::from_string(group.into()));
-    match conn
-        .send(3, Request::FindCoordinator(request))
-        .await
-        .unwrap()
-    {
-        Response::FindCoordinator(r) => {
-            assert_eq!(r.error_code, 0, "{r:?}");
-            format!("{}:{}", r.host.as_str(), r.port)
-        }
-        other => panic!("unexpected {other:?}"),
-    }
+    let r = find_group_coordinator(addr, group).await;
+    assert_eq!(r.error_code, 0, "{r:?}");
+    format!("{}:{}", r.host.as_str(), r.port)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -44,6 +44,16 @@ impl Broker {
         validate_only: bool,
         decide: impl FnOnce(&MetadataImage) -> Result<(T, Vec<MetadataRecord>), Refusal>,
     ) -> Result<T, Refusal> {
+        self.change_metadata_at(validate_only, |image, _| decide(image))
+    }
+
+    /// [`Broker::change_metadata`] whose decision is also told the offset it is made at: every
+    /// batch committed before is at or below it, the batch it writes above it (a broker epoch).
+    pub fn change_metadata_at<T>(
+        &self,
+        validate_only: bool,
+        decide: impl FnOnce(&MetadataImage, u64) -> Result<(T, Vec<MetadataRecord>), Refusal>,
+    ) -> Result<T, Refusal> {
         let mut controller = self.controller.lock().expect("controller lock poisoned");
         if self.quorum.is_some() {
             return self.change_replicated(controller, validate_only, decide);
@@ -55,7 +65,8 @@ impl Broker {
             drop(controller);
             drop(published);
         };
-        let (value, records) = match decide(controller.image()) {
+        let at = controller.log_position().0;
+        let (value, records) = match decide(controller.image(), at) {
             Ok(decided) => decided,
             Err(refusal) => {
                 settled(controller);
@@ -91,13 +102,13 @@ impl Broker {
         &self,
         mut controller: MutexGuard<'_, ActiveController>,
         validate_only: bool,
-        decide: impl FnOnce(&MetadataImage) -> Result<(T, Vec<MetadataRecord>), Refusal>,
+        decide: impl FnOnce(&MetadataImage, u64) -> Result<(T, Vec<MetadataRecord>), Refusal>,
     ) -> Result<T, Refusal> {
         let timeout = Duration::from_millis(self.config.quorum_request_timeout_ms);
         let through = controller.writable().map_err(|e| refusal_of(&e))?;
         let image = self.wait_published(through, timeout)?;
         controller.reset_image(image);
-        let (value, records) = decide(controller.image())?;
+        let (value, records) = decide(controller.image(), through)?;
         if validate_only {
             return Ok(value);
         }

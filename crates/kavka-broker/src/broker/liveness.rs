@@ -1,11 +1,12 @@
-//! Broker liveness, decided by the active controller: a leader hears from each live follower
-//! at every heartbeat and from each live observer (broker-only node) at every fetch, which
-//! it holds no longer than half a second, so a broker not heard from for
-//! `broker.session.timeout.ms` is fenced (`controller::fencing`: it leads nothing, clients are
-//! not sent to it) and unfenced once heard again and caught up (it holds every metadata
-//! batch committed when it was heard again, as its Raft progress or its fetches show). The
-//! check runs every `broker.heartbeat.interval.ms` or 250 ms, whichever is shorter; a new
-//! leader gives every broker a full session first.
+//! Broker liveness, decided by the active controller: it hears from each broker at every
+//! BrokerHeartbeat (`heartbeats.rs`), and also from each live follower at every Raft heartbeat
+//! and from each live observer (broker-only node) at every fetch, which it holds no longer
+//! than half a second. A broker not heard from for `broker.session.timeout.ms` is fenced
+//! (`controller::fencing`: it leads nothing, clients are not sent to it) and unfenced once
+//! heard again and caught up (it holds every metadata batch committed when it was heard
+//! again, as its heartbeats, Raft progress or fetches show, and its last heartbeat did not
+//! ask to stay fenced). The check runs every `broker.heartbeat.interval.ms` or 250 ms,
+//! whichever is shorter; a new leader gives every broker a full session first.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -23,6 +24,11 @@ fn position(status: &kavka_quorum::raft::QuorumStatus, id: u64) -> Option<u64> {
         .find(|&&(v, _)| v == id)
         .map(|&(_, matched)| matched)
         .or_else(|| status.observers.iter().find(|o| o.0 == id).map(|o| o.1))
+}
+
+/// The later of two optional values.
+fn later<T: Ord>(a: Option<T>, b: Option<T>) -> Option<T> {
+    a.into_iter().chain(b).max()
 }
 
 /// Whether a broker's fencing changes now: a silent unfenced broker is fenced; a fenced one
@@ -75,13 +81,20 @@ impl Broker {
             };
             let image = self.image();
             for b in image.brokers().map(|b| b.broker_id) {
+                let heartbeat = self.last_heartbeat(b);
+                // How long since the broker was last heard: the shorter of its heartbeats'
+                // and its Raft traffic's silence.
+                let quiet = [
+                    quorum.heard_from(raft_id(b)),
+                    heartbeat.map(|h| h.at.elapsed()),
+                ]
+                .into_iter()
+                .flatten()
+                .min();
                 // Silent, or fenced for its controlled shutdown and not started again.
                 let silent = b != me
                     && (self.is_shutting_down(b)
-                        || since.elapsed() > session
-                            && quorum
-                                .heard_from(raft_id(b))
-                                .is_none_or(|ago| ago > session));
+                        || since.elapsed() > session && quiet.is_none_or(|ago| ago > session));
                 let fenced = image.is_fenced(b);
                 if silent == fenced {
                     catch_up.remove(&b);
@@ -89,7 +102,10 @@ impl Broker {
                 }
                 // Heard again while fenced: the commit index it must reach first.
                 let target = fenced.then(|| *catch_up.entry(b).or_insert(status.commit));
-                if !should_change(silent, fenced, position(&status, raft_id(b)), target) {
+                let held = later(position(&status, raft_id(b)), heartbeat.map(|h| h.offset));
+                if heartbeat.is_some_and(|h| h.want_fence) && !silent
+                    || !should_change(silent, fenced, held, target)
+                {
                     continue;
                 }
                 catch_up.remove(&b);

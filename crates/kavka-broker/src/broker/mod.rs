@@ -27,12 +27,14 @@ use crate::txn_coordinator::{TxnCoordinator, TRANSACTION_STATE_TOPIC};
 
 mod admin;
 mod change;
+mod heartbeats;
 mod liveness;
 mod publish;
 mod register;
 mod remote;
 mod shutdown;
 
+pub use heartbeats::HeartbeatReply;
 pub use register::BrokerEndpoint;
 
 /// Shared state of a running node.
@@ -60,6 +62,13 @@ pub struct Broker {
     /// On the active controller: brokers fenced for their controlled shutdown, with the
     /// incarnation that asked (`broker/shutdown.rs`).
     leaving: Mutex<std::collections::HashMap<i32, Uuid>>,
+    /// Set once the logs are being closed: later batches change no partition (one closed must
+    /// not be opened again).
+    closing: std::sync::atomic::AtomicBool,
+    /// On the active controller: each broker's last heartbeat (`broker/heartbeats.rs`).
+    heartbeats: Mutex<HashMap<i32, heartbeats::Heartbeat>>,
+    /// This broker's epoch, given by the controller at its registration (-1 before).
+    broker_epoch: std::sync::atomic::AtomicI64,
     /// The broker's image, for readers (replaced at every published batch).
     image: RwLock<Arc<MetadataImage>>,
     /// Hosted partitions.
@@ -147,6 +156,9 @@ impl Broker {
             incarnation: kavka_metadata::random_kafka_uuid(),
             caught_up: std::sync::atomic::AtomicBool::new(caught_up),
             leaving: Mutex::new(std::collections::HashMap::new()),
+            closing: std::sync::atomic::AtomicBool::new(false),
+            heartbeats: Mutex::new(HashMap::new()),
+            broker_epoch: std::sync::atomic::AtomicI64::new(-1),
             quorum,
             image: RwLock::new(image.clone()),
             groups: GroupCoordinator::new(config_group),
@@ -380,20 +392,22 @@ impl Broker {
     }
 
     /// The partitions of an internal topic in index order, `None` for those this node does
-    /// not lead (none without the topic).
+    /// not lead, and all of them until the image has caught up with the quorum (none without
+    /// the topic).
     fn internal_partitions(
         &self,
         image: &MetadataImage,
         topic: &str,
     ) -> Vec<Option<Arc<Partition>>> {
         let me = self.config.node_id;
+        let caught_up = self.caught_up.load(std::sync::atomic::Ordering::Acquire);
         image
             .topic_by_name(topic)
             .map(|t| {
                 t.partitions
                     .iter()
                     .map(|(&i, p)| {
-                        (p.leader == me)
+                        (caught_up && p.leader == me)
                             .then(|| self.replicas.get(&t.name, &t.topic_id, i))
                             .flatten()
                     })
@@ -429,6 +443,12 @@ impl Broker {
     pub fn close(&self) -> Result<(), BrokerError> {
         if let Some(q) = &self.quorum {
             q.stop();
+        }
+        {
+            // Batches are applied under this lock: none is half-applied from here on.
+            let _published = self.published.lock().expect("published lock poisoned");
+            self.closing
+                .store(true, std::sync::atomic::Ordering::Release);
         }
         let errors = self.replicas.close_all();
         if errors.is_empty() {

@@ -109,6 +109,9 @@ impl Broker {
     }
 
     fn apply_delta(&self, before: &MetadataImage, after: &MetadataImage, delta: &MetadataDelta) {
+        if self.closing.load(std::sync::atomic::Ordering::Acquire) {
+            return;
+        }
         for topic in &delta.deleted_topics {
             for e in self.replicas.remove_topic(&topic.name) {
                 tracing::error!(topic = %topic.name, error = %e, "cannot delete partition log");
@@ -182,6 +185,10 @@ impl Broker {
     /// A coordinator takes an internal partition's shard when this node becomes its leader and
     /// gives it up when it stops being it (a new internal topic is attached whole instead).
     fn move_coordinator_shard(&self, change: &PartitionChange) {
+        // Until caught up the coordinators hold no shard; they are attached whole then.
+        if !self.caught_up.load(std::sync::atomic::Ordering::Acquire) {
+            return;
+        }
         let me = self.config.node_id;
         let was = change.before.as_ref().is_some_and(|p| p.leader == me);
         let is = change.after.leader == me;

@@ -1,15 +1,17 @@
-//! Broker registration: in a quorum of several nodes each broker puts its client endpoint and
-//! rack in the metadata log (a `RegisterBrokerRecord` with a fresh incarnation id per process
-//! start), so every node's Metadata lists every broker and the controller places partitions
-//! on all of them. A follower's registration is forwarded to the leader; the task retries
-//! until the image holds this incarnation, and again whenever it stops holding it.
+//! Broker registration: in a quorum of several nodes each broker registers its client
+//! endpoints and rack with the active controller (BrokerRegistration with a fresh incarnation
+//! id per process start; `heartbeats.rs`), which writes a `RegisterBrokerRecord` with the
+//! broker's epoch, so every node's Metadata lists every broker and the controller places
+//! partitions on all of them. The task retries until the image holds this incarnation, and
+//! again whenever it stops holding it.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use kavka_metadata::{BrokerEndpointRecord, MetadataRecord, RegisterBrokerRecord};
+use kavka_metadata::{BrokerEndpointRecord, RegisterBrokerRecord};
 
 use super::Broker;
+use crate::controller::registration::same_registration;
 
 /// Pause between checks of the image for this broker's registration.
 const REGISTRATION_CHECK_MS: u64 = 250;
@@ -119,12 +121,20 @@ impl Broker {
         let Some(target) = quorum.catch_up_target(self.config.node_id) else {
             return;
         };
-        let published = *self.published.lock().expect("published lock poisoned");
+        // Held throughout: no batch is published (nor a shard moved) while the coordinators
+        // are attached from the image.
+        let guard = self.published.lock().expect("published lock poisoned");
+        let published = *guard;
         if published >= target {
             self.caught_up.store(true, Ordering::Release);
+            // The coordinators take the internal partitions the image now says this node
+            // leads; the timer tasks replay them.
+            let image = self.image();
+            self.attach_group_coordinator(&image, false);
+            self.attach_txn_coordinator(&image, false);
             tracing::info!(
                 offset = published,
-                "caught up with the metadata quorum: serving the partitions this broker leads"
+                "caught up with the metadata quorum: serving the partitions and coordinators this broker leads"
             );
         }
     }
@@ -145,27 +155,36 @@ impl Broker {
                 let _ = tokio::task::spawn_blocking(move || broker.check_caught_up()).await;
             }
             let wanted = self.registration();
-            let held = self.image().broker(wanted.broker_id) == Some(&wanted);
-            if held != registered {
-                if held {
+            let held = self.image().broker(wanted.broker_id).cloned();
+            let held = held.filter(|h| same_registration(h, &wanted));
+            if let Some(h) = &held {
+                // Also when the answer to the registration was lost.
+                self.broker_epoch
+                    .store(h.broker_epoch, std::sync::atomic::Ordering::Release);
+            }
+            if held.is_some() != registered {
+                if let Some(h) = &held {
                     tracing::info!(
-                        node.id = wanted.broker_id,
+                        node.id = h.broker_id,
+                        broker.epoch = h.broker_epoch,
                         "broker registered with the metadata quorum"
                     );
                 }
-                registered = held;
+                registered = held.is_some();
             }
-            if held || quorum.leader_node().is_none() {
+            if held.is_some() || quorum.leader_node().is_none() {
                 continue;
             }
             let broker = self.clone();
-            let sent = tokio::task::spawn_blocking(move || {
-                let quorum = broker.quorum.as_ref().expect("checked above");
-                quorum.forward(vec![MetadataRecord::RegisterBroker(wanted)])
-            })
-            .await;
-            if let Ok(Err(e)) = sent {
-                tracing::debug!(error = %e, "broker registration not sent");
+            let sent = tokio::task::spawn_blocking(move || broker.send_registration(wanted)).await;
+            match sent {
+                Ok(Ok(epoch)) => self
+                    .broker_epoch
+                    .store(epoch, std::sync::atomic::Ordering::Release),
+                Ok(Err((code, why))) => {
+                    tracing::debug!(code = code.name(), %why, "broker registration not answered")
+                }
+                Err(e) => tracing::error!(error = %e, "registration task failed"),
             }
         }
     }

@@ -23,7 +23,7 @@ const CREATE_TOPICS_VERSION: i16 = 7;
 /// InitProducerId version used.
 const INIT_PRODUCER_ID_VERSION: i16 = 4;
 
-fn refused(code: i16, message: Option<&StrBytes>) -> Refusal {
+pub(super) fn refused(code: i16, message: Option<&StrBytes>) -> Refusal {
     (
         ErrorCode::from_code(code).unwrap_or(ErrorCode::UNKNOWN_SERVER_ERROR),
         message.map(|m| m.to_string()).unwrap_or_default(),

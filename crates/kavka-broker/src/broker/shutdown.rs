@@ -1,6 +1,6 @@
 //! Controlled shutdown: a broker stopping on SIGTERM asks the active controller to fence it
-//! at once (`observer_wire::ObserverRequest::ShutDown` on the leader's controller listener,
-//! as a KRaft broker's heartbeat says `WantShutDown`), so clients stop being sent to it and
+//! at once (a BrokerHeartbeat with `want_shut_down`, as a KRaft broker does; `heartbeats.rs`),
+//! so clients stop being sent to it and
 //! its partitions lose their leader now rather than a session timeout later. The controller
 //! fences it (`controller::fencing`) and keeps it fenced, even while it is still heard, until
 //! it registers with a new incarnation (its next start). The broker waits until its own image
@@ -53,7 +53,8 @@ impl Broker {
     pub fn controlled_shutdown(&self) {
         let Some(quorum) = &self.quorum else { return };
         let me = self.config.node_id;
-        if !self.config.roles.broker || self.image().broker(me).is_none() {
+        if !self.config.roles.broker || self.image().broker(me).is_none() || self.broker_epoch() < 0
+        {
             return;
         }
         let wait = SHUTDOWN_WAIT_MS_MAX.min(self.config.broker_session_timeout_ms);
@@ -65,8 +66,12 @@ impl Broker {
                 return;
             }
             let asked = match quorum.leader_node() {
-                Some(leader) if leader == me => self.fence_for_shutdown(me, self.incarnation),
-                Some(_) => quorum.request_shutdown(me, *self.incarnation.as_bytes()),
+                // Answered `should_shut_down` once fenced; this node then waits for its own
+                // image to show it (above), so nothing is being applied while it closes.
+                Some(_) => self
+                    .send_heartbeat(true)
+                    .map(|_| ())
+                    .map_err(|(code, why)| format!("{}: {why}", code.name())),
                 None => {
                     tracing::warn!(
                         "controlled shutdown skipped: no controller leads the quorum to ask"

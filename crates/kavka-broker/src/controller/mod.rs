@@ -16,6 +16,7 @@ use crate::topic_config;
 mod create_topics;
 pub mod fencing;
 pub mod placement;
+pub mod registration;
 
 pub use create_topics::{create_topic, create_topics, EXCESSIVE_BATCH_MESSAGE};
 

@@ -13,6 +13,8 @@ pub mod add_offsets_to_txn;
 pub mod add_partitions_to_txn;
 pub mod alter_configs;
 pub mod api_versions;
+pub mod broker_heartbeat;
+pub mod broker_registration;
 pub mod create_partitions;
 pub mod create_topics;
 pub mod delete_groups;
@@ -108,6 +110,8 @@ pub const SERVED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::DescribeTransactions, 0, 0),
     (ApiKey::ListTransactions, 0, 1),
     (ApiKey::UnregisterBroker, 0, 0),
+    (ApiKey::BrokerRegistration, 0, 4),
+    (ApiKey::BrokerHeartbeat, 0, 1),
 ];
 
 /// Whether this version of the API is served.
@@ -165,6 +169,13 @@ pub async fn handle(ctx: &RequestContext<'_>, request: Request) -> Outcome {
         Request::DescribeQuorum(r) => Response::DescribeQuorum(describe_quorum::handle(ctx, r)),
         Request::UnregisterBroker(r) => {
             Response::UnregisterBroker(blocking(|| unregister_broker::handle(ctx, r)))
+        }
+        Request::BrokerRegistration(r) => {
+            Response::BrokerRegistration(blocking(|| broker_registration::handle(ctx, r)))
+        }
+        // Blocks only when it asks for a controlled shutdown (a metadata commit).
+        Request::BrokerHeartbeat(r) => {
+            Response::BrokerHeartbeat(blocking(|| broker_heartbeat::handle(ctx, r)))
         }
         Request::DescribeConfigs(r) => Response::DescribeConfigs(describe_configs::handle(ctx, r)),
         Request::AlterConfigs(r) => {

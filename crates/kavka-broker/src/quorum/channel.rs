@@ -2,11 +2,11 @@
 //! of peer connect here, told apart by their first bytes:
 //!
 //! - the other voters, sending Raft messages;
-//! - observers (broker-only nodes), fetching the committed log and forwarding records
-//!   ([`kavka_quorum::raft::observer_wire`]), and any broker asking the leader to fence it for
-//!   a controlled shutdown ([`Channel::set_shutdown`]);
+//! - observers (broker-only nodes), fetching the committed log
+//!   ([`kavka_quorum::raft::observer_wire`]);
 //! - anything else is taken for a Kafka client, as a broker sending the controller its
-//!   controller requests, and handed to the Kafka connection handler ([`Channel::set_kafka`]).
+//!   controller requests (BrokerRegistration, BrokerHeartbeat, CreateTopics, ...), and handed
+//!   to the Kafka connection handler ([`Channel::set_kafka`]).
 //!
 //! A voter's or observer's connection must open with a hello of this cluster; a node of
 //! another cluster is refused (and logged) before anything it says reaches the quorum, and so
@@ -28,10 +28,6 @@ use crate::error::BrokerError;
 /// Serves a Kafka-protocol connection that arrived on the controller listener.
 pub type KafkaHandoff = Box<dyn Fn(TcpStream, SocketAddr) + Send + Sync>;
 
-/// Fences broker `node` (of registration incarnation `incarnation`) for its controlled
-/// shutdown, on the leader; why not, if not.
-pub type ShutdownHandoff = Box<dyn Fn(i32, [u8; 16]) -> Result<(), String> + Send + Sync>;
-
 /// Longest an observer's fetch is held waiting for a commit.
 const OBSERVER_WAIT_MS_MAX: u64 = 5_000;
 /// How long the first bytes of a connection may take to arrive.
@@ -50,7 +46,6 @@ pub struct Channel {
     local_addr: SocketAddr,
     stop: Arc<AtomicBool>,
     kafka: Arc<OnceLock<KafkaHandoff>>,
-    shutdown: Arc<OnceLock<ShutdownHandoff>>,
 }
 
 impl std::fmt::Debug for Channel {
@@ -69,7 +64,6 @@ struct Context {
     voters: HashMap<u64, String>,
     log: Arc<OnceLock<QuorumLog>>,
     kafka: Arc<OnceLock<KafkaHandoff>>,
-    shutdown: Arc<OnceLock<ShutdownHandoff>>,
     stop: Arc<AtomicBool>,
 }
 
@@ -101,14 +95,12 @@ impl Channel {
             .map_err(|e| BrokerError::Startup(format!("controller channel: {e}")))?;
         let stop = Arc::new(AtomicBool::new(false));
         let kafka = Arc::new(OnceLock::new());
-        let shutdown = Arc::new(OnceLock::new());
         let context = Arc::new(Context {
             me,
             cluster_id: cluster_id.to_string(),
             voters,
             log,
             kafka: kafka.clone(),
-            shutdown: shutdown.clone(),
             stop: stop.clone(),
         });
         std::thread::Builder::new()
@@ -119,13 +111,7 @@ impl Channel {
             local_addr,
             stop,
             kafka,
-            shutdown,
         })
-    }
-
-    /// Sets what fences a broker asking for its controlled shutdown.
-    pub fn set_shutdown(&self, handoff: ShutdownHandoff) {
-        let _ = self.shutdown.set(handoff);
     }
 
     /// Sets what serves Kafka-protocol connections (until then they are closed).
@@ -284,20 +270,7 @@ fn serve_observer(mut stream: TcpStream, from: u64, cx: &Context) -> Result<(), 
                 after,
                 Duration::from_millis(u64::from(wait_ms).min(OBSERVER_WAIT_MS_MAX)),
             ),
-            ObserverRequest::Forward { records } => log.forward_for_observer(records),
             ObserverRequest::Position => log.position(),
-            ObserverRequest::ShutDown { incarnation } => match log.status().leader {
-                Some(l) if l == cx.me => ObserverResponse::Forwarded {
-                    error: match cx.shutdown.get() {
-                        Some(fence) => fence(crate::quorum::node_id(from), incarnation).err(),
-                        None => Some("this controller does not serve yet".into()),
-                    },
-                },
-                leader => ObserverResponse::NotLeader {
-                    leader,
-                    address: None,
-                },
-            },
         };
         if let ObserverResponse::NotLeader { leader, address } = &mut response {
             *address = leader.and_then(|l| cx.voters.get(&l).cloned());

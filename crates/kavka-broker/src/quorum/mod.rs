@@ -20,7 +20,7 @@ use std::path::Path;
 use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use kavka_metadata::{MetadataError, MetadataImage, MetadataLog, MetadataRecord, Replay};
+use kavka_metadata::{MetadataError, MetadataImage, MetadataLog, Replay};
 use kavka_quorum::raft::observer_wire::{ObserverRequest, ObserverResponse};
 use kavka_quorum::raft::{
     Committed, QuorumConfig, QuorumDriver, QuorumLog, QuorumStatus, RaftConfig,
@@ -256,37 +256,6 @@ impl Quorum {
         match &self.part {
             Part::Voter { log, .. } => log.heard_from(raft_id),
             Part::Observer(_) => None,
-        }
-    }
-
-    /// Hands `records` to the quorum's leader to append as they are (blocking for an
-    /// observer, which opens a connection to the leader).
-    pub fn forward(&self, records: Vec<MetadataRecord>) -> Result<(), MetadataError> {
-        match &self.part {
-            Part::Voter { log, .. } => log.forward(records),
-            Part::Observer(o) => o.forward(records),
-        }
-    }
-
-    /// Asks the quorum's leader to fence node `me` now, its registration being of
-    /// `incarnation` (a controlled shutdown; blocking). `Err` says why it was not done.
-    pub fn request_shutdown(&self, me: i32, incarnation: [u8; 16]) -> Result<(), String> {
-        let address = self
-            .controller_address(me)
-            .ok_or("no other node is known to lead the quorum")?;
-        let request = ObserverRequest::ShutDown { incarnation };
-        match observer::ask_once(&address, &self.hello, &request)? {
-            ObserverResponse::Forwarded { error: None } => Ok(()),
-            ObserverResponse::Forwarded { error: Some(e) } => Err(e),
-            ObserverResponse::NotLeader { .. } => Err(format!("{address} no longer leads")),
-            other => Err(format!("unexpected answer {other:?}")),
-        }
-    }
-
-    /// Sets what fences a broker asking for its controlled shutdown (a voter's channel).
-    pub fn set_shutdown(&self, handoff: channel::ShutdownHandoff) {
-        if let Part::Voter { channel, .. } = &self.part {
-            channel.set_shutdown(handoff);
         }
     }
 

@@ -15,7 +15,6 @@ use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use kavka_metadata::{MetadataError, MetadataRecord};
 use kavka_quorum::raft::observer_wire::{self, ObserverRequest, ObserverResponse};
 use kavka_quorum::raft::wire::{self, Hello};
 use kavka_quorum::raft::{Committed, QuorumStatus};
@@ -124,32 +123,6 @@ impl Observer {
             last_index: self.log.last_offset(),
             progress: Vec::new(),
             observers: Vec::new(),
-        }
-    }
-
-    /// Hands `records` to the quorum through the leader (blocking: a connection of its own).
-    /// Whether they commit shows in the fetched log only.
-    pub fn forward(&self, records: Vec<MetadataRecord>) -> Result<(), MetadataError> {
-        let not_leader = || MetadataError::NotLeader {
-            leader: self.leader().map(|(id, _)| id),
-        };
-        let Some((_, address)) = self.leader() else {
-            return Err(not_leader());
-        };
-        match ask_once(
-            &address,
-            &self.shared.hello,
-            &ObserverRequest::Forward { records },
-        ) {
-            Ok(ObserverResponse::Forwarded { error: None }) => Ok(()),
-            Ok(other) => {
-                tracing::debug!(answer = ?other, "forwarded records refused");
-                Err(not_leader())
-            }
-            Err(reason) => {
-                tracing::debug!(%address, %reason, "records not forwarded");
-                Err(not_leader())
-            }
         }
     }
 
@@ -274,7 +247,6 @@ fn fetch_from(
                     }
                 }
             }
-            other => return Err(format!("unexpected answer {other:?}")),
         }
     }
     Ok(None)

@@ -6,8 +6,6 @@
 
 use std::time::{Duration, Instant};
 
-use kavka_metadata::MetadataRecord;
-
 use super::super::observer_wire::ObserverResponse;
 use super::QuorumLog;
 
@@ -76,14 +74,6 @@ impl QuorumLog {
             term: st.node.term(),
             commit: st.node.commit_index(),
             items: Vec::new(),
-        }
-    }
-
-    /// Hands an observer's records to the quorum (see [`QuorumLog::forward`]), as the answer
-    /// the observer gets.
-    pub fn forward_for_observer(&self, records: Vec<MetadataRecord>) -> ObserverResponse {
-        ObserverResponse::Forwarded {
-            error: self.forward(records).err().map(|e| e.to_string()),
         }
     }
 }

@@ -2,37 +2,31 @@
 //! channel once the observer's hello is accepted. No I/O here.
 //!
 //! An observer is not a member of the Raft group: it pulls the committed metadata log from
-//! the leader, as a KRaft observer fetches `__cluster_metadata`, and hands the leader records
-//! to append (its registration). Each request and each answer is one frame
+//! the leader, as a KRaft observer fetches `__cluster_metadata` (its registration, heartbeats
+//! and controlled shutdown are Kafka requests, BrokerRegistration and BrokerHeartbeat, to the
+//! leader's controller listener). Each request and each answer is one frame
 //! ([`super::wire::frame`]); a payload is a tag byte, then:
 //!
 //! - `Fetch`: the last offset the observer holds (u64) and how long the leader may wait for
 //!   more (u32 ms);
-//! - `Forward`: one metadata batch frame (offset and epoch ignored) with the records;
-//! - `ShutDown`: the incarnation id (16 bytes) of the broker asking to be fenced now, for a
-//!   controlled shutdown (any node with the broker role sends it, voter or observer);
 //! - `Position`: nothing; the leader answers `Fetched` with no items (its commit index, which
 //!   a restarted voter's image must reach before it serves);
 //! - `NotLeader`: the leader the voter knows (u64, 0 for none), then its controller address
 //!   as UTF-8 (empty when not known);
 //! - `Fetched`: the leader's Raft id, term and commit index (u64 each), then items, each a tag and
 //!   either one metadata batch frame (tag 1) or a snapshot (tag 2: u32 length, then the
-//!   snapshot bytes);
-//! - `Forwarded`: 0 when the records were handed to the quorum, else 1 and a UTF-8 reason.
+//!   snapshot bytes).
 //!
 //! Every length is checked against the bytes present before anything is allocated.
 
-use kavka_metadata::{MetadataBatch, MetadataRecord};
+use kavka_metadata::MetadataBatch;
 
 use super::wire::WireError;
 
 const TAG_FETCH: u8 = 1;
-const TAG_FORWARD: u8 = 2;
-const TAG_SHUT_DOWN: u8 = 3;
 const TAG_POSITION: u8 = 4;
 const TAG_NOT_LEADER: u8 = 1;
 const TAG_FETCHED: u8 = 2;
-const TAG_FORWARDED: u8 = 3;
 const ITEM_BATCH: u8 = 1;
 const ITEM_SNAPSHOT: u8 = 2;
 
@@ -45,16 +39,6 @@ pub enum ObserverRequest {
         after: u64,
         /// How long the leader may hold the request for new batches.
         wait_ms: u32,
-    },
-    /// Records for the leader to append as they are.
-    Forward {
-        /// The records.
-        records: Vec<MetadataRecord>,
-    },
-    /// The sender's broker is shutting down: fence it now rather than after its session.
-    ShutDown {
-        /// The incarnation id of the broker's registration.
-        incarnation: [u8; 16],
     },
     /// The leader's term and commit index, nothing else.
     Position,
@@ -91,11 +75,6 @@ pub enum ObserverResponse {
         /// The content, in log order.
         items: Vec<Fetched>,
     },
-    /// The outcome of a forward.
-    Forwarded {
-        /// Why the records were not handed to the quorum, if they were not.
-        error: Option<String>,
-    },
 }
 
 /// Encodes a request payload.
@@ -106,21 +85,6 @@ pub fn encode_request(request: &ObserverRequest) -> Result<Vec<u8>, WireError> {
             out.push(TAG_FETCH);
             out.extend_from_slice(&after.to_be_bytes());
             out.extend_from_slice(&wait_ms.to_be_bytes());
-        }
-        ObserverRequest::Forward { records } => {
-            out.push(TAG_FORWARD);
-            let batch = MetadataBatch {
-                offset: 0,
-                epoch: 0,
-                records: records.clone(),
-            };
-            batch
-                .encode_frame(&mut out)
-                .map_err(|e| WireError::TooLarge(e.bytes))?;
-        }
-        ObserverRequest::ShutDown { incarnation } => {
-            out.push(TAG_SHUT_DOWN);
-            out.extend_from_slice(incarnation);
         }
         ObserverRequest::Position => out.push(TAG_POSITION),
     }
@@ -135,20 +99,7 @@ pub fn decode_request(bytes: &[u8]) -> Result<ObserverRequest, WireError> {
             after: u64::from_be_bytes(rest[..8].try_into().expect("8 bytes")),
             wait_ms: u32::from_be_bytes(rest[8..].try_into().expect("4 bytes")),
         }),
-        TAG_FORWARD => {
-            let (batch, used) =
-                MetadataBatch::decode_frame(rest).map_err(|_| WireError::BadMessage)?;
-            if used != rest.len() {
-                return Err(WireError::BadMessage);
-            }
-            Ok(ObserverRequest::Forward {
-                records: batch.records,
-            })
-        }
         TAG_POSITION if rest.is_empty() => Ok(ObserverRequest::Position),
-        TAG_SHUT_DOWN => Ok(ObserverRequest::ShutDown {
-            incarnation: rest.try_into().map_err(|_| WireError::BadMessage)?,
-        }),
         _ => Err(WireError::BadMessage),
     }
 }
@@ -186,16 +137,6 @@ pub fn encode_response(response: &ObserverResponse) -> Result<Vec<u8>, WireError
                         out.extend_from_slice(&len.to_be_bytes());
                         out.extend_from_slice(bytes);
                     }
-                }
-            }
-        }
-        ObserverResponse::Forwarded { error } => {
-            out.push(TAG_FORWARDED);
-            match error {
-                None => out.push(0),
-                Some(reason) => {
-                    out.push(1);
-                    out.extend_from_slice(reason.as_bytes());
                 }
             }
         }
@@ -251,13 +192,6 @@ pub fn decode_response(bytes: &[u8]) -> Result<ObserverResponse, WireError> {
                 items,
             })
         }
-        TAG_FORWARDED => match rest.split_first() {
-            Some((0, [])) => Ok(ObserverResponse::Forwarded { error: None }),
-            Some((1, reason)) => Ok(ObserverResponse::Forwarded {
-                error: Some(String::from_utf8_lossy(reason).into_owned()),
-            }),
-            _ => Err(WireError::BadMessage),
-        },
         _ => Err(WireError::BadMessage),
     }
 }
@@ -288,12 +222,6 @@ mod tests {
                 after: 41,
                 wait_ms: 500,
             },
-            ObserverRequest::Forward {
-                records: vec![registration()],
-            },
-            ObserverRequest::ShutDown {
-                incarnation: [7; 16],
-            },
             ObserverRequest::Position,
         ] {
             assert_eq!(decode_request(&encode_request(&r).unwrap()), Ok(r));
@@ -301,7 +229,8 @@ mod tests {
         assert!(decode_request(&[TAG_FETCH, 0, 0]).is_err());
         assert!(decode_request(&[]).is_err());
         assert!(decode_request(&[9]).is_err());
-        assert!(decode_request(&[TAG_SHUT_DOWN, 1, 2]).is_err());
+        assert!(decode_request(&[TAG_POSITION, 1]).is_err());
+        assert!(decode_request(&[2]).is_err(), "the former Forward tag");
     }
 
     #[test]
@@ -340,10 +269,6 @@ mod tests {
                 term: 2,
                 commit: 8,
                 items: Vec::new(),
-            },
-            ObserverResponse::Forwarded { error: None },
-            ObserverResponse::Forwarded {
-                error: Some("no leader".into()),
             },
         ] {
             assert_eq!(decode_response(&encode_response(&r).unwrap()), Ok(r));

@@ -197,6 +197,27 @@ pub async fn metadata(addr: SocketAddr) -> MetadataResponse {
     }
 }
 
+/// FindCoordinator (v3) for group `group` at the node at `addr`.
+pub async fn find_group_coordinator(
+    addr: SocketAddr,
+    group: &str,
+) -> kavka_protocol::messages::FindCoordinatorResponse {
+    use kavka_protocol::messages::FindCoordinatorRequest;
+    let mut conn = Connection::connect(addr, "kavka-cluster-tests")
+        .await
+        .unwrap();
+    let request = FindCoordinatorRequest::default()
+        .with_key(kavka_protocol::codec::StrBytes::from_string(group.into()));
+    match conn
+        .send(3, Request::FindCoordinator(request))
+        .await
+        .unwrap()
+    {
+        Response::FindCoordinator(r) => r,
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
 /// Broker ids node `addr` lists in Metadata.
 pub async fn listed(addr: SocketAddr) -> std::collections::BTreeSet<i32> {
     metadata(addr)
@@ -207,9 +228,11 @@ pub async fn listed(addr: SocketAddr) -> std::collections::BTreeSet<i32> {
         .collect()
 }
 
-/// The quorum leader as node `addr` answers DescribeQuorum (forwarded to the leader it
-/// knows): `None` while it knows none or cannot reach it within 2 s.
-pub async fn quorum_leader(addr: SocketAddr) -> Option<i32> {
+/// The metadata partition as node `addr` answers DescribeQuorum v1 (forwarded to the leader
+/// it knows): `None` on an error or when no answer comes within 2 s.
+pub async fn quorum_partition(
+    addr: SocketAddr,
+) -> Option<kavka_protocol::messages::describe_quorum_response::PartitionData> {
     use kavka_protocol::messages::describe_quorum_request::{PartitionData, TopicData};
     use kavka_protocol::messages::DescribeQuorumRequest;
     let mut conn = Connection::connect(addr, "kavka-cluster-tests")
@@ -224,12 +247,19 @@ pub async fn quorum_leader(addr: SocketAddr) -> Option<i32> {
         conn.send(1, Request::DescribeQuorum(request)),
     );
     match answer.await.ok()?.ok()? {
-        Response::DescribeQuorum(r) => {
-            let p = r.topics.first()?.partitions.first()?;
-            (r.error_code == 0 && p.error_code == 0 && p.leader_id.0 >= 0).then_some(p.leader_id.0)
+        Response::DescribeQuorum(r) if r.error_code == 0 => {
+            let p = r.topics.into_iter().next()?.partitions.into_iter().next()?;
+            (p.error_code == 0).then_some(p)
         }
         _ => None,
     }
+}
+
+/// The quorum leader as node `addr` answers DescribeQuorum: `None` while it knows none or
+/// cannot reach it within 2 s.
+pub async fn quorum_leader(addr: SocketAddr) -> Option<i32> {
+    let p = quorum_partition(addr).await?;
+    (p.leader_id.0 >= 0).then_some(p.leader_id.0)
 }
 
 /// Waits until every node at `addrs` lists `brokers` brokers and reaches one quorum leader
