@@ -104,7 +104,11 @@ pub fn create_topic(
         super::placement::check_replication_factor(spec.replication_factor, &brokers)?;
         let count = spec.num_partitions as usize;
         (0..spec.num_partitions)
-            .zip(super::placement::assign(&brokers, count))
+            .zip(super::placement::assign(
+                &brokers,
+                count,
+                spec.replication_factor as usize,
+            ))
             .collect()
     } else {
         let mut sorted = spec.assignments.clone();

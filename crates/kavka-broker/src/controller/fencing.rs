@@ -1,36 +1,43 @@
 //! Fencing and unfencing a broker: the records that take a broker the controller no longer
-//! hears from out of service, and put it back when it is heard again. Fenced, it leads
-//! nothing: each partition it led gets leader -1 (offline, since partitions have one replica
-//! until replication) with bumped leader and partition epochs; unfenced, the partitions whose
-//! ISR holds it and that have no leader get it back as leader. Unregistered (UnregisterBroker),
-//! it is fenced first, then its registration removed. Pure: image in, records out.
+//! hears from out of service, and put it back when it is heard again. Fenced, it leaves the
+//! ISR of every partition (KIP-841: a fenced broker is never in an ISR), except where it is
+//! the last member (the ISR is never empty: that partition waits for it), and each partition
+//! it led gets a new leader from the remaining ISR, the first live one in replica order, or
+//! leader -1 when none is live; leader and partition epochs are bumped as Kafka's controller
+//! bumps them. Unfenced, the partitions with no leader whose ISR holds it get it back as
+//! leader; it rejoins other ISRs when their leader sees it caught up (AlterPartition).
+//! Unregistered (UnregisterBroker), it is fenced first, then its registration removed. Pure:
+//! image in, records out.
 
-use kavka_metadata::{BrokerFencingRecord, MetadataImage, MetadataRecord, PartitionRecord};
+use kavka_metadata::{
+    BrokerFencingRecord, MetadataImage, MetadataRecord, PartitionImage, PartitionRecord,
+};
 
-fn fencing(broker_id: i32) -> BrokerFencingRecord {
+/// The fencing record of `broker_id`, with its current broker epoch.
+fn fencing(image: &MetadataImage, broker_id: i32) -> BrokerFencingRecord {
     BrokerFencingRecord {
         broker_id,
-        broker_epoch: -1,
+        broker_epoch: image.broker(broker_id).map_or(-1, |b| b.broker_epoch),
     }
 }
 
-/// The partition records moving leadership: every partition `pick` gives a new leader.
-fn leadership(
+/// The partition records of every partition `change` gives a new state.
+fn partition_changes(
     image: &MetadataImage,
-    pick: impl Fn(&kavka_metadata::PartitionImage) -> Option<i32>,
+    change: impl Fn(&PartitionImage) -> Option<PartitionImage>,
 ) -> Vec<MetadataRecord> {
     let mut records = Vec::new();
     for topic in image.topics() {
         for (&partition, p) in &topic.partitions {
-            if let Some(leader) = pick(p) {
+            if let Some(next) = change(p) {
                 records.push(MetadataRecord::Partition(PartitionRecord {
                     topic_id: topic.topic_id,
                     partition,
-                    replicas: p.replicas.clone(),
-                    isr: p.isr.clone(),
-                    leader,
-                    leader_epoch: p.leader_epoch + 1,
-                    partition_epoch: p.partition_epoch + 1,
+                    replicas: next.replicas,
+                    isr: next.isr,
+                    leader: next.leader,
+                    leader_epoch: next.leader_epoch,
+                    partition_epoch: next.partition_epoch,
                 }));
             }
         }
@@ -38,13 +45,51 @@ fn leadership(
     records
 }
 
+/// The state of `p` once `broker_id` is fenced: out of the ISR unless it is its last member,
+/// and replaced as leader by the first live ISR member in replica order (or none).
+fn without_broker(
+    image: &MetadataImage,
+    p: &PartitionImage,
+    broker_id: i32,
+) -> Option<PartitionImage> {
+    if p.leader != broker_id && !p.isr.contains(&broker_id) {
+        return None;
+    }
+    let mut isr: Vec<i32> = p.isr.iter().copied().filter(|&r| r != broker_id).collect();
+    if isr.is_empty() {
+        isr = vec![broker_id];
+    }
+    let live = |r: i32| r != broker_id && image.broker(r).is_some() && !image.is_fenced(r);
+    let leader = if p.leader == broker_id {
+        p.replicas
+            .iter()
+            .copied()
+            .find(|&r| isr.contains(&r) && live(r))
+            .unwrap_or(-1)
+    } else {
+        p.leader
+    };
+    if leader == p.leader && isr == p.isr {
+        return None;
+    }
+    Some(PartitionImage {
+        replicas: p.replicas.clone(),
+        isr,
+        leader,
+        leader_epoch: p.leader_epoch + i32::from(leader != p.leader),
+        partition_epoch: p.partition_epoch + 1,
+    })
+}
+
 /// Fences `broker_id` (registered, not fenced yet): nothing otherwise.
 pub fn fence_broker(image: &MetadataImage, broker_id: i32) -> Vec<MetadataRecord> {
     if image.broker(broker_id).is_none() || image.is_fenced(broker_id) {
         return Vec::new();
     }
-    let mut records = vec![MetadataRecord::FenceBroker(fencing(broker_id))];
-    records.extend(leadership(image, |p| (p.leader == broker_id).then_some(-1)));
+    let mut records = vec![MetadataRecord::FenceBroker(fencing(image, broker_id))];
+    records.extend(partition_changes(image, |p| {
+        without_broker(image, p, broker_id)
+    }));
     records
 }
 
@@ -61,7 +106,7 @@ pub fn unregister_broker(
         ));
     }
     let mut records = fence_broker(image, broker_id);
-    records.push(MetadataRecord::UnregisterBroker(fencing(broker_id)));
+    records.push(MetadataRecord::UnregisterBroker(fencing(image, broker_id)));
     Ok(records)
 }
 
@@ -70,9 +115,14 @@ pub fn unfence_broker(image: &MetadataImage, broker_id: i32) -> Vec<MetadataReco
     if !image.is_fenced(broker_id) {
         return Vec::new();
     }
-    let mut records = vec![MetadataRecord::UnfenceBroker(fencing(broker_id))];
-    records.extend(leadership(image, |p| {
-        (p.leader == -1 && p.isr.contains(&broker_id)).then_some(broker_id)
+    let mut records = vec![MetadataRecord::UnfenceBroker(fencing(image, broker_id))];
+    records.extend(partition_changes(image, |p| {
+        (p.leader == -1 && p.isr.contains(&broker_id)).then(|| PartitionImage {
+            leader: broker_id,
+            leader_epoch: p.leader_epoch + 1,
+            partition_epoch: p.partition_epoch + 1,
+            ..p.clone()
+        })
     }));
     records
 }
@@ -101,7 +151,10 @@ mod tests {
         }
         // Registered brokers start fenced; the controller unfences them once heard.
         for id in [1, 2] {
-            records.push(MetadataRecord::UnfenceBroker(fencing(id)));
+            records.push(MetadataRecord::UnfenceBroker(BrokerFencingRecord {
+                broker_id: id,
+                broker_epoch: -1,
+            }));
         }
         let topic_id = Uuid::from_u128(77);
         records.push(MetadataRecord::Topic(TopicRecord {
@@ -179,5 +232,52 @@ mod tests {
         let fence = fence_broker(&image, 1);
         apply(&mut image, &fence);
         assert_eq!(unregister_broker(&image, 1).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_fenced_leader_is_replaced_from_the_isr_and_leaves_it() {
+        let mut image = image();
+        let topic_id = Uuid::from_u128(88);
+        apply(
+            &mut image,
+            &[
+                MetadataRecord::Topic(TopicRecord {
+                    name: "r".into(),
+                    topic_id,
+                }),
+                MetadataRecord::Partition(PartitionRecord {
+                    topic_id,
+                    partition: 0,
+                    replicas: vec![2, 1],
+                    isr: vec![2, 1],
+                    leader: 2,
+                    leader_epoch: 4,
+                    partition_epoch: 6,
+                }),
+            ],
+        );
+        let state =
+            |image: &MetadataImage| image.topic_by_name("r").unwrap().partitions[&0].clone();
+        let records = fence_broker(&image, 2);
+        apply(&mut image, &records);
+        let p = state(&image);
+        assert_eq!((p.leader, p.isr.as_slice()), (1, &[1][..]), "{p:?}");
+        assert_eq!((p.leader_epoch, p.partition_epoch), (5, 7));
+        // Broker 1, the last ISR member, fenced too: it stays in the ISR, nobody leads.
+        let records = fence_broker(&image, 1);
+        apply(&mut image, &records);
+        let p = state(&image);
+        assert_eq!((p.leader, p.isr.as_slice()), (-1, &[1][..]), "{p:?}");
+        // Broker 2 comes back: not in the ISR, so it does not lead; broker 1 does.
+        let records = unfence_broker(&image, 2);
+        apply(&mut image, &records);
+        assert_eq!(state(&image).leader, -1);
+        let records = unfence_broker(&image, 1);
+        apply(&mut image, &records);
+        let p = state(&image);
+        assert_eq!(
+            (p.leader, p.isr.as_slice(), p.leader_epoch),
+            (1, &[1][..], 7)
+        );
     }
 }

@@ -13,6 +13,7 @@ use uuid::Uuid;
 
 use crate::topic_config;
 
+pub mod alter_partition;
 mod create_topics;
 pub mod fencing;
 pub mod placement;
@@ -247,7 +248,11 @@ pub fn create_partitions(
     let added = (count - current) as usize;
     let replicas = match assignments.filter(|a| !a.is_empty()) {
         Some(a) => a.to_vec(),
-        None => placement::assign(&brokers, added),
+        // New partitions get as many replicas as the topic's first partition has.
+        None => {
+            let rf = topic.partitions.get(&0).map_or(1, |p| p.replicas.len());
+            placement::assign(&brokers, added, rf)
+        }
     };
     Ok((current..count)
         .zip(replicas)

@@ -1,8 +1,8 @@
 //! Where new partitions go: on the live (registered, not fenced) brokers, round-robin from a
 //! random one over a rack-alternating list (as Kafka's controller places replicas), so topics
 //! spread over the cluster and its racks.
-//! Partitions are not replicated yet (one replica each); a replication factor above one is
-//! refused with a reason instead of recording replicas that would never receive data.
+//! A partition's replicas are consecutive brokers of that list, its first replica the
+//! preferred leader.
 
 use kavka_metadata::MetadataImage;
 use kavka_protocol::ErrorCode;
@@ -61,35 +61,62 @@ pub fn check_replication_factor(replication_factor: i16, brokers: &[i32]) -> Res
             ),
         ));
     }
-    if rf > 1 {
-        return Err((
-            ErrorCode::INVALID_REPLICATION_FACTOR,
-            format!("Replication factor {rf} is not available yet: partitions have one replica each until replication is served."),
+    if rf > REPLICATION_FACTOR_MAX {
+        return Err((ErrorCode::INVALID_REPLICATION_FACTOR, not_replicated(rf)));
+    }
+    Ok(())
+}
+
+/// The largest replication factor served: partitions have one replica until brokers copy
+/// them from their leaders (followers fetching, the ISR and acks=all).
+pub const REPLICATION_FACTOR_MAX: usize = 1;
+
+fn not_replicated(rf: usize) -> String {
+    format!("Replication factor {rf} is not available yet: partitions have one replica each until partition replication is served.")
+}
+
+/// Checks an explicit assignment of one partition: at least one replica, each a registered
+/// broker, none twice.
+pub fn check_assignment(replicas: &[i32], brokers: &[i32]) -> Result<(), String> {
+    if replicas.is_empty() {
+        return Err(
+            "The manual partition assignment includes a partition with no replicas.".into(),
+        );
+    }
+    if let Some(b) = replicas.iter().find(|b| !brokers.contains(b)) {
+        return Err(format!(
+            "Replica assignment {replicas:?} names broker {b}, which is not registered"
+        ));
+    }
+    let mut sorted = replicas.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    if sorted.len() != replicas.len() {
+        return Err(format!(
+            "The manual partition assignment includes the broker more than once: {replicas:?}"
+        ));
+    }
+    if replicas.len() > REPLICATION_FACTOR_MAX {
+        return Err(format!(
+            "Replica assignment {replicas:?}: {}",
+            not_replicated(replicas.len())
         ));
     }
     Ok(())
 }
 
-/// Checks an explicit assignment of one partition: one replica, a registered broker.
-pub fn check_assignment(replicas: &[i32], brokers: &[i32]) -> Result<(), String> {
-    match replicas {
-        [b] if brokers.contains(b) => Ok(()),
-        [b] => Err(format!("Replica assignment {replicas:?} names broker {b}, which is not registered")),
-        _ => Err(format!(
-            "Replica assignment {replicas:?} has {} replicas; partitions have one replica each until replication is served",
-            replicas.len()
-        )),
-    }
-}
-
-/// Replica lists of `count` new partitions: one broker each, round-robin from a random one.
-pub fn assign(brokers: &[i32], count: usize) -> Vec<Vec<i32>> {
+/// Replica lists of `count` new partitions with `replication_factor` replicas each:
+/// partition `i` starts at broker `start + i` (from a random start) and takes the next ones,
+/// so leaders and copies spread over the brokers.
+pub fn assign(brokers: &[i32], count: usize, replication_factor: usize) -> Vec<Vec<i32>> {
     if brokers.is_empty() {
         return Vec::new();
     }
-    let start = (kavka_metadata::random_kafka_uuid().as_u128() % brokers.len() as u128) as usize;
+    let n = brokers.len();
+    let rf = replication_factor.clamp(1, n);
+    let start = (kavka_metadata::random_kafka_uuid().as_u128() % n as u128) as usize;
     (0..count)
-        .map(|i| vec![brokers[(start + i) % brokers.len()]])
+        .map(|i| (0..rf).map(|j| brokers[(start + i + j) % n]).collect())
         .collect()
 }
 
@@ -99,11 +126,21 @@ mod tests {
 
     #[test]
     fn partitions_spread_over_every_broker() {
-        let a = assign(&[1, 2, 3], 6);
+        let a = assign(&[1, 2, 3], 6, 1);
         for b in [1, 2, 3] {
             assert_eq!(a.iter().filter(|r| r.as_slice() == [b]).count(), 2, "{a:?}");
         }
-        assert_eq!(assign(&[7], 2), vec![vec![7], vec![7]]);
+        assert_eq!(assign(&[7], 2, 1), vec![vec![7], vec![7]]);
+        // Three copies on three brokers: every broker holds every partition, each leads two.
+        let a = assign(&[1, 2, 3], 6, 3);
+        for r in &a {
+            let mut sorted = r.clone();
+            sorted.sort_unstable();
+            assert_eq!(sorted, [1, 2, 3], "{a:?}");
+        }
+        for b in [1, 2, 3] {
+            assert_eq!(a.iter().filter(|r| r[0] == b).count(), 2, "{a:?}");
+        }
     }
 
     #[test]
@@ -123,7 +160,9 @@ mod tests {
         assert!(m.contains("not available yet"), "{m}");
         assert!(check_replication_factor(0, &[1]).is_err());
         assert!(check_assignment(&[2], &[1, 2]).is_ok());
+        assert!(check_assignment(&[2, 1], &[1, 2]).is_err());
         assert!(check_assignment(&[4], &[1, 2]).is_err());
-        assert!(check_assignment(&[1, 2], &[1, 2]).is_err());
+        assert!(check_assignment(&[1, 1], &[1, 2]).is_err());
+        assert!(check_assignment(&[], &[1, 2]).is_err());
     }
 }
