@@ -16,6 +16,7 @@
 //! - [`replica_manager`] / [`purgatory`]: hosted partitions, and delayed fetches waiting on the
 //!   partitions they read.
 //! - [`retention`] / [`cleaner`]: background deletion of old segments and log compaction.
+//! - [`replica_fetcher`]: followers copying their leaders' logs; ISR changes in `broker/isr.rs`.
 //! - [`forward`]: controller requests a non-leader passes on to the quorum's leader.
 //! - [`quorum`]: this node as a voter of a metadata quorum of several controllers: the
 //!   controller channel (TCP) and the voter's log.
@@ -38,6 +39,7 @@ pub mod log_manager;
 pub mod producer_ids;
 pub mod purgatory;
 pub mod quorum;
+pub mod replica_fetcher;
 pub mod replica_manager;
 pub mod retention;
 pub mod server;

@@ -193,6 +193,8 @@ async fn serve(
     let cleaners = crate::cleaner::spawn(broker.clone());
     let registration = tokio::spawn(broker.clone().run_registration());
     let heartbeats = tokio::spawn(broker.clone().run_heartbeats());
+    let fetchers = tokio::spawn(crate::replica_fetcher::run(broker.clone()));
+    let isr_checks = tokio::spawn(broker.clone().run_isr_checks());
     let fencing = tokio::spawn(broker.clone().run_fencing());
     loop {
         tokio::select! {
@@ -222,7 +224,15 @@ async fn serve(
     let _ = producer_expiration.await;
     groups.abort();
     let _ = groups.await;
-    for task in [txn_timers, txn_markers, registration, heartbeats, fencing] {
+    for task in [
+        txn_timers,
+        txn_markers,
+        registration,
+        heartbeats,
+        fencing,
+        fetchers,
+        isr_checks,
+    ] {
         task.abort();
         let _ = task.await;
     }

@@ -49,6 +49,7 @@ macro_rules! for_each_served_api {
             (UnregisterBroker, UnregisterBrokerRequest, UnregisterBrokerResponse),
             (BrokerRegistration, BrokerRegistrationRequest, BrokerRegistrationResponse),
             (BrokerHeartbeat, BrokerHeartbeatRequest, BrokerHeartbeatResponse),
+            (AlterPartition, AlterPartitionRequest, AlterPartitionResponse),
         }
     };
 }

@@ -28,6 +28,7 @@ use crate::txn_coordinator::{TxnCoordinator, TRANSACTION_STATE_TOPIC};
 mod admin;
 mod change;
 mod heartbeats;
+mod isr;
 mod liveness;
 mod publish;
 mod register;
@@ -237,13 +238,23 @@ impl Broker {
                 "recovery truncated an invalid log tail"
             );
         }
+        let state = topic
+            .partitions
+            .get(&index)
+            .map(crate::replica_manager::ImageState::of)
+            .unwrap_or_default();
+        let replication = crate::replica_manager::ReplicaState::new(
+            self.config.node_id,
+            &state,
+            log.log_start_offset(),
+            log.log_end_offset(),
+        );
         self.replicas.add(
-            &topic.name,
-            topic.topic_id,
-            index,
+            (&topic.name, topic.topic_id, index),
             leader_epoch,
             policy,
             log,
+            replication,
         );
         Ok(())
     }

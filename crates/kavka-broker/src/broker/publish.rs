@@ -171,6 +171,9 @@ impl Broker {
                         "partition leadership changed");
                     p.set_leader_epoch(change.after.leader_epoch);
                 }
+                // Leader or follower, the ISR and its epoch: the fetchers and the ISR checks
+                // read them from the partition.
+                p.apply_image(&crate::replica_manager::ImageState::of(&change.after));
             }
             (Some(_), false) => {
                 tracing::info!(topic = %change.topic, partition = change.partition, "partition moved off this broker: deleting its log");

@@ -168,6 +168,16 @@ pub struct BrokerConfig {
     pub broker_heartbeat_interval_ms: u64,
     /// `controller.quorum.request.timeout.ms`.
     pub quorum_request_timeout_ms: u64,
+    /// `replica.lag.time.max.ms`.
+    pub replica_lag_time_max_ms: u64,
+    /// `replica.fetch.max.bytes`.
+    pub replica_fetch_max_bytes: u64,
+    /// `replica.fetch.response.max.bytes`.
+    pub replica_fetch_response_max_bytes: u64,
+    /// `replica.fetch.wait.max.ms`.
+    pub replica_fetch_wait_max_ms: u64,
+    /// `replica.fetch.backoff.ms`.
+    pub replica_fetch_backoff_ms: u64,
     /// Every key given (file then overrides), for DescribeConfigs sources.
     pub given: BTreeMap<String, String>,
 }
@@ -384,6 +394,11 @@ impl BrokerConfig {
                 .map(str::to_string),
             broker_session_timeout_ms: v.u64("broker.session.timeout.ms"),
             broker_heartbeat_interval_ms: v.u64("broker.heartbeat.interval.ms"),
+            replica_lag_time_max_ms: v.u64("replica.lag.time.max.ms"),
+            replica_fetch_max_bytes: v.u64("replica.fetch.max.bytes"),
+            replica_fetch_response_max_bytes: v.u64("replica.fetch.response.max.bytes"),
+            replica_fetch_wait_max_ms: v.u64("replica.fetch.wait.max.ms"),
+            replica_fetch_backoff_ms: v.u64("replica.fetch.backoff.ms"),
             given: map,
         })
     }

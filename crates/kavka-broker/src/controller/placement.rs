@@ -61,18 +61,7 @@ pub fn check_replication_factor(replication_factor: i16, brokers: &[i32]) -> Res
             ),
         ));
     }
-    if rf > REPLICATION_FACTOR_MAX {
-        return Err((ErrorCode::INVALID_REPLICATION_FACTOR, not_replicated(rf)));
-    }
     Ok(())
-}
-
-/// The largest replication factor served: partitions have one replica until brokers copy
-/// them from their leaders (followers fetching, the ISR and acks=all).
-pub const REPLICATION_FACTOR_MAX: usize = 1;
-
-fn not_replicated(rf: usize) -> String {
-    format!("Replication factor {rf} is not available yet: partitions have one replica each until partition replication is served.")
 }
 
 /// Checks an explicit assignment of one partition: at least one replica, each a registered
@@ -94,12 +83,6 @@ pub fn check_assignment(replicas: &[i32], brokers: &[i32]) -> Result<(), String>
     if sorted.len() != replicas.len() {
         return Err(format!(
             "The manual partition assignment includes the broker more than once: {replicas:?}"
-        ));
-    }
-    if replicas.len() > REPLICATION_FACTOR_MAX {
-        return Err(format!(
-            "Replica assignment {replicas:?}: {}",
-            not_replicated(replicas.len())
         ));
     }
     Ok(())
@@ -156,11 +139,10 @@ mod tests {
         let (code, m) = check_replication_factor(3, &[1]).unwrap_err();
         assert_eq!(code, ErrorCode::INVALID_REPLICATION_FACTOR);
         assert!(m.contains("only 1 broker(s)"), "{m}");
-        let (_, m) = check_replication_factor(2, &[1, 2]).unwrap_err();
-        assert!(m.contains("not available yet"), "{m}");
+        assert!(check_replication_factor(2, &[1, 2]).is_ok());
         assert!(check_replication_factor(0, &[1]).is_err());
         assert!(check_assignment(&[2], &[1, 2]).is_ok());
-        assert!(check_assignment(&[2, 1], &[1, 2]).is_err());
+        assert!(check_assignment(&[2, 1], &[1, 2]).is_ok());
         assert!(check_assignment(&[4], &[1, 2]).is_err());
         assert!(check_assignment(&[1, 1], &[1, 2]).is_err());
         assert!(check_assignment(&[], &[1, 2]).is_err());

@@ -61,7 +61,12 @@ fn replay_partition<S: CoordinatorShard>(
     let mut count = 0usize;
     loop {
         let plan = partition
-            .plan_read(offset, LOAD_READ_BYTES, true, false)
+            .plan_read(
+                offset,
+                LOAD_READ_BYTES,
+                true,
+                crate::replica_manager::Isolation::Log,
+            )
             .map_err(|e| format!("{e:?}"))?;
         if plan.is_empty() {
             return Ok(count);

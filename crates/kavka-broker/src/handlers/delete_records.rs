@@ -17,11 +17,11 @@ const HIGH_WATERMARK: i64 = -1;
 fn delete(partition: &Partition, offset: i64) -> Result<i64, ErrorCode> {
     let offsets = partition.offsets().map_err(|e| e.code())?;
     let target = if offset == HIGH_WATERMARK {
-        offsets.log_end_offset
+        offsets.high_watermark
     } else {
         offset
     };
-    if target < 0 || target > offsets.log_end_offset {
+    if target < 0 || target > offsets.high_watermark {
         return Err(ErrorCode::OFFSET_OUT_OF_RANGE);
     }
     if target <= offsets.log_start_offset {

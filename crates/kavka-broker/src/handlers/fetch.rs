@@ -1,5 +1,8 @@
-//! Fetch (key 1): serves stored batches as they are on disk; read_committed fetches stop at the
-//! last stable offset and carry the aborted transactions their data overlaps. A fetch that finds fewer than
+//! Fetch (key 1): serves stored batches as they are on disk. Consumers read below the high
+//! watermark; read_committed fetches stop at the last stable offset and carry the aborted
+//! transactions their data overlaps. A follower (a replica id: v15+ in its replica state)
+//! reads the whole log, and its fetch offset tells the leader its log end, which moves the
+//! high watermark (`replica_manager/replicated.rs`). A fetch that finds fewer than
 //! `min_bytes` waits (woken by a change of a partition it reads: `purgatory`) until it has them
 //! or `max_wait_ms` passes.
 //!
@@ -26,7 +29,7 @@ use kavka_protocol::ErrorCode;
 
 use super::RequestContext;
 use crate::purgatory::DelayedFetch;
-use crate::replica_manager::{Partition, PartitionOffsets, ReadPlan};
+use crate::replica_manager::{Isolation, Partition, PartitionOffsets, ReadPlan};
 
 /// `isolation_level` value of read_committed consumers.
 const READ_COMMITTED: i8 = 1;
@@ -44,7 +47,7 @@ fn partition_data(index: i32, code: ErrorCode) -> PartitionData {
 }
 
 fn with_offsets(data: PartitionData, offsets: PartitionOffsets) -> PartitionData {
-    data.with_high_watermark(offsets.log_end_offset)
+    data.with_high_watermark(offsets.high_watermark)
         .with_last_stable_offset(offsets.last_stable_offset)
         .with_log_start_offset(offsets.log_start_offset)
 }
@@ -89,6 +92,20 @@ fn plan(
     let mut failed = false;
     let mut first_data = true;
     let read_committed = request.isolation_level == READ_COMMITTED;
+    // A follower names itself (v15+: in its replica state) and reads the whole log.
+    let (replica_id, replica_epoch) = if ctx.version() >= 15 {
+        let state = &request.replica_state;
+        (state.replica_id.0, state.replica_epoch)
+    } else {
+        (request.replica_id.0, -1)
+    };
+    let isolation = if replica_id >= 0 {
+        Isolation::Log
+    } else if read_committed {
+        Isolation::Committed
+    } else {
+        Isolation::Uncommitted
+    };
     let mut topics = Vec::with_capacity(request.topics.len());
     for topic in &request.topics {
         let resolved = if by_id {
@@ -141,12 +158,22 @@ fn plan(
                     continue;
                 }
             }
+            if replica_id >= 0 {
+                // Its fetch offset is its log end: the high watermark may move.
+                if let Err(e) =
+                    partition.record_follower_fetch(replica_id, replica_epoch, p.fetch_offset)
+                {
+                    failed = true;
+                    partitions.push(fail(e.code()));
+                    continue;
+                }
+            }
             // Before its state is read: a change from now on wakes this fetch if it waits.
             partition.watch(delayed);
             let limit = usize::try_from(p.partition_max_bytes)
                 .unwrap_or(0)
                 .min(remaining);
-            match partition.plan_read(p.fetch_offset, limit, first_data, read_committed) {
+            match partition.plan_read(p.fetch_offset, limit, first_data, isolation) {
                 Ok(read) => {
                     let n = read.len();
                     if n > 0 {

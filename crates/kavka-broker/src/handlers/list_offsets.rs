@@ -27,7 +27,7 @@ fn lookup(
     let offsets = partition.offsets()?;
     Ok(match timestamp {
         LATEST if isolation_level == READ_COMMITTED => (-1, offsets.last_stable_offset),
-        LATEST => (-1, offsets.log_end_offset),
+        LATEST => (-1, offsets.high_watermark),
         EARLIEST | EARLIEST_LOCAL => (-1, offsets.log_start_offset),
         // No tiered storage: nothing is tiered, so there is no such offset.
         LATEST_TIERED => (-1, -1),

@@ -12,6 +12,7 @@ use crate::broker::Broker;
 pub mod add_offsets_to_txn;
 pub mod add_partitions_to_txn;
 pub mod alter_configs;
+pub mod alter_partition;
 pub mod api_versions;
 pub mod broker_heartbeat;
 pub mod broker_registration;
@@ -45,6 +46,7 @@ pub mod offset_fetch;
 pub mod offset_for_leader_epoch;
 pub mod produce;
 mod produce_checks;
+pub mod produce_wait;
 pub mod sync_group;
 pub mod txn_offset_commit;
 pub mod unregister_broker;
@@ -112,6 +114,7 @@ pub const SERVED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::UnregisterBroker, 0, 0),
     (ApiKey::BrokerRegistration, 0, 4),
     (ApiKey::BrokerHeartbeat, 0, 1),
+    (ApiKey::AlterPartition, 2, 3),
 ];
 
 /// Whether this version of the API is served.
@@ -156,7 +159,14 @@ pub async fn handle(ctx: &RequestContext<'_>, request: Request) -> Outcome {
         }
         // Page-cache writes are quick; appends that may fsync or re-compress step aside
         // inside the handler (see `produce::append`).
-        Request::Produce(r) => return produce::handle(ctx, r),
+        Request::Produce(r) => {
+            let timeout_ms = r.timeout_ms;
+            let (outcome, waits) = produce::handle(ctx, r);
+            if waits.is_empty() {
+                return outcome;
+            }
+            return produce_wait::complete(outcome, waits, timeout_ms).await;
+        }
         Request::Fetch(r) => {
             let (response, reads) = fetch::handle(ctx, r).await;
             return Outcome::RespondFetch(response, reads);
@@ -169,6 +179,9 @@ pub async fn handle(ctx: &RequestContext<'_>, request: Request) -> Outcome {
         Request::DescribeQuorum(r) => Response::DescribeQuorum(describe_quorum::handle(ctx, r)),
         Request::UnregisterBroker(r) => {
             Response::UnregisterBroker(blocking(|| unregister_broker::handle(ctx, r)))
+        }
+        Request::AlterPartition(r) => {
+            Response::AlterPartition(blocking(|| alter_partition::handle(ctx, r)))
         }
         Request::BrokerRegistration(r) => {
             Response::BrokerRegistration(blocking(|| broker_registration::handle(ctx, r)))

@@ -1,8 +1,9 @@
 //! Produce (key 0): checks each partition's batch header (one batch, not a control batch,
 //! timestamps within the topic's bounds, no larger than a segment), then the log validates
 //! length, magic and CRC32C (no record decoding), assigns offsets by rewriting the batch header
-//! and appends the bytes. On one node acks=1 and acks=all are the same, since the leader is the
-//! whole ISR, except that acks=all honours `min.insync.replicas`. Batches of idempotent
+//! and appends the bytes. acks=all is refused with NOT_ENOUGH_REPLICAS before the append when
+//! the ISR is smaller than `min.insync.replicas`, and on a replicated partition its answer
+//! waits for the ISR to hold the batch (`produce_wait.rs`). Batches of idempotent
 //! producers are checked by the log against the producer's epoch and sequence (from the header);
 //! a retry of a batch already stored is answered with the stored batch's offsets.
 
@@ -15,6 +16,7 @@ use kavka_protocol::response::Response;
 use kavka_protocol::ErrorCode;
 
 use super::produce_checks::{check_batches, keyless_records, transactional_producer};
+use super::produce_wait::Wait;
 use super::{message, Outcome, RequestContext};
 use crate::broker::now_ms;
 use crate::replica_manager::{Partition, PartitionError, ProducePolicy};
@@ -138,15 +140,16 @@ fn produce_partition(
     records: &[u8],
     acks: i16,
     now: i64,
-) -> PartitionProduceResponse {
+) -> (PartitionProduceResponse, Option<i64>) {
+    let refused = |r: PartitionProduceResponse| (r, None);
     let policy = partition.policy();
-    if let Err((code, text)) = check_batches(records, &policy, acks, now) {
-        return partition_error(index, code, text);
+    if let Err((code, text)) = check_batches(records, &policy, acks, partition.isr_size(), now) {
+        return refused(partition_error(index, code, text));
     }
     if let Some(producer) = transactional_producer(records) {
         if let Err((code, text)) = verify_in_transaction(ctx, transactional_id, partition, producer)
         {
-            return partition_error(index, code, text);
+            return refused(partition_error(index, code, text));
         }
     }
     if policy.compacted {
@@ -165,28 +168,47 @@ fn produce_partition(
                             .with_batch_index_error_message(message(text.clone()))
                     })
                     .collect();
-                return partition_error(index, ErrorCode::INVALID_RECORD, text)
-                    .with_record_errors(record_errors);
+                return refused(
+                    partition_error(index, ErrorCode::INVALID_RECORD, text)
+                        .with_record_errors(record_errors),
+                );
             }
-            Err(e) => return partition_error(index, ErrorCode::CORRUPT_MESSAGE, e.to_string()),
+            Err(e) => {
+                return refused(partition_error(
+                    index,
+                    ErrorCode::CORRUPT_MESSAGE,
+                    e.to_string(),
+                ))
+            }
         }
     }
     match store(partition, records, now) {
-        Err(e) => partition_error(index, ErrorCode::CORRUPT_MESSAGE, e.to_string()),
-        Ok(Ok((info, log_start_offset))) => PartitionProduceResponse::default()
-            .with_index(index)
-            .with_base_offset(info.base_offset)
-            .with_log_append_time_ms(info.log_append_time_ms)
-            .with_log_start_offset(log_start_offset),
+        Err(e) => refused(partition_error(
+            index,
+            ErrorCode::CORRUPT_MESSAGE,
+            e.to_string(),
+        )),
+        Ok(Ok((info, log_start_offset))) => {
+            // A retried batch already stored waits the same way: it may not be replicated yet.
+            let required =
+                (acks == -1 && partition.is_replicated()).then_some(info.last_offset + 1);
+            let answer = PartitionProduceResponse::default()
+                .with_index(index)
+                .with_base_offset(info.base_offset)
+                .with_log_append_time_ms(info.log_append_time_ms)
+                .with_log_start_offset(log_start_offset);
+            (answer, required)
+        }
         Ok(Err(e)) => {
             tracing::debug!(topic = %partition.topic, partition = index, error = %e, "produce refused");
-            partition_error(index, e.code(), e.to_string())
+            refused(partition_error(index, e.code(), e.to_string()))
         }
     }
 }
 
-/// Handles Produce. Each partition's batch is appended from the request frame itself.
-pub fn handle(ctx: &RequestContext<'_>, request: ProduceRequest) -> Outcome {
+/// Handles Produce. Each partition's batch is appended from the request frame itself. The
+/// answers that wait for replication (acks=all) are returned with the outcome.
+pub fn handle(ctx: &RequestContext<'_>, request: ProduceRequest) -> (Outcome, Vec<Wait>) {
     let broker = ctx.broker;
     let acks = request.acks;
     let acks_valid = matches!(acks, -1..=1);
@@ -195,8 +217,9 @@ pub fn handle(ctx: &RequestContext<'_>, request: ProduceRequest) -> Outcome {
     let now = now_ms();
     let mut failed = false;
     let mut responses = Vec::with_capacity(request.topic_data.len());
+    let mut waits = Vec::new();
     let transactional_id = request.transactional_id.map(|t| t.0.to_string());
-    for topic in request.topic_data {
+    for (topic_at, topic) in request.topic_data.into_iter().enumerate() {
         let resolved = if by_id {
             image.topic_by_id(&topic.topic_id)
         } else {
@@ -235,7 +258,7 @@ pub fn handle(ctx: &RequestContext<'_>, request: ProduceRequest) -> Outcome {
                     "Produce request carries no record batch".into(),
                 ),
                 (true, Some(partition), Some(records)) => {
-                    let result = produce_partition(
+                    let (result, required) = produce_partition(
                         ctx,
                         transactional_id.as_deref(),
                         &partition,
@@ -244,6 +267,14 @@ pub fn handle(ctx: &RequestContext<'_>, request: ProduceRequest) -> Outcome {
                         acks,
                         now,
                     );
+                    if let Some(required) = required {
+                        waits.push(Wait {
+                            topic: topic_at,
+                            partition: partitions.len(),
+                            target: partition.clone(),
+                            required,
+                        });
+                    }
                     result
                 }
             };
@@ -258,13 +289,15 @@ pub fn handle(ctx: &RequestContext<'_>, request: ProduceRequest) -> Outcome {
         );
     }
     if acks == 0 {
-        return if failed {
+        let outcome = if failed {
             Outcome::Close("acks=0 produce failed")
         } else {
             Outcome::Silent
         };
+        return (outcome, Vec::new());
     }
-    Outcome::Respond(Response::Produce(
+    let outcome = Outcome::Respond(Response::Produce(
         ProduceResponse::default().with_responses(responses),
-    ))
+    ));
+    (outcome, waits)
 }

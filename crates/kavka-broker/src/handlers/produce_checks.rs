@@ -8,15 +8,13 @@ use kavka_protocol::ErrorCode;
 
 use crate::replica_manager::ProducePolicy;
 
-/// In-sync replicas of every partition on one node.
-const ISR_SIZE: i32 = 1;
-
 /// Header checks Kafka makes before appending. Malformed bytes pass through: the log's
 /// validation reports them with the right code.
 pub(super) fn check_batches(
     records: &[u8],
     policy: &ProducePolicy,
     acks: i16,
+    isr_size: usize,
     now: i64,
 ) -> Result<(), (ErrorCode, String)> {
     let mut iter = BatchIter::new(records);
@@ -69,11 +67,11 @@ pub(super) fn check_batches(
             ));
         }
     }
-    if acks == -1 && policy.min_insync_replicas > ISR_SIZE {
+    if acks == -1 && i64::from(policy.min_insync_replicas) > isr_size as i64 {
         return Err((
             ErrorCode::NOT_ENOUGH_REPLICAS,
             format!(
-                "The size of the ISR ({ISR_SIZE}) is below min.insync.replicas={}",
+                "The size of the current ISR ({isr_size}) is insufficient to satisfy the min.isr requirement of {}",
                 policy.min_insync_replicas
             ),
         ));
@@ -131,15 +129,15 @@ mod tests {
     #[test]
     fn kafkas_header_checks() {
         let now = 1_800_000_000_000;
-        assert!(check_batches(&batch(now), &policy(), 1, now).is_ok());
+        assert!(check_batches(&batch(now), &policy(), 1, 1, now).is_ok());
         let two = [batch(now), batch(now)].concat();
         assert_eq!(
-            check_batches(&two, &policy(), 1, now).unwrap_err().0,
+            check_batches(&two, &policy(), 1, 1, now).unwrap_err().0,
             ErrorCode::INVALID_RECORD
         );
         let future = batch(now + 7_200_000);
         assert_eq!(
-            check_batches(&future, &policy(), 1, now).unwrap_err().0,
+            check_batches(&future, &policy(), 1, 1, now).unwrap_err().0,
             ErrorCode::INVALID_TIMESTAMP
         );
         let p = ProducePolicy {
@@ -147,7 +145,7 @@ mod tests {
             ..policy()
         };
         assert!(
-            check_batches(&future, &p, 1, now).is_ok(),
+            check_batches(&future, &p, 1, 1, now).is_ok(),
             "LogAppendTime replaces the timestamp"
         );
         let p = ProducePolicy {
@@ -155,7 +153,9 @@ mod tests {
             ..policy()
         };
         assert_eq!(
-            check_batches(&batch(now - 5000), &p, 1, now).unwrap_err().0,
+            check_batches(&batch(now - 5000), &p, 1, 1, now)
+                .unwrap_err()
+                .0,
             ErrorCode::INVALID_TIMESTAMP
         );
         let p = ProducePolicy {
@@ -163,19 +163,23 @@ mod tests {
             ..policy()
         };
         assert_eq!(
-            check_batches(&batch(now), &p, -1, now).unwrap_err().0,
+            check_batches(&batch(now), &p, -1, 1, now).unwrap_err().0,
             ErrorCode::NOT_ENOUGH_REPLICAS
         );
         assert!(
-            check_batches(&batch(now), &p, 1, now).is_ok(),
+            check_batches(&batch(now), &p, 1, 1, now).is_ok(),
             "acks=1 ignores min.insync.replicas"
+        );
+        assert!(
+            check_batches(&batch(now), &p, -1, 2, now).is_ok(),
+            "an ISR of two satisfies min.insync.replicas=2"
         );
         let p = ProducePolicy {
             segment_bytes: 20,
             ..policy()
         };
         assert_eq!(
-            check_batches(&batch(now), &p, 1, now).unwrap_err().0,
+            check_batches(&batch(now), &p, 1, 1, now).unwrap_err().0,
             ErrorCode::RECORD_LIST_TOO_LARGE
         );
         let mut control = batch(now);
@@ -183,7 +187,7 @@ mod tests {
         let crc = crc32c::crc32c(&control[21..]);
         control[17..21].copy_from_slice(&crc.to_be_bytes());
         assert_eq!(
-            check_batches(&control, &policy(), 1, now).unwrap_err().0,
+            check_batches(&control, &policy(), 1, 1, now).unwrap_err().0,
             ErrorCode::INVALID_RECORD
         );
     }

@@ -1,4 +1,4 @@
-//! The partitions this node hosts (on one node: leads) and their logs. Handlers reach storage only
+//! The partitions this node hosts (as leader or follower: `replication.rs`) and their logs. Handlers reach storage only
 //! through here. Appends and reads take a partition's lock only to touch the in-memory log state;
 //! the bytes of a read are copied from the segment file after the lock is released.
 //!
@@ -19,6 +19,11 @@ use kavka_storage::{
 use uuid::Uuid;
 
 use crate::purgatory::{DelayedFetch, FetchWatchers};
+
+mod replicated;
+mod replication;
+
+pub use replication::{ImageState, ReplicaState, Role};
 
 /// The topic configs the produce path checks before appending.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,8 +68,25 @@ pub struct Partition {
     /// The log; the lock is held only for in-memory state changes and the append write.
     /// `None` once the partition was deleted or closed.
     log: Mutex<Option<PartitionLog>>,
-    /// Delayed fetches reading this partition, woken when it changes.
+    /// Delayed fetches reading this partition, and produces waiting for its high watermark,
+    /// woken when it changes.
     fetches: FetchWatchers,
+    /// Leader or follower, the ISR and the high watermark.
+    replication: Mutex<ReplicaState>,
+    /// The partition has one replica: its high watermark is its log end (no lock to read).
+    solo: AtomicBool,
+}
+
+/// What a read may see.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Isolation {
+    /// A consumer reading uncommitted: below the high watermark.
+    Uncommitted,
+    /// A read_committed consumer: below the last stable offset (itself below the high
+    /// watermark).
+    Committed,
+    /// A follower, or this node's own coordinator: the whole log.
+    Log,
 }
 
 /// Offsets of a partition at one instant.
@@ -72,9 +94,11 @@ pub struct Partition {
 pub struct PartitionOffsets {
     /// First offset still in the log.
     pub log_start_offset: i64,
-    /// Offset the next record gets; the high watermark on a single node.
+    /// Offset the next record gets.
     pub log_end_offset: i64,
-    /// The last stable offset: below the oldest open transaction, else the log end.
+    /// Below it every record is on every ISR member (the log end with one replica).
+    pub high_watermark: i64,
+    /// The last stable offset: below the oldest open transaction, else the high watermark.
     pub last_stable_offset: i64,
 }
 
@@ -124,6 +148,8 @@ pub enum PartitionError {
     Gone,
     /// The log failed on disk earlier; the partition is offline.
     Offline,
+    /// A replica fetch from a broker that is not a replica, or to a node that does not lead.
+    NotReplica,
 }
 
 impl PartitionError {
@@ -133,6 +159,7 @@ impl PartitionError {
             PartitionError::Storage(e) => storage_error_code(e),
             PartitionError::Gone => ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
             PartitionError::Offline => ErrorCode::KAFKA_STORAGE_ERROR,
+            PartitionError::NotReplica => ErrorCode::NOT_LEADER_OR_FOLLOWER,
         }
     }
 }
@@ -153,6 +180,7 @@ impl std::fmt::Display for PartitionError {
             PartitionError::Storage(e) => e.fmt(f),
             PartitionError::Gone => f.write_str("partition no longer hosted"),
             PartitionError::Offline => f.write_str("partition offline after a storage failure"),
+            PartitionError::NotReplica => f.write_str("not a replica this node leads for"),
         }
     }
 }
@@ -163,11 +191,15 @@ impl From<StorageError> for PartitionError {
     }
 }
 
-fn offsets_of(log: &PartitionLog) -> PartitionOffsets {
+/// The offsets of `log` whose high watermark is `high_watermark` (`None`: the log end).
+fn offsets_of(log: &PartitionLog, high_watermark: Option<i64>) -> PartitionOffsets {
+    let log_end_offset = log.log_end_offset();
+    let hw = high_watermark.map_or(log_end_offset, |h| h.min(log_end_offset));
     PartitionOffsets {
         log_start_offset: log.log_start_offset(),
-        log_end_offset: log.log_end_offset(),
-        last_stable_offset: log.last_stable_offset(),
+        log_end_offset,
+        high_watermark: hw,
+        last_stable_offset: log.last_stable_offset().min(hw),
     }
 }
 
@@ -261,7 +293,8 @@ impl Partition {
 
     /// Current offsets.
     pub fn offsets(&self) -> Result<PartitionOffsets, PartitionError> {
-        self.with_log(|log| Ok(offsets_of(log)))
+        let hw = self.high_watermark();
+        self.with_log(|log| Ok(offsets_of(log, hw)))
     }
 
     /// Writes a transaction marker (WriteTxnMarkers) for `producer_id` at `epoch`.
@@ -283,7 +316,7 @@ impl Partition {
                 now_ms,
             )
         })?;
-        self.fetches.wake();
+        self.appended();
         Ok(info)
     }
 
@@ -296,25 +329,42 @@ impl Partition {
             Ok((info, log.log_start_offset()))
         })?;
         if appended.0.bytes > 0 {
-            self.fetches.wake();
+            self.appended();
         }
         Ok(appended)
     }
 
-    /// Locates whole batches from `offset` (no data I/O); read_committed reads stop at the
-    /// last stable offset and name the aborted transactions in what they return.
+    /// Locates whole batches from `offset` (no data I/O); consumers' reads stop at the high
+    /// watermark, read_committed ones at the last stable offset and name the aborted
+    /// transactions in what they return.
     pub fn plan_read(
         &self,
         offset: i64,
         max_bytes: usize,
         min_one_batch: bool,
-        read_committed: bool,
+        isolation: Isolation,
     ) -> Result<ReadPlan, PartitionError> {
+        let hw = self.high_watermark();
         self.with_log(|log| {
-            let offsets = offsets_of(log);
-            if !read_committed {
+            let offsets = offsets_of(log, hw);
+            let whole = isolation == Isolation::Log
+                || (isolation == Isolation::Uncommitted
+                    && offsets.high_watermark == offsets.log_end_offset);
+            if whole {
                 return Ok(ReadPlan {
                     slice: log.read(offset, max_bytes, min_one_batch)?,
+                    offsets,
+                    aborted: Vec::new(),
+                });
+            }
+            if isolation == Isolation::Uncommitted {
+                return Ok(ReadPlan {
+                    slice: log.read_below(
+                        offset,
+                        max_bytes,
+                        min_one_batch,
+                        offsets.high_watermark,
+                    )?,
                     offsets,
                     aborted: Vec::new(),
                 });
@@ -459,17 +509,18 @@ impl ReplicaManager {
             .is_some_and(|t| t.contains_key(&index))
     }
 
-    /// Starts hosting a partition whose log is open.
+    /// Starts hosting partition `index` of `topic` (`topic_id`), whose log is open, at
+    /// `leader_epoch`.
     pub fn add(
         &self,
-        topic: &str,
-        topic_id: Uuid,
-        index: i32,
+        (topic, topic_id, index): (&str, Uuid, i32),
         leader_epoch: i32,
         policy: ProducePolicy,
         log: PartitionLog,
+        replication: ReplicaState,
     ) {
         let topic: Arc<str> = Arc::from(topic);
+        let solo = replication.is_solo();
         let partition = Arc::new(Partition {
             topic: topic.clone(),
             topic_id,
@@ -479,6 +530,8 @@ impl ReplicaManager {
             offline: AtomicBool::new(false),
             log: Mutex::new(Some(log)),
             fetches: FetchWatchers::default(),
+            replication: Mutex::new(replication),
+            solo: AtomicBool::new(solo),
         });
         self.partitions
             .write()

@@ -1,0 +1,225 @@
+//! Followers copy their leaders (Kafka's replica fetcher threads). One task per leader this
+//! node follows partitions of sends Fetch v15 (its replica id and broker epoch in the replica
+//! state) for all of them, each from its log end with the epoch of its last batch, and:
+//! - appends the batches the leader returns as they are (same offsets and leader epochs:
+//!   `Partition::append_as_follower`) and takes the leader's high watermark;
+//! - when the leader answers a diverging epoch (this log holds records the leader's does not:
+//!   it led, or followed a leader, whose last writes were never committed), truncates to where
+//!   the two logs agree and fetches again from there;
+//! - backs off `replica.fetch.backoff.ms` after a failure (connection, an error of the
+//!   partition); a partition whose leader changes is picked up by the new leader's task.
+//!
+//! The supervisor ([`run`]) starts a task when a partition starts following a leader no task
+//! fetches from; a task ends when no partition follows its leader any more.
+
+mod peer;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use kavka_protocol::messages::fetch_request::{FetchPartition, FetchTopic, ReplicaState};
+use kavka_protocol::messages::fetch_response::PartitionData;
+use kavka_protocol::messages::{BrokerId, FetchRequest};
+use kavka_protocol::request::Request;
+use kavka_protocol::response::Response;
+use kavka_protocol::ErrorCode;
+
+use crate::broker::{now_ms, Broker};
+use crate::replica_manager::{Partition, Role};
+use peer::Peer;
+
+/// Fetch version a follower sends (v15: replica state with the broker epoch).
+const FETCH_VERSION: i16 = 15;
+/// How often the supervisor looks for leaders to fetch from.
+const SUPERVISE_INTERVAL_MS: u64 = 100;
+/// Time allowed for a leader's answer beyond the fetch's own wait.
+const ANSWER_TIMEOUT_MS: u64 = 30_000;
+
+/// Starts and ends the fetcher tasks, for as long as the node runs.
+pub async fn run(broker: Arc<Broker>) {
+    if !broker.config().roles.broker {
+        return;
+    }
+    let mut tasks: HashMap<i32, tokio::task::JoinHandle<()>> = HashMap::new();
+    let mut tick = tokio::time::interval(Duration::from_millis(SUPERVISE_INTERVAL_MS));
+    loop {
+        tick.tick().await;
+        tasks.retain(|_, t| !t.is_finished());
+        for p in broker.partitions() {
+            if let Role::Follower { leader } = p.role() {
+                tasks
+                    .entry(leader)
+                    .or_insert_with(|| tokio::spawn(fetch_from(broker.clone(), leader)));
+            }
+        }
+    }
+}
+
+/// The partitions this node follows `leader` for.
+fn following(broker: &Broker, leader: i32) -> Vec<Arc<Partition>> {
+    broker
+        .partitions()
+        .into_iter()
+        .filter(|p| p.role() == Role::Follower { leader })
+        .collect()
+}
+
+/// The fetch of every partition in `partitions`, from each one's log end.
+fn fetch_request(broker: &Broker, partitions: &[Arc<Partition>]) -> FetchRequest {
+    let config = broker.config();
+    let mut topics: Vec<FetchTopic> = Vec::new();
+    for p in partitions {
+        let Ok((log_end, last_epoch)) = p.fetch_position() else {
+            continue;
+        };
+        let fetch = FetchPartition::default()
+            .with_partition(p.index)
+            .with_current_leader_epoch(p.leader_epoch())
+            .with_fetch_offset(log_end)
+            .with_last_fetched_epoch(last_epoch)
+            .with_log_start_offset(-1)
+            .with_partition_max_bytes(
+                i32::try_from(config.replica_fetch_max_bytes).unwrap_or(i32::MAX),
+            );
+        match topics.iter_mut().find(|t| t.topic_id == p.topic_id) {
+            Some(t) => t.partitions.push(fetch),
+            None => topics.push(
+                FetchTopic::default()
+                    .with_topic_id(p.topic_id)
+                    .with_partitions(vec![fetch]),
+            ),
+        }
+    }
+    FetchRequest::default()
+        .with_replica_id(BrokerId(-1))
+        .with_replica_state(
+            ReplicaState::default()
+                .with_replica_id(BrokerId(config.node_id))
+                .with_replica_epoch(broker.broker_epoch()),
+        )
+        .with_max_wait_ms(i32::try_from(config.replica_fetch_wait_max_ms).unwrap_or(i32::MAX))
+        .with_min_bytes(1)
+        .with_max_bytes(i32::try_from(config.replica_fetch_response_max_bytes).unwrap_or(i32::MAX))
+        .with_isolation_level(0)
+        .with_session_id(0)
+        .with_session_epoch(-1)
+        .with_topics(topics)
+}
+
+/// Fetches from `leader` while partitions follow it.
+async fn fetch_from(broker: Arc<Broker>, leader: i32) {
+    let backoff = Duration::from_millis(broker.config().replica_fetch_backoff_ms);
+    let timeout =
+        Duration::from_millis(broker.config().replica_fetch_wait_max_ms + ANSWER_TIMEOUT_MS);
+    let mut peer: Option<Peer> = None;
+    tracing::info!(leader, "replica fetcher started");
+    loop {
+        let partitions = following(&broker, leader);
+        if partitions.is_empty() {
+            tracing::info!(
+                leader,
+                "replica fetcher stopped: no partition follows this leader"
+            );
+            return;
+        }
+        let Some(address) = broker.broker_address(leader) else {
+            tokio::time::sleep(backoff).await;
+            continue;
+        };
+        if peer.as_ref().is_some_and(|p| p.address != address) {
+            peer = None;
+        }
+        if peer.is_none() {
+            match Peer::connect(&address, timeout).await {
+                Ok(p) => peer = Some(p),
+                Err(e) => {
+                    tracing::debug!(leader, %address, error = %e, "cannot reach the leader");
+                    tokio::time::sleep(backoff).await;
+                    continue;
+                }
+            }
+        }
+        let request = Request::Fetch(fetch_request(&broker, &partitions));
+        let conn = peer.as_mut().expect("connected above");
+        let response = match conn.call(FETCH_VERSION, &request, timeout).await {
+            Ok(Response::Fetch(r)) => r,
+            Ok(other) => {
+                tracing::warn!(leader, "unexpected answer to a replica fetch: {other:?}");
+                peer = None;
+                tokio::time::sleep(backoff).await;
+                continue;
+            }
+            Err(e) => {
+                tracing::debug!(leader, error = %e, "replica fetch failed");
+                peer = None;
+                tokio::time::sleep(backoff).await;
+                continue;
+            }
+        };
+        let mut failed = response.error_code != 0;
+        for topic in &response.responses {
+            for data in &topic.partitions {
+                let Some(p) = partitions
+                    .iter()
+                    .find(|p| p.topic_id == topic.topic_id && p.index == data.partition_index)
+                else {
+                    continue;
+                };
+                if p.role() != (Role::Follower { leader }) {
+                    continue;
+                }
+                failed |= !take(p, data);
+            }
+        }
+        if failed {
+            tokio::time::sleep(backoff).await;
+        }
+    }
+}
+
+/// Takes one partition's answer; false when it failed (the task backs off).
+fn take(p: &Partition, data: &PartitionData) -> bool {
+    let code = ErrorCode::from_code(data.error_code).unwrap_or(ErrorCode::UNKNOWN_SERVER_ERROR);
+    if code != ErrorCode::NONE {
+        tracing::debug!(topic = %p.topic, partition = p.index, code = code.name(), "replica fetch refused");
+        return false;
+    }
+    let diverging = &data.diverging_epoch;
+    if diverging.epoch >= 0 && diverging.end_offset >= 0 {
+        return truncate_diverged(p, diverging.epoch, diverging.end_offset);
+    }
+    let records = data.records.as_deref().unwrap_or(&[]);
+    match p.append_as_follower(records, data.high_watermark, now_ms()) {
+        Ok(_) => true,
+        Err(e) => {
+            tracing::warn!(topic = %p.topic, partition = p.index, error = %e, "cannot append the leader's batches");
+            false
+        }
+    }
+}
+
+/// Truncates a log that diverged from its leader's: to the end of the leader's `epoch`
+/// (`end_offset`), or this log's end of that epoch if sooner.
+fn truncate_diverged(p: &Partition, epoch: i32, end_offset: i64) -> bool {
+    let own_end = match p.end_offset_for_epoch(epoch) {
+        Ok((found, end, _)) if found >= 0 && end >= 0 => end,
+        Ok(_) => end_offset,
+        Err(e) => {
+            tracing::warn!(topic = %p.topic, partition = p.index, error = %e, "cannot read the epochs");
+            return false;
+        }
+    };
+    let target = own_end.min(end_offset);
+    match p.truncate_to(target) {
+        Ok(end) => {
+            tracing::info!(topic = %p.topic, partition = p.index, epoch, offset = end,
+                "truncated a diverged log to the leader's");
+            true
+        }
+        Err(e) => {
+            tracing::warn!(topic = %p.topic, partition = p.index, error = %e, "cannot truncate");
+            false
+        }
+    }
+}
