@@ -6,22 +6,25 @@
 //! panic goes offline: every later operation answers KAFKA_STORAGE_ERROR instead of guessing at
 //! the log's state, as Kafka does with a failed log directory.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use bytes::Bytes;
-use kavka_protocol::ErrorCode;
 use kavka_storage::{
-    AppendInfo, CleanStats, CleanTask, CleanedLog, LogConfig, PartitionLog, ProducerError,
-    ReadSlice, RetentionOutcome, StorageError,
+    AppendInfo, CleanStats, CleanTask, CleanedLog, LogConfig, PartitionLog, ReadSlice,
+    RetentionOutcome, StorageError,
 };
 use uuid::Uuid;
 
 use crate::purgatory::{DelayedFetch, FetchWatchers};
 
+mod error;
+mod manager;
 mod replicated;
 mod replication;
+
+pub use error::{storage_error_code, PartitionError};
+pub use manager::{ReplicaManager, TopicPartition};
 
 pub use replication::{ImageState, ReplicaState, Role};
 
@@ -139,58 +142,6 @@ impl ReadPlan {
     }
 }
 
-/// Why a partition operation failed.
-#[derive(Debug)]
-pub enum PartitionError {
-    /// The log refused or failed.
-    Storage(StorageError),
-    /// The partition was deleted (or the broker is shutting down) meanwhile.
-    Gone,
-    /// The log failed on disk earlier; the partition is offline.
-    Offline,
-    /// A replica fetch from a broker that is not a replica, or to a node that does not lead.
-    NotReplica,
-}
-
-impl PartitionError {
-    /// The Kafka error code for the client.
-    pub fn code(&self) -> ErrorCode {
-        match self {
-            PartitionError::Storage(e) => storage_error_code(e),
-            PartitionError::Gone => ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
-            PartitionError::Offline => ErrorCode::KAFKA_STORAGE_ERROR,
-            PartitionError::NotReplica => ErrorCode::NOT_LEADER_OR_FOLLOWER,
-        }
-    }
-}
-
-impl PartitionError {
-    /// The code of a batch the log refused (a producer check), `None` for failures.
-    pub fn refusal_code(&self) -> Option<ErrorCode> {
-        match self {
-            PartitionError::Storage(e @ StorageError::Producer(_)) => Some(storage_error_code(e)),
-            _ => None,
-        }
-    }
-}
-
-impl std::fmt::Display for PartitionError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            PartitionError::Storage(e) => e.fmt(f),
-            PartitionError::Gone => f.write_str("partition no longer hosted"),
-            PartitionError::Offline => f.write_str("partition offline after a storage failure"),
-            PartitionError::NotReplica => f.write_str("not a replica this node leads for"),
-        }
-    }
-}
-
-impl From<StorageError> for PartitionError {
-    fn from(e: StorageError) -> Self {
-        PartitionError::Storage(e)
-    }
-}
-
 /// The offsets of `log` whose high watermark is `high_watermark` (`None`: the log end).
 fn offsets_of(log: &PartitionLog, high_watermark: Option<i64>) -> PartitionOffsets {
     let log_end_offset = log.log_end_offset();
@@ -201,34 +152,6 @@ fn offsets_of(log: &PartitionLog, high_watermark: Option<i64>) -> PartitionOffse
         high_watermark: hw,
         last_stable_offset: log.last_stable_offset().min(hw),
     }
-}
-
-/// Maps a storage failure to the Kafka error a client gets for that partition.
-pub fn storage_error_code(e: &StorageError) -> ErrorCode {
-    use kavka_protocol::batch::BatchError;
-    match e {
-        StorageError::InvalidBatch(BatchError::CrcMismatch { .. })
-        | StorageError::InvalidBatch(BatchError::Truncated { .. })
-        | StorageError::InvalidBatch(BatchError::InvalidLength(_)) => ErrorCode::CORRUPT_MESSAGE,
-        StorageError::InvalidBatch(_) => ErrorCode::INVALID_RECORD,
-        StorageError::MessageTooLarge { .. } => ErrorCode::MESSAGE_TOO_LARGE,
-        StorageError::OffsetOutOfRange { .. } => ErrorCode::OFFSET_OUT_OF_RANGE,
-        StorageError::Corrupt(_) => ErrorCode::CORRUPT_MESSAGE,
-        StorageError::OffsetsOutOfOrder { .. } => ErrorCode::INVALID_RECORD,
-        StorageError::Producer(p) => match p {
-            ProducerError::InvalidEpoch { .. } => ErrorCode::INVALID_PRODUCER_EPOCH,
-            ProducerError::OutOfOrderSequence { .. } => ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER,
-            ProducerError::DuplicateSequence { .. } => ErrorCode::DUPLICATE_SEQUENCE_NUMBER,
-            ProducerError::NotTransactional { .. } => ErrorCode::INVALID_TXN_STATE,
-        },
-        _ => ErrorCode::KAFKA_STORAGE_ERROR,
-    }
-}
-
-/// Whether a storage error means the disk failed (rather than a refused request, or a batch
-/// that cannot be decoded, which concerns that request only).
-fn is_disk_failure(e: &StorageError) -> bool {
-    matches!(e, StorageError::Io { .. })
 }
 
 impl Partition {
@@ -247,7 +170,7 @@ impl Partition {
     /// Takes the partition offline after a disk failure, and passes the error on.
     fn fail(&self, e: PartitionError) -> PartitionError {
         if let PartitionError::Storage(s) = &e {
-            if is_disk_failure(s) && !self.offline.swap(true, Ordering::AcqRel) {
+            if error::is_disk_failure(s) && !self.offline.swap(true, Ordering::AcqRel) {
                 tracing::error!(topic = %self.topic, partition = self.index, error = %s, "partition offline after a storage failure");
                 self.fetches.wake();
             }
@@ -471,146 +394,5 @@ impl Partition {
             Ok(mut guard) => guard.take(),
             Err(poisoned) => poisoned.into_inner().take(),
         }
-    }
-}
-
-/// Key of a partition by topic name.
-pub type TopicPartition = (Arc<str>, i32);
-
-/// The hosted partitions of one topic, by index.
-type TopicPartitions = HashMap<i32, Arc<Partition>>;
-
-/// Every hosted partition.
-#[derive(Debug, Default)]
-pub struct ReplicaManager {
-    /// Partitions by topic name, then index (looked up by `&str` without allocating).
-    partitions: RwLock<HashMap<Arc<str>, TopicPartitions>>,
-}
-
-impl ReplicaManager {
-    /// The partition of the topic with this id, if hosted (a topic deleted and created again
-    /// under the same name is another topic).
-    pub fn get(&self, topic: &str, topic_id: &Uuid, index: i32) -> Option<Arc<Partition>> {
-        self.partitions
-            .read()
-            .expect("partitions lock poisoned")
-            .get(topic)
-            .and_then(|t| t.get(&index))
-            .filter(|p| p.topic_id == *topic_id)
-            .cloned()
-    }
-
-    /// Whether a partition of this name and index is hosted.
-    pub fn contains(&self, topic: &str, index: i32) -> bool {
-        self.partitions
-            .read()
-            .expect("partitions lock poisoned")
-            .get(topic)
-            .is_some_and(|t| t.contains_key(&index))
-    }
-
-    /// Starts hosting partition `index` of `topic` (`topic_id`), whose log is open, at
-    /// `leader_epoch`.
-    pub fn add(
-        &self,
-        (topic, topic_id, index): (&str, Uuid, i32),
-        leader_epoch: i32,
-        policy: ProducePolicy,
-        log: PartitionLog,
-        replication: ReplicaState,
-    ) {
-        let topic: Arc<str> = Arc::from(topic);
-        let solo = replication.is_solo();
-        let partition = Arc::new(Partition {
-            topic: topic.clone(),
-            topic_id,
-            index,
-            leader_epoch: AtomicI32::new(leader_epoch),
-            policy: RwLock::new(policy),
-            offline: AtomicBool::new(false),
-            log: Mutex::new(Some(log)),
-            fetches: FetchWatchers::default(),
-            replication: Mutex::new(replication),
-            solo: AtomicBool::new(solo),
-        });
-        self.partitions
-            .write()
-            .expect("partitions lock poisoned")
-            .entry(topic)
-            .or_default()
-            .insert(index, partition);
-    }
-
-    /// Stops hosting one partition and deletes its log (it moved to other brokers).
-    pub fn remove(&self, topic: &str, index: i32) -> Option<StorageError> {
-        let removed = {
-            let mut partitions = self.partitions.write().expect("partitions lock poisoned");
-            let t = partitions.get_mut(topic)?;
-            let removed = t.remove(&index);
-            if t.is_empty() {
-                partitions.remove(topic);
-            }
-            removed?
-        };
-        let error = removed.take_log().and_then(|log| log.delete().err());
-        removed.fetches.wake();
-        error
-    }
-
-    /// Stops hosting every partition of a topic and deletes their logs.
-    pub fn remove_topic(&self, topic: &str) -> Vec<StorageError> {
-        let removed: Vec<Arc<Partition>> = self
-            .partitions
-            .write()
-            .expect("partitions lock poisoned")
-            .remove(topic)
-            .map(|t| t.into_values().collect())
-            .unwrap_or_default();
-        let mut errors = Vec::new();
-        for p in removed {
-            // Readers holding the Arc finish on the open file handles; the files are unlinked.
-            if let Some(log) = p.take_log() {
-                if let Err(e) = log.delete() {
-                    errors.push(e);
-                }
-            }
-            p.fetches.wake();
-        }
-        errors
-    }
-
-    /// All hosted partitions.
-    pub fn all(&self) -> Vec<Arc<Partition>> {
-        self.partitions
-            .read()
-            .expect("partitions lock poisoned")
-            .values()
-            .flat_map(|t| t.values().cloned())
-            .collect()
-    }
-
-    /// Closes every log (flush, checkpoints) for a clean shutdown. Offline partitions are not
-    /// closed (their state is unknown), so the next start recovers them.
-    pub fn close_all(&self) -> Vec<String> {
-        let drained: Vec<Arc<Partition>> = self
-            .partitions
-            .write()
-            .expect("partitions lock poisoned")
-            .drain()
-            .flat_map(|(_, t)| t.into_values())
-            .collect();
-        let mut errors = Vec::new();
-        for p in drained {
-            if p.offline.load(Ordering::Acquire) {
-                errors.push(format!("{}-{} is offline", p.topic, p.index));
-                continue;
-            }
-            if let Some(log) = p.take_log() {
-                if let Err(e) = log.close() {
-                    errors.push(format!("{}-{}: {e}", p.topic, p.index));
-                }
-            }
-        }
-        errors
     }
 }
