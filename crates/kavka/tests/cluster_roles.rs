@@ -395,6 +395,10 @@ async fn a_coordinator_gives_up_its_shard_with_its_leadership_and_takes_it_back(
             "broker.heartbeat.interval.ms=100",
             "group.initial.rebalance.delay.ms=0",
             "offsets.topic.num.partitions=4",
+            // One replica, so that the partitions' leadership comes back to this broker with
+            // its registration (replicated, it would stay with the other replica: no
+            // preferred leader election yet); tests/replication.rs covers the replicated case.
+            "offsets.topic.replication.factor=1",
         ],
     );
     let brokers: Vec<SocketAddr> = cluster.nodes[3..].iter().map(|n| n.addr).collect();

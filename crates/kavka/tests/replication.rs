@@ -14,8 +14,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use common::cluster::{metadata, wait_for_controller, TestCluster};
-use common::cluster_client::{client, wait_for_topic};
+use common::cluster::{find_group_coordinator, metadata, wait_for_controller, TestCluster};
+use common::cluster_client::{client, consume_all, produce, wait_for_topic};
 use kavka_client::{Admin, Producer, ProducerConfig, ProducerRecord};
 use kavka_protocol::ErrorCode;
 
@@ -122,7 +122,11 @@ async fn acknowledged_records_survive_the_leader_and_the_isr_follows_the_replica
                 let value = format!("v{i}");
                 let mut r = ProducerRecord::new("kept", None, Some(Bytes::from(value.clone())));
                 r.partition = Some(0);
-                if producer.send(r).await.is_ok() {
+                // Acknowledged: the delivery answered, not only queued.
+                let Ok(delivery) = producer.send(r).await else {
+                    continue;
+                };
+                if delivery.await.is_ok() {
                     acked.lock().unwrap().push(value);
                 }
                 tokio::time::sleep(Duration::from_millis(5)).await;
@@ -290,4 +294,52 @@ async fn an_old_leader_truncates_what_was_never_replicated() {
         cluster.node(old).log().contains("truncated a diverged log"),
         "the old leader truncated"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn committed_offsets_survive_the_coordinators_broker() {
+    let mut settings = SETTINGS.to_vec();
+    settings.push("offsets.topic.num.partitions=1");
+    let mut cluster = TestCluster::start(3, &settings);
+    let addrs: Vec<SocketAddr> = cluster.nodes.iter().map(|n| n.addr).collect();
+    wait_for_controller(&addrs, 3, &[]).await;
+    let all = client(cluster.bootstrap()).await;
+    create(&Admin::new(all.clone()), "events", 1).await;
+    wait_for_topic(&addrs, "events", 1).await;
+    produce(&all, "events", 1, 10).await;
+    assert_eq!(consume_all(&all, "g", "events", 10).await.len(), 10);
+    let (coordinator, replicas, _) = wait_for_state(
+        addrs[0],
+        "__consumer_offsets",
+        "replicated and in sync",
+        |s| s.2.len() == 3,
+    )
+    .await;
+    assert_eq!(replicas.len(), 3, "offsets.topic.replication.factor=3");
+    assert_eq!(
+        find_group_coordinator(addrs[0], "g").await.node_id.0,
+        coordinator
+    );
+
+    // The coordinator's broker dies: another replica leads __consumer_offsets, loads the
+    // group from its copy, and the group resumes after what it had committed.
+    cluster.node(coordinator).kill();
+    let survivor = addrs[((1..=3).find(|&n| n != coordinator).unwrap() - 1) as usize];
+    wait_for_state(survivor, "__consumer_offsets", "led by a survivor", |s| {
+        s.0 != coordinator && s.0 != -1
+    })
+    .await;
+    let survivors: Vec<String> = (1..=3)
+        .filter(|&n| n != coordinator)
+        .map(|n| addrs[(n - 1) as usize].to_string())
+        .collect();
+    let after = client(survivors).await;
+    let producer = Producer::new(after.clone(), ProducerConfig::default())
+        .await
+        .unwrap();
+    let record = ProducerRecord::new("events", None, Some(Bytes::from("late")));
+    producer.send(record).await.unwrap().await.unwrap();
+    producer.close().await.unwrap();
+    let again = consume_all(&after, "g", "events", 1).await;
+    assert_eq!(again, BTreeSet::from(["late".to_string()]));
 }

@@ -19,7 +19,12 @@ impl Broker {
         name: &str,
         num_partitions: i32,
         segment_bytes: i32,
+        replication_factor: i16,
     ) -> Result<(), Refusal> {
+        // At most the live brokers (Kafka would refuse until enough are up): a single node
+        // has its coordinators at once with the defaults.
+        let live = controller::placement::brokers(&self.image(), self.config.node_id).len();
+        let replication_factor = replication_factor.min(i16::try_from(live.max(1)).unwrap_or(1));
         let mut configs = BTreeMap::new();
         configs.insert("cleanup.policy".to_string(), "compact".to_string());
         configs.insert("segment.bytes".to_string(), segment_bytes.to_string());
@@ -27,7 +32,7 @@ impl Broker {
         let spec = TopicSpec {
             name: name.to_string(),
             num_partitions,
-            replication_factor: 1,
+            replication_factor,
             assignments: vec![],
             configs,
         };
@@ -47,6 +52,7 @@ impl Broker {
             TRANSACTION_STATE_TOPIC,
             self.config.txn_topic_num_partitions,
             self.config.txn_topic_segment_bytes,
+            self.config.txn_topic_replication_factor,
         )
     }
 
@@ -60,6 +66,7 @@ impl Broker {
             controller::CONSUMER_OFFSETS_TOPIC,
             self.config.offsets_topic_num_partitions,
             self.config.offsets_topic_segment_bytes,
+            self.config.offsets_topic_replication_factor,
         )
     }
 

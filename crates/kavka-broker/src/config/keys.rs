@@ -342,7 +342,8 @@ pub const BROKER_KEYS: &[BrokerKey] = &[
         Acts,
         "partitions of `__consumer_offsets` (fixed once it exists)",
     ),
-    ignored("offsets.topic.replication.factor"),
+    key("offsets.topic.replication.factor", T::Int, Rule::Int(1), Some("3"), Acts,
+        "replicas of `__consumer_offsets` when it is created (at most the live brokers then)"),
     key(
         "offsets.topic.segment.bytes",
         T::Int,
@@ -408,7 +409,8 @@ pub const BROKER_KEYS: &[BrokerKey] = &[
         Acts,
         "partitions of `__transaction_state`",
     ),
-    ignored("transaction.state.log.replication.factor"),
+    key("transaction.state.log.replication.factor", T::Int, Rule::Int(1), Some("3"), Acts,
+        "replicas of `__transaction_state` when it is created (at most the live brokers then)"),
     key(
         "transaction.state.log.segment.bytes",
         T::Int,

@@ -133,6 +133,8 @@ pub struct BrokerConfig {
     pub offsets_topic_num_partitions: i32,
     /// `offsets.topic.segment.bytes`: segment size of `__consumer_offsets`.
     pub offsets_topic_segment_bytes: i32,
+    /// `offsets.topic.replication.factor`: replicas of `__consumer_offsets`.
+    pub offsets_topic_replication_factor: i16,
     /// `offsets.retention.check.interval.ms`: how often old offsets are expired.
     pub offsets_retention_check_interval_ms: u64,
     /// The transaction coordinator's settings (`transaction.max.timeout.ms`,
@@ -142,6 +144,8 @@ pub struct BrokerConfig {
     pub txn_topic_num_partitions: i32,
     /// `transaction.state.log.segment.bytes`: its segment size.
     pub txn_topic_segment_bytes: i32,
+    /// `transaction.state.log.replication.factor`: its replicas.
+    pub txn_topic_replication_factor: i16,
     /// `producer.id.expiration.ms`: a partition forgets an idempotent producer idle this long.
     pub producer_id_expiration_ms: u64,
     /// `producer.id.expiration.check.interval.ms`: how often idle producers are forgotten.
@@ -197,6 +201,11 @@ fn bad(key: &str, value: &str, reason: &str) -> ConfigError {
 }
 
 /// Parses `NAME://host:port`.
+/// A replication factor key (at least 1, checked by the table), as an `i16`.
+fn replication_factor(v: &values::Values<'_>, key: &str) -> i16 {
+    i16::try_from(v.i32(key)).unwrap_or(i16::MAX)
+}
+
 fn parse_endpoint(key: &str, value: &str) -> Result<(String, String, u16), ConfigError> {
     let (name, rest) = value
         .split_once("://")
@@ -375,10 +384,18 @@ impl BrokerConfig {
             group,
             offsets_topic_num_partitions,
             offsets_topic_segment_bytes,
+            offsets_topic_replication_factor: replication_factor(
+                &v,
+                "offsets.topic.replication.factor",
+            ),
             offsets_retention_check_interval_ms,
             txn,
             txn_topic_num_partitions,
             txn_topic_segment_bytes,
+            txn_topic_replication_factor: replication_factor(
+                &v,
+                "transaction.state.log.replication.factor",
+            ),
             metadata_snapshot_bytes_min,
             producer_id_expiration_ms,
             producer_id_expiration_check_interval_ms,

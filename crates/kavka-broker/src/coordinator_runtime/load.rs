@@ -15,8 +15,9 @@ const LOAD_READ_BYTES: usize = 1024 * 1024;
 
 impl<S, W> CoordinatorRuntime<S, W>
 where
-    S: CoordinatorShard,
-    W: Waiters<S::Reply>,
+    S: CoordinatorShard + Send + 'static,
+    S::Reply: Send + 'static,
+    W: Waiters<S::Reply> + 'static,
 {
     /// Replays the partition of every shard not loaded yet (blocking; run off the request
     /// path). Returns the records replayed and the shards loaded. A partition that cannot be

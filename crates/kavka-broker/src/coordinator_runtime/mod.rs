@@ -22,6 +22,7 @@ use crate::broker::now_ms;
 use crate::replica_manager::Partition;
 
 mod load;
+mod replicated;
 
 /// Where a coordinator's replies go: the requests waiting on its shard.
 pub trait Waiters<P>: Send {
@@ -42,6 +43,8 @@ pub struct ShardState<S, W> {
     loaded: bool,
     /// Set when an append failed: the shard serves nothing until reloaded.
     failed: bool,
+    /// Replies waiting for the partition's ISR to hold their records (`replicated.rs`).
+    deferred: replicated::Deferred<W>,
 }
 
 impl<S, W> ShardState<S, W> {
@@ -90,6 +93,7 @@ fn new_shard<S, W>(
             waiters: waiters(),
             loaded,
             failed: false,
+            deferred: replicated::Deferred::default(),
         }),
     })
 }
@@ -106,8 +110,9 @@ pub struct CoordinatorRuntime<S, W> {
 
 impl<S, W> CoordinatorRuntime<S, W>
 where
-    S: CoordinatorShard,
-    W: Waiters<S::Reply>,
+    S: CoordinatorShard + Send + 'static,
+    S::Reply: Send + 'static,
+    W: Waiters<S::Reply> + 'static,
 {
     /// A runtime with no shards yet.
     pub fn new(topic: &'static str) -> Self {
@@ -160,7 +165,9 @@ where
             return;
         };
         if let Some(old) = slot.take() {
-            old.lock().waiters.clear();
+            let mut old = old.lock();
+            old.deferred.clear();
+            old.waiters.clear();
         }
         *slot = partition.map(|p| new_shard(p, false, &machine, &waiters));
         tracing::info!(
@@ -218,18 +225,21 @@ where
         let mut state = shard.lock();
         state.check_serving()?;
         let (value, effects) = op(&mut state);
-        self.apply(&shard.partition, &mut state, effects)?;
+        self.apply(&shard, &mut state, effects)?;
         Ok(value)
     }
 
-    /// Appends the records as one batch, replays them, then delivers the replies.
+    /// Appends the records as one batch, replays them, then delivers the replies (once the
+    /// ISR holds the batch, on a replicated partition).
     fn apply(
         &self,
-        partition: &Partition,
+        shard: &SharedShard<S, W>,
         state: &mut ShardState<S, W>,
         effects: Effects<S::Record, S::Reply>,
     ) -> Result<(), ErrorCode> {
+        let partition = &shard.partition;
         let now = now_ms();
+        let mut required = None;
         if !effects.records.is_empty() {
             let mut builder = BatchBuilder::new(Compression::None);
             if let Some((producer_id, epoch)) = effects.transactional {
@@ -248,11 +258,15 @@ where
                     crate::handlers::blocking(|| partition.append(&batch, now))
                         .map_err(|e| e.to_string())
                 });
-            if let Err(e) = appended {
-                tracing::error!(topic = self.topic, partition = partition.index, error = %e, "coordinator append failed: the shard stops serving");
-                state.failed = true;
-                state.waiters.clear();
-                return Err(ErrorCode::COORDINATOR_NOT_AVAILABLE);
+            match appended {
+                Ok((info, _)) => required = Some(info.last_offset + 1),
+                Err(e) => {
+                    tracing::error!(topic = self.topic, partition = partition.index, error = %e, "coordinator append failed: the shard stops serving");
+                    state.failed = true;
+                    state.deferred.clear();
+                    state.waiters.clear();
+                    return Err(ErrorCode::COORDINATOR_NOT_AVAILABLE);
+                }
             }
             for r in &effects.records {
                 match effects.transactional {
@@ -261,8 +275,23 @@ where
                 }
             }
         }
-        for reply in effects.replies {
-            state.waiters.deliver(reply);
+        let replies = effects.replies;
+        match required {
+            Some(required) if partition.is_replicated() && !replies.is_empty() => {
+                let deliver = Box::new(move |waiters: &mut W| {
+                    for reply in replies {
+                        waiters.deliver(reply);
+                    }
+                });
+                if state.deferred.push(required, deliver) {
+                    replicated::watch(shard.clone());
+                }
+            }
+            _ => {
+                for reply in replies {
+                    state.waiters.deliver(reply);
+                }
+            }
         }
         Ok(())
     }
@@ -279,7 +308,7 @@ where
                 continue;
             }
             let effects = state.machine.tick(now);
-            let _ = self.apply(&shard.partition, &mut state, effects);
+            let _ = self.apply(&shard, &mut state, effects);
         }
     }
 
@@ -308,7 +337,7 @@ where
             let effects = op(&mut state.machine, now);
             records += effects.records.len();
             if !effects.is_empty() {
-                let _ = self.apply(&shard.partition, &mut state, effects);
+                let _ = self.apply(&shard, &mut state, effects);
             }
         }
         records
