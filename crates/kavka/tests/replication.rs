@@ -14,8 +14,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use common::cluster::{find_group_coordinator, metadata, wait_for_controller, TestCluster};
+use common::cluster::{find_group_coordinator, wait_for_controller, TestCluster};
 use common::cluster_client::{client, consume_all, produce, wait_for_topic};
+use common::replicas::{create, state, wait_for_state};
 use kavka_client::{Admin, Producer, ProducerConfig, ProducerRecord};
 use kavka_protocol::ErrorCode;
 
@@ -26,52 +27,6 @@ const SETTINGS: &[&str] = &[
     "replica.fetch.backoff.ms=100",
     "group.initial.rebalance.delay.ms=0",
 ];
-
-/// (leader, replicas, ISR) of partition 0 of `topic`, as node `addr` tells it.
-async fn state(addr: SocketAddr, topic: &str) -> (i32, Vec<i32>, BTreeSet<i32>) {
-    let m = metadata(addr).await;
-    let t = m
-        .topics
-        .iter()
-        .find(|t| t.name.as_ref().is_some_and(|n| n.0.as_str() == topic))
-        .expect("topic listed");
-    let p = t
-        .partitions
-        .iter()
-        .find(|p| p.partition_index == 0)
-        .unwrap();
-    (
-        p.leader_id.0,
-        p.replica_nodes.iter().map(|b| b.0).collect(),
-        p.isr_nodes.iter().map(|b| b.0).collect(),
-    )
-}
-
-/// Waits until `addr` reports partition 0 of `topic` in a state `ok` accepts.
-async fn wait_for_state(
-    addr: SocketAddr,
-    topic: &str,
-    what: &str,
-    ok: impl Fn(&(i32, Vec<i32>, BTreeSet<i32>)) -> bool,
-) -> (i32, Vec<i32>, BTreeSet<i32>) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let s = state(addr, topic).await;
-        if ok(&s) {
-            return s;
-        }
-        assert!(Instant::now() < deadline, "{topic}: never {what}: {s:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-async fn create(admin: &Admin, topic: &str, min_insync: i32) {
-    let configs = [("min.insync.replicas".to_string(), min_insync.to_string())];
-    admin
-        .create_topic(topic, 1, 3, &configs, false)
-        .await
-        .unwrap();
-}
 
 /// Produces to partition 0 of `topic` on its leader `conn` until it answers, or 10 s.
 async fn produce_retrying(

@@ -27,6 +27,9 @@ use crate::replica_manager::{Partition, Role};
 
 /// How often a leader checks its partitions' ISRs.
 const ISR_CHECK_INTERVAL_MS: u64 = 250;
+/// Pause after an ISR change the controller could not be asked for (a leader cut off from
+/// the quorum keeps asking, not every check).
+const ALTER_PARTITION_BACKOFF_MS: u64 = 1_000;
 /// AlterPartition version sent (v3: the ISR with broker epochs).
 const ALTER_PARTITION_VERSION: i16 = 3;
 
@@ -175,8 +178,9 @@ impl Broker {
             let outcomes = match sent {
                 Ok(Ok(outcomes)) => outcomes,
                 Ok(Err((code, why))) => {
-                    tracing::debug!(code = code.name(), %why, "ISR change not answered");
+                    tracing::warn!(code = code.name(), %why, "ISR change not answered; asking again later");
                     partitions.iter().for_each(|p| p.clear_pending_isr());
+                    tokio::time::sleep(Duration::from_millis(ALTER_PARTITION_BACKOFF_MS)).await;
                     continue;
                 }
                 Err(e) => {

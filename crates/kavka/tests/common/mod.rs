@@ -4,6 +4,7 @@
 pub mod cluster;
 pub mod cluster_client;
 pub mod netns;
+pub mod replicas;
 pub mod txn;
 
 use std::net::{SocketAddr, TcpStream};
