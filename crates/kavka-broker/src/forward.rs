@@ -3,7 +3,7 @@
 //!
 //! - Client requests of the controller APIs ([`is_controller_api`]: CreateTopics,
 //!   DeleteTopics, CreatePartitions, AlterConfigs, IncrementalAlterConfigs, DescribeQuorum,
-//!   UnregisterBroker, BrokerRegistration, BrokerHeartbeat, AlterPartition) are relayed byte for byte
+//!   UnregisterBroker, BrokerRegistration, BrokerHeartbeat, AlterPartition, ElectLeaders) are relayed byte for byte
 //!   ([`relay`]): the same frame to the leader's client listener, its response frame back
 //!   unchanged (same correlation id and version), so the client cannot tell.
 //! - Decisions a node makes for itself (auto-creating a topic, a coordinator's internal topic,
@@ -44,6 +44,7 @@ pub fn is_controller_api(api_key: ApiKey) -> bool {
             | ApiKey::BrokerRegistration
             | ApiKey::BrokerHeartbeat
             | ApiKey::AlterPartition
+            | ApiKey::ElectLeaders
     )
 }
 

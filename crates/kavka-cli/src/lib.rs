@@ -44,6 +44,7 @@ pub mod consumer_perf;
 pub mod delete_records;
 pub mod dump_log;
 pub mod get_offsets;
+pub mod leader_election;
 mod line_reader;
 pub mod metadata_quorum;
 pub mod producer_perf;
@@ -84,6 +85,8 @@ pub enum Tool {
     MetadataQuorum(metadata_quorum::Args),
     /// Print the cluster id or unregister a broker (kafka-cluster.sh).
     Cluster(cluster::Args),
+    /// Elect preferred or unclean partition leaders (kafka-leader-election.sh).
+    LeaderElection(leader_election::Args),
     /// Write kafka-*.sh scripts into DIR that run these tools through this binary.
     InstallShims(shims::Args),
 }
@@ -104,6 +107,7 @@ pub const TOOL_NAMES: &[&str] = &[
     "transactions",
     "metadata-quorum",
     "cluster",
+    "leader-election",
     "install-shims",
 ];
 
@@ -125,6 +129,7 @@ impl Tool {
             Tool::Transactions(_) => "transactions",
             Tool::MetadataQuorum(_) => "metadata-quorum",
             Tool::Cluster(_) => "cluster",
+            Tool::LeaderElection(_) => "leader-election",
             Tool::InstallShims(_) => "install-shims",
         }
     }
@@ -148,6 +153,7 @@ pub async fn run(tool: Tool) -> ExitCode {
         Tool::Transactions(a) => transactions::run(a).await,
         Tool::MetadataQuorum(a) => metadata_quorum::run(a).await,
         Tool::Cluster(a) => cluster::run(a).await,
+        Tool::LeaderElection(a) => leader_election::run(a).await,
         Tool::InstallShims(a) => shims::run(a),
     };
     match result {

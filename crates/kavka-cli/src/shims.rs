@@ -23,6 +23,7 @@ pub const SHIMS: &[(&str, &str)] = &[
     ("kafka-storage.sh", "storage"),
     ("kafka-metadata-quorum.sh", "metadata-quorum"),
     ("kafka-cluster.sh", "cluster"),
+    ("kafka-leader-election.sh", "leader-election"),
 ];
 
 /// The usage line of `kafka-server-start.sh`, as Kafka prints it.

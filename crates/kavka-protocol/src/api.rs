@@ -50,6 +50,7 @@ macro_rules! for_each_served_api {
             (BrokerRegistration, BrokerRegistrationRequest, BrokerRegistrationResponse),
             (BrokerHeartbeat, BrokerHeartbeatRequest, BrokerHeartbeatResponse),
             (AlterPartition, AlterPartitionRequest, AlterPartitionResponse),
+            (ElectLeaders, ElectLeadersRequest, ElectLeadersResponse),
         }
     };
 }

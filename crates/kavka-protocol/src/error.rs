@@ -168,6 +168,10 @@ error_codes! {
     MEMBER_ID_REQUIRED = 79, false;
     /// The preferred leader was not available.
     PREFERRED_LEADER_NOT_AVAILABLE = 80, true;
+    /// Eligible topic partition leaders are not available.
+    ELIGIBLE_LEADERS_NOT_AVAILABLE = 83, true;
+    /// Leader election not needed for topic partition.
+    ELECTION_NOT_NEEDED = 84, true;
     /// The consumer group has reached its max size.
     GROUP_MAX_SIZE_REACHED = 81, false;
     /// The broker rejected this static consumer since another consumer with the same group.instance.id has registered.

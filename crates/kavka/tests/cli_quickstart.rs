@@ -19,12 +19,13 @@ fn quickstart_through_the_kafka_shims() {
     let dir = tempfile::tempdir().unwrap();
     let bin = dir.path().join("bin");
     let installed = kavka_ok(&["install-shims", bin.to_str().unwrap()]);
-    assert_eq!(installed.lines().count(), 17, "{installed}");
+    assert_eq!(installed.lines().count(), 18, "{installed}");
     for shim in [
         "kafka-topics.sh",
         "kafka-consumer-groups.sh",
         "kafka-dump-log.sh",
         "kafka-cluster.sh",
+        "kafka-leader-election.sh",
     ] {
         assert!(bin.join(shim).exists(), "{shim} missing");
     }

@@ -27,6 +27,7 @@ use crate::txn_coordinator::{TxnCoordinator, TRANSACTION_STATE_TOPIC};
 
 mod admin;
 mod change;
+mod elections;
 mod heartbeats;
 mod isr;
 mod liveness;

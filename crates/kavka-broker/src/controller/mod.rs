@@ -15,6 +15,7 @@ use crate::topic_config;
 
 pub mod alter_partition;
 mod create_topics;
+pub mod elect_leaders;
 pub mod fencing;
 pub mod placement;
 pub mod registration;

@@ -28,6 +28,7 @@ pub mod describe_log_dirs;
 pub mod describe_producers;
 pub mod describe_quorum;
 pub mod describe_transactions;
+pub mod elect_leaders;
 pub mod end_txn;
 pub mod fetch;
 pub mod find_coordinator;
@@ -115,6 +116,7 @@ pub const SERVED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::BrokerRegistration, 0, 4),
     (ApiKey::BrokerHeartbeat, 0, 1),
     (ApiKey::AlterPartition, 2, 3),
+    (ApiKey::ElectLeaders, 0, 2),
 ];
 
 /// Whether this version of the API is served.
@@ -179,6 +181,9 @@ pub async fn handle(ctx: &RequestContext<'_>, request: Request) -> Outcome {
         Request::DescribeQuorum(r) => Response::DescribeQuorum(describe_quorum::handle(ctx, r)),
         Request::UnregisterBroker(r) => {
             Response::UnregisterBroker(blocking(|| unregister_broker::handle(ctx, r)))
+        }
+        Request::ElectLeaders(r) => {
+            Response::ElectLeaders(blocking(|| elect_leaders::handle(ctx, r)))
         }
         Request::AlterPartition(r) => {
             Response::AlterPartition(blocking(|| alter_partition::handle(ctx, r)))

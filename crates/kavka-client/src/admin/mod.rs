@@ -19,6 +19,7 @@ use crate::error::{ClientError, KafkaError};
 use crate::wire::{str_bytes, topic_name};
 
 mod configs;
+mod elections;
 mod groups;
 mod partitions;
 mod quorum;
@@ -26,6 +27,7 @@ mod transactions;
 
 pub use crate::offsets::GroupOffset;
 pub use configs::{AlterConfigOp, AlterOpType, ConfigEntry, ConfigResource, ConfigSource};
+pub use elections::ElectionOutcome;
 pub use groups::{GroupDescription, GroupListing, MemberDescription};
 pub use partitions::{ClusterDescription, DeletedRecords, ListedOffset, OffsetSpec};
 pub use quorum::{QuorumInfo, QuorumReplica};
