@@ -1,6 +1,9 @@
-//! Leader elections an operator asks for (ElectLeaders): decided by
-//! `controller::elect_leaders` on the active controller, written as partition records.
+//! Leader elections an operator asks for (ElectLeaders), and the unclean elections the active
+//! controller runs itself for leaderless partitions of topics with
+//! `unclean.leader.election.enable=true` (as Kafka's controller does): decided by
+//! `controller::elect_leaders`, written as partition records.
 
+use kavka_metadata::{MetadataImage, MetadataRecord};
 use kavka_protocol::ErrorCode;
 
 use super::Broker;
@@ -57,5 +60,47 @@ impl Broker {
             }
         }
         Ok(results)
+    }
+
+    /// The unclean elections due now: leaderless partitions of topics that allow them and
+    /// have a live replica.
+    fn unclean_elections(&self, image: &MetadataImage) -> Vec<MetadataRecord> {
+        let layers = crate::topic_config::ConfigLayers::new(&self.config, image);
+        let mut records = Vec::new();
+        for topic in image.topics() {
+            if !topic.partitions.values().any(|p| p.leader == -1) {
+                continue;
+            }
+            let overrides = image
+                .topic_configs(&topic.name)
+                .cloned()
+                .unwrap_or_default();
+            if layers
+                .value(&overrides, "unclean.leader.election.enable")
+                .as_deref()
+                != Some("true")
+            {
+                continue;
+            }
+            for (&index, p) in topic.partitions.iter().filter(|(_, p)| p.leader == -1) {
+                if let Ok(next) = elect_leaders::elect(image, p, ElectionType::Unclean) {
+                    tracing::warn!(topic = %topic.name, partition = index, leader = next.leader,
+                        isr = ?next.isr, "unclean leader election: records the new leader lacks are lost");
+                    records.push(elect_leaders::record(topic.topic_id, index, &next));
+                }
+            }
+        }
+        records
+    }
+
+    /// On the active controller: runs the unclean elections due (see the module).
+    pub(super) fn elect_unclean_leaders(&self) {
+        if self.unclean_elections(&self.image()).is_empty() {
+            return;
+        }
+        let changed = self.change_metadata(false, |image| Ok(((), self.unclean_elections(image))));
+        if let Err((code, why)) = changed {
+            tracing::debug!(code = code.name(), %why, "unclean elections not made");
+        }
     }
 }

@@ -134,6 +134,8 @@ impl Broker {
                     Err(e) => tracing::error!(error = %e, "fencing task failed"),
                 }
             }
+            let broker = self.clone();
+            let _ = tokio::task::spawn_blocking(move || broker.elect_unclean_leaders()).await;
         }
     }
 }
