@@ -94,9 +94,24 @@ pub fn create_topic(
     partitions: i32,
     configs: &[(&str, &str)],
 ) -> Result<()> {
+    create_replicated_topic(bootstrap, topic, partitions, 1, configs)
+}
+
+/// Creates `topic` with `partitions` partitions of `replication_factor` replicas.
+pub fn create_replicated_topic(
+    bootstrap: &str,
+    topic: &str,
+    partitions: i32,
+    replication_factor: i32,
+    configs: &[(&str, &str)],
+) -> Result<()> {
     let admin: AdminClient<DefaultClientContext> =
         base_config(bootstrap).create().context("admin client")?;
-    let mut new_topic = NewTopic::new(topic, partitions, TopicReplication::Fixed(1));
+    let mut new_topic = NewTopic::new(
+        topic,
+        partitions,
+        TopicReplication::Fixed(replication_factor),
+    );
     for (key, value) in configs {
         new_topic = new_topic.set(key, value);
     }

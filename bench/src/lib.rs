@@ -10,12 +10,15 @@
 //!   1 KiB with acks=all to a topic with `flush.messages=1` (fsync before every ack).
 //! - P2 consume: everything P1 wrote (from the page cache), one consumer, by assignment.
 //! - P3 latency: produce-to-consume latency at a fixed rate, from a timestamp in the payload.
+//! - P4 replicated: three local brokers; 1 KiB produce to one replica with acks=1 and to three
+//!   with acks=all (same run), and P3's latency with three replicas and acks=all.
 //! - P5 footprint: idle RSS, exec to first ApiVersions answer, recovery after kill -9.
 //!
 //! While the broker is local, each throughput row also gives the broker's CPU seconds per GB
 //! moved (utime + stime from `/proc/<pid>/stat`) and its peak RSS (`VmHWM`).
 
 pub mod broker;
+pub mod cluster;
 pub mod kafka;
 pub mod procfs;
 pub mod progress;
@@ -39,6 +42,8 @@ pub enum Workload {
     P2,
     /// Produce-to-consume latency at a fixed rate.
     P3,
+    /// Replication: three local brokers, RF=3 acks=all against RF=1 acks=1, and latency.
+    P4,
     /// Footprint: idle RSS, start-up time, recovery after kill -9 (local broker only).
     P5,
 }
@@ -66,7 +71,7 @@ pub struct Options {
     #[arg(long)]
     pub smoke: bool,
     /// Workloads to run, comma-separated.
-    #[arg(long, value_delimiter = ',', default_value = "p1,p2,p3,p5")]
+    #[arg(long, value_delimiter = ',', default_value = "p1,p2,p3,p4,p5")]
     pub workloads: Vec<Workload>,
     /// Partitions of every benchmark topic.
     #[arg(long, default_value_t = 6)]
@@ -86,6 +91,9 @@ pub struct Options {
     /// P3: how long to produce at that rate, in seconds.
     #[arg(long, default_value_t = 10.0)]
     pub latency_secs: f64,
+    /// P4: the latency run's rate, in MB/s of 1 KiB records.
+    #[arg(long, default_value_t = 20.0)]
+    pub replicated_latency_mb_per_s: f64,
     /// P3: the producer's linger.ms.
     #[arg(long, default_value_t = 1)]
     pub latency_linger_ms: u32,
@@ -106,6 +114,7 @@ impl Options {
             o.records_100b = 5_000;
             o.records_durable = 200;
             o.latency_mb_per_s = 1.0;
+            o.replicated_latency_mb_per_s = 1.0;
             o.latency_secs = 1.0;
             o.recovery_gb = 0.005;
             o.progress_secs = o.progress_secs.min(1.0);

@@ -53,8 +53,8 @@ fn every_workload_against_a_local_broker() {
     println!("{}", results.render());
     assert_eq!(
         results.rows.len(),
-        15,
-        "8 P1 rows (4 of them the idempotent comparison, 1 transactional), 3 P2, 1 P3, 3 P5"
+        18,
+        "8 P1 rows (4 of them the idempotent comparison, 1 transactional), 3 P2, 1 P3, 3 P4, 3 P5"
     );
     assert_positive(&results);
     for row in &results.rows {
@@ -73,6 +73,14 @@ fn every_workload_against_a_local_broker() {
     }
     let table = results.render();
     assert!(table.contains("| P3 latency"), "{table}");
+    assert!(
+        table.contains("| P4 produce 1 KiB RF=3 acks=all"),
+        "{table}"
+    );
+    assert!(
+        table.contains("| P4 latency 1 KiB at 1 MB/s RF=3 acks=all"),
+        "{table}"
+    );
 }
 
 #[test]

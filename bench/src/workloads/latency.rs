@@ -28,14 +28,52 @@ const STALL_TIMEOUT: Duration = Duration::from_secs(60);
 /// The producer's pacing step.
 const PACING_SLEEP: Duration = Duration::from_micros(200);
 
+/// What a latency run sends, and to what.
+pub(crate) struct LatencyCase {
+    /// Row label prefix, e.g. "P3 latency".
+    pub name: &'static str,
+    /// Produce rate, MB/s of 1 KiB records.
+    pub mb_per_s: f64,
+    /// "1" or "all".
+    pub acks: &'static str,
+    /// Replicas of the topic.
+    pub replication_factor: i32,
+    /// Topic configs.
+    pub topic_configs: &'static [(&'static str, &'static str)],
+}
+
+/// P3: the single-broker case.
 pub(crate) fn run(target: &Target, o: &Options) -> Result<Row> {
-    let topic = topic_name("p3");
-    kafka::create_topic(&target.bootstrap, &topic, o.partitions, &[])?;
-    let rate = o.latency_mb_per_s * 1e6 / VALUE_SIZE as f64;
+    let case = LatencyCase {
+        name: "P3 latency",
+        mb_per_s: o.latency_mb_per_s,
+        acks: "1",
+        replication_factor: 1,
+        topic_configs: &[],
+    };
+    run_case(target, o, &case)
+}
+
+/// Produce-to-consume latency of `case`.
+pub(crate) fn run_case(target: &Target, o: &Options, case: &LatencyCase) -> Result<Row> {
+    let topic = topic_name("lat");
+    kafka::create_replicated_topic(
+        &target.bootstrap,
+        &topic,
+        o.partitions,
+        case.replication_factor,
+        case.topic_configs,
+    )?;
+    let rate = case.mb_per_s * 1e6 / VALUE_SIZE as f64;
     let total = ((rate * o.latency_secs).round() as u64).max(1);
+    let rf = if case.replication_factor > 1 {
+        format!(" RF={}", case.replication_factor)
+    } else {
+        String::new()
+    };
     let workload = format!(
-        "P3 latency 1 KiB at {} MB/s acks=1 linger.ms={}",
-        o.latency_mb_per_s, o.latency_linger_ms
+        "{} 1 KiB at {} MB/s{rf} acks={} linger.ms={}",
+        case.name, case.mb_per_s, case.acks, o.latency_linger_ms
     );
     eprintln!(
         "{workload}: {total} records over {} s to {topic}",
@@ -44,7 +82,7 @@ pub(crate) fn run(target: &Target, o: &Options) -> Result<Row> {
     let producer = kafka::producer(
         &target.bootstrap,
         ProducerSettings {
-            acks: "1",
+            acks: case.acks,
             linger_ms: o.latency_linger_ms,
             idempotent: false,
             max_in_flight: None,

@@ -2,6 +2,7 @@
 
 mod footprint;
 mod latency;
+mod replicated;
 mod throughput;
 
 use std::path::Path;
@@ -17,10 +18,11 @@ use crate::{Options, Workload};
 #[derive(Debug)]
 pub(crate) struct Target {
     pub bootstrap: String,
-    /// The process when this program started it: CPU and RSS can be read.
-    local: Option<LocalBroker>,
-    /// Its data directory, removed at the end.
-    _data: Option<tempfile::TempDir>,
+    /// The processes when this program started them: CPU and RSS can be read (summed CPU,
+    /// the largest peak RSS over a cluster's nodes).
+    local: Vec<LocalBroker>,
+    /// Their data directories, removed at the end.
+    _data: Vec<tempfile::TempDir>,
 }
 
 impl Target {
@@ -28,8 +30,8 @@ impl Target {
         if let Some(bootstrap) = &o.bootstrap {
             return Ok(Target {
                 bootstrap: bootstrap.clone(),
-                local: None,
-                _data: None,
+                local: Vec::new(),
+                _data: Vec::new(),
             });
         }
         let data = temp_data_dir(o.data_dir.as_ref(), "kavka-bench-")?;
@@ -37,8 +39,8 @@ impl Target {
         eprintln!("kavka {} started, pid {}", broker.addr(), broker.pid());
         Ok(Target {
             bootstrap: broker.addr().to_string(),
-            local: Some(broker),
-            _data: Some(data),
+            local: vec![broker],
+            _data: vec![data],
         })
     }
 
@@ -48,26 +50,43 @@ impl Target {
         &self,
         work: impl FnOnce() -> Result<(T, u64)>,
     ) -> Result<(T, Option<BrokerCost>)> {
-        let pid = self.local.as_ref().map(LocalBroker::pid);
-        let before = pid.map(procfs::sample).transpose()?;
+        let pids: Vec<u32> = self.local.iter().map(LocalBroker::pid).collect();
+        let before = pids
+            .iter()
+            .map(|&p| procfs::sample(p))
+            .collect::<Result<Vec<_>>>()?;
         let (out, bytes_moved) = work()?;
-        let cost = match (pid, before) {
-            (Some(pid), Some(before)) => {
-                let after = procfs::sample(pid)?;
-                Some(BrokerCost {
-                    cpu_secs: after.cpu_secs - before.cpu_secs,
-                    bytes_moved,
-                    peak_rss_bytes: after.peak_rss_bytes,
-                })
-            }
-            _ => None,
+        if pids.is_empty() {
+            return Ok((out, None));
+        }
+        let (mut cpu_secs, mut peak_rss_bytes) = (0.0, 0);
+        for (&pid, before) in pids.iter().zip(&before) {
+            let after = procfs::sample(pid)?;
+            cpu_secs += after.cpu_secs - before.cpu_secs;
+            peak_rss_bytes = peak_rss_bytes.max(after.peak_rss_bytes);
+        }
+        let cost = BrokerCost {
+            cpu_secs,
+            bytes_moved,
+            peak_rss_bytes,
         };
-        Ok((out, cost))
+        Ok((out, Some(cost)))
     }
 
-    fn close(mut self) -> Result<()> {
-        if let Some(broker) = self.local.as_mut() {
-            broker.stop().context("stopping the benchmark broker")?;
+    /// A local cluster as the target (the replicated workload).
+    pub fn cluster(cluster: crate::cluster::LocalCluster) -> Target {
+        let bootstrap = cluster.bootstrap();
+        let (local, data) = cluster.into_parts();
+        Target {
+            bootstrap,
+            local,
+            _data: data,
+        }
+    }
+
+    pub(crate) fn close(mut self) -> Result<()> {
+        for broker in &mut self.local {
+            broker.stop().context("stopping a benchmark broker")?;
         }
         Ok(())
     }
@@ -103,6 +122,13 @@ pub(crate) fn run(o: &Options) -> Result<Results> {
         rows.push(latency::run(&target, o)?);
     }
     target.close()?;
+    if o.runs(Workload::P4) {
+        if o.bootstrap.is_some() {
+            eprintln!("P4 skipped: it starts a cluster of its own (no --bootstrap)");
+        } else {
+            rows.extend(replicated::run(o)?);
+        }
+    }
     if o.runs(Workload::P5) {
         if o.bootstrap.is_some() {
             eprintln!("P5 skipped: it starts brokers of its own (no --bootstrap)");
