@@ -16,17 +16,16 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use common::cluster::{find_group_coordinator, wait_for_controller, TestCluster};
 use common::cluster_client::{client, consume_all, produce, wait_for_topic};
-use common::replicas::{create, state, wait_for_state};
+use common::replicas::{create, kavka_tool, state, wait_for_state, FAST_REPLICATION};
+
+/// Quick fencing and ISR changes, and groups that start at once.
+fn settings() -> Vec<&'static str> {
+    let mut s = FAST_REPLICATION.to_vec();
+    s.push("group.initial.rebalance.delay.ms=0");
+    s
+}
 use kavka_client::{Admin, Producer, ProducerConfig, ProducerRecord};
 use kavka_protocol::ErrorCode;
-
-/// Quick fencing and ISR changes, within a test's patience.
-const SETTINGS: &[&str] = &[
-    "broker.session.timeout.ms=1500",
-    "replica.lag.time.max.ms=1000",
-    "replica.fetch.backoff.ms=100",
-    "group.initial.rebalance.delay.ms=0",
-];
 
 /// Produces to partition 0 of `topic` on its leader `conn` until it answers, or 10 s.
 async fn produce_retrying(
@@ -54,7 +53,7 @@ async fn produce_retrying(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_records_survive_the_leader_and_the_isr_follows_the_replicas() {
-    let mut cluster = TestCluster::start(3, SETTINGS);
+    let mut cluster = TestCluster::start(3, &settings());
     let addrs: Vec<SocketAddr> = cluster.nodes.iter().map(|n| n.addr).collect();
     wait_for_controller(&addrs, 3, &[]).await;
     let all = client(cluster.bootstrap()).await;
@@ -109,11 +108,7 @@ async fn acknowledged_records_survive_the_leader_and_the_isr_follows_the_replica
     sending.await.unwrap();
     let acked = acked.lock().unwrap().clone();
     let mut conn = cluster.node(new_leader).connect().await;
-    let read: Vec<String> = common::read_all(&mut conn, "kept", 0)
-        .await
-        .into_iter()
-        .map(|(_, v)| v)
-        .collect();
+    let read: Vec<String> = common::replicas::read_values(&mut conn, "kept").await;
     let readable: BTreeSet<&String> = read.iter().collect();
     let lost: Vec<&String> = acked.iter().filter(|v| !readable.contains(v)).collect();
     eprintln!(
@@ -140,26 +135,19 @@ async fn acknowledged_records_survive_the_leader_and_the_isr_follows_the_replica
     );
     // kafka-leader-election.sh gives the partition back to its preferred (first) replica.
     assert_eq!(replicas[0], leader, "the first replica led first");
+    let bootstrap = survivor.to_string();
     let elect = || {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_kavka"))
-            .args(["leader-election", "--bootstrap-server"])
-            .arg(survivor.to_string())
-            .args([
-                "--election-type",
-                "preferred",
-                "--topic",
-                "kept",
-                "--partition",
-                "0",
-            ])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
+        kavka_tool(&[
+            "leader-election",
+            "--bootstrap-server",
+            &bootstrap,
+            "--election-type",
+            "preferred",
+            "--topic",
+            "kept",
+            "--partition",
+            "0",
+        ])
     };
     assert_eq!(
         elect(),
@@ -210,11 +198,7 @@ async fn acknowledged_records_survive_the_leader_and_the_isr_follows_the_replica
     wait_for_state(survivor, "strict", "back in sync", |s| s.2.len() == 3).await;
     let (code, _) = produce_retrying(&mut strict, "strict", -1, common::batch("s", 9, 3)).await;
     assert_eq!(code, 0);
-    let values: Vec<String> = common::read_all(&mut strict, "strict", 0)
-        .await
-        .into_iter()
-        .map(|(_, v)| v)
-        .collect();
+    let values: Vec<String> = common::replicas::read_values(&mut strict, "strict").await;
     // s-0..2 were appended (then answered NOT_ENOUGH_REPLICAS_AFTER_APPEND, as in Kafka),
     // s-3..5 refused before the append.
     let expected: Vec<String> = [0, 1, 2, 6, 7, 8, 9, 10, 11]
@@ -241,7 +225,7 @@ fn stored_values(dir: &std::path::Path, topic: &str) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_old_leader_truncates_what_was_never_replicated() {
-    let mut cluster = TestCluster::start(3, SETTINGS);
+    let mut cluster = TestCluster::start(3, &settings());
     let addrs: Vec<SocketAddr> = cluster.nodes.iter().map(|n| n.addr).collect();
     wait_for_controller(&addrs, 3, &[]).await;
     let admin = Admin::new(client(cluster.bootstrap()).await);
@@ -291,7 +275,7 @@ async fn an_old_leader_truncates_what_was_never_replicated() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn committed_offsets_survive_the_coordinators_broker() {
-    let mut settings = SETTINGS.to_vec();
+    let mut settings = settings();
     settings.push("offsets.topic.num.partitions=1");
     let mut cluster = TestCluster::start(3, &settings);
     let addrs: Vec<SocketAddr> = cluster.nodes.iter().map(|n| n.addr).collect();

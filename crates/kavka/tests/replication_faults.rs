@@ -18,21 +18,13 @@ use bytes::Bytes;
 use common::cluster::{wait_for_controller, TestCluster};
 use common::cluster_client::{client, wait_for_topic};
 use common::netns::Hosts;
-use common::replicas::{create, wait_for_state};
+use common::replicas::{create, wait_for_state, FAST_REPLICATION};
 use kavka_client::{Admin, Producer, ProducerConfig, ProducerRecord};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_isolated_leader_acknowledges_nothing_and_its_write_is_truncated() {
     let hosts = Hosts::new(3);
-    let mut cluster = TestCluster::start_in(
-        &hosts,
-        3,
-        &[
-            "broker.session.timeout.ms=1500",
-            "replica.lag.time.max.ms=1000",
-            "replica.fetch.backoff.ms=100",
-        ],
-    );
+    let mut cluster = TestCluster::start_in(&hosts, 3, FAST_REPLICATION);
     let addrs: Vec<SocketAddr> = cluster.nodes.iter().map(|n| n.addr).collect();
     wait_for_controller(&addrs, 3, &[]).await;
     let admin = Admin::new(client(cluster.bootstrap()).await);
@@ -124,11 +116,7 @@ async fn an_isolated_leader_acknowledges_nothing_and_its_write_is_truncated() {
     producer.close().await.unwrap();
 
     let mut conn = cluster.node(new).connect().await;
-    let read: Vec<String> = common::read_all(&mut conn, "iso", 0)
-        .await
-        .into_iter()
-        .map(|(_, v)| v)
-        .collect();
+    let read: Vec<String> = common::replicas::read_values(&mut conn, "iso").await;
     let unique: BTreeSet<&String> = read.iter().collect();
     assert_eq!(unique.len(), read.len(), "a record read twice: {read:?}");
     assert_eq!(read, acked, "exactly the acknowledged records, in order");

@@ -10,20 +10,13 @@ use std::time::{Duration, Instant};
 
 use common::cluster::{wait_for_controller, TestCluster};
 use common::cluster_client::{client, wait_for_topic};
-use common::replicas::{state, wait_for_state};
+use common::replicas::{kavka_tool, state, wait_for_state, FAST_REPLICATION};
 use kavka_client::Admin;
 use kavka_protocol::ErrorCode;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_leaderless_partition_is_led_again_only_once_unclean_election_is_enabled() {
-    let mut cluster = TestCluster::start(
-        3,
-        &[
-            "broker.session.timeout.ms=1500",
-            "replica.lag.time.max.ms=1000",
-            "replica.fetch.backoff.ms=100",
-        ],
-    );
+    let mut cluster = TestCluster::start(3, FAST_REPLICATION);
     let addrs: Vec<SocketAddr> = cluster.nodes.iter().map(|n| n.addr).collect();
     wait_for_controller(&addrs, 3, &[]).await;
     let admin = Admin::new(client(cluster.bootstrap()).await);
@@ -65,24 +58,19 @@ async fn a_leaderless_partition_is_led_again_only_once_unclean_election_is_enabl
         "no unclean election by default"
     );
 
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kavka"))
-        .args(["configs", "--bootstrap-server"])
-        .arg(watcher.to_string())
-        .args([
-            "--alter",
-            "--entity-type",
-            "topics",
-            "--entity-name",
-            "dirty",
-        ])
-        .args(["--add-config", "unclean.leader.election.enable=true"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let bootstrap = watcher.to_string();
+    kavka_tool(&[
+        "configs",
+        "--bootstrap-server",
+        &bootstrap,
+        "--alter",
+        "--entity-type",
+        "topics",
+        "--entity-name",
+        "dirty",
+        "--add-config",
+        "unclean.leader.election.enable=true",
+    ]);
     let enabled = Instant::now();
     let (new, _, isr) = wait_for_state(watcher, "dirty", "led again", |s| s.0 == other).await;
     eprintln!(
@@ -101,11 +89,7 @@ async fn a_leaderless_partition_is_led_again_only_once_unclean_election_is_enabl
         assert!(Instant::now() < deadline, "the new leader never serves");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let values: Vec<String> = common::read_all(&mut conn, "dirty", 0)
-        .await
-        .into_iter()
-        .map(|(_, v)| v)
-        .collect();
+    let values: Vec<String> = common::replicas::read_values(&mut conn, "dirty").await;
     assert_eq!(
         values,
         ["kept-0", "kept-1", "new-0"],

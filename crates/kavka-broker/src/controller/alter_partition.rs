@@ -115,34 +115,14 @@ pub fn alter_isr(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kavka_metadata::{
-        BrokerEndpointRecord, BrokerFencingRecord, RegisterBrokerRecord, TopicRecord,
-    };
+    use kavka_metadata::TopicRecord;
 
     const TOPIC: Uuid = Uuid::from_u128(5);
 
     fn image() -> MetadataImage {
         let mut image = MetadataImage::new();
-        let mut records = Vec::new();
-        for id in [1, 2, 3] {
-            records.push(MetadataRecord::RegisterBroker(RegisterBrokerRecord {
-                broker_id: id,
-                incarnation_id: Uuid::from_u128(id as u128),
-                broker_epoch: 10 * id as i64,
-                endpoints: vec![BrokerEndpointRecord {
-                    listener: "PLAINTEXT".into(),
-                    host: "h".into(),
-                    port: 9092,
-                }],
-                rack: None,
-            }));
-        }
-        for id in [1, 2] {
-            records.push(MetadataRecord::UnfenceBroker(BrokerFencingRecord {
-                broker_id: id,
-                broker_epoch: 10 * id as i64,
-            }));
-        }
+        let mut records =
+            crate::controller::test_brokers::brokers(&[1, 2, 3], &[1, 2], |id| 10 * id as i64);
         records.push(MetadataRecord::Topic(TopicRecord {
             name: "t".into(),
             topic_id: TOPIC,

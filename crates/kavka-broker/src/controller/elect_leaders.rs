@@ -101,30 +101,12 @@ pub fn record(topic_id: Uuid, partition: i32, next: &PartitionImage) -> Metadata
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kavka_metadata::{BrokerEndpointRecord, BrokerFencingRecord, RegisterBrokerRecord};
 
     fn image(live_brokers: &[i32]) -> MetadataImage {
         let mut image = MetadataImage::new();
-        for id in [1, 2, 3] {
-            let register = MetadataRecord::RegisterBroker(RegisterBrokerRecord {
-                broker_id: id,
-                incarnation_id: Uuid::from_u128(id as u128),
-                broker_epoch: id as i64,
-                endpoints: vec![BrokerEndpointRecord {
-                    listener: "PLAINTEXT".into(),
-                    host: "h".into(),
-                    port: 9092,
-                }],
-                rack: None,
-            });
-            image.apply(&register).unwrap();
-            if live_brokers.contains(&id) {
-                let unfence = MetadataRecord::UnfenceBroker(BrokerFencingRecord {
-                    broker_id: id,
-                    broker_epoch: id as i64,
-                });
-                image.apply(&unfence).unwrap();
-            }
+        for r in crate::controller::test_brokers::brokers(&[1, 2, 3], live_brokers, |id| id as i64)
+        {
+            image.apply(&r).unwrap();
         }
         image
     }

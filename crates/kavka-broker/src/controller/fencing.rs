@@ -130,32 +130,13 @@ pub fn unfence_broker(image: &MetadataImage, broker_id: i32) -> Vec<MetadataReco
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kavka_metadata::{RegisterBrokerRecord, TopicRecord};
+    use kavka_metadata::TopicRecord;
     use uuid::Uuid;
 
     fn image() -> MetadataImage {
         let mut image = MetadataImage::new();
-        let mut records = vec![];
-        for id in [1, 2] {
-            records.push(MetadataRecord::RegisterBroker(RegisterBrokerRecord {
-                broker_id: id,
-                incarnation_id: Uuid::from_u128(id as u128),
-                broker_epoch: -1,
-                endpoints: vec![kavka_metadata::BrokerEndpointRecord {
-                    listener: "PLAINTEXT".into(),
-                    host: "h".into(),
-                    port: 9092,
-                }],
-                rack: None,
-            }));
-        }
         // Registered brokers start fenced; the controller unfences them once heard.
-        for id in [1, 2] {
-            records.push(MetadataRecord::UnfenceBroker(BrokerFencingRecord {
-                broker_id: id,
-                broker_epoch: -1,
-            }));
-        }
+        let mut records = crate::controller::test_brokers::brokers(&[1, 2], &[1, 2], |_| -1);
         let topic_id = Uuid::from_u128(77);
         records.push(MetadataRecord::Topic(TopicRecord {
             name: "t".into(),

@@ -19,6 +19,8 @@ pub mod elect_leaders;
 pub mod fencing;
 pub mod placement;
 pub mod registration;
+#[cfg(test)]
+mod test_brokers;
 
 pub use create_topics::{create_topic, create_topics, EXCESSIVE_BATCH_MESSAGE};
 

@@ -55,3 +55,35 @@ pub async fn create(admin: &Admin, topic: &str, min_insync: i32) {
         .await
         .unwrap();
 }
+
+/// Quick fencing and ISR changes, within a test's patience.
+pub const FAST_REPLICATION: &[&str] = &[
+    "broker.session.timeout.ms=1500",
+    "replica.lag.time.max.ms=1000",
+    "replica.fetch.backoff.ms=100",
+];
+
+/// Runs `kavka <args>` (a Kafka tool) and returns its stdout; panics with its stderr when it
+/// fails.
+pub fn kavka_tool(args: &[&str]) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kavka"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "kavka {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// The values of partition 0 of `topic`, read from its leader `conn` up to the high watermark.
+pub async fn read_values(conn: &mut kavka_client::Connection, topic: &str) -> Vec<String> {
+    super::read_all(conn, topic, 0)
+        .await
+        .into_iter()
+        .map(|(_, v)| v)
+        .collect()
+}
