@@ -56,7 +56,8 @@ pub struct Args {
         allow_negative_numbers = true
     )]
     replication_factor: Option<i32>,
-    /// A list of manual partition-to-broker assignments (not supported by kavka).
+    /// A list of manual partition-to-broker assignments for the topic being created: partitions
+    /// separated by commas, their replicas by colons (`1:2:3,2:3:1`).
     #[arg(long = "replica-assignment", value_name = "broker_id:broker_id,...")]
     replica_assignment: Option<String>,
     /// If set when describing topics, only show under-replicated partitions.
@@ -165,9 +166,21 @@ impl Args {
         }
         if self.replica_assignment.is_some() {
             invalid("replica-assignment", &["alter", "create"])?;
-            return Err(ToolError::usage(
-                "--replica-assignment is not supported by kavka (one node: every replica is on it)",
-            ));
+            if self.alter {
+                return Err(ToolError::usage(
+                    "--replica-assignment with --alter is not supported by kavka yet (new partitions are placed by the controller)",
+                ));
+            }
+            for (set, name) in [
+                (self.partitions.is_some(), "partitions"),
+                (self.replication_factor.is_some(), "replication-factor"),
+            ] {
+                if set {
+                    return Err(ToolError::usage(format!(
+                        "Option \"[replica-assignment]\" can't be used with option \"[{name}]\""
+                    )));
+                }
+            }
         }
         if self.reports() || self.topics_with_overrides {
             invalid("topics-with-overrides", &["describe"])?;
@@ -251,8 +264,18 @@ async fn create(admin: &Admin, args: &Args) -> Result<(), ToolError> {
     }
     let partitions = args.partitions.unwrap_or(-1);
     let replication_factor = args.replication_factor.map_or(-1, |rf| rf as i16);
+    let assignment = match &args.replica_assignment {
+        Some(raw) => parse_replica_assignment(raw)?,
+        None => Vec::new(),
+    };
     match admin
-        .create_topic(&name, partitions, replication_factor, &configs, false)
+        .create_topic_assigned(
+            &name,
+            (partitions, replication_factor),
+            &assignment,
+            &configs,
+            false,
+        )
         .await
     {
         Ok(_) => {
@@ -264,6 +287,37 @@ async fn create(admin: &Admin, args: &Args) -> Result<(), ToolError> {
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// `--replica-assignment`'s `1:2:3,2:3:1` (a partition's broker ids, partitions in order), with
+/// Kafka's checks: no broker twice in a partition, the same number of replicas everywhere.
+fn parse_replica_assignment(raw: &str) -> Result<Vec<Vec<i32>>, ToolError> {
+    let mut out: Vec<Vec<i32>> = Vec::new();
+    for (i, list) in raw.split(',').enumerate() {
+        let brokers = list
+            .split(':')
+            .map(|b| b.trim().parse::<i32>())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|_| ToolError::usage(format!("Invalid replica assignment: {raw}")))?;
+        let mut seen = brokers.clone();
+        seen.sort_unstable();
+        seen.dedup();
+        if seen.len() != brokers.len() {
+            return Err(ToolError::usage(format!(
+                "Partition replica lists may not contain duplicate entries: {list}"
+            )));
+        }
+        if out
+            .first()
+            .is_some_and(|first| first.len() != brokers.len())
+        {
+            return Err(ToolError::usage(format!(
+                "Partition {i} has different replication factor: {list}"
+            )));
+        }
+        out.push(brokers);
+    }
+    Ok(out)
 }
 
 /// Topics (internal included unless `--exclude-internal`), sorted, passing `--topic`.

@@ -289,3 +289,53 @@ fn configs_alter_then_describe() {
     ]);
     assert!(out.starts_with("Default configs for brokers in the cluster are:\n  log.retention.ms=100000000 sensitive=false"), "{out}");
 }
+
+#[test]
+fn topics_create_with_a_replica_assignment() {
+    let broker = broker();
+    let b = broker.addr.to_string();
+    let create = |assignment: &str, extra: &[&str]| {
+        let mut args = vec!["topics", "--bootstrap-server", &b, "--create", "--topic"];
+        args.push("placed");
+        args.extend(["--replica-assignment", assignment]);
+        args.extend(extra);
+        kavka(&args)
+    };
+    let out = create("1:1", &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("Partition replica lists may not contain duplicate entries: 1:1"),
+        "{}",
+        stderr(&out)
+    );
+    let out = create("1,2:3", &[]);
+    assert!(
+        stderr(&out).contains("Partition 1 has different replication factor: 2:3"),
+        "{}",
+        stderr(&out)
+    );
+    let out = create("1,1", &["--partitions", "2"]);
+    assert!(
+        stderr(&out)
+            .contains("Option \"[replica-assignment]\" can't be used with option \"[partitions]\""),
+        "{}",
+        stderr(&out)
+    );
+    let out = create("7", &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("broker 7"), "{}", stderr(&out));
+    assert!(create("1,1", &[]).status.success());
+    let out = kavka_ok(&[
+        "topics",
+        "--bootstrap-server",
+        &b,
+        "--describe",
+        "--topic",
+        "placed",
+    ]);
+    assert!(
+        out.contains("PartitionCount: 2\tReplicationFactor: 1"),
+        "{out}"
+    );
+    assert_eq!(out.matches("Replicas: 1\tIsr: 1").count(), 2, "{out}");
+}

@@ -6,7 +6,9 @@
 
 use kavka_protocol::api::ApiKey;
 use kavka_protocol::messages::create_partitions_request::CreatePartitionsTopic;
-use kavka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
+use kavka_protocol::messages::create_topics_request::{
+    CreatableReplicaAssignment, CreatableTopic, CreatableTopicConfig,
+};
 use kavka_protocol::messages::delete_topics_request::DeleteTopicState;
 use kavka_protocol::messages::{CreatePartitionsRequest, CreateTopicsRequest, DeleteTopicsRequest};
 use kavka_protocol::request::Request;
@@ -64,10 +66,45 @@ impl Admin {
         configs: &[(String, String)],
         validate_only: bool,
     ) -> Result<(), ClientError> {
+        self.create_topic_assigned(
+            name,
+            (partitions, replication_factor),
+            &[],
+            configs,
+            validate_only,
+        )
+        .await
+    }
+
+    /// Creates a topic whose partition `i` has the replicas `assignment[i]` (the first its
+    /// preferred leader); `shape` (partitions, replication factor) must then be (-1, -1).
+    pub async fn create_topic_assigned(
+        &self,
+        name: &str,
+        (partitions, replication_factor): (i32, i16),
+        assignment: &[Vec<i32>],
+        configs: &[(String, String)],
+        validate_only: bool,
+    ) -> Result<(), ClientError> {
+        let assignments = assignment
+            .iter()
+            .zip(0..)
+            .map(|(brokers, i)| {
+                CreatableReplicaAssignment::default()
+                    .with_partition_index(i)
+                    .with_broker_ids(
+                        brokers
+                            .iter()
+                            .map(|&b| kavka_protocol::messages::BrokerId(b))
+                            .collect(),
+                    )
+            })
+            .collect();
         let topic = CreatableTopic::default()
             .with_name(topic_name(name))
             .with_num_partitions(partitions)
             .with_replication_factor(replication_factor)
+            .with_assignments(assignments)
             .with_configs(
                 configs
                     .iter()
