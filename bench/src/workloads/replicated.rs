@@ -88,6 +88,8 @@ pub(crate) fn run(o: &Options) -> Result<Vec<Row>> {
     let cluster = LocalCluster::start(&o.kavka, o.data_dir.as_ref(), NODES)?;
     let target = Target::cluster(cluster);
     eprintln!("P4: {NODES} local brokers at {}", target.bootstrap);
+    // Formed once a topic of three replicas can be made: every broker registered and live.
+    create(&target, o, &topic_name("p4-formed"), NODES as i32, &[])?;
     let mut rows = vec![produce(&target, o, 1, "1")?, produce(&target, o, 3, "all")?];
     let case = LatencyCase {
         name: "P4 latency",
