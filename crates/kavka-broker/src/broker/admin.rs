@@ -13,6 +13,16 @@ use crate::controller::{self, ConfigChange, ConfigTarget, Refusal, TopicSpec};
 use crate::txn_coordinator::TRANSACTION_STATE_TOPIC;
 
 impl Broker {
+    /// The node id placement may fall back to while no broker is registered: this node when
+    /// it is a cluster of its own, none (-1) in a quorum of several.
+    fn placement_node(&self) -> i32 {
+        if self.quorum.is_some() {
+            -1
+        } else {
+            self.config.node_id
+        }
+    }
+
     /// Creates a coordinator's internal topic (compacted, stored as produced) unless it exists.
     fn ensure_internal_topic(
         &self,
@@ -23,7 +33,7 @@ impl Broker {
     ) -> Result<(), Refusal> {
         // At most the live brokers (Kafka would refuse until enough are up): a single node
         // has its coordinators at once with the defaults.
-        let live = controller::placement::brokers(&self.image(), self.config.node_id).len();
+        let live = controller::placement::brokers(&self.image(), self.placement_node()).len();
         let replication_factor = replication_factor.min(i16::try_from(live.max(1)).unwrap_or(1));
         let mut configs = BTreeMap::new();
         configs.insert("cleanup.policy".to_string(), "compact".to_string());
@@ -77,7 +87,7 @@ impl Broker {
         changes: &[ConfigChange],
         validate_only: bool,
     ) -> Result<(), Refusal> {
-        let node_id = self.config.node_id;
+        let node_id = self.placement_node();
         self.change_metadata(validate_only, |image| {
             controller::alter_configs(image, node_id, target, changes).map(|r| ((), r))
         })
@@ -91,7 +101,7 @@ impl Broker {
         assignments: Option<&[Vec<i32>]>,
         validate_only: bool,
     ) -> Result<(), Refusal> {
-        let node_id = self.config.node_id;
+        let node_id = self.placement_node();
         self.change_metadata(validate_only, |image| {
             controller::create_partitions(image, node_id, name, count, assignments).map(|r| ((), r))
         })
@@ -109,7 +119,7 @@ impl Broker {
             }
             return Ok(topic_id);
         }
-        let node_id = self.config.node_id;
+        let node_id = self.placement_node();
         self.change_metadata(validate_only, |image| {
             controller::create_topic(image, node_id, spec)
         })
@@ -122,7 +132,7 @@ impl Broker {
         specs: &[TopicSpec],
         validate_only: bool,
     ) -> Vec<Result<Uuid, Refusal>> {
-        let node_id = self.config.node_id;
+        let node_id = self.placement_node();
         let count = specs.len();
         let outcome = self.change_metadata(validate_only, |image| {
             Ok(controller::create_topics(image, node_id, specs))

@@ -9,8 +9,10 @@ use kavka_protocol::ErrorCode;
 
 use super::Refusal;
 
-/// The brokers partitions may be placed on: every registered broker not fenced, or this node
-/// alone while none is registered (a single node). With racks (`broker.rack`), the list
+/// The brokers partitions may be placed on: every registered broker not fenced, or, on a
+/// single node (`node_id` >= 0; -1 in a cluster), that node alone while none is registered.
+/// In a cluster nothing is placed before a broker has registered (INVALID_REPLICATION_FACTOR,
+/// as Kafka answers), so a topic never lands on a node that may host nothing. With racks (`broker.rack`), the list
 /// alternates racks (the first broker of each rack, then the second of each, ...), as Kafka's
 /// rack-aware placement does, so consecutive partitions land in different racks.
 pub fn brokers(image: &MetadataImage, node_id: i32) -> Vec<i32> {
@@ -19,7 +21,7 @@ pub fn brokers(image: &MetadataImage, node_id: i32) -> Vec<i32> {
         .filter(|b| !image.is_fenced(b.broker_id))
         .map(|b| (b.rack.as_deref().unwrap_or(""), b.broker_id))
         .collect();
-    if image.brokers().next().is_none() {
+    if image.brokers().next().is_none() && node_id >= 0 {
         return vec![node_id];
     }
     rack_alternated(live)
@@ -106,6 +108,18 @@ pub fn assign(brokers: &[i32], count: usize, replication_factor: usize) -> Vec<V
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_single_node_places_on_itself_before_registering() {
+        let empty = MetadataImage::new();
+        assert_eq!(brokers(&empty, 1), vec![1]);
+        assert!(
+            brokers(&empty, -1).is_empty(),
+            "a cluster waits for registrations"
+        );
+        let (code, _) = check_replication_factor(1, &brokers(&empty, -1)).unwrap_err();
+        assert_eq!(code, ErrorCode::INVALID_REPLICATION_FACTOR);
+    }
 
     #[test]
     fn partitions_spread_over_every_broker() {
