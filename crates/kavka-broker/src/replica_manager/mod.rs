@@ -239,7 +239,7 @@ impl Partition {
                 now_ms,
             )
         })?;
-        self.appended();
+        self.appended(info.last_offset + 1);
         Ok(info)
     }
 
@@ -252,7 +252,7 @@ impl Partition {
             Ok((info, log.log_start_offset()))
         })?;
         if appended.0.bytes > 0 {
-            self.appended();
+            self.appended(appended.0.last_offset + 1);
         }
         Ok(appended)
     }

@@ -41,13 +41,12 @@ impl Partition {
         self.with_log(|log| Ok(log.log_end_offset()))
     }
 
-    /// After an append on the leader: the high watermark may move (an ISR of one), and the
-    /// waiting fetches and produces are woken.
-    pub(super) fn appended(&self) {
+    /// After an append on the leader that ended the log at `log_end_offset` (or before: a
+    /// later append moves the high watermark again): it may move (an ISR of one), and the
+    /// waiting fetches and produces are woken. The log's lock is not taken again.
+    pub(super) fn appended(&self, log_end_offset: i64) {
         if !self.solo.load(Ordering::Acquire) {
-            if let Ok(leo) = self.log_end_offset() {
-                self.replication().advance_high_watermark(leo);
-            }
+            self.replication().advance_high_watermark(log_end_offset);
         }
         self.fetches.wake();
     }

@@ -145,14 +145,13 @@ impl ReplicaState {
 
     /// The ISR the high watermark follows: the committed one, with a pending expansion's
     /// members added.
-    fn maximal_isr(&self) -> Vec<i32> {
-        let mut isr = self.isr.clone();
-        for r in self.pending_isr.iter().flatten() {
-            if !isr.contains(r) {
-                isr.push(*r);
-            }
-        }
-        isr
+    fn maximal_isr(&self) -> impl Iterator<Item = i32> + '_ {
+        let added = self
+            .pending_isr
+            .iter()
+            .flatten()
+            .filter(|r| !self.isr.contains(r));
+        self.isr.iter().chain(added).copied()
     }
 
     /// On a leader: moves the high watermark to the smallest log end offset of the maximal
