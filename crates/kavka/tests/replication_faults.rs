@@ -21,6 +21,23 @@ use common::netns::Hosts;
 use common::replicas::{create, wait_for_state, FAST_REPLICATION};
 use kavka_client::{Admin, Producer, ProducerConfig, ProducerRecord};
 
+/// Sends `count` records `{prefix}-{i}` to partition 0 of "iso", each acknowledged before the
+/// next, and records them in `acked`.
+async fn send_acknowledged(
+    producer: &Producer,
+    prefix: &str,
+    count: usize,
+    acked: &mut Vec<String>,
+) {
+    for i in 0..count {
+        let value = format!("{prefix}-{i}");
+        let mut r = ProducerRecord::new("iso", None, Some(Bytes::from(value.clone())));
+        r.partition = Some(0);
+        producer.send(r).await.unwrap().await.unwrap();
+        acked.push(value);
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_isolated_leader_acknowledges_nothing_and_its_write_is_truncated() {
     let hosts = Hosts::new(3);
@@ -40,13 +57,7 @@ async fn an_isolated_leader_acknowledges_nothing_and_its_write_is_truncated() {
     let producer = Producer::new(majority.clone(), ProducerConfig::default())
         .await
         .unwrap();
-    for i in 0..20 {
-        let value = format!("before-{i}");
-        let mut r = ProducerRecord::new("iso", None, Some(Bytes::from(value.clone())));
-        r.partition = Some(0);
-        producer.send(r).await.unwrap().await.unwrap();
-        acked.push(value);
-    }
+    send_acknowledged(&producer, "before", 20, &mut acked).await;
 
     // The leader's host is cut off; a producer on it writes with acks=all to the old leader.
     hosts.isolate(old as usize);
@@ -79,13 +90,7 @@ async fn an_isolated_leader_acknowledges_nothing_and_its_write_is_truncated() {
         "leader {old} cut off; {new} leads after {} ms, ISR {isr:?}",
         cut.elapsed().as_millis()
     );
-    for i in 0..20 {
-        let value = format!("during-{i}");
-        let mut r = ProducerRecord::new("iso", None, Some(Bytes::from(value.clone())));
-        r.partition = Some(0);
-        producer.send(r).await.unwrap().await.unwrap();
-        acked.push(value);
-    }
+    send_acknowledged(&producer, "during", 20, &mut acked).await;
     let out = child.wait_with_output().unwrap();
     eprintln!(
         "isolated producer: exit {:?} after {} ms: {}",
@@ -106,13 +111,7 @@ async fn an_isolated_leader_acknowledges_nothing_and_its_write_is_truncated() {
         "healed leader {old} back in the ISR after {} ms",
         healed.elapsed().as_millis()
     );
-    for i in 0..5 {
-        let value = format!("after-{i}");
-        let mut r = ProducerRecord::new("iso", None, Some(Bytes::from(value.clone())));
-        r.partition = Some(0);
-        producer.send(r).await.unwrap().await.unwrap();
-        acked.push(value);
-    }
+    send_acknowledged(&producer, "after", 5, &mut acked).await;
     producer.close().await.unwrap();
 
     let mut conn = cluster.node(new).connect().await;
