@@ -273,6 +273,7 @@ pub fn default_message(code: ErrorCode) -> &'static str {
         ErrorCode::INCONSISTENT_CLUSTER_ID => "The clusterId in the request does not match that found on the server.",
         ErrorCode::INVALID_UPDATE_VERSION => "The given update version was invalid.",
         ErrorCode::INELIGIBLE_REPLICA => "The new ISR contains at least one ineligible replica.",
+        ErrorCode::FETCH_SESSION_TOPIC_ID_ERROR => "The fetch session encountered inconsistent topic ID usage",
         ErrorCode::NEW_LEADER_ELECTED => "The AlterPartition request successfully updated the partition state but the leader has changed.",
     }
 }

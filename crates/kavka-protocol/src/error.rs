@@ -211,9 +211,12 @@ error_codes! {
     INVALID_UPDATE_VERSION = 95, false;
     /// The new ISR contains at least one ineligible replica.
     INELIGIBLE_REPLICA = 107, false;
+    /// The fetch session encountered inconsistent topic ID usage (an incremental fetch whose
+    /// version does not use topic ids the way the request that created its session did).
+    FETCH_SESSION_TOPIC_ID_ERROR = 106, true;
     /// The AlterPartition request successfully updated the partition state but the leader
     /// has changed.
-    NEW_LEADER_ELECTED = 106, false;
+    NEW_LEADER_ELECTED = 108, false;
 }
 
 impl std::fmt::Display for ErrorCode {
@@ -234,6 +237,8 @@ mod tests {
             }
         }
         assert_eq!(ErrorCode::UNSUPPORTED_VERSION.code(), 35);
+        assert_eq!(ErrorCode::FETCH_SESSION_TOPIC_ID_ERROR.code(), 106);
+        assert_eq!(ErrorCode::NEW_LEADER_ELECTED.code(), 108);
         assert_eq!(
             ErrorCode::from_code(3),
             Some(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION)
