@@ -13,6 +13,8 @@
 //! - [`group_coordinator`]: the group coordinator on that runtime, over `__consumer_offsets`.
 //! - [`txn_coordinator`]: the transaction coordinator on that runtime, over
 //!   `__transaction_state`, and the marker writer.
+//! - [`fetch_session`]: fetch sessions (KIP-227), so that a fetcher of many partitions names
+//!   and hears of only those that changed.
 //! - [`replica_manager`] / [`purgatory`]: hosted partitions, and delayed fetches waiting on the
 //!   partitions they read.
 //! - [`retention`] / [`cleaner`]: background deletion of old segments and log compaction.
@@ -32,6 +34,7 @@ pub mod connection;
 pub mod controller;
 pub mod coordinator_runtime;
 pub mod error;
+pub mod fetch_session;
 pub mod forward;
 pub mod group_coordinator;
 pub mod handlers;

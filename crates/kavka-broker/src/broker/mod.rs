@@ -75,6 +75,8 @@ pub struct Broker {
     image: RwLock<Arc<MetadataImage>>,
     /// Hosted partitions.
     replicas: ReplicaManager,
+    /// Fetch sessions (KIP-227).
+    fetch_sessions: crate::fetch_session::FetchSessionCache,
     /// What each client listener advertises (ports known once bound).
     advertised: RwLock<Vec<crate::config::AdvertisedListener>>,
     /// The group coordinator (its shards are the `__consumer_offsets` partitions).
@@ -150,6 +152,9 @@ impl Broker {
         let caught_up = !replicated;
         let broker = Broker {
             advertised: RwLock::new(config.advertised.clone()),
+            fetch_sessions: crate::fetch_session::FetchSessionCache::new(
+                config.fetch_session_slots_max,
+            ),
             config,
             log_manager,
             controller: Mutex::new(ActiveController::new(log, image.clone())),
@@ -281,6 +286,11 @@ impl Broker {
             return None;
         }
         self.replicas.get(&topic.name, &topic.topic_id, index)
+    }
+
+    /// The fetch sessions.
+    pub fn fetch_sessions(&self) -> &crate::fetch_session::FetchSessionCache {
+        &self.fetch_sessions
     }
 
     /// Every hosted partition.

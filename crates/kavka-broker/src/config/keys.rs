@@ -284,6 +284,14 @@ pub const BROKER_KEYS: &[BrokerKey] = &[
         "segment age jitter in hours",
     ),
     key(
+        "max.incremental.fetch.session.cache.slots",
+        T::Int,
+        Rule::Int(0),
+        Some("1000"),
+        Acts,
+        "how many fetch sessions (KIP-227) the broker keeps; 0: every fetch is sessionless",
+    ),
+    key(
         "metadata.log.max.record.bytes.between.snapshots",
         T::Long,
         Rule::Long(1),

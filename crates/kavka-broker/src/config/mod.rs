@@ -174,6 +174,8 @@ pub struct BrokerConfig {
     pub quorum_request_timeout_ms: u64,
     /// `replica.lag.time.max.ms`.
     pub replica_lag_time_max_ms: u64,
+    /// `max.incremental.fetch.session.cache.slots`.
+    pub fetch_session_slots_max: usize,
     /// `replica.fetch.max.bytes`.
     pub replica_fetch_max_bytes: u64,
     /// `replica.fetch.response.max.bytes`.
@@ -412,6 +414,7 @@ impl BrokerConfig {
             broker_session_timeout_ms: v.u64("broker.session.timeout.ms"),
             broker_heartbeat_interval_ms: v.u64("broker.heartbeat.interval.ms"),
             replica_lag_time_max_ms: v.u64("replica.lag.time.max.ms"),
+            fetch_session_slots_max: v.u64("max.incremental.fetch.session.cache.slots") as usize,
             replica_fetch_max_bytes: v.u64("replica.fetch.max.bytes"),
             replica_fetch_response_max_bytes: v.u64("replica.fetch.response.max.bytes"),
             replica_fetch_wait_max_ms: v.u64("replica.fetch.wait.max.ms"),

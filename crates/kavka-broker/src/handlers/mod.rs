@@ -31,6 +31,7 @@ pub mod describe_transactions;
 pub mod elect_leaders;
 pub mod end_txn;
 pub mod fetch;
+mod fetch_plan;
 pub mod find_coordinator;
 pub mod heartbeat;
 pub mod incremental_alter_configs;
