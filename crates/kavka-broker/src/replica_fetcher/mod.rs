@@ -9,16 +9,23 @@
 //! - backs off `replica.fetch.backoff.ms` after a failure (connection, an error of the
 //!   partition); a partition whose leader changes is picked up by the new leader's task.
 //!
+//! Each task keeps a fetch session with its leader (`session.rs`, KIP-227): after the first
+//! full fetch it names only the partitions whose position moved, and the leader answers only
+//! for partitions with news, so partitions that see no writes cost next to nothing.
+//!
 //! The supervisor ([`run`]) starts a task when a partition starts following a leader no task
 //! fetches from; a task ends when no partition follows its leader any more.
 
 mod peer;
+mod session;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use kavka_protocol::messages::fetch_request::{FetchPartition, FetchTopic, ReplicaState};
+use kavka_protocol::messages::fetch_request::{
+    FetchPartition, FetchTopic, ForgottenTopic, ReplicaState,
+};
 use kavka_protocol::messages::fetch_response::PartitionData;
 use kavka_protocol::messages::{BrokerId, FetchRequest};
 use kavka_protocol::request::Request;
@@ -27,7 +34,9 @@ use kavka_protocol::ErrorCode;
 
 use crate::broker::{now_ms, Broker};
 use crate::replica_manager::{Partition, Role};
+use crate::fetch_session::FetchParams;
 use peer::Peer;
+use session::{Key, Planned, SessionHandler};
 
 /// Fetch version a follower sends (v15: replica state with the broker epoch).
 const FETCH_VERSION: i16 = 15;
@@ -65,29 +74,54 @@ fn following(broker: &Broker, leader: i32) -> Vec<Arc<Partition>> {
         .collect()
 }
 
-/// The fetch of every partition in `partitions`, from each one's log end.
-fn fetch_request(broker: &Broker, partitions: &[Arc<Partition>]) -> FetchRequest {
+/// Every followed partition with its position: its log end and the epoch of its last batch.
+fn positions(broker: &Broker, partitions: &[Arc<Partition>]) -> Vec<(Key, FetchParams)> {
+    let max_bytes = i32::try_from(broker.config().replica_fetch_max_bytes).unwrap_or(i32::MAX);
+    partitions
+        .iter()
+        .filter_map(|p| {
+            let (log_end, last_epoch) = p.fetch_position().ok()?;
+            let params = FetchParams {
+                fetch_offset: log_end,
+                current_leader_epoch: p.leader_epoch(),
+                last_fetched_epoch: last_epoch,
+                log_start_offset: -1,
+                max_bytes,
+            };
+            Some(((p.topic_id, p.index), params))
+        })
+        .collect()
+}
+
+/// The Fetch request of `planned`.
+fn fetch_request(broker: &Broker, planned: &Planned) -> FetchRequest {
     let config = broker.config();
     let mut topics: Vec<FetchTopic> = Vec::new();
-    for p in partitions {
-        let Ok((log_end, last_epoch)) = p.fetch_position() else {
-            continue;
-        };
+    for &((topic_id, index), params) in &planned.partitions {
         let fetch = FetchPartition::default()
-            .with_partition(p.index)
-            .with_current_leader_epoch(p.leader_epoch())
-            .with_fetch_offset(log_end)
-            .with_last_fetched_epoch(last_epoch)
-            .with_log_start_offset(-1)
-            .with_partition_max_bytes(
-                i32::try_from(config.replica_fetch_max_bytes).unwrap_or(i32::MAX),
-            );
-        match topics.iter_mut().find(|t| t.topic_id == p.topic_id) {
+            .with_partition(index)
+            .with_current_leader_epoch(params.current_leader_epoch)
+            .with_fetch_offset(params.fetch_offset)
+            .with_last_fetched_epoch(params.last_fetched_epoch)
+            .with_log_start_offset(params.log_start_offset)
+            .with_partition_max_bytes(params.max_bytes);
+        match topics.iter_mut().find(|t| t.topic_id == topic_id) {
             Some(t) => t.partitions.push(fetch),
             None => topics.push(
                 FetchTopic::default()
-                    .with_topic_id(p.topic_id)
+                    .with_topic_id(topic_id)
                     .with_partitions(vec![fetch]),
+            ),
+        }
+    }
+    let mut forgotten: Vec<ForgottenTopic> = Vec::new();
+    for &(topic_id, index) in &planned.forgotten {
+        match forgotten.iter_mut().find(|t| t.topic_id == topic_id) {
+            Some(t) => t.partitions.push(index),
+            None => forgotten.push(
+                ForgottenTopic::default()
+                    .with_topic_id(topic_id)
+                    .with_partitions(vec![index]),
             ),
         }
     }
@@ -102,9 +136,10 @@ fn fetch_request(broker: &Broker, partitions: &[Arc<Partition>]) -> FetchRequest
         .with_min_bytes(1)
         .with_max_bytes(i32::try_from(config.replica_fetch_response_max_bytes).unwrap_or(i32::MAX))
         .with_isolation_level(0)
-        .with_session_id(0)
-        .with_session_epoch(-1)
+        .with_session_id(planned.session_id)
+        .with_session_epoch(planned.epoch)
         .with_topics(topics)
+        .with_forgotten_topics_data(forgotten)
 }
 
 /// Fetches from `leader` while partitions follow it.
@@ -113,6 +148,7 @@ async fn fetch_from(broker: Arc<Broker>, leader: i32) {
     let timeout =
         Duration::from_millis(broker.config().replica_fetch_wait_max_ms + ANSWER_TIMEOUT_MS);
     let mut peer: Option<Peer> = None;
+    let mut session = SessionHandler::default();
     tracing::info!(leader, "replica fetcher started");
     loop {
         let partitions = following(&broker, leader);
@@ -140,24 +176,32 @@ async fn fetch_from(broker: Arc<Broker>, leader: i32) {
                 }
             }
         }
-        let request = Request::Fetch(fetch_request(&broker, &partitions));
+        let planned = session.plan(positions(&broker, &partitions));
+        let request = Request::Fetch(fetch_request(&broker, &planned));
         let conn = peer.as_mut().expect("connected above");
         let response = match conn.call(FETCH_VERSION, &request, timeout).await {
             Ok(Response::Fetch(r)) => r,
             Ok(other) => {
                 tracing::warn!(leader, "unexpected answer to a replica fetch: {other:?}");
                 peer = None;
+                session.reset();
                 tokio::time::sleep(backoff).await;
                 continue;
             }
             Err(e) => {
                 tracing::debug!(leader, error = %e, "replica fetch failed");
                 peer = None;
+                session.reset();
                 tokio::time::sleep(backoff).await;
                 continue;
             }
         };
-        let mut failed = response.error_code != 0;
+        let code = ErrorCode::from_code(response.error_code).unwrap_or(ErrorCode::UNKNOWN_SERVER_ERROR);
+        if !session.answered(planned, code, response.session_id) {
+            tokio::time::sleep(backoff).await;
+            continue;
+        }
+        let mut failed = false;
         for topic in &response.responses {
             for data in &topic.partitions {
                 let Some(p) = partitions

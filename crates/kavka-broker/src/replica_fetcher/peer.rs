@@ -62,8 +62,14 @@ impl Peer {
             let mut prefix = [0u8; SIZE_PREFIX_BYTES];
             self.stream.read_exact(&mut prefix).await?;
             let size = frame_size(prefix, RESPONSE_BYTES_MAX).map_err(invalid)?;
-            let mut frame = BytesMut::zeroed(size);
-            self.stream.read_exact(&mut frame).await?;
+            // Filled as it arrives, never zeroed first (answers run to megabytes).
+            let mut frame = BytesMut::with_capacity(size);
+            while frame.len() < size {
+                let want = (size - frame.len()) as u64;
+                if (&mut self.stream).take(want).read_buf(&mut frame).await? == 0 {
+                    return Err(std::io::ErrorKind::UnexpectedEof.into());
+                }
+            }
             let (id, response) =
                 decode_response(api_key, version, frame.freeze()).map_err(invalid)?;
             if id != correlation_id {
