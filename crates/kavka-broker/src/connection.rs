@@ -24,6 +24,9 @@ use tokio::io::Interest;
 const FORWARD_TIMEOUT_MS: u64 = 30_000;
 /// Read buffer capacity kept between requests.
 const READ_BUFFER_BYTES: usize = 64 * 1024;
+/// A Fetch response with at most this many record bytes is copied into one write; a larger
+/// one is sent from the files (`sendfile`).
+const FETCH_COPY_BYTES_MAX: usize = 64 * 1024;
 /// Largest request frame of any API but Produce. The generated decoder reserves memory per
 /// array element announced, and an element can cost a hundred bytes of memory for two bytes of
 /// input; real clients' non-produce requests stay far below this.
@@ -42,59 +45,22 @@ pub async fn serve(
     let mut read_buf = BytesMut::with_capacity(READ_BUFFER_BYTES);
     let mut write_buf = BytesMut::with_capacity(READ_BUFFER_BYTES);
     loop {
-        let mut prefix = [0u8; SIZE_PREFIX_BYTES];
-        match tokio::time::timeout(idle, stream.read_exact(&mut prefix)).await {
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => return,
-            Ok(Err(e)) => {
+        let frame = match read_frame(&mut stream, &mut read_buf, frame_bytes_max, idle).await {
+            Ok(frame) => frame,
+            Err(FrameEnd::Closed) => return,
+            Err(FrameEnd::Refused(why)) => {
+                tracing::warn!(%peer, "closing connection: {why}");
+                return;
+            }
+            Err(FrameEnd::Failed(e)) => {
                 tracing::debug!(%peer, error = %e, "connection read failed");
                 return;
             }
-            Err(_) => {
+            Err(FrameEnd::Idle) => {
                 tracing::debug!(%peer, "closing idle connection (connections.max.idle.ms)");
                 return;
             }
-        }
-        let size = match frame_size(prefix, frame_bytes_max) {
-            Ok(size) => size,
-            Err(e) => {
-                tracing::warn!(%peer, error = %e, "closing connection: request frame refused");
-                return;
-            }
         };
-        read_buf.clear();
-        if size > NON_PRODUCE_REQUEST_BYTES_MAX {
-            // Look at the api key before sizing the buffer for the frame.
-            let mut key = [0u8; 2];
-            if stream.read_exact(&mut key).await.is_err() {
-                return;
-            }
-            if i16::from_be_bytes(key) != ApiKey::Produce as i16 {
-                tracing::warn!(%peer, size, api_key = i16::from_be_bytes(key), "closing connection: request larger than {NON_PRODUCE_REQUEST_BYTES_MAX} bytes is not a Produce");
-                return;
-            }
-            read_buf.extend_from_slice(&key);
-        }
-        read_buf.reserve(size - read_buf.len());
-        while read_buf.len() < size {
-            let want = size - read_buf.len();
-            match (&mut stream)
-                .take(want as u64)
-                .read_buf(&mut read_buf)
-                .await
-            {
-                Ok(0) => {
-                    tracing::debug!(%peer, "connection closed mid-frame");
-                    return;
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    tracing::debug!(%peer, error = %e, "connection read failed");
-                    return;
-                }
-            }
-        }
-        let frame = read_buf.split_to(size).freeze();
 
         let peek = match peek_header(&frame) {
             Ok(p) => p,
@@ -150,6 +116,7 @@ pub async fn serve(
                         header.api_version,
                         &response,
                         &reads,
+                        &mut write_buf,
                     )
                     .await;
                     match sent {
@@ -188,10 +155,80 @@ pub async fn serve(
         if write_buf.capacity() > 16 * READ_BUFFER_BYTES {
             write_buf = BytesMut::with_capacity(READ_BUFFER_BYTES);
         }
-        if read_buf.capacity() > 16 * READ_BUFFER_BYTES {
-            read_buf = BytesMut::with_capacity(READ_BUFFER_BYTES);
+    }
+}
+
+/// Why no frame was read.
+enum FrameEnd {
+    /// The peer closed the connection between frames.
+    Closed,
+    /// The peer sent nothing for `connections.max.idle.ms`.
+    Idle,
+    /// The frame breaks a limit (why).
+    Refused(String),
+    /// Reading failed, or the peer closed mid-frame.
+    Failed(std::io::Error),
+}
+
+/// Reads into `buf` what the socket has (up to its spare capacity); false at end of stream.
+async fn fill(stream: &mut TcpStream, buf: &mut BytesMut) -> std::io::Result<bool> {
+    if buf.capacity() == buf.len() {
+        buf.reserve(READ_BUFFER_BYTES);
+    }
+    Ok(stream.read_buf(buf).await? > 0)
+}
+
+/// The next request frame (without its size prefix). Reads are buffered: one read takes
+/// whatever the socket holds, so a frame and the next one's start usually cost one syscall.
+/// The size is checked before the buffer grows for it (`socket.request.max.bytes`, and
+/// [`NON_PRODUCE_REQUEST_BYTES_MAX`] for any API but Produce).
+async fn read_frame(
+    stream: &mut TcpStream,
+    buf: &mut BytesMut,
+    frame_bytes_max: usize,
+    idle: std::time::Duration,
+) -> Result<bytes::Bytes, FrameEnd> {
+    if buf.is_empty() && buf.capacity() > 16 * READ_BUFFER_BYTES {
+        // A large request must not pin a large buffer to an idle connection.
+        *buf = BytesMut::with_capacity(READ_BUFFER_BYTES);
+    }
+    while buf.len() < SIZE_PREFIX_BYTES {
+        match tokio::time::timeout(idle, fill(stream, buf)).await {
+            Ok(Ok(true)) => {}
+            Ok(Ok(false)) if buf.is_empty() => return Err(FrameEnd::Closed),
+            Ok(Ok(false)) => return Err(FrameEnd::Failed(std::io::ErrorKind::UnexpectedEof.into())),
+            Ok(Err(e)) => return Err(FrameEnd::Failed(e)),
+            Err(_) => return Err(FrameEnd::Idle),
         }
     }
+    let prefix: [u8; SIZE_PREFIX_BYTES] = buf[..SIZE_PREFIX_BYTES].try_into().expect("4 bytes");
+    let size = frame_size(prefix, frame_bytes_max)
+        .map_err(|e| FrameEnd::Refused(format!("request frame refused: {e}")))?;
+    if size > NON_PRODUCE_REQUEST_BYTES_MAX {
+        // Look at the api key before sizing the buffer for the frame.
+        while buf.len() < SIZE_PREFIX_BYTES + 2 {
+            if !fill(stream, buf).await.map_err(FrameEnd::Failed)? {
+                return Err(FrameEnd::Failed(std::io::ErrorKind::UnexpectedEof.into()));
+            }
+        }
+        let key = i16::from_be_bytes([buf[SIZE_PREFIX_BYTES], buf[SIZE_PREFIX_BYTES + 1]]);
+        if key != ApiKey::Produce as i16 {
+            return Err(FrameEnd::Refused(format!(
+                "request of {size} bytes (api key {key}) is larger than {NON_PRODUCE_REQUEST_BYTES_MAX} bytes and not a Produce"
+            )));
+        }
+    }
+    let total = SIZE_PREFIX_BYTES + size;
+    if buf.capacity() < total {
+        buf.reserve(total - buf.len());
+    }
+    while buf.len() < total {
+        if !fill(stream, buf).await.map_err(FrameEnd::Failed)? {
+            return Err(FrameEnd::Failed(std::io::ErrorKind::UnexpectedEof.into()));
+        }
+    }
+    let _ = buf.split_to(SIZE_PREFIX_BYTES);
+    Ok(buf.split_to(size).freeze())
 }
 
 /// The controller's response to a controller request this node does not lead for, relayed
@@ -228,16 +265,21 @@ async fn forward_to_controller(broker: &Broker, api_key: ApiKey, frame: &[u8]) -
     }
 }
 
-/// Writes a Fetch response whose records are sent from the segment files with `sendfile`: the
-/// stored bytes go from the page cache to the socket without passing through this process.
-/// `Ok(false)` when the response uses fields the piecewise encoder does not write (nothing was
-/// sent; the caller encodes it the ordinary way).
+/// Writes a Fetch response whose records come from the segment files. A response of at most
+/// [`FETCH_COPY_BYTES_MAX`] record bytes is read into one buffer and written with one write
+/// (one segment on the wire: for small responses the syscalls and packets of a piecewise send
+/// cost more than the copy); a larger one is sent in pieces, the stored bytes with `sendfile`
+/// from the page cache to the socket without passing through this process, under `TCP_CORK`
+/// so that the pieces still leave in full segments. `Ok(false)` when the response uses fields
+/// the piecewise encoder does not write (nothing was sent; the caller encodes it the ordinary
+/// way).
 async fn send_fetch(
     stream: &mut TcpStream,
     correlation_id: i32,
     version: i16,
     response: &kavka_protocol::messages::FetchResponse,
     reads: &fetch::FetchReads,
+    buf: &mut BytesMut,
 ) -> std::io::Result<bool> {
     let Some(pieces) = fetch_zero_copy::encode(correlation_id, version, response, |t, p| {
         reads
@@ -248,6 +290,35 @@ async fn send_fetch(
     }) else {
         return Ok(false);
     };
+    let records: usize = pieces
+        .iter()
+        .map(|p| match p {
+            Piece::Records(_, len) => *len,
+            Piece::Bytes(_) => 0,
+        })
+        .sum();
+    if records <= FETCH_COPY_BYTES_MAX {
+        buf.clear();
+        for piece in &pieces {
+            match piece {
+                Piece::Bytes(bytes) => buf.extend_from_slice(bytes),
+                Piece::Records(slice, _) => slice.read_into(buf)?,
+            }
+        }
+        stream.write_all(buf).await?;
+        return Ok(true);
+    }
+    // Cork failures only cost segments: the response is sent either way.
+    let _ = rustix::net::sockopt::set_tcp_cork(&*stream, true);
+    let sent = send_pieces(stream, pieces).await;
+    let _ = rustix::net::sockopt::set_tcp_cork(&*stream, false);
+    sent.map(|()| true)
+}
+
+async fn send_pieces(
+    stream: &mut TcpStream,
+    pieces: Vec<Piece<&kavka_storage::ReadSlice>>,
+) -> std::io::Result<()> {
     for piece in pieces {
         match piece {
             Piece::Bytes(bytes) => stream.write_all(&bytes).await?,
@@ -259,7 +330,7 @@ async fn send_fetch(
             }
         }
     }
-    Ok(true)
+    Ok(())
 }
 
 /// `sendfile` of `len` bytes at `position` of `file` to the socket, waiting while it is full.
@@ -285,3 +356,4 @@ async fn send_file(
     }
     Ok(())
 }
+

@@ -55,6 +55,17 @@ impl ReadSlice {
         self.len == 0
     }
 
+    /// Appends the slice's bytes to `out` with one positional read.
+    pub fn read_into(&self, out: &mut bytes::BytesMut) -> io::Result<()> {
+        let Some(file) = self.file.as_ref().filter(|_| self.len > 0) else {
+            return Ok(());
+        };
+        let start = out.len();
+        out.resize(start + self.len, 0);
+        file.read_exact_at(&mut out[start..], self.position)
+            .inspect_err(|_| out.truncate(start))
+    }
+
     /// Reads the slice with one positional read.
     pub fn read_bytes(&self) -> io::Result<Bytes> {
         match &self.file {
