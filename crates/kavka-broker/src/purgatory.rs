@@ -1,8 +1,14 @@
 //! Delayed fetches, keyed by partition (Kafka's fetch purgatory): a fetch that has not yet
 //! gathered `min_bytes` is registered with every partition it reads, and a partition wakes the
-//! fetches registered with it when it changes — an append, a transaction marker, a new leader
-//! epoch, its removal — then forgets them. A woken fetch plans again (registering again), or
-//! answers at `max_wait_ms`. An append to one partition wakes only the fetches reading it.
+//! fetches registered with it when it changes, then forgets them. A woken fetch plans again
+//! (registering again), or answers at `max_wait_ms`. An append to one partition wakes only the
+//! fetches reading it.
+//!
+//! A waiter says what it waits for ([`WaitFor`]): followers read to the log end and are woken
+//! by appends; consumers, acks=all produces and coordinators' replies wait for the high
+//! watermark and are woken when it moves (on a partition of one replica, at every append), not
+//! by an append that only followers can see yet. Any other change (a transaction marker, a new
+//! leader epoch or ISR, a truncation, the partition's removal or failure) wakes both.
 
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
@@ -13,9 +19,27 @@ use tokio::sync::Notify;
 /// pruning then runs each time the list doubles.
 const WATCHERS_PRUNE_MIN: usize = 32;
 
+/// What a waiter waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitFor {
+    /// New records at the log end (a follower).
+    LogEnd,
+    /// A move of the high watermark (a consumer, an acks=all produce, a coordinator).
+    HighWatermark,
+}
+
 /// The fetches waiting on one partition.
 #[derive(Debug, Default)]
 pub struct FetchWatchers {
+    /// Waiting for appends.
+    log_end: Watchers,
+    /// Waiting for the high watermark.
+    high_watermark: Watchers,
+}
+
+/// One list of waiters.
+#[derive(Debug, Default)]
+struct Watchers {
     watchers: Mutex<Vec<Weak<Notify>>>,
 }
 
@@ -26,9 +50,44 @@ pub struct DelayedFetch {
 }
 
 impl FetchWatchers {
-    /// Registers `fetch`, before the partition's state is read: a change between the read and
-    /// the wait still wakes it.
-    pub fn watch(&self, fetch: &DelayedFetch) {
+    /// Registers `fetch` waiting for `what`, before the partition's state is read: a change
+    /// between the read and the wait still wakes it.
+    pub fn watch(&self, fetch: &DelayedFetch, what: WaitFor) {
+        match what {
+            WaitFor::LogEnd => self.log_end.watch(fetch),
+            WaitFor::HighWatermark => self.high_watermark.watch(fetch),
+        }
+    }
+
+    /// Wakes every registered waiter and forgets them (any change of the partition's state).
+    pub fn wake(&self) {
+        self.log_end.wake();
+        self.high_watermark.wake();
+    }
+
+    /// Wakes the waiters of appends (followers).
+    pub fn wake_appended(&self) {
+        self.log_end.wake();
+    }
+
+    /// Wakes the waiters of the high watermark.
+    pub fn wake_high_watermark(&self) {
+        self.high_watermark.wake();
+    }
+
+    /// How many registrations are kept (live or not).
+    pub fn len(&self) -> usize {
+        self.log_end.len() + self.high_watermark.len()
+    }
+
+    /// Whether none is kept.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl Watchers {
+    fn watch(&self, fetch: &DelayedFetch) {
         let mut watchers = self.lock();
         if watchers
             .last()
@@ -42,8 +101,7 @@ impl FetchWatchers {
         watchers.push(Arc::downgrade(&fetch.woken));
     }
 
-    /// Wakes every registered fetch and forgets them.
-    pub fn wake(&self) {
+    fn wake(&self) {
         let mut watchers = self.lock();
         for w in watchers.drain(..) {
             if let Some(woken) = w.upgrade() {
@@ -52,14 +110,8 @@ impl FetchWatchers {
         }
     }
 
-    /// How many registrations are kept (live or not).
-    pub fn len(&self) -> usize {
+    fn len(&self) -> usize {
         self.lock().len()
-    }
-
-    /// Whether none is kept.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Weak<Notify>>> {
@@ -93,8 +145,8 @@ mod tests {
     async fn a_change_wakes_the_fetches_registered_before_it() {
         let (a, b) = (FetchWatchers::default(), FetchWatchers::default());
         let fetch = DelayedFetch::new();
-        a.watch(&fetch);
-        b.watch(&fetch);
+        a.watch(&fetch, WaitFor::LogEnd);
+        b.watch(&fetch, WaitFor::LogEnd);
         // A change between registering and waiting is not missed.
         b.wake();
         assert!(fetch.wait(Duration::from_secs(5)).await);
@@ -105,22 +157,41 @@ mod tests {
         );
         // Another partition's change does not wake a fetch that is not registered with it.
         let other = DelayedFetch::new();
-        b.watch(&other);
+        b.watch(&other, WaitFor::LogEnd);
         a.wake();
         assert!(!other.wait(Duration::from_millis(20)).await);
         b.wake();
         assert!(other.wait(Duration::from_secs(5)).await);
     }
 
+    #[tokio::test]
+    async fn an_append_wakes_followers_and_a_high_watermark_move_wakes_consumers() {
+        let w = FetchWatchers::default();
+        let (follower, consumer) = (DelayedFetch::new(), DelayedFetch::new());
+        w.watch(&follower, WaitFor::LogEnd);
+        w.watch(&consumer, WaitFor::HighWatermark);
+        w.wake_appended();
+        assert!(follower.wait(Duration::from_secs(5)).await);
+        assert!(!consumer.wait(Duration::from_millis(20)).await, "not yet visible to it");
+        w.wake_high_watermark();
+        assert!(consumer.wait(Duration::from_secs(5)).await);
+        w.watch(&follower, WaitFor::LogEnd);
+        w.watch(&consumer, WaitFor::HighWatermark);
+        w.wake();
+        assert!(follower.wait(Duration::from_secs(5)).await);
+        assert!(consumer.wait(Duration::from_secs(5)).await);
+        assert!(w.is_empty());
+    }
+
     #[test]
     fn registrations_of_finished_fetches_are_pruned() {
         let watchers = FetchWatchers::default();
         let live = DelayedFetch::new();
-        watchers.watch(&live);
-        watchers.watch(&live);
+        watchers.watch(&live, WaitFor::HighWatermark);
+        watchers.watch(&live, WaitFor::HighWatermark);
         assert_eq!(watchers.len(), 1, "the same fetch twice in a row");
         for _ in 0..1000 {
-            watchers.watch(&DelayedFetch::new());
+            watchers.watch(&DelayedFetch::new(), WaitFor::HighWatermark);
         }
         assert!(
             watchers.len() <= 2 * WATCHERS_PRUNE_MIN,

@@ -11,7 +11,7 @@ use kavka_protocol::ErrorCode;
 
 use super::RequestContext;
 use crate::fetch_session::{FetchParams, PartitionKey, TopicKey};
-use crate::purgatory::DelayedFetch;
+use crate::purgatory::{DelayedFetch, WaitFor};
 use crate::replica_manager::{Isolation, Partition, PartitionOffsets, ReadPlan};
 
 /// `isolation_level` value of read_committed consumers.
@@ -155,8 +155,14 @@ fn plan_one(
             .record_follower_fetch(reader.replica_id, reader.replica_epoch, params.fetch_offset)
             .map_err(|e| partition_data(index, e.code()))?;
     }
-    // Before its state is read: a change from now on wakes this fetch if it waits.
-    partition.watch(delayed);
+    // Before its state is read: a change from now on wakes this fetch if it waits. A follower
+    // waits for appends, a consumer for the high watermark.
+    let what = if reader.isolation == Isolation::Log {
+        WaitFor::LogEnd
+    } else {
+        WaitFor::HighWatermark
+    };
+    partition.watch(delayed, what);
     partition
         .plan_read(params.fetch_offset, limit, first_data, reader.isolation)
         .map_err(|e| {

@@ -14,7 +14,7 @@ use kavka_protocol::response::Response;
 use kavka_protocol::ErrorCode;
 
 use super::Outcome;
-use crate::purgatory::DelayedFetch;
+use crate::purgatory::{DelayedFetch, WaitFor};
 use crate::replica_manager::Partition;
 
 /// Upper bound on a produce's `timeout_ms`, so a hostile value cannot park a request for days.
@@ -44,7 +44,7 @@ pub async fn complete(outcome: Outcome, mut waits: Vec<Wait>, timeout_ms: i32) -
     loop {
         waits.retain(|w| {
             // Before its state is read: a change from now on wakes this produce.
-            w.target.watch(&delayed);
+            w.target.watch(&delayed, WaitFor::HighWatermark);
             let min_insync = w.target.policy().min_insync_replicas;
             match w.target.acks_all_state(w.required, min_insync) {
                 None => true,

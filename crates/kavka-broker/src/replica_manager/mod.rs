@@ -16,7 +16,7 @@ use kavka_storage::{
 };
 use uuid::Uuid;
 
-use crate::purgatory::{DelayedFetch, FetchWatchers};
+use crate::purgatory::{DelayedFetch, FetchWatchers, WaitFor};
 
 mod error;
 mod manager;
@@ -204,9 +204,10 @@ impl Partition {
         self.fetches.wake();
     }
 
-    /// Registers a delayed fetch to be woken at this partition's next change.
-    pub fn watch(&self, fetch: &DelayedFetch) {
-        self.fetches.watch(fetch);
+    /// Registers a delayed fetch (or produce) to be woken when what it waits for changes on
+    /// this partition.
+    pub fn watch(&self, fetch: &DelayedFetch, what: WaitFor) {
+        self.fetches.watch(fetch, what);
     }
 
     /// The checks of the produce path.
@@ -240,6 +241,9 @@ impl Partition {
             )
         })?;
         self.appended(info.last_offset + 1);
+        // The last stable offset may move at once (up to the high watermark): read_committed
+        // consumers look again.
+        self.fetches.wake();
         Ok(info)
     }
 

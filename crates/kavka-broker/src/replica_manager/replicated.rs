@@ -42,13 +42,21 @@ impl Partition {
     }
 
     /// After an append on the leader that ended the log at `log_end_offset` (or before: a
-    /// later append moves the high watermark again): it may move (an ISR of one), and the
-    /// waiting fetches and produces are woken. The log's lock is not taken again.
+    /// later append moves the high watermark again): followers' fetches are woken, and the
+    /// waiters of the high watermark if it moved (always with one replica, else when the ISR
+    /// is this node alone). The log's lock is not taken again.
     pub(super) fn appended(&self, log_end_offset: i64) {
-        if !self.solo.load(Ordering::Acquire) {
-            self.replication().advance_high_watermark(log_end_offset);
+        if self.solo.load(Ordering::Acquire) {
+            self.fetches.wake();
+            return;
         }
-        self.fetches.wake();
+        let moved = self
+            .replication()
+            .advance_high_watermark(log_end_offset);
+        self.fetches.wake_appended();
+        if moved {
+            self.fetches.wake_high_watermark();
+        }
     }
 
     /// Takes a new partition state from the metadata image (leader, replicas, ISR, epochs);
@@ -81,7 +89,7 @@ impl Partition {
         let moved = r.advance_high_watermark(leo);
         drop(r);
         if moved {
-            self.fetches.wake();
+            self.fetches.wake_high_watermark();
         }
         Ok(())
     }
