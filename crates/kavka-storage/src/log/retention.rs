@@ -76,10 +76,6 @@ impl PartitionLog {
             if self.config.retention_ms >= 0 {
                 while count < closed {
                     let largest_ms = self.segments[count].largest_timestamp_ms()?;
-                    eprintln!(
-                        "DBG seg {} largest {largest_ms} now {now_ms}",
-                        self.segments[count].base_offset()
-                    );
                     if now_ms.saturating_sub(largest_ms) <= self.config.retention_ms {
                         break;
                     }
