@@ -196,7 +196,9 @@ async fn read_frame(
         match tokio::time::timeout(idle, fill(stream, buf)).await {
             Ok(Ok(true)) => {}
             Ok(Ok(false)) if buf.is_empty() => return Err(FrameEnd::Closed),
-            Ok(Ok(false)) => return Err(FrameEnd::Failed(std::io::ErrorKind::UnexpectedEof.into())),
+            Ok(Ok(false)) => {
+                return Err(FrameEnd::Failed(std::io::ErrorKind::UnexpectedEof.into()))
+            }
             Ok(Err(e)) => return Err(FrameEnd::Failed(e)),
             Err(_) => return Err(FrameEnd::Idle),
         }
@@ -356,4 +358,3 @@ async fn send_file(
     }
     Ok(())
 }
-

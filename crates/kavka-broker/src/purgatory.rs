@@ -172,7 +172,10 @@ mod tests {
         w.watch(&consumer, WaitFor::HighWatermark);
         w.wake_appended();
         assert!(follower.wait(Duration::from_secs(5)).await);
-        assert!(!consumer.wait(Duration::from_millis(20)).await, "not yet visible to it");
+        assert!(
+            !consumer.wait(Duration::from_millis(20)).await,
+            "not yet visible to it"
+        );
         w.wake_high_watermark();
         assert!(consumer.wait(Duration::from_secs(5)).await);
         w.watch(&follower, WaitFor::LogEnd);

@@ -97,10 +97,18 @@ async fn an_incremental_fetch_hears_only_of_partitions_with_news() {
     let mut c = b.connect().await;
     assert_eq!(create_topic(&mut c, "sess", 3).await, 0);
     let id = topic_id(&mut c, "sess").await;
-    assert_eq!(produce(&mut c, "sess", 0, 1, batch("a", 0, 5)).await, (0, 0));
+    assert_eq!(
+        produce(&mut c, "sess", 0, 1, batch("a", 0, 5)).await,
+        (0, 0)
+    );
 
     // Epoch 0 opens a session; the answer carries every partition.
-    let r = send(&mut c, 13, request(id, &[(0, 0), (1, 0), (2, 0)], (0, 0), &[], 0)).await;
+    let r = send(
+        &mut c,
+        13,
+        request(id, &[(0, 0), (1, 0), (2, 0)], (0, 0), &[], 0),
+    )
+    .await;
     assert_eq!(r.error_code, 0);
     let session = r.session_id;
     assert_ne!(session, 0, "a session was opened");
@@ -114,7 +122,10 @@ async fn an_incremental_fetch_hears_only_of_partitions_with_news() {
     assert_eq!(carried(&r), vec![]);
 
     // New data on partition 1, which the request does not name: it is carried, alone.
-    assert_eq!(produce(&mut c, "sess", 1, 1, batch("b", 0, 3)).await, (0, 0));
+    assert_eq!(
+        produce(&mut c, "sess", 1, 1, batch("b", 0, 3)).await,
+        (0, 0)
+    );
     let r = send(&mut c, 13, request(id, &[], (session, 2), &[], 0)).await;
     let news = carried(&r);
     assert_eq!(news.len(), 1);
@@ -123,10 +134,7 @@ async fn an_incremental_fetch_hears_only_of_partitions_with_news() {
 
     // The same epoch again (a retry) is refused; an unknown session too.
     let r = send(&mut c, 13, request(id, &[], (session, 2), &[], 0)).await;
-    assert_eq!(
-        r.error_code,
-        ErrorCode::INVALID_FETCH_SESSION_EPOCH.code()
-    );
+    assert_eq!(r.error_code, ErrorCode::INVALID_FETCH_SESSION_EPOCH.code());
     let r = send(&mut c, 13, request(id, &[], (session ^ 1, 1), &[], 0)).await;
     assert_eq!(r.error_code, ErrorCode::FETCH_SESSION_ID_NOT_FOUND.code());
     // A request naming topics by name cannot use a session of topic ids.
@@ -136,10 +144,7 @@ async fn an_incremental_fetch_hears_only_of_partitions_with_news() {
         .with_session_epoch(3)
         .with_max_bytes(1 << 20);
     let r = send(&mut c, 12, by_name).await;
-    assert_eq!(
-        r.error_code,
-        ErrorCode::FETCH_SESSION_TOPIC_ID_ERROR.code()
-    );
+    assert_eq!(r.error_code, ErrorCode::FETCH_SESSION_TOPIC_ID_ERROR.code());
 
     // Partition 1 at its end, partition 2 forgotten: a waiting fetch is answered when data
     // comes to a partition of the session, with that partition only.
@@ -149,7 +154,10 @@ async fn an_incremental_fetch_hears_only_of_partitions_with_news() {
         send(&mut waiting, 13, req).await
     });
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    assert_eq!(produce(&mut c, "sess", 0, 1, batch("c", 5, 2)).await, (0, 5));
+    assert_eq!(
+        produce(&mut c, "sess", 0, 1, batch("c", 5, 2)).await,
+        (0, 5)
+    );
     let r = wait.await.unwrap();
     assert_eq!(r.error_code, 0);
     let news = carried(&r);

@@ -98,7 +98,9 @@ where
         loop {
             let delayed = DelayedFetch::new();
             // Before its state is read: a change from now on wakes the watcher.
-            shard.partition.watch(&delayed, crate::purgatory::WaitFor::HighWatermark);
+            shard
+                .partition
+                .watch(&delayed, crate::purgatory::WaitFor::HighWatermark);
             {
                 let mut state = shard.lock();
                 if !deliver_ready(&shard, &mut state) {

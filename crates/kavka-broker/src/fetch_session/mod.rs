@@ -191,7 +191,12 @@ impl FetchSessionCache {
     ) -> Result<(i32, Vec<bool>), (ErrorCode, i32)> {
         let mut s = lock(session);
         if s.epoch != epoch {
-            tracing::info!(session = s.id, expected = epoch, found = s.epoch, "fetch session moved on: a duplicate request?");
+            tracing::info!(
+                session = s.id,
+                expected = epoch,
+                found = s.epoch,
+                "fetch session moved on: a duplicate request?"
+            );
             return Err((ErrorCode::INVALID_FETCH_SESSION_EPOCH, s.id));
         }
         Ok((s.id, s.respond(answers)))

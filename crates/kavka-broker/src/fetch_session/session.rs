@@ -275,7 +275,10 @@ mod tests {
         assert_eq!(fetches[0], (key("a", 0), params(10)));
         assert_eq!(fetches[1], (key("a", 1), params(0)));
         // a-0: nothing new; a-1: its high watermark moved.
-        let carried = s.respond(&[(key("a", 0), answer(10, false)), (key("a", 1), answer(6, false))]);
+        let carried = s.respond(&[
+            (key("a", 0), answer(10, false)),
+            (key("a", 1), answer(6, false)),
+        ]);
         assert_eq!(carried, vec![false, true]);
         // An error is always sent, and the partition is sent again once it clears.
         let err = Answer {

@@ -52,7 +52,13 @@ fn code(context: &FetchContext) -> Option<ErrorCode> {
 fn a_session_is_opened_used_in_epoch_order_and_closed() {
     let cache = FetchSessionCache::new(10);
     let (ctx, fetches) = cache.context(request(0, INITIAL_EPOCH), &[], &[], 0);
-    assert!(matches!(ctx, FetchContext::Full { privileged: false, uses_topic_ids: true }));
+    assert!(matches!(
+        ctx,
+        FetchContext::Full {
+            privileged: false,
+            uses_topic_ids: true
+        }
+    ));
     assert!(fetches.is_none());
     let id = cache.open(false, true, &answered(3), 0);
     assert_ne!(id, 0);
@@ -60,7 +66,10 @@ fn a_session_is_opened_used_in_epoch_order_and_closed() {
     // Epoch 1 updates partition 1 and forgets partition 2.
     let (ctx, fetches) = cache.context(request(id, 1), &[(key(1), params(9))], &[key(2)], 5);
     assert!(matches!(ctx, FetchContext::Incremental { epoch: 2, .. }));
-    assert_eq!(fetches.unwrap(), vec![(key(0), params(0)), (key(1), params(9))]);
+    assert_eq!(
+        fetches.unwrap(),
+        vec![(key(0), params(0)), (key(1), params(9))]
+    );
 
     // The same epoch again (a retried request) is refused, so is an unknown id.
     let (ctx, _) = cache.context(request(id, 1), &[], &[], 6);
@@ -115,7 +124,11 @@ fn a_full_cache_gives_way_to_stale_then_to_more_valuable_sessions() {
         let (ctx, _) = cache.context(request(id, 1), &[], &[], later);
         assert!(matches!(ctx, FetchContext::Incremental { .. }));
     }
-    assert_eq!(cache.open(false, true, &answered(5), later), 0, "same size: kept");
+    assert_eq!(
+        cache.open(false, true, &answered(5), later),
+        0,
+        "same size: kept"
+    );
     let bigger = cache.open(false, true, &answered(6), later);
     assert_ne!(bigger, 0);
     let (ctx, _) = cache.context(request(big, 2), &[], &[], later);

@@ -129,7 +129,9 @@ fn complete(
             }
             _ => {
                 topic_reads.push(None);
-                topic.partitions.push(p.data.with_records(Some(Bytes::new())));
+                topic
+                    .partitions
+                    .push(p.data.with_records(Some(Bytes::new())));
             }
         }
     }

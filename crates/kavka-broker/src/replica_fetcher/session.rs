@@ -82,7 +82,11 @@ impl SessionHandler {
     /// its partitions are to be taken.
     pub fn answered(&mut self, planned: Planned, error: ErrorCode, session_id: i32) -> bool {
         if error != ErrorCode::NONE {
-            tracing::debug!(session = self.id, code = error.name(), "fetch session refused: starting over");
+            tracing::debug!(
+                session = self.id,
+                code = error.name(),
+                "fetch session refused: starting over"
+            );
             self.reset();
             return false;
         }
@@ -135,7 +139,10 @@ mod tests {
     fn only_moved_partitions_are_named_once_a_session_is_open() {
         let mut h = SessionHandler::default();
         let first = h.plan(vec![(key(0), at(0)), (key(1), at(0))]);
-        assert_eq!((first.session_id, first.epoch, first.partitions.len()), (0, 0, 2));
+        assert_eq!(
+            (first.session_id, first.epoch, first.partitions.len()),
+            (0, 0, 2)
+        );
         assert!(h.answered(first, ErrorCode::NONE, 42));
 
         let second = h.plan(vec![(key(0), at(5)), (key(1), at(0)), (key(2), at(0))]);
@@ -158,7 +165,11 @@ mod tests {
         let second = h.plan(vec![(key(0), at(1))]);
         assert!(!h.answered(second, ErrorCode::INVALID_FETCH_SESSION_EPOCH, 9));
         let again = h.plan(vec![(key(0), at(1))]);
-        assert_eq!((again.session_id, again.epoch), (9, INITIAL_EPOCH), "closes 9");
+        assert_eq!(
+            (again.session_id, again.epoch),
+            (9, INITIAL_EPOCH),
+            "closes 9"
+        );
         assert_eq!(again.partitions.len(), 1);
         // No slot on the leader: stays sessionless, every fetch full.
         assert!(h.answered(again, ErrorCode::NONE, 0));
