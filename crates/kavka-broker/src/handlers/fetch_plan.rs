@@ -128,32 +128,35 @@ fn plan_one(
     limit: usize,
     first_data: bool,
     delayed: &DelayedFetch,
-) -> Result<ReadPlan, PartitionData> {
+) -> Result<ReadPlan, Box<PartitionData>> {
     let index = partition.index;
     let fail = |code: ErrorCode| {
         let data = partition_data(index, code);
-        match partition.offsets() {
+        Box::new(match partition.offsets() {
             Ok(offsets) => with_offsets(data, offsets),
             Err(_) => data,
-        }
+        })
     };
-    super::check_leader_epoch(params.current_leader_epoch, partition)
-        .map_err(|code| partition_data(index, code))?;
+    let bare = |code: ErrorCode| Box::new(partition_data(index, code));
+    super::check_leader_epoch(params.current_leader_epoch, partition).map_err(bare)?;
     match divergence(partition, params.fetch_offset, params.last_fetched_epoch) {
         Ok(None) => {}
         Ok(Some((epoch, end_offset))) => {
             let diverging = EpochEndOffset::default()
                 .with_epoch(epoch)
                 .with_end_offset(end_offset);
-            return Err(fail(ErrorCode::NONE).with_diverging_epoch(diverging));
+            return Err(Box::new(
+                fail(ErrorCode::NONE).with_diverging_epoch(diverging),
+            ));
         }
-        Err(code) => return Err(partition_data(index, code)),
+        // With the log start offset: a follower below it starts over there.
+        Err(code) => return Err(fail(code)),
     }
     if reader.replica_id >= 0 {
         // Its fetch offset is its log end: the high watermark may move.
         partition
             .record_follower_fetch(reader.replica_id, reader.replica_epoch, params.fetch_offset)
-            .map_err(|e| partition_data(index, e.code()))?;
+            .map_err(|e| bare(e.code()))?;
     }
     // Before its state is read: a change from now on wakes this fetch if it waits. A follower
     // waits for appends, a consumer for the high watermark.
@@ -219,8 +222,9 @@ pub fn plan(
                         })
                         .collect()
                 });
-                let data = with_offsets(partition_data(key.partition, ErrorCode::NONE), read.offsets)
-                    .with_aborted_transactions(aborted);
+                let data =
+                    with_offsets(partition_data(key.partition, ErrorCode::NONE), read.offsets)
+                        .with_aborted_transactions(aborted);
                 planned.push(Planned {
                     data,
                     read: Some((partition, read)),
@@ -228,7 +232,10 @@ pub fn plan(
             }
             Err(data) => {
                 failed = true;
-                planned.push(Planned { data, read: None });
+                planned.push(Planned {
+                    data: *data,
+                    read: None,
+                });
             }
         }
     }

@@ -33,8 +33,8 @@ use kavka_protocol::response::Response;
 use kavka_protocol::ErrorCode;
 
 use crate::broker::{now_ms, Broker};
-use crate::replica_manager::{Partition, Role};
 use crate::fetch_session::FetchParams;
+use crate::replica_manager::{Partition, Role};
 use peer::Peer;
 use session::{Key, Planned, SessionHandler};
 
@@ -196,7 +196,8 @@ async fn fetch_from(broker: Arc<Broker>, leader: i32) {
                 continue;
             }
         };
-        let code = ErrorCode::from_code(response.error_code).unwrap_or(ErrorCode::UNKNOWN_SERVER_ERROR);
+        let code =
+            ErrorCode::from_code(response.error_code).unwrap_or(ErrorCode::UNKNOWN_SERVER_ERROR);
         if !session.answered(planned, code, response.session_id) {
             tokio::time::sleep(backoff).await;
             continue;
@@ -225,6 +226,9 @@ async fn fetch_from(broker: Arc<Broker>, leader: i32) {
 /// Takes one partition's answer; false when it failed (the task backs off).
 fn take(p: &Partition, data: &PartitionData) -> bool {
     let code = ErrorCode::from_code(data.error_code).unwrap_or(ErrorCode::UNKNOWN_SERVER_ERROR);
+    if code == ErrorCode::OFFSET_OUT_OF_RANGE {
+        return below_leaders_start(p, data.log_start_offset);
+    }
     if code != ErrorCode::NONE {
         tracing::debug!(topic = %p.topic, partition = p.index, code = code.name(), "replica fetch refused");
         return false;
@@ -238,6 +242,27 @@ fn take(p: &Partition, data: &PartitionData) -> bool {
         Ok(_) => true,
         Err(e) => {
             tracing::warn!(topic = %p.topic, partition = p.index, error = %e, "cannot append the leader's batches");
+            false
+        }
+    }
+}
+
+/// A fetch offset the leader no longer has: when this log ends below the leader's log start
+/// (retention or DeleteRecords moved it while this replica was away, or this replica is new),
+/// it restarts empty there (Kafka's `truncateFullyAndStartAt`); false otherwise (the task backs
+/// off and asks again).
+fn below_leaders_start(p: &Partition, leader_log_start: i64) -> bool {
+    let Ok((log_end, _)) = p.fetch_position() else {
+        return false;
+    };
+    if leader_log_start <= log_end {
+        tracing::warn!(topic = %p.topic, partition = p.index, log_end, leader_log_start, "fetch offset out of range on the leader");
+        return false;
+    }
+    match p.truncate_fully_and_start_at(leader_log_start) {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::warn!(topic = %p.topic, partition = p.index, error = %e, "cannot restart the log at the leader's start");
             false
         }
     }

@@ -50,9 +50,7 @@ impl Partition {
             self.fetches.wake();
             return;
         }
-        let moved = self
-            .replication()
-            .advance_high_watermark(log_end_offset);
+        let moved = self.replication().advance_high_watermark(log_end_offset);
         self.fetches.wake_appended();
         if moved {
             self.fetches.wake_high_watermark();
@@ -140,6 +138,17 @@ impl Partition {
         drop(r);
         self.fetches.wake();
         Ok(end)
+    }
+
+    /// On a follower whose log ends below its leader's log start: drops its log and starts
+    /// empty at `offset` (the leader's log start).
+    pub fn truncate_fully_and_start_at(&self, offset: i64) -> Result<(), PartitionError> {
+        self.with_log(|log| log.truncate_fully_and_start_at(offset))?;
+        let mut r = self.replication();
+        r.high_watermark = r.high_watermark.max(offset);
+        drop(r);
+        self.fetches.wake();
+        Ok(())
     }
 
     /// Whether acks=all must wait for followers (more than one replica).

@@ -90,6 +90,44 @@ impl PartitionLog {
         Ok(new_end)
     }
 
+    /// Drops the whole log and starts it empty at `offset`, past its end: a follower whose
+    /// log ends below its leader's log start (a new replica of a log whose start moved, or one
+    /// away while retention ran) starts where the leader's log does (Kafka's
+    /// `truncateFullyAndStartAt`). The new start is checkpointed first: a crash afterwards
+    /// leaves a log that ends below its start, which the next open restarts empty there.
+    pub fn truncate_fully_and_start_at(&mut self, offset: i64) -> Result<(), StorageError> {
+        self.check_usable()?;
+        let end = self.log_end_offset();
+        if offset <= end {
+            return Err(StorageError::OffsetOutOfRange {
+                offset,
+                log_start_offset: self.log_start_offset,
+                log_end_offset: end,
+            });
+        }
+        crate::checkpoint::write(
+            &self.dir,
+            crate::checkpoint::LOG_START_OFFSET_FILE,
+            &[offset],
+        )?;
+        let mut report = crate::recovery::RecoveryReport::default();
+        self.restore_log_start_offset(Some(offset), &mut report)?;
+        crate::checkpoint::sync_dir(&self.dir)?;
+        self.dir_unsynced = false;
+        self.recovery_point = offset;
+        self.recovery_point_file.write_durably(offset)?;
+        self.producers = ProducerStateManager::new();
+        self.delete_snapshots_below(i64::MAX)?;
+        self.drop_aborted_below(offset)?;
+        self.epochs = crate::epoch_cache::LeaderEpochCache::default();
+        self.write_epochs()?;
+        self.first_dirty_offset = offset;
+        self.store_cleaner_checkpoint()?;
+        self.recompute_max_timestamp();
+        tracing::info!(dir = %self.dir.display(), from = end, start = offset, "log dropped: starting empty at the leader's log start");
+        Ok(())
+    }
+
     /// The file position of the first batch of segment `index` holding an offset at or after
     /// `offset` (the segment's size when none does).
     fn cut_position(&self, index: usize, offset: i64) -> Result<u64, StorageError> {

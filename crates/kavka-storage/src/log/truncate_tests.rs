@@ -156,3 +156,32 @@ fn a_crash_at_any_step_of_truncation_leaves_a_prefix_that_truncates_again() {
         check_truncated(&log, &original);
     }
 }
+
+#[test]
+fn a_follower_below_its_leaders_start_restarts_empty_there() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = build(dir.path());
+    assert!(matches!(
+        log.truncate_fully_and_start_at(90),
+        Err(StorageError::OffsetOutOfRange { .. })
+    ));
+    log.truncate_fully_and_start_at(500).unwrap();
+    assert_eq!((log.log_start_offset(), log.log_end_offset()), (500, 500));
+    assert_eq!(log.segment_count(), 1);
+    assert!(epochs(&log).is_empty());
+    assert_eq!(log.producer_state().entries().count(), 0);
+    // The leader's batches from there on are taken as they are.
+    let mut leaders = batch(0);
+    leaders[..8].copy_from_slice(&500i64.to_be_bytes());
+    leaders[12..16].copy_from_slice(&7i32.to_be_bytes());
+    log.append_as_follower(&leaders, 2_000).unwrap();
+    assert_eq!(log.log_end_offset(), 503);
+    assert_eq!(epochs(&log), vec![(7, 500)]);
+    // Reopened cleanly or not, it starts at 500.
+    drop(log);
+    for clean in [true, false] {
+        let (log, _) = PartitionLog::open(dir.path(), config(), clean).unwrap();
+        assert_eq!((log.log_start_offset(), log.log_end_offset()), (500, 503));
+        assert_eq!(batches(&log).len(), 1);
+    }
+}
