@@ -45,6 +45,8 @@ pub fn is_controller_api(api_key: ApiKey) -> bool {
             | ApiKey::BrokerHeartbeat
             | ApiKey::AlterPartition
             | ApiKey::ElectLeaders
+            | ApiKey::AlterPartitionReassignments
+            | ApiKey::ListPartitionReassignments
     )
 }
 

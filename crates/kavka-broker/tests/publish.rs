@@ -28,6 +28,8 @@ fn moved(image: &MetadataImage, topic: &str, p: i32, replicas: Vec<i32>) -> Vec<
         replicas,
         leader_epoch: old.leader_epoch + 1,
         partition_epoch: old.partition_epoch + 1,
+        adding_replicas: Vec::new(),
+        removing_replicas: Vec::new(),
     })]
 }
 

@@ -256,6 +256,7 @@ pub fn default_message(code: ErrorCode) -> &'static str {
         ErrorCode::MEMBER_ID_REQUIRED => "The group member needs a valid member id before actually entering a consumer group.",
         ErrorCode::PREFERRED_LEADER_NOT_AVAILABLE => "The preferred leader was not available.",
         ErrorCode::ELIGIBLE_LEADERS_NOT_AVAILABLE => "Eligible topic partition leaders are not available.",
+        ErrorCode::NO_REASSIGNMENT_IN_PROGRESS => "No partition reassignment is in progress.",
         ErrorCode::ELECTION_NOT_NEEDED => "Leader election not needed for topic partition.",
         ErrorCode::GROUP_MAX_SIZE_REACHED => "The consumer group has reached its max size.",
         ErrorCode::FENCED_INSTANCE_ID => "The broker rejected this static consumer since another consumer with the same group.instance.id has registered.",

@@ -20,6 +20,8 @@ fn led_by(n: u8, p: i32, leader: i32, leader_epoch: i32) -> MetadataRecord {
         leader,
         leader_epoch,
         partition_epoch: leader_epoch,
+        adding_replicas: Vec::new(),
+        removing_replicas: Vec::new(),
     })
 }
 

@@ -21,7 +21,7 @@ use crate::records::{
 pub type ConfigMap = BTreeMap<String, String>;
 
 /// One partition's state, as last set by a [`PartitionRecord`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct PartitionImage {
     /// Broker ids of all replicas, preferred leader first.
     pub replicas: Vec<i32>,
@@ -33,6 +33,36 @@ pub struct PartitionImage {
     pub leader_epoch: i32,
     /// Bumped at every change of this partition's state.
     pub partition_epoch: i32,
+    /// Replicas a reassignment in progress adds (they are among `replicas`).
+    pub adding_replicas: Vec<i32>,
+    /// Replicas a reassignment in progress removes (they are among `replicas`).
+    pub removing_replicas: Vec<i32>,
+}
+
+impl PartitionImage {
+    /// Whether a reassignment is in progress.
+    pub fn is_reassigning(&self) -> bool {
+        !self.adding_replicas.is_empty() || !self.removing_replicas.is_empty()
+    }
+
+    /// The replicas the partition had before its reassignment (all of them when none is in
+    /// progress).
+    pub fn original_replicas(&self) -> Vec<i32> {
+        self.replicas
+            .iter()
+            .copied()
+            .filter(|r| !self.adding_replicas.contains(r))
+            .collect()
+    }
+
+    /// The replicas the reassignment in progress moves to (all of them when none is).
+    pub fn target_replicas(&self) -> Vec<i32> {
+        self.replicas
+            .iter()
+            .copied()
+            .filter(|r| !self.removing_replicas.contains(r))
+            .collect()
+    }
 }
 
 /// One topic and its partitions.
@@ -251,15 +281,11 @@ impl MetadataImage {
                 topic_id: topic.topic_id,
             }));
             for (&partition, p) in &topic.partitions {
-                records.push(MetadataRecord::Partition(PartitionRecord {
-                    topic_id: topic.topic_id,
+                records.push(MetadataRecord::Partition(PartitionRecord::of(
+                    topic.topic_id,
                     partition,
-                    replicas: p.replicas.clone(),
-                    isr: p.isr.clone(),
-                    leader: p.leader,
-                    leader_epoch: p.leader_epoch,
-                    partition_epoch: p.partition_epoch,
-                }));
+                    p,
+                )));
             }
             for entry in self.topic_configs(&topic.name).into_iter().flatten() {
                 records.push(config(ConfigResourceType::Topic, &topic.name, entry));
@@ -365,6 +391,8 @@ impl MetadataImage {
             leader: r.leader,
             leader_epoch: r.leader_epoch,
             partition_epoch: r.partition_epoch,
+            adding_replicas: r.adding_replicas.clone(),
+            removing_replicas: r.removing_replicas.clone(),
         };
         Arc::make_mut(topic)
             .partitions
@@ -528,6 +556,19 @@ fn check_partition(r: &PartitionRecord) -> Result<(), &'static str> {
     }
     if r.leader_epoch < 0 || r.partition_epoch < 0 {
         return Err("negative epoch");
+    }
+    let reassigning = r.adding_replicas.iter().chain(&r.removing_replicas);
+    if has_duplicates(&r.adding_replicas)
+        || has_duplicates(&r.removing_replicas)
+        || r.adding_replicas
+            .iter()
+            .any(|id| r.removing_replicas.contains(id))
+        || reassigning.clone().any(|id| !r.replicas.contains(id))
+    {
+        return Err("adding and removing replicas must be distinct replicas");
+    }
+    if r.removing_replicas.len() >= r.replicas.len() {
+        return Err("a reassignment must keep a replica");
     }
     Ok(())
 }

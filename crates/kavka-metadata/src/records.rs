@@ -80,13 +80,33 @@ pub struct PartitionRecord {
     pub leader_epoch: i32,
     /// Bumped at every change of this partition's state.
     pub partition_epoch: i32,
+    /// Replicas a reassignment in progress adds (among `replicas`; v1).
+    pub adding_replicas: Vec<i32>,
+    /// Replicas a reassignment in progress removes (among `replicas`; v1).
+    pub removing_replicas: Vec<i32>,
 }
 
 impl PartitionRecord {
     /// Stable type id.
     pub const TYPE_ID: u16 = record_type::PARTITION;
-    /// Current (and only) version.
-    pub const VERSION: u16 = 0;
+    /// Current version (v1 added the replicas a reassignment adds and removes; v0 still
+    /// reads, with none).
+    pub const VERSION: u16 = 1;
+
+    /// The record that sets partition `partition` of `topic_id` to `state`.
+    pub fn of(topic_id: Uuid, partition: i32, state: &crate::PartitionImage) -> PartitionRecord {
+        PartitionRecord {
+            topic_id,
+            partition,
+            replicas: state.replicas.clone(),
+            isr: state.isr.clone(),
+            leader: state.leader,
+            leader_epoch: state.leader_epoch,
+            partition_epoch: state.partition_epoch,
+            adding_replicas: state.adding_replicas.clone(),
+            removing_replicas: state.removing_replicas.clone(),
+        }
+    }
 }
 
 /// The kind of resource a config belongs to. Encoded as Kafka's `ConfigResource.Type` code.
@@ -350,6 +370,8 @@ impl MetadataRecord {
                 buf.put_i32(r.leader);
                 buf.put_i32(r.leader_epoch);
                 buf.put_i32(r.partition_epoch);
+                wire::put_i32_array(buf, &r.adding_replicas);
+                wire::put_i32_array(buf, &r.removing_replicas);
             }
             MetadataRecord::Config(r) => {
                 buf.put_u8(r.resource_type.code());
@@ -409,9 +431,11 @@ impl MetadataRecord {
             record_type::UNREGISTER_BROKER => (BrokerFencingRecord::VERSION, decode_unregister),
             _ => return Err(DecodeError::UnknownType { type_id }),
         };
-        // The older versions still read: RegisterBroker v0 (one endpoint).
+        // The older versions still read: RegisterBroker v0 (one endpoint), Partition v0 (no
+        // reassignment).
         let decode_body: DecodeBody = match (type_id, version) {
             (RegisterBrokerRecord::TYPE_ID, 0) => decode_register_v0,
+            (PartitionRecord::TYPE_ID, 0) => decode_partition_v0,
             _ if version == version_max => decode_body,
             _ => return Err(DecodeError::UnsupportedVersion { type_id, version }),
         };
@@ -428,7 +452,7 @@ fn decode_topic(r: &mut Reader<'_>) -> Result<MetadataRecord, DecodeError> {
     }))
 }
 
-fn decode_partition(r: &mut Reader<'_>) -> Result<MetadataRecord, DecodeError> {
+fn decode_partition_v0(r: &mut Reader<'_>) -> Result<MetadataRecord, DecodeError> {
     Ok(MetadataRecord::Partition(PartitionRecord {
         topic_id: r.uuid("topic_id")?,
         partition: r.i32("partition")?,
@@ -437,7 +461,18 @@ fn decode_partition(r: &mut Reader<'_>) -> Result<MetadataRecord, DecodeError> {
         leader: r.i32("leader")?,
         leader_epoch: r.i32("leader_epoch")?,
         partition_epoch: r.i32("partition_epoch")?,
+        adding_replicas: Vec::new(),
+        removing_replicas: Vec::new(),
     }))
+}
+
+fn decode_partition(r: &mut Reader<'_>) -> Result<MetadataRecord, DecodeError> {
+    let MetadataRecord::Partition(mut p) = decode_partition_v0(r)? else {
+        unreachable!("decode_partition_v0 decodes a partition record")
+    };
+    p.adding_replicas = r.i32_array("adding_replicas")?;
+    p.removing_replicas = r.i32_array("removing_replicas")?;
+    Ok(MetadataRecord::Partition(p))
 }
 
 fn decode_config(r: &mut Reader<'_>) -> Result<MetadataRecord, DecodeError> {

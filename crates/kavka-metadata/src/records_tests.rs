@@ -31,7 +31,36 @@ fn partition_record_round_trips() {
         leader: 3,
         leader_epoch: 5,
         partition_epoch: 9,
+        adding_replicas: Vec::new(),
+        removing_replicas: Vec::new(),
     }));
+}
+
+#[test]
+fn partition_records_carry_a_reassignment_and_version_0_still_reads() {
+    let moving = PartitionRecord {
+        topic_id: Uuid::from_u128(7),
+        partition: 0,
+        replicas: vec![2, 3, 1],
+        isr: vec![1, 2],
+        leader: 1,
+        leader_epoch: 5,
+        partition_epoch: 9,
+        adding_replicas: vec![3],
+        removing_replicas: vec![1],
+    };
+    round_trip(MetadataRecord::Partition(moving.clone()));
+    // Version 0: the same fields without the last two arrays.
+    let mut v0 = MetadataRecord::Partition(moving.clone()).to_bytes();
+    v0[3] = 0;
+    v0.truncate(v0.len() - 2 * 4 - 4 - 4);
+    let decoded = MetadataRecord::decode(&v0).unwrap();
+    let expected = PartitionRecord {
+        adding_replicas: Vec::new(),
+        removing_replicas: Vec::new(),
+        ..moving
+    };
+    assert_eq!(decoded, MetadataRecord::Partition(expected));
 }
 
 #[test]

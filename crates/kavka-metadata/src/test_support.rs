@@ -32,6 +32,8 @@ pub(crate) fn arb_record() -> impl Strategy<Value = MetadataRecord> {
                         leader,
                         leader_epoch,
                         partition_epoch,
+                        adding_replicas: Vec::new(),
+                        removing_replicas: Vec::new(),
                     })
                 }
             ),
@@ -88,6 +90,8 @@ pub(crate) fn partition(n: u8, partition: i32) -> MetadataRecord {
         leader: 1,
         leader_epoch: 0,
         partition_epoch: 0,
+        adding_replicas: Vec::new(),
+        removing_replicas: Vec::new(),
     })
 }
 

@@ -51,6 +51,8 @@ macro_rules! for_each_served_api {
             (BrokerHeartbeat, BrokerHeartbeatRequest, BrokerHeartbeatResponse),
             (AlterPartition, AlterPartitionRequest, AlterPartitionResponse),
             (ElectLeaders, ElectLeadersRequest, ElectLeadersResponse),
+            (AlterPartitionReassignments, AlterPartitionReassignmentsRequest, AlterPartitionReassignmentsResponse),
+            (ListPartitionReassignments, ListPartitionReassignmentsRequest, ListPartitionReassignmentsResponse),
         }
     };
 }

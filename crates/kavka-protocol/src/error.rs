@@ -172,6 +172,8 @@ error_codes! {
     ELIGIBLE_LEADERS_NOT_AVAILABLE = 83, true;
     /// Leader election not needed for topic partition.
     ELECTION_NOT_NEEDED = 84, true;
+    /// No partition reassignment is in progress.
+    NO_REASSIGNMENT_IN_PROGRESS = 85, false;
     /// The consumer group has reached its max size.
     GROUP_MAX_SIZE_REACHED = 81, false;
     /// The broker rejected this static consumer since another consumer with the same group.instance.id has registered.

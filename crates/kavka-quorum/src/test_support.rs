@@ -23,6 +23,8 @@ pub(crate) fn topic(name: &str, n: u8, partitions: i32) -> Vec<MetadataRecord> {
             leader: 1,
             leader_epoch: 0,
             partition_epoch: 0,
+            adding_replicas: Vec::new(),
+            removing_replicas: Vec::new(),
         })
     }));
     records

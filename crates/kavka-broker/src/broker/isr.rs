@@ -122,6 +122,7 @@ impl Broker {
                         leader: p.leader_id.0,
                         leader_epoch: p.leader_epoch,
                         partition_epoch: p.partition_epoch,
+                        ..Default::default()
                     }),
                     Some(p) => Err(ErrorCode::from_code(p.error_code)
                         .unwrap_or(ErrorCode::UNKNOWN_SERVER_ERROR)),

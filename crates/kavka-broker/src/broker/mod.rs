@@ -32,11 +32,13 @@ mod heartbeats;
 mod isr;
 mod liveness;
 mod publish;
+mod reassign;
 mod register;
 mod remote;
 mod shutdown;
 
 pub use heartbeats::HeartbeatReply;
+pub use reassign::{ReassignResult, ReassignTarget};
 pub use register::BrokerEndpoint;
 
 /// Shared state of a running node.

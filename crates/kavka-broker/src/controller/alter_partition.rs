@@ -94,21 +94,17 @@ pub fn alter_isr(
         return Err(ErrorCode::INELIGIBLE_REPLICA);
     }
     let next = PartitionImage {
-        replicas: p.replicas.clone(),
         isr,
-        leader: p.leader,
-        leader_epoch: p.leader_epoch,
         partition_epoch: p.partition_epoch + 1,
+        ..p.clone()
     };
-    let record = MetadataRecord::Partition(PartitionRecord {
-        topic_id: change.topic_id,
-        partition: change.partition,
-        replicas: next.replicas.clone(),
-        isr: next.isr.clone(),
-        leader: next.leader,
-        leader_epoch: next.leader_epoch,
-        partition_epoch: next.partition_epoch,
-    });
+    // An ISR that now holds every replica a reassignment adds completes it.
+    let next = super::reassignment::settle(image, p, next);
+    let record = MetadataRecord::Partition(PartitionRecord::of(
+        change.topic_id,
+        change.partition,
+        &next,
+    ));
     Ok((next, record))
 }
 
@@ -135,6 +131,8 @@ mod tests {
             leader: 1,
             leader_epoch: 3,
             partition_epoch: 7,
+            adding_replicas: Vec::new(),
+            removing_replicas: Vec::new(),
         }));
         for r in &records {
             image.apply(r).unwrap();

@@ -167,6 +167,8 @@ pub fn create_topic(
             replicas,
             leader_epoch: 0,
             partition_epoch: 0,
+            adding_replicas: Vec::new(),
+            removing_replicas: Vec::new(),
         }));
     }
     Ok((topic_id, records))

@@ -46,11 +46,11 @@ pub fn elect(
     kind: ElectionType,
 ) -> Result<PartitionImage, ErrorCode> {
     let next = |leader: i32, isr: Vec<i32>| PartitionImage {
-        replicas: p.replicas.clone(),
         isr,
         leader,
         leader_epoch: p.leader_epoch + 1,
         partition_epoch: p.partition_epoch + 1,
+        ..p.clone()
     };
     match kind {
         ElectionType::Preferred => {
@@ -87,15 +87,7 @@ pub fn elect(
 
 /// The record that gives partition `partition` of topic `topic_id` its new state.
 pub fn record(topic_id: Uuid, partition: i32, next: &PartitionImage) -> MetadataRecord {
-    MetadataRecord::Partition(PartitionRecord {
-        topic_id,
-        partition,
-        replicas: next.replicas.clone(),
-        isr: next.isr.clone(),
-        leader: next.leader,
-        leader_epoch: next.leader_epoch,
-        partition_epoch: next.partition_epoch,
-    })
+    MetadataRecord::Partition(PartitionRecord::of(topic_id, partition, next))
 }
 
 #[cfg(test)]
@@ -118,6 +110,8 @@ mod tests {
             leader,
             leader_epoch: 4,
             partition_epoch: 9,
+            adding_replicas: Vec::new(),
+            removing_replicas: Vec::new(),
         }
     }
 

@@ -30,15 +30,11 @@ fn partition_changes(
     for topic in image.topics() {
         for (&partition, p) in &topic.partitions {
             if let Some(next) = change(p) {
-                records.push(MetadataRecord::Partition(PartitionRecord {
-                    topic_id: topic.topic_id,
+                records.push(MetadataRecord::Partition(PartitionRecord::of(
+                    topic.topic_id,
                     partition,
-                    replicas: next.replicas,
-                    isr: next.isr,
-                    leader: next.leader,
-                    leader_epoch: next.leader_epoch,
-                    partition_epoch: next.partition_epoch,
-                }));
+                    &next,
+                )));
             }
         }
     }
@@ -72,13 +68,17 @@ fn without_broker(
     if leader == p.leader && isr == p.isr {
         return None;
     }
-    Some(PartitionImage {
-        replicas: p.replicas.clone(),
+    let next = PartitionImage {
         isr,
         leader,
         leader_epoch: p.leader_epoch + i32::from(leader != p.leader),
         partition_epoch: p.partition_epoch + 1,
-    })
+        ..p.clone()
+    };
+    // Losing a replica the reassignment removes may complete it.
+    Some(super::reassignment::settle_with(p, next, |r| {
+        r != broker_id && image.broker(r).is_some() && !image.is_fenced(r)
+    }))
 }
 
 /// Fences `broker_id` (registered, not fenced yet): nothing otherwise.
@@ -151,6 +151,8 @@ mod tests {
                 leader: b,
                 leader_epoch: 0,
                 partition_epoch: 0,
+                adding_replicas: Vec::new(),
+                removing_replicas: Vec::new(),
             }));
         }
         for r in &records {
@@ -234,6 +236,8 @@ mod tests {
                     leader: 2,
                     leader_epoch: 4,
                     partition_epoch: 6,
+                    adding_replicas: Vec::new(),
+                    removing_replicas: Vec::new(),
                 }),
             ],
         );

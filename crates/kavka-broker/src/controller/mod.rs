@@ -18,6 +18,7 @@ mod create_topics;
 pub mod elect_leaders;
 pub mod fencing;
 pub mod placement;
+pub mod reassignment;
 pub mod registration;
 #[cfg(test)]
 mod test_brokers;
@@ -268,6 +269,8 @@ pub fn create_partitions(
                 replicas,
                 leader_epoch: 0,
                 partition_epoch: 0,
+                adding_replicas: Vec::new(),
+                removing_replicas: Vec::new(),
             })
         })
         .collect())

@@ -13,6 +13,7 @@ pub mod add_offsets_to_txn;
 pub mod add_partitions_to_txn;
 pub mod alter_configs;
 pub mod alter_partition;
+pub mod alter_partition_reassignments;
 pub mod api_versions;
 pub mod broker_heartbeat;
 pub mod broker_registration;
@@ -40,6 +41,7 @@ pub mod join_group;
 pub mod leave_group;
 pub mod list_groups;
 pub mod list_offsets;
+pub mod list_partition_reassignments;
 pub mod list_transactions;
 pub mod metadata;
 pub mod offset_commit;
@@ -118,6 +120,8 @@ pub const SERVED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::BrokerHeartbeat, 0, 1),
     (ApiKey::AlterPartition, 2, 3),
     (ApiKey::ElectLeaders, 0, 2),
+    (ApiKey::AlterPartitionReassignments, 0, 1),
+    (ApiKey::ListPartitionReassignments, 0, 0),
 ];
 
 /// Whether this version of the API is served.
@@ -182,6 +186,14 @@ pub async fn handle(ctx: &RequestContext<'_>, request: Request) -> Outcome {
         Request::DescribeQuorum(r) => Response::DescribeQuorum(describe_quorum::handle(ctx, r)),
         Request::UnregisterBroker(r) => {
             Response::UnregisterBroker(blocking(|| unregister_broker::handle(ctx, r)))
+        }
+        Request::AlterPartitionReassignments(r) => {
+            Response::AlterPartitionReassignments(blocking(|| {
+                alter_partition_reassignments::handle(ctx, r)
+            }))
+        }
+        Request::ListPartitionReassignments(r) => {
+            Response::ListPartitionReassignments(list_partition_reassignments::handle(ctx, r))
         }
         Request::ElectLeaders(r) => {
             Response::ElectLeaders(blocking(|| elect_leaders::handle(ctx, r)))

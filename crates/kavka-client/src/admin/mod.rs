@@ -25,6 +25,7 @@ mod elections;
 mod groups;
 mod partitions;
 mod quorum;
+mod reassignments;
 mod transactions;
 
 pub use crate::offsets::GroupOffset;
@@ -33,6 +34,7 @@ pub use elections::ElectionOutcome;
 pub use groups::{GroupDescription, GroupListing, MemberDescription};
 pub use partitions::{ClusterDescription, DeletedRecords, ListedOffset, OffsetSpec};
 pub use quorum::{QuorumInfo, QuorumReplica};
+pub use reassignments::{OngoingReassignment, Reassignment, ReassignmentOutcome};
 pub use transactions::{ProducerState, TransactionDescription, TransactionListing};
 
 /// Admin operations over a [`Client`]; cheap to clone.
