@@ -60,6 +60,8 @@ pub enum Rule {
     ListOf(&'static [&'static str]),
     /// Any text (checked where it is used, e.g. listeners).
     Text,
+    /// `*` or `partition:broker,...` (replication throttles).
+    ThrottledReplicas,
 }
 
 /// One topic config definition.
@@ -78,6 +80,9 @@ pub struct TopicConfigDef {
 }
 
 const LONG_MAX: &str = "9223372036854775807";
+
+/// The `broker_key` of a topic config no broker key sets (Kafka's throttled-replica lists).
+pub const NO_BROKER_KEY: &str = "";
 
 const fn def(
     name: &'static str,
@@ -142,11 +147,25 @@ pub const TOPIC_CONFIGS: &[TopicConfigDef] = &[
         Rule::Long(0),
     ),
     def(
+        "follower.replication.throttled.replicas",
+        T::List,
+        NO_BROKER_KEY,
+        "",
+        Rule::ThrottledReplicas,
+    ),
+    def(
         "index.interval.bytes",
         T::Int,
         "log.index.interval.bytes",
         "4096",
         Rule::Int(0),
+    ),
+    def(
+        "leader.replication.throttled.replicas",
+        T::List,
+        NO_BROKER_KEY,
+        "",
+        Rule::ThrottledReplicas,
     ),
     def(
         "max.compaction.lag.ms",
@@ -278,6 +297,9 @@ pub fn topic_config_def(name: &str) -> Option<&'static TopicConfigDef> {
 
 /// Looks up a definition by its broker key.
 pub fn broker_key_def(key: &str) -> Option<&'static TopicConfigDef> {
+    if key == NO_BROKER_KEY {
+        return None;
+    }
     TOPIC_CONFIGS.iter().find(|d| d.broker_key == key)
 }
 
@@ -298,6 +320,7 @@ pub fn rule_reason(rule: Rule, value: &str) -> Result<(), String> {
     let v = value.trim();
     match rule {
         Rule::Text => {}
+        Rule::ThrottledReplicas => crate::replica_manager::quota::check_list(v)?,
         Rule::Boolean => {
             if !matches!(v.to_ascii_lowercase().as_str(), "true" | "false") {
                 return Err(invalid("Expected value to be either true or false".into()));
@@ -483,44 +506,60 @@ impl<'a> ConfigLayers<'a> {
     /// Every broker-level layer of a topic config's broker key, highest precedence first; the
     /// last is always the static or default value.
     pub fn broker_layers(&self, def: &'static TopicConfigDef) -> Vec<SourcedValue> {
+        if def.broker_key == NO_BROKER_KEY {
+            return vec![SourcedValue {
+                key: def.name,
+                value: def.default.to_string(),
+                source: ConfigSource::Default,
+            }];
+        }
+        let given = self.broker.topic_defaults.get(def.name).cloned();
+        let static_value = given.and_then(|(v, given)| given.then_some(v));
+        self.key_layers(def.broker_key, def.default, static_value)
+    }
+
+    /// Every layer of broker key `key` (default `default`, set in the static configuration to
+    /// `static_value`), highest precedence first: this broker's dynamic value, the cluster
+    /// default, the static value, else the default.
+    pub fn key_layers(
+        &self,
+        key: &'static str,
+        default: &str,
+        static_value: Option<String>,
+    ) -> Vec<SourcedValue> {
         let mut layers = Vec::new();
-        if let Some(v) = self.dynamic_node.and_then(|m| m.get(def.broker_key)) {
-            layers.push(SourcedValue {
-                key: def.broker_key,
-                value: v.clone(),
-                source: ConfigSource::DynamicBroker,
-            });
+        let dynamic = [
+            (self.dynamic_node, ConfigSource::DynamicBroker),
+            (self.dynamic_default, ConfigSource::DynamicDefaultBroker),
+        ];
+        for (map, source) in dynamic {
+            if let Some(v) = map.and_then(|m| m.get(key)) {
+                layers.push(SourcedValue {
+                    key,
+                    value: v.clone(),
+                    source,
+                });
+            }
         }
-        if let Some(v) = self.dynamic_default.and_then(|m| m.get(def.broker_key)) {
-            layers.push(SourcedValue {
-                key: def.broker_key,
-                value: v.clone(),
-                source: ConfigSource::DynamicDefaultBroker,
-            });
-        }
-        let (value, given) = self
-            .broker
-            .topic_defaults
-            .get(def.name)
-            .cloned()
-            .unwrap_or_else(|| (def.default.to_string(), false));
-        if given {
-            layers.push(SourcedValue {
-                key: def.broker_key,
-                value,
-                source: ConfigSource::StaticBroker,
-            });
-        }
-        layers.push(SourcedValue {
-            key: def.broker_key,
-            value: def.default.to_string(),
-            source: ConfigSource::Default,
-        });
-        if given {
-            // Kafka lists the default only when nothing else sets the key.
-            layers.pop();
-        }
+        // Kafka lists the default only when nothing static sets the key.
+        let (value, source) = match static_value {
+            Some(v) => (v, ConfigSource::StaticBroker),
+            None => (default.to_string(), ConfigSource::Default),
+        };
+        layers.push(SourcedValue { key, value, source });
         layers
+    }
+
+    /// The value in force of a broker key that can change at run time.
+    pub fn dynamic_broker_value(&self, key: &'static crate::config::BrokerKey) -> String {
+        let static_value = self
+            .broker
+            .given
+            .get(key.name)
+            .map(|v| v.trim().to_string());
+        self.key_layers(key.name, key.default.unwrap_or_default(), static_value)
+            .swap_remove(0)
+            .value
     }
 
     /// Every topic config's value in force for a topic with the given overrides.

@@ -48,6 +48,8 @@ pub mod leader_election;
 mod line_reader;
 pub mod metadata_quorum;
 pub mod producer_perf;
+pub mod reassign_json;
+pub mod reassign_partitions;
 pub mod shims;
 pub mod topics;
 pub mod transactions;
@@ -87,6 +89,8 @@ pub enum Tool {
     Cluster(cluster::Args),
     /// Elect preferred or unclean partition leaders (kafka-leader-election.sh).
     LeaderElection(leader_election::Args),
+    /// Move partitions between brokers (kafka-reassign-partitions.sh).
+    ReassignPartitions(reassign_partitions::Args),
     /// Write kafka-*.sh scripts into DIR that run these tools through this binary.
     InstallShims(shims::Args),
 }
@@ -108,6 +112,7 @@ pub const TOOL_NAMES: &[&str] = &[
     "metadata-quorum",
     "cluster",
     "leader-election",
+    "reassign-partitions",
     "install-shims",
 ];
 
@@ -130,6 +135,7 @@ impl Tool {
             Tool::MetadataQuorum(_) => "metadata-quorum",
             Tool::Cluster(_) => "cluster",
             Tool::LeaderElection(_) => "leader-election",
+            Tool::ReassignPartitions(_) => "reassign-partitions",
             Tool::InstallShims(_) => "install-shims",
         }
     }
@@ -154,6 +160,7 @@ pub async fn run(tool: Tool) -> ExitCode {
         Tool::MetadataQuorum(a) => metadata_quorum::run(a).await,
         Tool::Cluster(a) => cluster::run(a).await,
         Tool::LeaderElection(a) => leader_election::run(a).await,
+        Tool::ReassignPartitions(a) => reassign_partitions::run(a).await,
         Tool::InstallShims(a) => shims::run(a),
     };
     match result {

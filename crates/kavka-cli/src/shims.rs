@@ -24,6 +24,7 @@ pub const SHIMS: &[(&str, &str)] = &[
     ("kafka-metadata-quorum.sh", "metadata-quorum"),
     ("kafka-cluster.sh", "cluster"),
     ("kafka-leader-election.sh", "leader-election"),
+    ("kafka-reassign-partitions.sh", "reassign-partitions"),
 ];
 
 /// The usage line of `kafka-server-start.sh`, as Kafka prints it.

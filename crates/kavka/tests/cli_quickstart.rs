@@ -19,13 +19,14 @@ fn quickstart_through_the_kafka_shims() {
     let dir = tempfile::tempdir().unwrap();
     let bin = dir.path().join("bin");
     let installed = kavka_ok(&["install-shims", bin.to_str().unwrap()]);
-    assert_eq!(installed.lines().count(), 18, "{installed}");
+    assert_eq!(installed.lines().count(), 19, "{installed}");
     for shim in [
         "kafka-topics.sh",
         "kafka-consumer-groups.sh",
         "kafka-dump-log.sh",
         "kafka-cluster.sh",
         "kafka-leader-election.sh",
+        "kafka-reassign-partitions.sh",
     ] {
         assert!(bin.join(shim).exists(), "{shim} missing");
     }

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use common::cluster::{wait_for_controller, TestCluster};
 use common::cluster_client::{client, wait_for_topic};
 use common::replicas::{read_values, wait_for_state, FAST_REPLICATION};
+use kavka_client::admin::{AlterConfigOp, AlterOpType, ConfigResource};
 use kavka_client::{Admin, ErrorCode};
 
 /// Waits until no reassignment of `topic` is in progress.
@@ -169,4 +170,105 @@ async fn a_reassignment_that_cannot_catch_up_is_listed_then_cancelled() {
         .await
         .unwrap();
     assert_eq!(read_values(&mut conn, "stuck").await.len(), 20);
+}
+
+/// Sets `name` = `value` on `resource`.
+async fn set(admin: &Admin, resource: ConfigResource, name: &str, value: &str) {
+    let op = AlterConfigOp {
+        name: name.into(),
+        value: Some(value.into()),
+        op: AlterOpType::Set,
+    };
+    admin
+        .incremental_alter_configs(&resource, &[op])
+        .await
+        .unwrap();
+}
+
+/// Moves partition 0 of `topic` from broker 1 to broker 2 and returns how long it took.
+async fn move_to_2(admin: &Admin, topic: &str) -> Duration {
+    let started = Instant::now();
+    let answer = admin
+        .alter_partition_reassignments(&[(topic.into(), 0, Some(vec![2]))])
+        .await
+        .unwrap();
+    assert_eq!(answer[0].2, ErrorCode::NONE, "{answer:?}");
+    wait_until_done(admin, topic).await;
+    started.elapsed()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_throttled_reassignment_moves_no_faster_than_its_rate() {
+    let cluster = TestCluster::start(3, FAST_REPLICATION);
+    let addrs: Vec<SocketAddr> = cluster.nodes.iter().map(|n| n.addr).collect();
+    wait_for_controller(&addrs, 3, &[]).await;
+    let admin = Admin::new(client(cluster.bootstrap()).await);
+    // 3 MB on broker 1 in each of two topics; one moves freely, the other throttled.
+    let mut conn = kavka_client::Connection::connect(addrs[0], "test")
+        .await
+        .unwrap();
+    for topic in ["free", "throttled"] {
+        admin
+            .create_topic_assigned(topic, (-1, -1), &[vec![1]], &[], false)
+            .await
+            .unwrap();
+        wait_for_topic(&addrs, topic, 1).await;
+        let value = vec![b'x'; 10_000];
+        for i in 0..300 {
+            let mut b = kavka_protocol::records::BatchBuilder::new(
+                kavka_protocol::batch::Compression::None,
+            );
+            b.append(i, None, Some(&value), &[]);
+            let (code, _) = common::produce(&mut conn, topic, 0, 1, b.build().unwrap()).await;
+            assert_eq!(code, 0);
+        }
+    }
+    let free = move_to_2(&admin, "free").await;
+
+    // kafka-reassign-partitions.sh --throttle 1000000: both rates on both brokers, the
+    // source listed on the leader side and the destination on the follower side.
+    for broker in ["1", "2"] {
+        for rate in [
+            "leader.replication.throttled.rate",
+            "follower.replication.throttled.rate",
+        ] {
+            set(
+                &admin,
+                ConfigResource::Broker(broker.into()),
+                rate,
+                "1000000",
+            )
+            .await;
+        }
+    }
+    let topic = ConfigResource::Topic("throttled".into());
+    set(
+        &admin,
+        topic.clone(),
+        "leader.replication.throttled.replicas",
+        "0:1",
+    )
+    .await;
+    set(
+        &admin,
+        topic,
+        "follower.replication.throttled.replicas",
+        "0:2",
+    )
+    .await;
+    let throttled = move_to_2(&admin, "throttled").await;
+    // 3 MB at 1 MB/s: at least 2 s (the window's first second may carry a fetch's worth).
+    assert!(
+        throttled >= Duration::from_millis(1800),
+        "throttled move took {throttled:?} (unthrottled {free:?})"
+    );
+    assert!(
+        throttled > free,
+        "throttled {throttled:?}, unthrottled {free:?}"
+    );
+    eprintln!("3 MB moved: unthrottled in {free:?}, throttled at 1 MB/s in {throttled:?}");
+    let mut conn2 = kavka_client::Connection::connect(addrs[1], "test")
+        .await
+        .unwrap();
+    assert_eq!(read_values(&mut conn2, "throttled").await.len(), 300);
 }

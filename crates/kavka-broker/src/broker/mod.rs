@@ -79,6 +79,10 @@ pub struct Broker {
     replicas: ReplicaManager,
     /// Fetch sessions (KIP-227).
     fetch_sessions: crate::fetch_session::FetchSessionCache,
+    /// The throttle of what this node serves its followers' throttled replicas.
+    leader_quota: crate::replica_manager::quota::ReplicationQuota,
+    /// The throttle of what this node fetches of its throttled replicas.
+    follower_quota: crate::replica_manager::quota::ReplicationQuota,
     /// What each client listener advertises (ports known once bound).
     advertised: RwLock<Vec<crate::config::AdvertisedListener>>,
     /// The group coordinator (its shards are the `__consumer_offsets` partitions).
@@ -157,6 +161,8 @@ impl Broker {
             fetch_sessions: crate::fetch_session::FetchSessionCache::new(
                 config.fetch_session_slots_max,
             ),
+            leader_quota: Default::default(),
+            follower_quota: Default::default(),
             config,
             log_manager,
             controller: Mutex::new(ActiveController::new(log, image.clone())),
@@ -175,6 +181,7 @@ impl Broker {
             producer_ids: ProducerIdManager::default(),
             txns: TxnCoordinator::new(config_txn),
         };
+        broker.set_replication_quotas(&image);
         broker.load_partitions(&image)?;
         // The shards replay their partitions once the listener runs (see `server`).
         broker.attach_group_coordinator(&image, false);
@@ -293,6 +300,31 @@ impl Broker {
     /// The fetch sessions.
     pub fn fetch_sessions(&self) -> &crate::fetch_session::FetchSessionCache {
         &self.fetch_sessions
+    }
+
+    /// The replication throttles: (leader side, follower side).
+    pub fn replication_quotas(
+        &self,
+    ) -> (
+        &crate::replica_manager::quota::ReplicationQuota,
+        &crate::replica_manager::quota::ReplicationQuota,
+    ) {
+        (&self.leader_quota, &self.follower_quota)
+    }
+
+    /// Takes the throttle rates in force for this node from `image` and the configuration.
+    fn set_replication_quotas(&self, image: &MetadataImage) {
+        let layers = ConfigLayers::new(&self.config, image);
+        let rate = |name: &str| {
+            let key = crate::config::broker_key(name).expect("a broker key");
+            let value = layers.dynamic_broker_value(key);
+            // Kafka's default, Long.MAX_VALUE, is no limit.
+            value.parse::<u64>().ok().filter(|&r| r < i64::MAX as u64)
+        };
+        self.leader_quota
+            .set_rate(rate("leader.replication.throttled.rate"));
+        self.follower_quota
+            .set_rate(rate("follower.replication.throttled.rate"));
     }
 
     /// Every hosted partition.

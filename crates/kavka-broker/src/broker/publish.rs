@@ -214,6 +214,9 @@ impl Broker {
 
     /// Gives the hosted partitions of the topics a config change touches their new configs.
     fn reload_configs(&self, after: &MetadataImage, resource_type: ConfigResourceType, name: &str) {
+        if resource_type == ConfigResourceType::Broker {
+            self.set_replication_quotas(after);
+        }
         let topics: Vec<&TopicImage> = match resource_type {
             ConfigResourceType::Topic => after.topic_by_name(name).into_iter().collect(),
             ConfigResourceType::Broker => after.topics().collect(),

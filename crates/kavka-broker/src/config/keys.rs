@@ -10,6 +10,9 @@ use crate::topic_config::{ConfigType, Rule};
 pub enum Update {
     /// Read at start only (Kafka's `read-only`).
     ReadOnly,
+    /// Settable at run time for one broker or as the cluster default (Kafka's `per-broker`),
+    /// with IncrementalAlterConfigs / `kafka-configs.sh --entity-type brokers`.
+    PerBroker,
 }
 
 /// What Kavka does with a key.
@@ -62,6 +65,20 @@ const fn key(
         update: Update::ReadOnly,
         effect,
         doc,
+    }
+}
+
+/// A key that can also change at run time (see [`Update::PerBroker`]).
+const fn dynamic(
+    name: &'static str,
+    config_type: ConfigType,
+    rule: Rule,
+    default: Option<&'static str>,
+    doc: &'static str,
+) -> BrokerKey {
+    BrokerKey {
+        update: Update::PerBroker,
+        ..key(name, config_type, rule, default, Acts, doc)
     }
 }
 
@@ -142,6 +159,13 @@ pub const BROKER_KEYS: &[BrokerKey] = &[
         Acts,
         "the most one fetch response carries",
     ),
+    dynamic(
+        "follower.replication.throttled.rate",
+        T::Long,
+        Rule::Long(0),
+        Some("9223372036854775807"),
+        "bytes per second a follower fetches of the replicas its topics list in follower.replication.throttled.replicas while out of the ISR (reassignment throttle)",
+    ),
     key(
         "group.initial.rebalance.delay.ms",
         T::Int,
@@ -176,6 +200,13 @@ pub const BROKER_KEYS: &[BrokerKey] = &[
     ),
     key("inter.broker.listener.name", T::String, Rule::Text, None, Acts,
         "the listener other nodes reach this one on (its endpoint is the one they are given); default `PLAINTEXT` when there is one, else the first listener"),
+    dynamic(
+        "leader.replication.throttled.rate",
+        T::Long,
+        Rule::Long(0),
+        Some("9223372036854775807"),
+        "bytes per second a leader serves the replicas its topics list in leader.replication.throttled.replicas while they are out of the ISR (reassignment throttle)",
+    ),
     key("listener.security.protocol.map", T::List, Rule::Text,
         Some("PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL"), Acts,
         "each listener's security protocol, `NAME:PROTOCOL,...`; only PLAINTEXT is served so far (a controller listener left out is PLAINTEXT)"),

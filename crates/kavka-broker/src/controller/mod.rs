@@ -161,9 +161,18 @@ pub fn alter_configs(
                 ));
             }
             for (key, value) in changes {
+                // Broker keys settable at run time, then the broker keys of topic configs.
+                let dynamic = crate::config::broker_key(key)
+                    .filter(|k| k.update == crate::config::Update::PerBroker);
+                if let Some(k) = dynamic {
+                    if let Some(v) = value {
+                        topic_config::check_rule(k.rule, key, v).map_err(invalid)?;
+                    }
+                    continue;
+                }
                 let def = topic_config::broker_key_def(key).ok_or_else(|| {
                     invalid(format!(
-                        "Cannot update these configs dynamically: {key} (only the broker keys of topic configs, such as log.retention.ms, can change at run time)"
+                        "Cannot update these configs dynamically: {key} (only the replication throttle rates and the broker keys of topic configs, such as log.retention.ms, can change at run time)"
                     ))
                 })?;
                 if let Some(v) = value {

@@ -165,8 +165,34 @@ pub fn handle(
                                 entry(k, v, source, t).with_read_only(true).with_synonyms(s)
                             })
                             .collect();
+                    for key in BROKER_KEYS.iter().filter(|k| k.update == Update::PerBroker) {
+                        if !wanted(&resource.configuration_keys, key.name) {
+                            continue;
+                        }
+                        let given = broker
+                            .config()
+                            .given
+                            .get(key.name)
+                            .map(|v| v.trim().to_string());
+                        let mut l =
+                            layers.key_layers(key.name, key.default.unwrap_or_default(), given);
+                        if name.is_empty() {
+                            l.retain(|x| x.source != ConfigSource::DynamicBroker);
+                        }
+                        let s = if include_synonyms {
+                            synonyms(&l)
+                        } else {
+                            vec![]
+                        };
+                        configs.push(
+                            entry(key.name, l[0].value.clone(), l[0].source, key.config_type)
+                                .with_synonyms(s),
+                        );
+                    }
                     for def in TOPIC_CONFIGS {
-                        if !wanted(&resource.configuration_keys, def.broker_key) {
+                        if def.broker_key == crate::topic_config::NO_BROKER_KEY
+                            || !wanted(&resource.configuration_keys, def.broker_key)
+                        {
                             continue;
                         }
                         let mut l = layers.broker_layers(def);

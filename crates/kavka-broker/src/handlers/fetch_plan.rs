@@ -119,6 +119,27 @@ fn resolve(
         .ok_or_else(|| super::unhosted(topic, key.partition, missing))
 }
 
+/// Whether a follower's fetch of `partition` is under the leader's replication throttle: a
+/// rate is set, the topic's `leader.replication.throttled.replicas` lists the follower, and
+/// the follower is out of the ISR.
+fn throttled(
+    ctx: &RequestContext<'_>,
+    image: &MetadataImage,
+    reader: &Reader,
+    partition: &Partition,
+) -> bool {
+    if reader.replica_id < 0 || ctx.broker.replication_quotas().0.rate().is_none() {
+        return false;
+    }
+    let listed = image
+        .topic_configs(&partition.topic)
+        .and_then(|c| c.get("leader.replication.throttled.replicas"))
+        .is_some_and(|list| {
+            crate::replica_manager::quota::lists(list, partition.index, reader.replica_id)
+        });
+    listed && !partition.isr_state().0.contains(&reader.replica_id)
+}
+
 /// The plan of one partition; `Err` with its response when it answers at once (an error or a
 /// diverging epoch).
 fn plan_one(
@@ -189,6 +210,7 @@ pub fn plan(
     let mut failed = false;
     let mut first_data = true;
     let mut planned = Vec::with_capacity(items.len());
+    let now_ms = u64::try_from(crate::broker::now_ms()).unwrap_or(0);
     for (key, params) in items {
         let partition = match resolve(ctx, image, key) {
             Ok(p) => p,
@@ -201,12 +223,27 @@ pub fn plan(
                 continue;
             }
         };
-        let limit = usize::try_from(params.max_bytes)
+        let mut limit = usize::try_from(params.max_bytes)
             .unwrap_or(0)
             .min(remaining);
-        match plan_one(&partition, params, reader, limit, first_data, delayed) {
+        let throttled = throttled(ctx, image, reader, &partition);
+        if throttled && ctx.broker.replication_quotas().0.is_exceeded(now_ms) {
+            // Answered empty while the throttle's rate is exceeded (Kafka's leader throttle).
+            limit = 0;
+        }
+        match plan_one(
+            &partition,
+            params,
+            reader,
+            limit,
+            first_data && limit > 0,
+            delayed,
+        ) {
             Ok(read) => {
                 let n = read.len();
+                if throttled {
+                    ctx.broker.replication_quotas().0.record(n as u64, now_ms);
+                }
                 if n > 0 {
                     first_data = false;
                     gathered += n;

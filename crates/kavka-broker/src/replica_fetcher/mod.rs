@@ -42,6 +42,8 @@ use session::{Key, Planned, SessionHandler};
 const FETCH_VERSION: i16 = 15;
 /// How often the supervisor looks for leaders to fetch from.
 const SUPERVISE_INTERVAL_MS: u64 = 100;
+/// The pause of a fetcher whose every partition is held back by the follower throttle.
+const THROTTLED_PAUSE_MS: u64 = 100;
 /// Time allowed for a leader's answer beyond the fetch's own wait.
 const ANSWER_TIMEOUT_MS: u64 = 30_000;
 
@@ -74,11 +76,32 @@ fn following(broker: &Broker, leader: i32) -> Vec<Arc<Partition>> {
         .collect()
 }
 
+/// Whether this node's fetches of `p` are under the follower's replication throttle: a rate
+/// is set, the topic's `follower.replication.throttled.replicas` lists this node, and it is
+/// out of the ISR.
+fn throttled(broker: &Broker, image: &kavka_metadata::MetadataImage, p: &Partition) -> bool {
+    if broker.replication_quotas().1.rate().is_none() {
+        return false;
+    }
+    let me = broker.config().node_id;
+    let listed = image
+        .topic_configs(&p.topic)
+        .and_then(|c| c.get("follower.replication.throttled.replicas"))
+        .is_some_and(|list| crate::replica_manager::quota::lists(list, p.index, me));
+    listed && !p.isr_state().0.contains(&me)
+}
+
 /// Every followed partition with its position: its log end and the epoch of its last batch.
+/// A throttled partition is left out while the follower's throttle is exceeded (the session
+/// forgets it until it is asked for again).
 fn positions(broker: &Broker, partitions: &[Arc<Partition>]) -> Vec<(Key, FetchParams)> {
     let max_bytes = i32::try_from(broker.config().replica_fetch_max_bytes).unwrap_or(i32::MAX);
+    let image = broker.image();
+    let now = u64::try_from(now_ms()).unwrap_or(0);
+    let exceeded = broker.replication_quotas().1.is_exceeded(now);
     partitions
         .iter()
+        .filter(|p| !(exceeded && throttled(broker, &image, p)))
         .filter_map(|p| {
             let (log_end, last_epoch) = p.fetch_position().ok()?;
             let params = FetchParams {
@@ -176,7 +199,13 @@ async fn fetch_from(broker: Arc<Broker>, leader: i32) {
                 }
             }
         }
-        let planned = session.plan(positions(&broker, &partitions));
+        let wanted = positions(&broker, &partitions);
+        if wanted.is_empty() {
+            // Every partition is held back by the throttle (or unreadable): wait a little.
+            tokio::time::sleep(Duration::from_millis(THROTTLED_PAUSE_MS)).await;
+            continue;
+        }
+        let planned = session.plan(wanted);
         let request = Request::Fetch(fetch_request(&broker, &planned));
         let conn = peer.as_mut().expect("connected above");
         let response = match conn.call(FETCH_VERSION, &request, timeout).await {
@@ -213,6 +242,11 @@ async fn fetch_from(broker: Arc<Broker>, leader: i32) {
                 };
                 if p.role() != (Role::Follower { leader }) {
                     continue;
+                }
+                if throttled(&broker, &broker.image(), p) {
+                    let bytes = data.records.as_ref().map_or(0, |r| r.len() as u64);
+                    let now = u64::try_from(now_ms()).unwrap_or(0);
+                    broker.replication_quotas().1.record(bytes, now);
                 }
                 failed |= !take(p, data);
             }

@@ -20,6 +20,7 @@ use crate::purgatory::{DelayedFetch, FetchWatchers, WaitFor};
 
 mod error;
 mod manager;
+pub mod quota;
 mod replicated;
 mod replication;
 
