@@ -3,14 +3,17 @@ and min.insync.replicas=2: confluent-kafka (acks=all by default) and kafka-pytho
 (idempotent, acks=all) keep producing while the leader of a partition is killed with SIGKILL;
 every record they were told is acknowledged is consumed, once. The killed broker comes back,
 rejoins the ISR, and confluent-kafka's AdminClient.elect_leaders gives it its partition back
-(ElectLeaders, preferred)."""
+(ElectLeaders, preferred). kafka-python's KafkaAdminClient moves a partition to other brokers
+(AlterPartitionReassignments, ListPartitionReassignments) while confluent-kafka reads it."""
 
 import time
 from typing import Dict, List
 
 from confluent_kafka import Consumer, ElectionType, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
-from kafka import KafkaProducer
+from kafka import KafkaAdminClient, KafkaProducer
+from kafka import TopicPartition as KTopicPartition
+from kafka.errors import NoReassignmentInProgressError
 
 from test_cluster import N_NODES, bootstrap, consume_values, make_cluster
 
@@ -96,3 +99,35 @@ def test_acknowledged_records_survive_a_leader_kill_and_the_leader_comes_back(br
     again = survivor_admin.elect_leaders(ElectionType.PREFERRED, [TopicPartition("rep", 0)]).result(timeout=30)
     err = again[TopicPartition("rep", 0)]
     assert err is not None and "ELECTION_NOT_NEEDED" in str(err), again
+
+
+def test_kafka_python_moves_a_partition_and_every_record_follows(broker_factory):
+    nodes = make_cluster(broker_factory, extra=FAST)
+    admin = AdminClient({"bootstrap.servers": bootstrap(nodes)})
+    topic = NewTopic("moving", num_partitions=1, replica_assignment=[[1]])
+    for _, f in admin.create_topics([topic]).items():
+        f.result(timeout=30)
+    wait_for(admin, "moving", "created", lambda s: s[0][0] == 1)
+    producer = Producer({"bootstrap.servers": bootstrap(nodes)})
+    values = {f"m{i}" for i in range(500)}
+    for v in sorted(values):
+        producer.produce("moving", value=v.encode())
+    assert producer.flush(30) == 0
+
+    kadmin = KafkaAdminClient(bootstrap_servers=bootstrap(nodes))
+    tp = KTopicPartition("moving", 0)
+    assert kadmin.alter_partition_reassignments({tp: [2, 3]}) == {tp: None}
+    deadline = time.monotonic() + 30
+    while kadmin.list_partition_reassignments([tp]):
+        assert time.monotonic() < deadline, "the move never completed"
+        time.sleep(0.1)
+    state = wait_for(admin, "moving", "moved", lambda s: s[0][1] == [2, 3] and s[0][2] == [2, 3])
+    assert state[0][0] == 2, state
+    # Nothing in progress to cancel: the partition's own error.
+    assert kadmin.alter_partition_reassignments({tp: None}) == {tp: NoReassignmentInProgressError}
+    kadmin.close()
+
+    consumer = Consumer({"bootstrap.servers": bootstrap(nodes), "group.id": "moving-g", "auto.offset.reset": "earliest"})
+    consumer.subscribe(["moving"])
+    assert consume_values(consumer, values) == values
+    consumer.close()
