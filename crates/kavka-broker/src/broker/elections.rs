@@ -8,6 +8,7 @@ use kavka_protocol::ErrorCode;
 
 use super::Broker;
 use crate::controller::elect_leaders::{self, ElectionType};
+use crate::controller::leader_balance;
 use crate::controller::Refusal;
 
 /// One partition's election outcome: (topic, partition, error).
@@ -91,6 +92,34 @@ impl Broker {
             }
         }
         records
+    }
+
+    /// On the active controller, with `auto.leader.rebalance.enable`: gives partitions back to
+    /// their preferred replicas where a broker's imbalance passed the limit
+    /// (`controller::leader_balance`).
+    pub(super) fn balance_leaders(&self) {
+        let percent = self.config.leader_imbalance_percent;
+        if leader_balance::rebalance(&self.image(), percent)
+            .0
+            .is_empty()
+        {
+            return;
+        }
+        let changed = self.change_metadata(false, |image| {
+            let (records, over) = leader_balance::rebalance(image, percent);
+            Ok(((records.len(), over), records))
+        });
+        match changed {
+            Ok((count, over)) => tracing::info!(
+                elections = count,
+                ?over,
+                limit_percent = percent,
+                "leader imbalance: partitions given back to their preferred replicas"
+            ),
+            Err((code, why)) => {
+                tracing::debug!(code = code.name(), %why, "leader balancing not made")
+            }
+        }
     }
 
     /// On the active controller: runs the unclean elections due (see the module).

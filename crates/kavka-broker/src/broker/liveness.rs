@@ -65,6 +65,8 @@ impl Broker {
         let mut leading: Option<(u64, Instant)> = None;
         // Per fenced broker heard again: the commit index it must reach to be unfenced.
         let mut catch_up: HashMap<i32, u64> = HashMap::new();
+        let balance_every = Duration::from_secs(self.config.leader_imbalance_check_interval_s);
+        let mut balanced_at = Instant::now();
         loop {
             tick.tick().await;
             let status = quorum.status();
@@ -76,6 +78,7 @@ impl Broker {
                 Some((term, at)) if term == status.term => at,
                 _ => {
                     catch_up.clear();
+                    balanced_at = Instant::now();
                     leading.insert((status.term, Instant::now())).1
                 }
             };
@@ -136,6 +139,12 @@ impl Broker {
             }
             let broker = self.clone();
             let _ = tokio::task::spawn_blocking(move || broker.elect_unclean_leaders()).await;
+            // A new leader waits one interval too: brokers come back meanwhile.
+            if self.config.auto_leader_rebalance && balanced_at.elapsed() >= balance_every {
+                balanced_at = Instant::now();
+                let broker = self.clone();
+                let _ = tokio::task::spawn_blocking(move || broker.balance_leaders()).await;
+            }
         }
     }
 }

@@ -111,6 +111,8 @@ pub const BROKER_KEYS: &[BrokerKey] = &[
         Acts,
         "create topics named in Metadata requests",
     ),
+    key("auto.leader.rebalance.enable", T::Boolean, Rule::Boolean, Some("true"), Acts,
+        "the active controller gives partitions back to their preferred (first) replica when a broker's share of partitions led elsewhere passes leader.imbalance.per.broker.percentage"),
     key("broker.heartbeat.interval.ms", T::Int, Rule::Int(10), Some("2000"), Acts,
         "how often, at the longest, the active controller checks which brokers it hears from (fencing and unfencing; at least every 250 ms)"),
     key(
@@ -200,6 +202,10 @@ pub const BROKER_KEYS: &[BrokerKey] = &[
     ),
     key("inter.broker.listener.name", T::String, Rule::Text, None, Acts,
         "the listener other nodes reach this one on (its endpoint is the one they are given); default `PLAINTEXT` when there is one, else the first listener"),
+    key("leader.imbalance.check.interval.seconds", T::Long, Rule::Long(1), Some("300"), Acts,
+        "how often the active controller checks the leader imbalance"),
+    key("leader.imbalance.per.broker.percentage", T::Int, Rule::Int(0), Some("10"), Acts,
+        "the share (percent) of a broker's preferred partitions led by others above which they are given back"),
     dynamic(
         "leader.replication.throttled.rate",
         T::Long,

@@ -176,6 +176,12 @@ pub struct BrokerConfig {
     pub replica_lag_time_max_ms: u64,
     /// `max.incremental.fetch.session.cache.slots`.
     pub fetch_session_slots_max: usize,
+    /// `auto.leader.rebalance.enable`.
+    pub auto_leader_rebalance: bool,
+    /// `leader.imbalance.check.interval.seconds`.
+    pub leader_imbalance_check_interval_s: u64,
+    /// `leader.imbalance.per.broker.percentage`.
+    pub leader_imbalance_percent: u32,
     /// `replica.fetch.max.bytes`.
     pub replica_fetch_max_bytes: u64,
     /// `replica.fetch.response.max.bytes`.
@@ -415,6 +421,9 @@ impl BrokerConfig {
             broker_heartbeat_interval_ms: v.u64("broker.heartbeat.interval.ms"),
             replica_lag_time_max_ms: v.u64("replica.lag.time.max.ms"),
             fetch_session_slots_max: v.u64("max.incremental.fetch.session.cache.slots") as usize,
+            auto_leader_rebalance: v.bool("auto.leader.rebalance.enable"),
+            leader_imbalance_check_interval_s: v.u64("leader.imbalance.check.interval.seconds"),
+            leader_imbalance_percent: v.u64("leader.imbalance.per.broker.percentage") as u32,
             replica_fetch_max_bytes: v.u64("replica.fetch.max.bytes"),
             replica_fetch_response_max_bytes: v.u64("replica.fetch.response.max.bytes"),
             replica_fetch_wait_max_ms: v.u64("replica.fetch.wait.max.ms"),

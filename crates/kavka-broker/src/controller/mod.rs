@@ -17,6 +17,7 @@ pub mod alter_partition;
 mod create_topics;
 pub mod elect_leaders;
 pub mod fencing;
+pub mod leader_balance;
 pub mod placement;
 pub mod reassignment;
 pub mod registration;
