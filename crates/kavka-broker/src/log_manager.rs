@@ -28,12 +28,18 @@ pub struct LogManager {
     clean_shutdown: bool,
     /// The directory id (KIP-858) of the first directory, the metadata log's.
     metadata_directory_id: Option<uuid::Uuid>,
+    /// The high watermarks checkpointed before this start, given out as partitions open.
+    high_watermarks: std::sync::Mutex<kavka_storage::offset_checkpoint::Offsets>,
 }
 
 /// Directory name of a partition, as Kafka names it.
 pub fn partition_dir_name(topic: &str, partition: i32) -> String {
     format!("{topic}-{partition}")
 }
+
+/// Each log directory's checkpoint of its partitions' high watermarks (Kafka's name).
+const HIGH_WATERMARK_FILE: &str =
+    kavka_storage::offset_checkpoint::REPLICATION_OFFSET_CHECKPOINT_FILE;
 
 impl LogManager {
     /// Creates and formats the directories as needed, checks that they belong to this node and
@@ -99,12 +105,49 @@ impl LogManager {
             // A directory formatted just now holds nothing to recover.
             clean_shutdown &= fresh || marker_present;
         }
+        let mut high_watermarks = kavka_storage::offset_checkpoint::Offsets::new();
+        for dir in log_dirs {
+            match kavka_storage::offset_checkpoint::read(dir, HIGH_WATERMARK_FILE) {
+                Ok(offsets) => high_watermarks.extend(offsets),
+                // Only how soon consumers see committed records depends on it: start without.
+                Err(e) => {
+                    tracing::warn!(dir = %dir.display(), error = %e, "high watermark checkpoint ignored")
+                }
+            }
+        }
         Ok(LogManager {
             log_dirs: log_dirs.to_vec(),
             cluster_id: cluster_id.expect("at least one log dir"),
             clean_shutdown,
             metadata_directory_id,
+            high_watermarks: std::sync::Mutex::new(high_watermarks),
         })
+    }
+
+    /// The high watermark `topic`'s partition `partition` had at the last checkpoint before
+    /// this start (each is given once: a partition opened again later starts without).
+    pub fn checkpointed_high_watermark(&self, topic: &str, partition: i32) -> Option<i64> {
+        self.high_watermarks
+            .lock()
+            .expect("high watermarks lock poisoned")
+            .remove(&(topic.to_string(), partition))
+    }
+
+    /// Writes each log directory's high watermark checkpoint: `entries` are (partition
+    /// directory, topic, partition, high watermark); a directory with none gets an empty file.
+    pub fn write_high_watermarks(
+        &self,
+        entries: &[(PathBuf, String, i32, i64)],
+    ) -> Result<(), BrokerError> {
+        for dir in &self.log_dirs {
+            let offsets: Vec<(&str, i32, i64)> = entries
+                .iter()
+                .filter(|(path, ..)| path.parent() == Some(dir.as_path()))
+                .map(|(_, topic, p, hw)| (topic.as_str(), *p, *hw))
+                .collect();
+            kavka_storage::offset_checkpoint::write(dir, HIGH_WATERMARK_FILE, &offsets)?;
+        }
+        Ok(())
     }
 
     /// The directory id of the metadata log's directory, if its `meta.properties` has one.

@@ -184,6 +184,23 @@ async fn serve(
             }
         })
     };
+    let hw_checkpoints = {
+        let broker = broker.clone();
+        let every = Duration::from_millis(broker.config().high_watermark_checkpoint_interval_ms);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let b = broker.clone();
+                let written =
+                    tokio::task::spawn_blocking(move || b.checkpoint_high_watermarks()).await;
+                if let Ok(Err(e)) = written {
+                    tracing::warn!(error = %e, "high watermark checkpoint not written");
+                }
+            }
+        })
+    };
     let retention = tokio::spawn(crate::retention::run(broker.clone()));
     let producer_expiration =
         tokio::spawn(crate::retention::run_producer_expiration(broker.clone()));
@@ -232,6 +249,7 @@ async fn serve(
         fencing,
         fetchers,
         isr_checks,
+        hw_checkpoints,
     ] {
         task.abort();
         let _ = task.await;

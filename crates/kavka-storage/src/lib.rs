@@ -49,6 +49,7 @@ mod header;
 mod index;
 mod index_file;
 mod log;
+pub mod offset_checkpoint;
 pub mod producer_snapshot;
 pub mod producer_state;
 mod read;

@@ -261,8 +261,9 @@ impl Broker {
         let replication = crate::replica_manager::ReplicaState::new(
             self.config.node_id,
             &state,
-            log.log_start_offset(),
-            log.log_end_offset(),
+            (log.log_start_offset(), log.log_end_offset()),
+            self.log_manager
+                .checkpointed_high_watermark(&topic.name, index),
         );
         self.replicas.add(
             (&topic.name, topic.topic_id, index),
@@ -300,6 +301,22 @@ impl Broker {
     /// The fetch sessions.
     pub fn fetch_sessions(&self) -> &crate::fetch_session::FetchSessionCache {
         &self.fetch_sessions
+    }
+
+    /// Writes every log directory's high watermark checkpoint (see
+    /// `replica.high.watermark.checkpoint.interval.ms`).
+    pub fn checkpoint_high_watermarks(&self) -> Result<(), BrokerError> {
+        let entries: Vec<(PathBuf, String, i32, i64)> = self
+            .replicas
+            .all()
+            .into_iter()
+            .filter_map(|p| {
+                let (_, dir) = p.size_and_dir()?;
+                let hw = p.offsets().ok()?.high_watermark;
+                Some((dir, p.topic.to_string(), p.index, hw))
+            })
+            .collect();
+        self.log_manager.write_high_watermarks(&entries)
     }
 
     /// The replication throttles: (leader side, follower side).
@@ -505,6 +522,9 @@ impl Broker {
             let _published = self.published.lock().expect("published lock poisoned");
             self.closing
                 .store(true, std::sync::atomic::Ordering::Release);
+        }
+        if let Err(e) = self.checkpoint_high_watermarks() {
+            tracing::warn!(error = %e, "high watermark checkpoint not written at shutdown");
         }
         let errors = self.replicas.close_all();
         if errors.is_empty() {

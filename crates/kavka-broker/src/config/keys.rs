@@ -423,6 +423,8 @@ pub const BROKER_KEYS: &[BrokerKey] = &[
         "how many bytes one follower fetch asks for over all its partitions"),
     key("replica.fetch.wait.max.ms", T::Int, Rule::Int(1), Some("500"), Acts,
         "how long a leader holds a follower's fetch that finds nothing new"),
+    key("replica.high.watermark.checkpoint.interval.ms", T::Long, Rule::Long(1), Some("5000"), Acts,
+        "how often each log directory's replication-offset-checkpoint (every partition's high watermark) is written; a restarted replica starts from it"),
     key("replica.lag.time.max.ms", T::Int, Rule::Int(1), Some("30000"), Acts,
         "a follower that has not caught up with its leader for this long leaves the ISR"),
     ignored("share.coordinator.state.topic.min.isr"),

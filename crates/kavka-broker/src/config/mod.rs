@@ -176,6 +176,8 @@ pub struct BrokerConfig {
     pub replica_lag_time_max_ms: u64,
     /// `max.incremental.fetch.session.cache.slots`.
     pub fetch_session_slots_max: usize,
+    /// `replica.high.watermark.checkpoint.interval.ms`.
+    pub high_watermark_checkpoint_interval_ms: u64,
     /// `auto.leader.rebalance.enable`.
     pub auto_leader_rebalance: bool,
     /// `leader.imbalance.check.interval.seconds`.
@@ -422,6 +424,8 @@ impl BrokerConfig {
             replica_lag_time_max_ms: v.u64("replica.lag.time.max.ms"),
             fetch_session_slots_max: v.u64("max.incremental.fetch.session.cache.slots") as usize,
             auto_leader_rebalance: v.bool("auto.leader.rebalance.enable"),
+            high_watermark_checkpoint_interval_ms: v
+                .u64("replica.high.watermark.checkpoint.interval.ms"),
             leader_imbalance_check_interval_s: v.u64("leader.imbalance.check.interval.seconds"),
             leader_imbalance_percent: v.u64("leader.imbalance.per.broker.percentage") as u32,
             replica_fetch_max_bytes: v.u64("replica.fetch.max.bytes"),

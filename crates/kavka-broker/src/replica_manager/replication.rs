@@ -89,11 +89,19 @@ impl ImageState {
 }
 
 impl ReplicaState {
-    /// The state of a partition newly opened by node `me`, its log ending at
-    /// `log_end_offset`. A partition alone in its ISR starts with its whole log visible;
-    /// others start at `log_start_offset` and learn the rest from their peers (the high
-    /// watermark is not checkpointed).
-    pub fn new(me: i32, image: &ImageState, log_start_offset: i64, log_end_offset: i64) -> Self {
+    /// The state of a partition newly opened by node `me`, its log spanning
+    /// `[log_start_offset, log_end_offset)`. A partition alone in its ISR starts with its whole
+    /// log visible; others start at their checkpointed high watermark (within the log) or the
+    /// log start, and learn the rest from their peers.
+    pub fn new(
+        me: i32,
+        image: &ImageState,
+        (log_start_offset, log_end_offset): (i64, i64),
+        checkpointed: Option<i64>,
+    ) -> Self {
+        let start = checkpointed.map_or(log_start_offset, |hw| {
+            hw.clamp(log_start_offset, log_end_offset.max(log_start_offset))
+        });
         let mut state = ReplicaState {
             me,
             role: Role::Leaderless,
@@ -103,7 +111,7 @@ impl ReplicaState {
             pending_isr: None,
             followers: HashMap::new(),
             since: Instant::now(),
-            high_watermark: log_start_offset,
+            high_watermark: start,
         };
         state.apply_image(image, log_end_offset);
         if state.isr == [me] {
@@ -258,7 +266,7 @@ mod tests {
 
     #[test]
     fn the_high_watermark_is_the_slowest_isr_member() {
-        let mut s = ReplicaState::new(1, &image(1, &[1, 2, 3]), 0, 10);
+        let mut s = ReplicaState::new(1, &image(1, &[1, 2, 3]), (0, 10), None);
         assert_eq!(s.high_watermark, 0);
         let now = Instant::now();
         s.record_fetch(2, 5, 10, 10, now);
@@ -278,7 +286,7 @@ mod tests {
     #[test]
     fn lagging_members_leave_and_caught_up_replicas_join() {
         let lag = Duration::from_millis(100);
-        let mut s = ReplicaState::new(1, &image(1, &[1, 2, 3]), 0, 10);
+        let mut s = ReplicaState::new(1, &image(1, &[1, 2, 3]), (0, 10), None);
         let t0 = Instant::now();
         s.record_fetch(2, 7, 10, 10, t0);
         s.record_fetch(3, 8, 2, 10, t0);
@@ -303,8 +311,18 @@ mod tests {
     }
 
     #[test]
+    fn a_reopened_replica_starts_at_its_checkpointed_high_watermark() {
+        let s = ReplicaState::new(1, &image(1, &[1, 2, 3]), (0, 10), Some(7));
+        assert_eq!(s.high_watermark, 7);
+        let s = ReplicaState::new(2, &image(1, &[1, 2, 3]), (0, 10), Some(12));
+        assert_eq!(s.high_watermark, 10, "never past the log end");
+        let s = ReplicaState::new(2, &image(1, &[1, 2, 3]), (5, 10), Some(3));
+        assert_eq!(s.high_watermark, 5, "never below the log start");
+    }
+
+    #[test]
     fn a_pending_expansion_holds_the_high_watermark_back() {
-        let mut s = ReplicaState::new(1, &image(1, &[1]), 0, 10);
+        let mut s = ReplicaState::new(1, &image(1, &[1]), (0, 10), None);
         assert_eq!(s.high_watermark, 10);
         let now = Instant::now();
         s.record_fetch(2, 1, 10, 10, now);
