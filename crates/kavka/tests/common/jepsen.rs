@@ -236,12 +236,10 @@ fn consume(bootstrap: &str, topic: &str, partitions: i32, ends: &Ends) -> Vec<En
                 read.push((m.partition(), m.offset(), value));
             }
             // Errors (a leader away, a broker down) are retried by the client.
-            Some(Err(e)) => {
-                if std::env::var_os("KAVKA_JEPSEN_DEBUG").is_some() {
-                    eprintln!("consumer error: {e}");
-                }
+            Some(Err(e)) if std::env::var_os("KAVKA_JEPSEN_DEBUG").is_some() => {
+                eprintln!("consumer error: {e}");
             }
-            None => {}
+            Some(Err(_)) | None => {}
         }
     }
 }
