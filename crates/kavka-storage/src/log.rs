@@ -8,9 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use kavka_protocol::batch::{
-    assign_offsets, assigned_header, validate_batches, BATCH_HEADER_BYTES,
-};
+use kavka_protocol::batch::{assigned_header, validate_batches, BATCH_HEADER_BYTES};
 
 use crate::checkpoint::{self, sync_dir};
 
@@ -317,49 +315,13 @@ impl PartitionLog {
         })
     }
 
-    /// Validates the batches (header, CRC, sizes; records are not decoded), checks their
-    /// producers' epochs and sequences, assigns offsets in place from the log end offset
-    /// (stamping `leader_epoch`, and LogAppendTime when the config says so), rolls if needed,
-    /// appends the bytes with one write, and flushes per `flush.messages`. Nothing is written if
-    /// a check fails, nor when the payload is one batch that a producer already wrote (the
-    /// original offsets are returned, with `duplicate` set).
-    pub fn append(
-        &mut self,
-        batches: &mut [u8],
-        leader_epoch: i32,
-        now_ms: i64,
-    ) -> Result<AppendInfo, StorageError> {
-        let count = self.validate_append(batches)?;
-        let staged = match self.check_producers(batches)? {
-            producers::Checked::Duplicate(info) => return Ok(info),
-            producers::Checked::Append(staged) => staged,
-        };
-        let (base_offset, last_offset, log_append_time_ms) =
-            self.prepare_append(batches.len(), count, now_ms)?;
-        self.record_epoch(leader_epoch, base_offset)?;
-        let next_offset = assign_offsets(batches, base_offset, leader_epoch, log_append_time_ms);
-        assert_eq!(next_offset, last_offset + 1, "offsets assigned per summary");
-        let active = self
-            .segments
-            .last_mut()
-            .expect("a log always has an active segment");
-        active.append(batches, now_ms, &self.config)?;
-        if staged {
-            self.record_producers(batches);
-        }
-        self.finish_append(
-            count,
-            base_offset,
-            last_offset,
-            log_append_time_ms,
-            batches.len(),
-            now_ms,
-        )
-    }
-
-    /// Appends exactly one batch without copying or modifying it: its rewritten header (offsets,
-    /// leader epoch, LogAppendTime and CRC when needed) and its records go to the segment in one
-    /// positional vectored write. Same checks and outcome as [`PartitionLog::append`].
+    /// Appends exactly one batch (the produce path's one append; a follower's batches go through
+    /// `append_as_follower`) without copying or modifying it: the header is validated with the
+    /// CRC32C (records are not decoded), the producer's epoch and sequence checked, and the
+    /// rewritten header (offsets, leader epoch, LogAppendTime and CRC when needed) and the
+    /// records go to the segment in one positional vectored write; flushed per
+    /// `flush.messages`. Nothing is written if a check fails, nor when the batch is one its
+    /// producer already wrote (the original offsets are returned, with `duplicate` set).
     pub fn append_batch(
         &mut self,
         batch: &[u8],

@@ -58,14 +58,14 @@ fn measure(codec: Compression) {
             .zip(&values)
             .map(|(k, v)| (Some(k.as_bytes()), Some(v.as_slice())))
             .collect();
-        let mut bytes = keyed_batch(&batch, 1_000, codec);
-        log.append(&mut bytes, 0, 1_000).unwrap();
+        let bytes = keyed_batch(&batch, 1_000, codec);
+        log.append_batch(&bytes, 0, 1_000).unwrap();
         records += RECORDS_PER_BATCH as u64;
     }
     // Roll (segment.ms), so that everything written is in closed segments.
     let later_ms = 1_000 + log.config().segment_ms + 1;
-    log.append(
-        &mut keyed_batch(&[(Some(b"last"), Some(b"x"))], 1_000, codec),
+    log.append_batch(
+        &keyed_batch(&[(Some(b"last"), Some(b"x"))], 1_000, codec),
         0,
         later_ms,
     )

@@ -53,8 +53,8 @@ fn clean_fully(log: &mut PartitionLog, cleaner: &CleanerConfig, now_ms: i64) -> 
 }
 
 fn append(log: &mut PartitionLog, records: &[KeyValue<'_>], ts: i64) -> i64 {
-    let mut bytes = keyed_batch(records, ts, Compression::None);
-    log.append(&mut bytes, 0, ts).unwrap().base_offset
+    let bytes = keyed_batch(records, ts, Compression::None);
+    log.append_batch(&bytes, 0, ts).unwrap().base_offset
 }
 
 /// What compaction must leave: records in closed segments (below `active_base`) deduplicated
@@ -139,9 +139,10 @@ fn append_gen(log: &mut PartitionLog, all: &mut Vec<Record>, b: &GenBatch, ts: i
         .zip(&values)
         .map(|(k, v)| (k.as_deref(), v.as_deref()))
         .collect();
-    let mut bytes = keyed_batch(&records, ts, b.codec);
-    let base = log.append(&mut bytes, 0, ts).unwrap().base_offset;
-    let view = first_batch(&bytes);
+    let bytes = keyed_batch(&records, ts, b.codec);
+    let (info, stored) = common::append(log, &bytes, 0, ts);
+    let base = info.base_offset;
+    let view = first_batch(&stored);
     let decoded = kavka_protocol::records::decode_records(&view).unwrap();
     assert_eq!(decoded[0].offset, base);
     all.extend(decoded);
@@ -468,8 +469,7 @@ fn producer_state_control_batches_and_transactions_are_respected() {
     let dir = tempfile::tempdir().unwrap();
     let (mut log, _) = PartitionLog::open(dir.path(), compact_config(), true).unwrap();
     let produce = |log: &mut PartitionLog, bytes: Vec<u8>| {
-        let mut bytes = bytes;
-        log.append(&mut bytes, 3, 1).unwrap().base_offset
+        log.append_batch(&bytes, 3, 1).unwrap().base_offset
     };
     let none = Compression::None;
     // An idempotent producer writes key "a" three times; a plain write supersedes them all.
@@ -544,8 +544,8 @@ fn codecs_are_kept_and_cleaned_logs_shrink() {
         for i in 0..40u32 {
             let records: Vec<KeyValue<'_>> =
                 vec![(Some(b"x"), Some(b"1")), (Some(b"y"), Some(&[7; 300]))];
-            let mut bytes = keyed_batch(&records, i64::from(i), codec);
-            log.append(&mut bytes, 0, 0).unwrap();
+            let bytes = keyed_batch(&records, i64::from(i), codec);
+            log.append_batch(&bytes, 0, 0).unwrap();
         }
         let before = log.size_bytes();
         // Segments written small, cleaned into bigger ones.

@@ -7,16 +7,11 @@ use common::{batch, small_config};
 use kavka_storage::epoch_cache::{EpochEntry, LEADER_EPOCH_CHECKPOINT_FILE};
 use kavka_storage::{LogConfig, PartitionLog};
 
-/// Appends batches of 5 records, one per epoch given (the multi-batch path for even indexes,
-/// the single-batch path for odd ones: both run in production).
+/// Appends batches of 5 records, one per epoch given (the produce path: `append_batch`).
 fn append_epochs(log: &mut PartitionLog, epochs: &[i32]) {
-    for (i, &epoch) in epochs.iter().enumerate() {
-        let mut b = batch(5, 100, 1_000);
-        if i % 2 == 0 {
-            log.append(&mut b, epoch, 1_000).unwrap();
-        } else {
-            log.append_batch(&b, epoch, 1_000).unwrap();
-        }
+    for &epoch in epochs {
+        log.append_batch(&batch(5, 100, 1_000), epoch, 1_000)
+            .unwrap();
     }
 }
 

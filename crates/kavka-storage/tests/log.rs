@@ -17,8 +17,9 @@ fn append_read_round_trip() {
     assert_eq!((log.log_start_offset(), log.log_end_offset()), (0, 0));
     let mut expected = Vec::new();
     for (i, records) in [3usize, 1, 5].into_iter().enumerate() {
-        let mut bytes = batch(records, 10, 1_000 + i as i64);
-        let info = log.append(&mut bytes, 7, 5_000).unwrap();
+        let given = batch(records, 10, 1_000 + i as i64);
+        let (info, bytes) = append(&mut log, &given, 7, 5_000);
+        assert_eq!(given.len(), bytes.len());
         assert_eq!(info.record_count, records as i64);
         assert_eq!(info.last_offset - info.base_offset + 1, records as i64);
         assert_eq!(info.log_append_time_ms, -1);
@@ -46,9 +47,9 @@ fn reading_inside_a_batch_returns_the_containing_batch() {
     let mut log = open(dir.path(), config);
     let mut batches = Vec::new();
     for _ in 0..20 {
-        let mut bytes = batch(4, 30, 1);
-        log.append(&mut bytes, 0, 0).unwrap();
-        batches.push(bytes);
+        let bytes = batch(4, 30, 1);
+        let (_, stored) = append(&mut log, &bytes, 0, 0);
+        batches.push(stored);
     }
     for offset in 0..80 {
         let slice = log.read(offset, 1, true).unwrap();
@@ -64,8 +65,8 @@ fn max_bytes_returns_whole_batches_and_min_one_batch_decides_oversize() {
     let mut log = open(dir.path(), LogConfig::default());
     let mut sizes = Vec::new();
     for _ in 0..3 {
-        let mut bytes = batch(2, 100, 1);
-        log.append(&mut bytes, 0, 0).unwrap();
+        let bytes = batch(2, 100, 1);
+        log.append_batch(&bytes, 0, 0).unwrap();
         sizes.push(bytes.len());
     }
     let one = sizes[0];
@@ -83,9 +84,9 @@ fn rolls_by_size_and_reads_stay_within_one_segment() {
     let mut log = open(dir.path(), small_config());
     let mut all = Vec::new();
     for _ in 0..40 {
-        let mut bytes = batch(3, 100, 1);
-        log.append(&mut bytes, 0, 0).unwrap();
-        all.extend_from_slice(&bytes);
+        let bytes = batch(3, 100, 1);
+        let (_, stored) = append(&mut log, &bytes, 0, 0);
+        all.extend_from_slice(&stored);
     }
     assert!(log.segment_count() > 3, "{} segments", log.segment_count());
     let bases = log.segment_base_offsets();
@@ -111,12 +112,12 @@ fn rolls_by_time_using_the_injected_clock() {
         ..LogConfig::default()
     };
     let mut log = open(dir.path(), config);
-    log.append(&mut batch(1, 1, 0), 0, 10_000).unwrap();
-    log.append(&mut batch(1, 1, 0), 0, 11_000).unwrap();
+    log.append_batch(&batch(1, 1, 0), 0, 10_000).unwrap();
+    log.append_batch(&batch(1, 1, 0), 0, 11_000).unwrap();
     assert_eq!(log.segment_count(), 1);
-    log.append(&mut batch(1, 1, 0), 0, 11_001).unwrap();
+    log.append_batch(&batch(1, 1, 0), 0, 11_001).unwrap();
     assert_eq!(log.segment_base_offsets(), vec![0, 2]);
-    log.append(&mut batch(1, 1, 0), 0, 11_500).unwrap();
+    log.append_batch(&batch(1, 1, 0), 0, 11_500).unwrap();
     assert_eq!(log.segment_count(), 2);
 }
 
@@ -130,7 +131,7 @@ fn rolls_when_the_index_is_full() {
     };
     let mut log = open(dir.path(), config);
     for i in 0..10 {
-        log.append(&mut batch(1, 1, i), 0, 0).unwrap();
+        log.append_batch(&batch(1, 1, i), 0, 0).unwrap();
     }
     // index_interval_bytes = 1 indexes every batch but the first; three entries fill the index.
     assert_eq!(log.segment_base_offsets(), vec![0, 4, 8]);
@@ -143,7 +144,7 @@ fn reopen_after_close_gives_identical_state() {
     let dir = tempfile::tempdir().unwrap();
     let mut log = open(dir.path(), small_config());
     for i in 0..30 {
-        log.append(&mut batch(1 + i % 3, 90, 100 + i as i64), 0, 0)
+        log.append_batch(&batch(1 + i % 3, 90, 100 + i as i64), 0, 0)
             .unwrap();
     }
     let state = |log: &PartitionLog| {
@@ -174,7 +175,7 @@ fn reopen_after_close_gives_identical_state() {
     );
     let (mut log, _) = PartitionLog::open(dir.path(), small_config(), false).unwrap();
     assert_eq!(state(&log), before);
-    let info = log.append(&mut batch(1, 1, 1), 0, 0).unwrap();
+    let info = log.append_batch(&batch(1, 1, 1), 0, 0).unwrap();
     assert_eq!(info.base_offset, before.1);
 }
 
@@ -189,11 +190,11 @@ fn timestamps_across_segments() {
     for k in 0..30i64 {
         let ts: Vec<i64> = (0..10).map(|i| k * 100 + (i * 37) % 60).collect();
         record_ts.extend_from_slice(&ts);
-        log.append(&mut batch_with_timestamps(&ts, 20), 0, 0)
+        log.append_batch(&batch_with_timestamps(&ts, 20), 0, 0)
             .unwrap();
     }
     // The same early timestamps again, later in the log.
-    log.append(&mut batch_with_timestamps(&[5, 6], 20), 0, 0)
+    log.append_batch(&batch_with_timestamps(&[5, 6], 20), 0, 0)
         .unwrap();
     record_ts.extend_from_slice(&[5, 6]);
     assert!(log.segment_count() > 2);
@@ -228,10 +229,10 @@ fn log_append_time_stamps_batches() {
         ..LogConfig::default()
     };
     let mut log = open(dir.path(), config);
-    let mut bytes = batch(3, 5, 1);
-    let info = log.append(&mut bytes, 0, 77_000).unwrap();
+    let bytes = batch(3, 5, 1);
+    let info = log.append_batch(&bytes, 0, 77_000).unwrap();
     assert_eq!(info.log_append_time_ms, 77_000);
-    log.append(&mut batch(2, 5, 1), 0, 78_000).unwrap();
+    log.append_batch(&batch(2, 5, 1), 0, 78_000).unwrap();
     let read = log
         .read(0, usize::MAX, false)
         .unwrap()
@@ -252,9 +253,9 @@ fn message_too_large_is_rejected() {
         ..LogConfig::default()
     };
     let mut log = open(dir.path(), config);
-    let mut big = batch(1, 300, 1);
+    let big = batch(1, 300, 1);
     let size = big.len();
-    let err = log.append(&mut big, 0, 0).unwrap_err();
+    let err = log.append_batch(&big, 0, 0).unwrap_err();
     assert!(matches!(err, StorageError::MessageTooLarge { size: s, max: 200 } if s == size));
     assert_eq!(log.log_end_offset(), 0);
     assert_eq!(log.size_bytes(), 0);
@@ -266,7 +267,7 @@ fn message_too_large_is_rejected() {
         many.extend_from_slice(&batch(1, 500, 1));
     }
     assert!(matches!(
-        log.append(&mut many, 0, 0),
+        log.append_batch(&many, 0, 0),
         Err(StorageError::MessageTooLarge { max: 4096, .. })
     ));
 }
@@ -275,7 +276,7 @@ fn message_too_large_is_rejected() {
 fn invalid_batches_are_rejected_with_nothing_written() {
     let dir = tempfile::tempdir().unwrap();
     let mut log = open(dir.path(), LogConfig::default());
-    log.append(&mut batch(1, 5, 1), 0, 0).unwrap();
+    log.append_batch(&batch(1, 5, 1), 0, 0).unwrap();
     let size_before = log.size_bytes();
     let good = batch(2, 5, 1);
     let mut bad_crc = [good.clone(), good.clone()].concat();
@@ -296,7 +297,7 @@ fn invalid_batches_are_rejected_with_nothing_written() {
         (&mut Vec::new(), |e| matches!(e, BatchError::Invalid(_))),
     ];
     for (bytes, expected) in cases {
-        match log.append(bytes, 0, 0) {
+        match log.append_batch(bytes, 0, 0) {
             Err(StorageError::InvalidBatch(e)) => assert!(expected(&e), "{e:?}"),
             other => panic!("unexpected {other:?}"),
         }
@@ -313,7 +314,7 @@ fn invalid_batches_are_rejected_with_nothing_written() {
 fn offsets_outside_the_log_are_out_of_range() {
     let dir = tempfile::tempdir().unwrap();
     let mut log = open(dir.path(), LogConfig::default());
-    log.append(&mut batch(5, 5, 1), 0, 0).unwrap();
+    log.append_batch(&batch(5, 5, 1), 0, 0).unwrap();
     for offset in [-1, 6, 100] {
         assert!(matches!(
             log.read(offset, 100, true),
@@ -337,16 +338,16 @@ fn flush_policies_move_the_recovery_point() {
     };
     let mut log = open(dir.path(), config);
     let rp_file = || std::fs::read_to_string(dir.path().join(kavka_storage::RECOVERY_POINT_FILE));
-    log.append(&mut batch(2, 5, 1), 0, 100).unwrap();
+    log.append_batch(&batch(2, 5, 1), 0, 100).unwrap();
     assert_eq!(log.recovery_point(), 0);
     log.flush_if_due(1_099).unwrap();
     assert_eq!(log.recovery_point(), 0);
     log.flush_if_due(1_100).unwrap();
     assert_eq!(log.recovery_point(), 2);
     assert_eq!(rp_file().unwrap().trim().parse::<i64>().unwrap(), 2);
-    log.append(&mut batch(2, 5, 1), 0, 2_000).unwrap();
+    log.append_batch(&batch(2, 5, 1), 0, 2_000).unwrap();
     assert_eq!(log.recovery_point(), 2);
-    log.append(&mut batch(1, 5, 1), 0, 2_000).unwrap();
+    log.append_batch(&batch(1, 5, 1), 0, 2_000).unwrap();
     assert_eq!(log.recovery_point(), 5, "flush.messages = 3 reached");
     assert_eq!(rp_file().unwrap().trim().parse::<i64>().unwrap(), 5);
 }
@@ -357,7 +358,7 @@ fn delete_removes_the_directory() {
     let dir = parent.path().join("topic-0");
     let mut log = open(&dir, small_config());
     for _ in 0..20 {
-        log.append(&mut batch(2, 200, 1), 0, 0).unwrap();
+        log.append_batch(&batch(2, 200, 1), 0, 0).unwrap();
     }
     let slice = log.read(0, 10, true).unwrap();
     log.delete().unwrap();
@@ -398,8 +399,8 @@ fn append_batch_writes_exactly_what_append_writes() {
                 builder.append(1_000 + i * 10 + j, Some(b"key"), Some(&[i as u8; 40]), &[]);
             }
             let batch = builder.build().unwrap();
-            let mut copy = batch.to_vec();
-            let x = in_place.append(&mut copy, 2, 5_000 + i).unwrap();
+            let copy = batch.to_vec();
+            let x = in_place.append_batch(&copy, 2, 5_000 + i).unwrap();
             let y = from_bytes.append_batch(&batch, 2, 5_000 + i).unwrap();
             assert_eq!(
                 (x.base_offset, x.last_offset, x.log_append_time_ms),

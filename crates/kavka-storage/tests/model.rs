@@ -134,30 +134,34 @@ impl Harness<'_> {
                 batches,
                 value_bytes,
             } => {
-                let mut bytes = Vec::new();
-                for ts in &batches {
-                    bytes.extend_from_slice(&batch_with_timestamps(ts, value_bytes));
-                }
-                let now_ms = self.now_ms;
-                let result = self.log().append(&mut bytes, 0, now_ms);
-                if bytes.len() as u64 > model_config().segment_bytes {
-                    assert!(matches!(result, Err(StorageError::MessageTooLarge { .. })));
-                    return self.check_invariants();
-                }
-                let info = result.unwrap();
-                assert_eq!(info.base_offset, self.end_offset());
-                self.end = info.last_offset + 1;
-                let mut at = 0;
+                // As the produce path does: one batch per append.
                 for ts in batches {
-                    let size = first_batch(&bytes[at..]).size();
-                    let base_offset = first_batch(&bytes[at..]).base_offset();
+                    let bytes = batch_with_timestamps(&ts, value_bytes);
+                    let now_ms = self.now_ms;
+                    let result = self.log().append_batch(&bytes, 0, now_ms);
+                    if bytes.len() as u64 > model_config().segment_bytes {
+                        assert!(matches!(result, Err(StorageError::MessageTooLarge { .. })));
+                        continue;
+                    }
+                    let info = result.unwrap();
+                    assert_eq!(info.base_offset, self.end_offset());
+                    self.end = info.last_offset + 1;
+                    // The batch as stored: its offsets and leader epoch stamped.
+                    let stored = self
+                        .log()
+                        .read(info.base_offset, usize::MAX, true)
+                        .unwrap()
+                        .read_bytes()
+                        .unwrap();
+                    let size = first_batch(&stored).size();
                     self.model.push(ModelBatch {
-                        base_offset,
-                        bytes: bytes[at..at + size].to_vec(),
+                        base_offset: info.base_offset,
+                        bytes: stored[..size].to_vec(),
                         timestamps: ts,
                     });
-                    at += size;
                 }
+                self.check_invariants();
+                return;
             }
             Op::Read {
                 offset_pick,
@@ -444,7 +448,7 @@ proptest! {
         prop_assert_eq!(log.size_bytes(), kept.len() as u64);
         prop_assert!(kept.is_empty() || kavka_protocol::batch::validate_batches(&kept).is_ok());
         let end = log.log_end_offset();
-        let info = log.append(&mut batch(2, 3, 9), 0, 0).unwrap();
+        let info = log.append_batch(&batch(2, 3, 9), 0, 0).unwrap();
         prop_assert_eq!(info.base_offset, end);
         log.close().unwrap();
         let (log, report) = PartitionLog::open(dir.path(), model_config(), false).unwrap();

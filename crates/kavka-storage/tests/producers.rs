@@ -46,7 +46,7 @@ fn a_retried_batch_is_answered_with_its_offsets_and_not_appended() {
     );
     assert_eq!((log.log_end_offset(), log.size_bytes()), (5, size));
     // The multi-batch path agrees.
-    let retry = log.append(&mut idempotent(9, 0, 3, 2), 0, 5_000).unwrap();
+    let retry = log.append_batch(&idempotent(9, 0, 3, 2), 0, 5_000).unwrap();
     assert!(retry.duplicate && retry.base_offset == 3);
     assert_eq!(log.log_end_offset(), 5);
 }
@@ -71,11 +71,14 @@ fn gaps_and_old_epochs_are_refused_and_nothing_is_written() {
         StorageError::Producer(ProducerError::InvalidEpoch { current: 2, .. })
     ));
     assert_eq!(log.log_end_offset(), 3);
-    // Two batches of one producer in one payload are checked in order.
-    let mut two = [idempotent(9, 2, 3, 1), idempotent(9, 2, 4, 1)].concat();
-    log.append(&mut two, 0, 5_000).unwrap();
-    let mut bad = [idempotent(9, 2, 5, 1), idempotent(9, 2, 7, 1)].concat();
-    assert!(log.append(&mut bad, 0, 5_000).is_err());
+    // Batches of one producer appended in turn continue its sequence.
+    log.append_batch(&idempotent(9, 2, 3, 1), 0, 5_000).unwrap();
+    log.append_batch(&idempotent(9, 2, 4, 1), 0, 5_000).unwrap();
+    assert!(log.append_batch(&idempotent(9, 2, 6, 1), 0, 5_000).is_err());
+    assert_eq!(log.log_end_offset(), 5);
+    // A payload of two batches is refused whole (one batch per append, as Produce v3+).
+    let two = [idempotent(9, 2, 5, 1), idempotent(9, 2, 6, 1)].concat();
+    assert!(log.append_batch(&two, 0, 5_000).is_err());
     assert_eq!(log.log_end_offset(), 5);
     // Plain batches never touch the producer state.
     log.append_batch(&batch(2, 10, 1_000), 0, 5_000).unwrap();

@@ -14,9 +14,9 @@ fn crashed_log(dir: &Path, config: &LogConfig, batches: usize) -> Vec<u8> {
     let (mut log, _) = PartitionLog::open(dir, config.clone(), true).unwrap();
     let mut all = Vec::new();
     for i in 0..batches {
-        let mut bytes = batch(4, 50, 1_000 + i as i64);
-        log.append(&mut bytes, 0, 0).unwrap();
-        all.extend_from_slice(&bytes);
+        let bytes = batch(4, 50, 1_000 + i as i64);
+        let (_, stored) = append(&mut log, &bytes, 0, 0);
+        all.extend_from_slice(&stored);
     }
     all
 }
@@ -55,7 +55,7 @@ fn recover_and_check(
     assert_eq!(log.log_end_offset(), end_offset);
     assert_eq!(log.size_bytes(), kept as u64);
     assert_eq!(read_all(&log), &all[..kept]);
-    let info = log.append(&mut batch(1, 1, 1), 0, 0).unwrap();
+    let info = log.append_batch(&batch(1, 1, 1), 0, 0).unwrap();
     assert_eq!(info.base_offset, end_offset);
     for offset in 0..end_offset {
         let slice = log.read(offset, 1, true).unwrap();
@@ -148,17 +148,17 @@ fn recovery_scans_only_from_the_recovery_point_segment() {
     let (mut log, _) = PartitionLog::open(dir.path(), config.clone(), true).unwrap();
     let mut all = Vec::new();
     for _ in 0..30 {
-        let mut bytes = batch(4, 50, 1);
-        log.append(&mut bytes, 0, 0).unwrap();
-        all.extend_from_slice(&bytes);
+        let bytes = batch(4, 50, 1);
+        let (_, stored) = append(&mut log, &bytes, 0, 0);
+        all.extend_from_slice(&stored);
     }
     log.flush().unwrap();
     let flushed_end = log.log_end_offset();
     let flushed_segment = *log.segment_base_offsets().last().unwrap();
     for _ in 0..3 {
-        let mut bytes = batch(4, 50, 1);
-        log.append(&mut bytes, 0, 0).unwrap();
-        all.extend_from_slice(&bytes);
+        let bytes = batch(4, 50, 1);
+        let (_, stored) = append(&mut log, &bytes, 0, 0);
+        all.extend_from_slice(&stored);
     }
     drop(log);
     let (log, report) = PartitionLog::open(dir.path(), config, false).unwrap();
@@ -185,9 +185,9 @@ fn clean_open_rebuilds_a_missing_or_insane_index() {
     let (mut log, _) = PartitionLog::open(dir.path(), config.clone(), true).unwrap();
     let mut all = Vec::new();
     for _ in 0..30 {
-        let mut bytes = batch(4, 50, 1);
-        log.append(&mut bytes, 0, 0).unwrap();
-        all.extend_from_slice(&bytes);
+        let bytes = batch(4, 50, 1);
+        let (_, stored) = append(&mut log, &bytes, 0, 0);
+        all.extend_from_slice(&stored);
     }
     let bases = log.segment_base_offsets();
     log.close().unwrap();
@@ -236,12 +236,12 @@ fn a_recovery_point_at_a_segment_boundary_rescans_the_segment_before_it() {
         ..LogConfig::default()
     };
     let (mut log, _) = PartitionLog::open(dir.path(), config.clone(), true).unwrap();
-    log.append(&mut batch_with_timestamps(&[5, 900, 7], 10), 0, 0)
+    log.append_batch(&batch_with_timestamps(&[5, 900, 7], 10), 0, 0)
         .unwrap();
     log.flush().unwrap();
     // This append rolls (segment.ms); the roll writes the old segment's final time index entry,
     // which nothing fsyncs before the crash.
-    log.append(&mut batch(1, 10, 8), 0, 5_000).unwrap();
+    log.append_batch(&batch(1, 10, 8), 0, 5_000).unwrap();
     assert_eq!(log.segment_base_offsets(), vec![0, 3]);
     drop(log);
     // Simulate losing that unsynced write.

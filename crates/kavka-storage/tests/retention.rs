@@ -20,7 +20,7 @@ fn config() -> LogConfig {
 fn log_with(dir: &Path, records: i64) -> PartitionLog {
     let (mut log, _) = PartitionLog::open(dir, config(), true).unwrap();
     for i in 0..records {
-        log.append(&mut batch(1, 80, 1_000 * i), 0, 1_000 * i)
+        log.append_batch(&batch(1, 80, 1_000 * i), 0, 1_000 * i)
             .unwrap();
     }
     log
@@ -76,7 +76,7 @@ fn time_retention_deletes_old_segments_but_never_the_active_one() {
     assert_eq!(log.log_start_offset(), *bases.last().unwrap());
     assert_out_of_range(&log, 0);
     assert_eq!(
-        log.append(&mut batch(1, 1, 1), 0, 1).unwrap().base_offset,
+        log.append_batch(&batch(1, 1, 1), 0, 1).unwrap().base_offset,
         end
     );
 }
@@ -173,7 +173,7 @@ fn delete_records_moves_the_start_inside_a_segment() {
     let (mut log, _) = PartitionLog::open(dir.path(), config(), false).unwrap();
     assert_eq!(log.log_start_offset(), end);
     assert_eq!(
-        log.append(&mut batch(1, 1, 1), 0, 1).unwrap().base_offset,
+        log.append_batch(&batch(1, 1, 1), 0, 1).unwrap().base_offset,
         end
     );
 }
@@ -202,7 +202,7 @@ fn a_log_that_ends_below_its_start_restarts_empty_there() {
     let mut log = log_with(dir.path(), 25);
     log.flush().unwrap();
     for i in 0..10 {
-        log.append(&mut batch(1, 80, i), 0, 0).unwrap();
+        log.append_batch(&batch(1, 80, i), 0, 0).unwrap();
     }
     let end = log.log_end_offset();
     assert_eq!(log.delete_records(end - 2).unwrap(), end - 2);
@@ -221,7 +221,7 @@ fn a_log_that_ends_below_its_start_restarts_empty_there() {
     assert_eq!(log.segment_base_offsets(), vec![end - 2]);
     assert_out_of_range(&log, 0);
     assert_eq!(
-        log.append(&mut batch(1, 1, 1), 0, 1).unwrap().base_offset,
+        log.append_batch(&batch(1, 1, 1), 0, 1).unwrap().base_offset,
         end - 2
     );
 }

@@ -41,7 +41,7 @@ fn build(dir: &Path) -> PartitionLog {
             let value = (seed % 11 != 0).then(|| vec![b'v'; 40 + (seed % 30) as usize]);
             b.append(1_000 + i, Some(key.as_bytes()), value.as_deref(), &[]);
         }
-        log.append(&mut b.build().unwrap().to_vec(), 0, 0).unwrap();
+        log.append_batch(&b.build().unwrap(), 0, 0).unwrap();
     }
     log
 }
@@ -150,7 +150,7 @@ fn a_crash_at_any_step_of_install_leaves_a_valid_log() {
         let end = log.log_end_offset();
         let mut b = BatchBuilder::new(Compression::None);
         b.append(5_000, Some(b"tail"), Some(b"t"), &[]);
-        let info = log.append(&mut b.build().unwrap().to_vec(), 0, 0).unwrap();
+        let info = log.append_batch(&b.build().unwrap(), 0, 0).unwrap();
         assert_eq!(info.base_offset, end);
         let mut expected = original.clone();
         expected.push(records(&log).pop().unwrap());

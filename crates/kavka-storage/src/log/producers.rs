@@ -2,22 +2,14 @@
 //! state, recording appended ones, snapshots (taken at roll and close), the rebuild at open, and
 //! expiry. Only batch headers are read.
 
-use kavka_protocol::batch::{BatchHeader, BatchIter};
+use kavka_protocol::batch::BatchHeader;
 
 use super::{AppendInfo, PartitionLog};
 use crate::config::TimestampType;
 use crate::error::StorageError;
 use crate::header::HeaderWalker;
 use crate::producer_snapshot;
-use crate::producer_state::{ProducerBatch, ProducerCheck, ProducerError, ProducerStateManager};
-
-/// Outcome of checking a payload of one or more batches.
-pub(super) enum Checked {
-    /// The single batch is already in the log.
-    Duplicate(AppendInfo),
-    /// Append; `true` when some batch has a producer (to record after the write).
-    Append(bool),
-}
+use crate::producer_state::{ProducerBatch, ProducerCheck, ProducerStateManager};
 
 /// Outcome of checking one batch.
 pub(super) enum CheckedBatch {
@@ -86,47 +78,6 @@ impl PartitionLog {
             producer.timestamp_ms = stamped;
         }
         self.producers.record(&producer);
-    }
-
-    /// Checks every batch of a validated payload in order, each against the state as the
-    /// earlier ones leave it. A duplicate is answered as such only when it is the whole payload.
-    pub(super) fn check_producers(&self, batches: &[u8]) -> Result<Checked, StorageError> {
-        let mut staged: Option<ProducerStateManager> = None;
-        let mut batch_count = 0;
-        for view in BatchIter::new(batches) {
-            let view = view?;
-            batch_count += 1;
-            let header = BatchHeader::parse(view.as_bytes())?;
-            let Some(producer) = ProducerBatch::from_header(&header) else {
-                continue;
-            };
-            let state = staged.get_or_insert_with(|| self.producers.clone());
-            match state.check(&producer).map_err(StorageError::Producer)? {
-                ProducerCheck::Duplicate(original) if view.size() == batches.len() => {
-                    return Ok(Checked::Duplicate(self.duplicate_info(original)));
-                }
-                ProducerCheck::Duplicate(_) => {
-                    return Err(StorageError::Producer(ProducerError::DuplicateSequence {
-                        producer_id: producer.producer_id,
-                        first_seq: producer.first_seq,
-                    }));
-                }
-                ProducerCheck::Append => state.record(&producer),
-            }
-        }
-        debug_assert!(batch_count > 0);
-        Ok(Checked::Append(staged.is_some()))
-    }
-
-    /// Records the producers of batches just written (offsets assigned in place).
-    pub(super) fn record_producers(&mut self, batches: &[u8]) {
-        for view in BatchIter::new(batches).flatten() {
-            if let Ok(header) = BatchHeader::parse(view.as_bytes()) {
-                if let Some(producer) = ProducerBatch::from_header(&header) {
-                    self.producers.record(&producer);
-                }
-            }
-        }
     }
 
     /// At open: the latest readable snapshot not past the log end (later ones describe data

@@ -96,3 +96,21 @@ pub fn file_names(dir: &Path) -> Vec<String> {
     names.sort();
     names
 }
+
+/// Appends one batch as the produce path does (`append_batch`, which leaves `bytes` as they
+/// are) and returns the append and the batch as stored: offsets and leader epoch stamped.
+pub fn append(
+    log: &mut kavka_storage::PartitionLog,
+    bytes: &[u8],
+    leader_epoch: i32,
+    now_ms: i64,
+) -> (kavka_storage::AppendInfo, Vec<u8>) {
+    let info = log.append_batch(bytes, leader_epoch, now_ms).unwrap();
+    let stored = log
+        .read(info.base_offset, usize::MAX, true)
+        .unwrap()
+        .read_bytes()
+        .unwrap();
+    let size = first_batch(&stored).size();
+    (info, stored[..size].to_vec())
+}
