@@ -19,7 +19,7 @@ use super::produce_checks::{check_batches, keyless_records, transactional_produc
 use super::produce_wait::Wait;
 use super::{message, Outcome, RequestContext};
 use crate::broker::now_ms;
-use crate::replica_manager::{Partition, PartitionError, ProducePolicy};
+use crate::replica_manager::{AppendWake, Partition, PartitionError, ProducePolicy};
 use kavka_protocol::records::RecordError;
 use kavka_storage::AppendInfo;
 
@@ -56,11 +56,11 @@ fn store(
     partition: &Partition,
     records: &[u8],
     now: i64,
-) -> Result<Result<(AppendInfo, i64), PartitionError>, RecordError> {
+) -> Result<Result<((AppendInfo, i64), AppendWake), PartitionError>, RecordError> {
     let policy = partition.policy();
     let work = || {
         recompressed(records, &policy)
-            .map(|r| partition.append(r.as_deref().unwrap_or(records), now))
+            .map(|r| partition.append_unwoken(r.as_deref().unwrap_or(records), now))
     };
     if policy.may_fsync || policy.compression.is_some() {
         super::blocking(work)
@@ -140,6 +140,7 @@ fn produce_partition(
     records: &[u8],
     acks: i16,
     now: i64,
+    wakes: &mut Vec<AppendWake>,
 ) -> (PartitionProduceResponse, Option<i64>) {
     let refused = |r: PartitionProduceResponse| (r, None);
     let policy = partition.policy();
@@ -188,7 +189,8 @@ fn produce_partition(
             ErrorCode::CORRUPT_MESSAGE,
             e.to_string(),
         )),
-        Ok(Ok((info, log_start_offset))) => {
+        Ok(Ok(((info, log_start_offset), wake))) => {
+            wakes.push(wake);
             // A retried batch already stored waits the same way: it may not be replicated yet.
             let required =
                 (acks == -1 && partition.is_replicated()).then_some(info.last_offset + 1);
@@ -218,6 +220,9 @@ pub fn handle(ctx: &RequestContext<'_>, request: ProduceRequest) -> (Outcome, Ve
     let mut failed = false;
     let mut responses = Vec::with_capacity(request.topic_data.len());
     let mut waits = Vec::new();
+    // The fetches the appends woke, woken once every batch is in.
+    let mut appended: Vec<(std::sync::Arc<Partition>, AppendWake)> = Vec::new();
+    let mut wakes = Vec::with_capacity(1);
     let transactional_id = request.transactional_id.map(|t| t.0.to_string());
     for (topic_at, topic) in request.topic_data.into_iter().enumerate() {
         let resolved = if by_id {
@@ -266,7 +271,11 @@ pub fn handle(ctx: &RequestContext<'_>, request: ProduceRequest) -> (Outcome, Ve
                         records,
                         acks,
                         now,
+                        &mut wakes,
                     );
+                    if let Some(wake) = wakes.pop() {
+                        appended.push((partition.clone(), wake));
+                    }
                     if let Some(required) = required {
                         waits.push(Wait {
                             topic: topic_at,
@@ -287,6 +296,9 @@ pub fn handle(ctx: &RequestContext<'_>, request: ProduceRequest) -> (Outcome, Ve
                 .with_topic_id(topic.topic_id)
                 .with_partition_responses(partitions),
         );
+    }
+    for (partition, wake) in appended {
+        partition.wake(wake);
     }
     if acks == 0 {
         let outcome = if failed {

@@ -81,6 +81,17 @@ pub struct Partition {
     solo: AtomicBool,
 }
 
+/// Whom an append leaves to wake (see [`Partition::append_unwoken`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppendWake {
+    /// Nothing was written (a duplicate).
+    Nothing,
+    /// Followers' fetches (new records at the log end).
+    Followers,
+    /// Everyone: the high watermark moved too.
+    All,
+}
+
 /// What a read may see.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Isolation {
@@ -252,14 +263,30 @@ impl Partition {
     /// rewritten on the way, the records are not copied). Returns the append and the log start
     /// offset.
     pub fn append(&self, batch: &[u8], now_ms: i64) -> Result<(AppendInfo, i64), PartitionError> {
+        let (appended, wake) = self.append_unwoken(batch, now_ms)?;
+        self.wake(wake);
+        Ok(appended)
+    }
+
+    /// [`Partition::append`] that leaves the waiting fetches to the caller
+    /// ([`Partition::wake`]): a request appending to several partitions wakes them once all
+    /// its batches are in, so that a follower woken by the first finds the others too (one
+    /// round trip per request instead of one per partition; Kafka's delayed actions).
+    pub fn append_unwoken(
+        &self,
+        batch: &[u8],
+        now_ms: i64,
+    ) -> Result<((AppendInfo, i64), AppendWake), PartitionError> {
         let appended = self.with_log(|log| {
             let info = log.append_batch(batch, self.leader_epoch(), now_ms)?;
             Ok((info, log.log_start_offset()))
         })?;
-        if appended.0.bytes > 0 {
-            self.appended(appended.0.last_offset + 1);
-        }
-        Ok(appended)
+        let wake = if appended.0.bytes > 0 {
+            self.appended_unwoken(appended.0.last_offset + 1)
+        } else {
+            AppendWake::Nothing
+        };
+        Ok((appended, wake))
     }
 
     /// Locates whole batches from `offset` (no data I/O); consumers' reads stop at the high

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use kavka_protocol::ErrorCode;
 use kavka_storage::AppendInfo;
 
-use super::{ImageState, Partition, PartitionError, ReplicaState, Role};
+use super::{AppendWake, ImageState, Partition, PartitionError, ReplicaState, Role};
 
 impl Partition {
     fn replication(&self) -> std::sync::MutexGuard<'_, ReplicaState> {
@@ -46,14 +46,28 @@ impl Partition {
     /// waiters of the high watermark if it moved (always with one replica, else when the ISR
     /// is this node alone). The log's lock is not taken again.
     pub(super) fn appended(&self, log_end_offset: i64) {
+        let wake = self.appended_unwoken(log_end_offset);
+        self.wake(wake);
+    }
+
+    /// [`Partition::appended`] without the wake-up, which it returns.
+    pub(super) fn appended_unwoken(&self, log_end_offset: i64) -> AppendWake {
         if self.solo.load(Ordering::Acquire) {
-            self.fetches.wake();
-            return;
+            return AppendWake::All;
         }
-        let moved = self.replication().advance_high_watermark(log_end_offset);
-        self.fetches.wake_appended();
-        if moved {
-            self.fetches.wake_high_watermark();
+        if self.replication().advance_high_watermark(log_end_offset) {
+            AppendWake::All
+        } else {
+            AppendWake::Followers
+        }
+    }
+
+    /// Wakes whom an append left to wake.
+    pub fn wake(&self, wake: AppendWake) {
+        match wake {
+            AppendWake::Nothing => {}
+            AppendWake::Followers => self.fetches.wake_appended(),
+            AppendWake::All => self.fetches.wake(),
         }
     }
 
