@@ -14,7 +14,7 @@ use kavka_protocol::response::Response;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-const SERVED_API_COUNT: i32 = 41;
+const SERVED_API_COUNT: i32 = 43;
 
 fn frame(body: &[u8]) -> Vec<u8> {
     let mut f = (body.len() as i32).to_be_bytes().to_vec();

@@ -49,6 +49,9 @@ fn recompressed(
     }
 }
 
+/// An append's outcome, its log start offset, and whom it leaves to wake.
+type Appended = ((AppendInfo, i64), AppendWake);
+
 /// Appends a batch (re-compressed first if the topic says so). An append that may fsync, or a
 /// re-compression, runs where blocking the thread does not hold up other connections; a
 /// page-cache write runs in place.
@@ -56,7 +59,7 @@ fn store(
     partition: &Partition,
     records: &[u8],
     now: i64,
-) -> Result<Result<((AppendInfo, i64), AppendWake), PartitionError>, RecordError> {
+) -> Result<Result<Appended, PartitionError>, RecordError> {
     let policy = partition.policy();
     let work = || {
         recompressed(records, &policy)
@@ -140,9 +143,8 @@ fn produce_partition(
     records: &[u8],
     acks: i16,
     now: i64,
-    wakes: &mut Vec<AppendWake>,
-) -> (PartitionProduceResponse, Option<i64>) {
-    let refused = |r: PartitionProduceResponse| (r, None);
+) -> (PartitionProduceResponse, Option<i64>, Option<AppendWake>) {
+    let refused = |r: PartitionProduceResponse| (r, None, None);
     let policy = partition.policy();
     if let Err((code, text)) = check_batches(records, &policy, acks, partition.isr_size(), now) {
         return refused(partition_error(index, code, text));
@@ -190,7 +192,6 @@ fn produce_partition(
             e.to_string(),
         )),
         Ok(Ok(((info, log_start_offset), wake))) => {
-            wakes.push(wake);
             // A retried batch already stored waits the same way: it may not be replicated yet.
             let required =
                 (acks == -1 && partition.is_replicated()).then_some(info.last_offset + 1);
@@ -199,7 +200,7 @@ fn produce_partition(
                 .with_base_offset(info.base_offset)
                 .with_log_append_time_ms(info.log_append_time_ms)
                 .with_log_start_offset(log_start_offset);
-            (answer, required)
+            (answer, required, Some(wake))
         }
         Ok(Err(e)) => {
             tracing::debug!(topic = %partition.topic, partition = index, error = %e, "produce refused");
@@ -222,7 +223,6 @@ pub fn handle(ctx: &RequestContext<'_>, request: ProduceRequest) -> (Outcome, Ve
     let mut waits = Vec::new();
     // The fetches the appends woke, woken once every batch is in.
     let mut appended: Vec<(std::sync::Arc<Partition>, AppendWake)> = Vec::new();
-    let mut wakes = Vec::with_capacity(1);
     let transactional_id = request.transactional_id.map(|t| t.0.to_string());
     for (topic_at, topic) in request.topic_data.into_iter().enumerate() {
         let resolved = if by_id {
@@ -263,7 +263,7 @@ pub fn handle(ctx: &RequestContext<'_>, request: ProduceRequest) -> (Outcome, Ve
                     "Produce request carries no record batch".into(),
                 ),
                 (true, Some(partition), Some(records)) => {
-                    let (result, required) = produce_partition(
+                    let (result, required, wake) = produce_partition(
                         ctx,
                         transactional_id.as_deref(),
                         &partition,
@@ -271,9 +271,8 @@ pub fn handle(ctx: &RequestContext<'_>, request: ProduceRequest) -> (Outcome, Ve
                         records,
                         acks,
                         now,
-                        &mut wakes,
                     );
-                    if let Some(wake) = wakes.pop() {
+                    if let Some(wake) = wake {
                         appended.push((partition.clone(), wake));
                     }
                     if let Some(required) = required {
