@@ -15,13 +15,46 @@ pub const REPLICATION_OFFSET_CHECKPOINT_FILE: &str = "replication-offset-checkpo
 /// Offsets by (topic, partition).
 pub type Offsets = HashMap<(String, i32), i64>;
 
-/// Replaces `dir/name` with `offsets`, atomically and durably.
-pub fn write(dir: &Path, name: &str, offsets: &[(&str, i32, i64)]) -> Result<(), StorageError> {
+/// The file's text for `offsets`.
+pub fn encode(offsets: &[(&str, i32, i64)]) -> String {
     let mut text = format!("0\n{}\n", offsets.len());
     for (topic, partition, offset) in offsets {
         text.push_str(&format!("{topic} {partition} {offset}\n"));
     }
-    checkpoint::write_bytes(dir, name, text.as_bytes())
+    text
+}
+
+/// The offsets of a file's text, or why it is malformed.
+pub fn decode(text: &str) -> Result<Offsets, &'static str> {
+    let mut lines = text.lines();
+    if lines.next().map(str::trim) != Some("0") {
+        return Err("unknown version");
+    }
+    let count: usize = lines
+        .next()
+        .and_then(|l| l.trim().parse().ok())
+        .ok_or("bad entry count")?;
+    let mut offsets = Offsets::new();
+    for line in lines.by_ref().take(count) {
+        let mut fields = line.split(' ');
+        let (Some(topic), Some(partition), Some(offset), None) =
+            (fields.next(), fields.next(), fields.next(), fields.next())
+        else {
+            return Err("bad entry");
+        };
+        let partition = partition.parse().map_err(|_| "bad partition")?;
+        let offset = offset.parse().map_err(|_| "bad offset")?;
+        offsets.insert((topic.to_string(), partition), offset);
+    }
+    if offsets.len() != count || lines.next().is_some() {
+        return Err("entry count does not match");
+    }
+    Ok(offsets)
+}
+
+/// Replaces `dir/name` with `offsets`, atomically and durably.
+pub fn write(dir: &Path, name: &str, offsets: &[(&str, i32, i64)]) -> Result<(), StorageError> {
+    checkpoint::write_bytes(dir, name, encode(offsets).as_bytes())
 }
 
 /// The offsets of `dir/name`; empty when the file does not exist.
@@ -32,31 +65,7 @@ pub fn read(dir: &Path, name: &str) -> Result<Offsets, StorageError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Offsets::new()),
         Err(e) => return Err(e).at(&path),
     };
-    let corrupt = |why: &str| StorageError::Corrupt(format!("{}: {why}", path.display()));
-    let mut lines = text.lines();
-    if lines.next().map(str::trim) != Some("0") {
-        return Err(corrupt("unknown version"));
-    }
-    let count: usize = lines
-        .next()
-        .and_then(|l| l.trim().parse().ok())
-        .ok_or_else(|| corrupt("bad entry count"))?;
-    let mut offsets = Offsets::new();
-    for line in lines.by_ref().take(count) {
-        let mut fields = line.split(' ');
-        let (Some(topic), Some(partition), Some(offset), None) =
-            (fields.next(), fields.next(), fields.next(), fields.next())
-        else {
-            return Err(corrupt("bad entry"));
-        };
-        let partition = partition.parse().map_err(|_| corrupt("bad partition"))?;
-        let offset = offset.parse().map_err(|_| corrupt("bad offset"))?;
-        offsets.insert((topic.to_string(), partition), offset);
-    }
-    if offsets.len() != count || lines.next().is_some() {
-        return Err(corrupt("entry count does not match"));
-    }
-    Ok(offsets)
+    decode(&text).map_err(|why| StorageError::Corrupt(format!("{}: {why}", path.display())))
 }
 
 #[cfg(test)]
