@@ -68,7 +68,8 @@ def consume_values(consumer, expected: set, timeout: float = 60) -> set:
 
 def make_cluster(broker_factory, prepare=None, extra=None):
     """Formats and starts N_NODES nodes of one quorum; `prepare(broker)` runs on each node
-    before its directories are formatted (e.g. to mount a disk there)."""
+    before its directories are formatted (e.g. to mount a disk there). `{id}` in an `extra`
+    value is the node's id (e.g. `broker.rack: r{id}`)."""
     binary = kavka_bin()
     cluster_id = subprocess.check_output([binary, "storage", "random-uuid"], text=True).strip()
     voters = ",".join(f"{i + 1}@127.0.0.1:{p}" for i, p in enumerate(free_ports(N_NODES)))
@@ -79,7 +80,7 @@ def make_cluster(broker_factory, prepare=None, extra=None):
             "controller.quorum.voters": voters,
             "controller.quorum.election.timeout.ms": "500",
             "group.initial.rebalance.delay.ms": "0",
-            **(extra or {}),
+            **{k: v.replace("{id}", str(node_id)) for k, v in (extra or {}).items()},
         }
         nodes.append(format_node(broker_factory, overrides, cluster_id, prepare))
     for b in nodes:

@@ -131,3 +131,29 @@ def test_kafka_python_moves_a_partition_and_every_record_follows(broker_factory)
     consumer.subscribe(["moving"])
     assert consume_values(consumer, values) == values
     consumer.close()
+
+
+def test_a_consumer_with_client_rack_reads_every_record_from_its_rack(broker_factory):
+    """KIP-392: each node in its own rack, the rack-aware selector on; confluent-kafka consumers
+    in each rack (client.rack) read a topic of three replicas whole."""
+    extra = {
+        **FAST,
+        "broker.rack": "r{id}",
+        "replica.selector.class": "org.apache.kafka.common.replica.RackAwareReplicaSelector",
+    }
+    nodes = make_cluster(broker_factory, extra=extra)
+    admin = AdminClient({"bootstrap.servers": bootstrap(nodes)})
+    for _, f in admin.create_topics([NewTopic("racks", 3, replication_factor=3)]).items():
+        f.result(timeout=30)
+    wait_for(admin, "racks", "in sync", lambda s: len(s) == 3 and all(len(v[2]) == N_NODES for v in s.values()))
+    producer = Producer({"bootstrap.servers": bootstrap(nodes)})
+    values = {f"r{i}" for i in range(300)}
+    for v in sorted(values):
+        producer.produce("racks", value=v.encode())
+    assert producer.flush(30) == 0
+    for rack in ("r1", "r2", "r3"):
+        consumer = Consumer({"bootstrap.servers": bootstrap(nodes), "group.id": f"racks-{rack}",
+                             "auto.offset.reset": "earliest", "client.rack": rack})
+        consumer.subscribe(["racks"])
+        assert consume_values(consumer, values) == values, rack
+        consumer.close()

@@ -344,6 +344,21 @@ impl Broker {
             .set_rate(rate("follower.replication.throttled.rate"));
     }
 
+    /// The partition of `topic` a consumer may read here (KIP-392): led by this node, or one
+    /// this node follows; `None` before this node caught up with the quorum.
+    pub fn readable_partition(&self, topic: &TopicImage, index: i32) -> Option<Arc<Partition>> {
+        let p = topic.partitions.get(&index)?;
+        if !p.replicas.contains(&self.config.node_id)
+            || !self.caught_up.load(std::sync::atomic::Ordering::Acquire)
+        {
+            return None;
+        }
+        let hosted = self.replicas.get(&topic.name, &topic.topic_id, index)?;
+        let readable = p.leader == self.config.node_id
+            || matches!(hosted.role(), crate::replica_manager::Role::Follower { .. });
+        readable.then_some(hosted)
+    }
+
     /// Every hosted partition.
     pub fn partitions(&self) -> Vec<Arc<Partition>> {
         self.replicas.all()

@@ -427,6 +427,8 @@ pub const BROKER_KEYS: &[BrokerKey] = &[
         "how often each log directory's replication-offset-checkpoint (every partition's high watermark) is written; a restarted replica starts from it"),
     key("replica.lag.time.max.ms", T::Int, Rule::Int(1), Some("30000"), Acts,
         "a follower that has not caught up with its leader for this long leaves the ISR"),
+    key("replica.selector.class", T::String, Rule::Text, None, Acts,
+        "org.apache.kafka.common.replica.RackAwareReplicaSelector: a leader sends a consumer that names its rack (client.rack) to an up-to-date replica in that rack (KIP-392); none: consumers read from leaders"),
     ignored("share.coordinator.state.topic.min.isr"),
     ignored("share.coordinator.state.topic.replication.factor"),
     ignored("socket.receive.buffer.bytes"),

@@ -166,6 +166,8 @@ pub struct BrokerConfig {
     pub quorum_election_timeout_ms: u64,
     /// `broker.rack`.
     pub rack: Option<String>,
+    /// `replica.selector.class` is Kafka's rack-aware selector (KIP-392).
+    pub rack_aware_reads: bool,
     /// `broker.session.timeout.ms`.
     pub broker_session_timeout_ms: u64,
     /// `broker.heartbeat.interval.ms`.
@@ -199,6 +201,24 @@ pub struct BrokerConfig {
 impl Default for BrokerConfig {
     fn default() -> Self {
         BrokerConfig::from_map(BTreeMap::new()).expect("defaults are valid")
+    }
+}
+
+/// Kafka's built-in rack-aware replica selector (KIP-392).
+const RACK_AWARE_SELECTOR: &str = "org.apache.kafka.common.replica.RackAwareReplicaSelector";
+
+/// Whether `replica.selector.class` asks for rack-aware reads; other classes are refused.
+fn replica_selector(value: Option<&str>) -> Result<bool, ConfigError> {
+    match value.map(str::trim) {
+        None | Some("") => Ok(false),
+        Some(RACK_AWARE_SELECTOR) => Ok(true),
+        Some(other) => Err(bad(
+            "replica.selector.class",
+            other,
+            &format!(
+                "only {RACK_AWARE_SELECTOR} is built in (a selector is a Java class in Kafka)"
+            ),
+        )),
     }
 }
 
@@ -419,6 +439,7 @@ impl BrokerConfig {
                 .text("broker.rack")
                 .filter(|r| !r.is_empty())
                 .map(str::to_string),
+            rack_aware_reads: replica_selector(v.text("replica.selector.class"))?,
             broker_session_timeout_ms: v.u64("broker.session.timeout.ms"),
             broker_heartbeat_interval_ms: v.u64("broker.heartbeat.interval.ms"),
             replica_lag_time_max_ms: v.u64("replica.lag.time.max.ms"),

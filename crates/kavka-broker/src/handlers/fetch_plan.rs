@@ -20,8 +20,12 @@ const READ_COMMITTED: i8 = 1;
 /// A partition to fetch and what is asked of it.
 pub type Item = (PartitionKey, FetchParams);
 
+/// First Fetch version carrying the consumer's rack (KIP-392): from it consumers may read
+/// from followers.
+const RACK_VERSION: i16 = 11;
+
 /// Who reads, and what they may see.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Reader {
     /// A follower's id (v15+: from its replica state), -1 for a consumer.
     pub replica_id: i32,
@@ -29,6 +33,10 @@ pub struct Reader {
     pub replica_epoch: i64,
     /// What the read may see.
     pub isolation: Isolation,
+    /// A consumer of v11+: it may read from a follower (KIP-392).
+    pub follower_reads: bool,
+    /// Its rack (`client.rack`), empty when not told.
+    pub rack: String,
 }
 
 impl Reader {
@@ -48,10 +56,17 @@ impl Reader {
         } else {
             Isolation::Uncommitted
         };
+        let follower_reads = replica_id < 0 && version >= RACK_VERSION;
         Reader {
             replica_id,
             replica_epoch,
             isolation,
+            follower_reads,
+            rack: if follower_reads {
+                request.rack_id.to_string()
+            } else {
+                String::new()
+            },
         }
     }
 }
@@ -106,6 +121,7 @@ fn resolve(
     ctx: &RequestContext<'_>,
     image: &MetadataImage,
     key: &PartitionKey,
+    follower_reads: bool,
 ) -> Result<Arc<Partition>, ErrorCode> {
     let (topic, missing) = match &key.topic {
         TopicKey::Id(id) => (image.topic_by_id(id), ErrorCode::UNKNOWN_TOPIC_ID),
@@ -115,8 +131,40 @@ fn resolve(
         ),
     };
     topic
-        .and_then(|t| ctx.broker.led_partition(t, key.partition))
+        .and_then(|t| {
+            if follower_reads {
+                ctx.broker.readable_partition(t, key.partition)
+            } else {
+                ctx.broker.led_partition(t, key.partition)
+            }
+        })
         .ok_or_else(|| super::unhosted(topic, key.partition, missing))
+}
+
+/// KIP-392: with the rack-aware selector, a leader sends a consumer that told its rack to an
+/// up-to-date replica of that rack: the partition answers with no records and that replica
+/// as its preferred read replica (the offsets as usual).
+fn redirect(
+    ctx: &RequestContext<'_>,
+    image: &MetadataImage,
+    reader: &Reader,
+    partition: &Partition,
+    params: &FetchParams,
+) -> Option<PartitionData> {
+    if !ctx.broker.config().rack_aware_reads || reader.rack.is_empty() {
+        return None;
+    }
+    if super::check_leader_epoch(params.current_leader_epoch, partition).is_err() {
+        return None;
+    }
+    let rack_of = |id: i32| image.broker(id).and_then(|b| b.rack.clone());
+    let preferred = partition.preferred_read_replica(params.fetch_offset, &reader.rack, rack_of)?;
+    let offsets = partition.offsets().ok()?;
+    Some(
+        with_offsets(partition_data(partition.index, ErrorCode::NONE), offsets)
+            .with_preferred_read_replica(BrokerId(preferred))
+            .with_records(Some(bytes::Bytes::new())),
+    )
 }
 
 /// Whether a follower's fetch of `partition` is under the leader's replication throttle: a
@@ -191,7 +239,14 @@ fn plan_one(
         .plan_read(params.fetch_offset, limit, first_data, reader.isolation)
         .map_err(|e| {
             tracing::debug!(topic = %partition.topic, partition = index, offset = params.fetch_offset, error = %e, "fetch refused");
-            fail(e.code())
+            let code = e.code();
+            // A consumer reading from a follower that lags its leader: retriable, the follower
+            // will have the offset (KIP-392); OFFSET_OUT_OF_RANGE would reset the consumer.
+            let behind = reader.follower_reads
+                && code == ErrorCode::OFFSET_OUT_OF_RANGE
+                && matches!(partition.role(), crate::replica_manager::Role::Follower { .. })
+                && partition.offsets().is_ok_and(|o| params.fetch_offset > o.log_end_offset);
+            fail(if behind { ErrorCode::OFFSET_NOT_AVAILABLE } else { code })
         })
 }
 
@@ -212,7 +267,7 @@ pub fn plan(
     let mut planned = Vec::with_capacity(items.len());
     let now_ms = u64::try_from(crate::broker::now_ms()).unwrap_or(0);
     for (key, params) in items {
-        let partition = match resolve(ctx, image, key) {
+        let partition = match resolve(ctx, image, key, reader.follower_reads) {
             Ok(p) => p,
             Err(code) => {
                 failed = true;
@@ -223,6 +278,12 @@ pub fn plan(
                 continue;
             }
         };
+        if let Some(data) = redirect(ctx, image, reader, &partition, params) {
+            // Answered at once, like an error (Kafka: a preferred read replica responds now).
+            failed = true;
+            planned.push(Planned { data, read: None });
+            continue;
+        }
         let mut limit = usize::try_from(params.max_bytes)
             .unwrap_or(0)
             .min(remaining);

@@ -136,10 +136,17 @@ impl Partition {
         };
         let leo = self.log_end_offset()?;
         let mut r = self.replication();
+        let mut moved = false;
         if matches!(r.role, Role::Follower { .. }) {
-            r.high_watermark = leader_high_watermark.min(leo);
+            let hw = leader_high_watermark.min(leo);
+            moved = hw != r.high_watermark;
+            r.high_watermark = hw;
         }
         drop(r);
+        // Consumers reading from this follower (KIP-392) see what the leader committed.
+        if moved {
+            self.fetches.wake_high_watermark();
+        }
         Ok(appended)
     }
 
@@ -194,6 +201,19 @@ impl Partition {
             return Some(ErrorCode::NOT_ENOUGH_REPLICAS_AFTER_APPEND);
         }
         Some(ErrorCode::NONE)
+    }
+
+    /// On the leader: the replica a consumer in `client_rack` reading from `fetch_offset`
+    /// should read from instead (KIP-392), if any; see
+    /// [`ReplicaState::preferred_read_replica`].
+    pub fn preferred_read_replica(
+        &self,
+        fetch_offset: i64,
+        client_rack: &str,
+        rack_of: impl Fn(i32) -> Option<String>,
+    ) -> Option<i32> {
+        self.replication()
+            .preferred_read_replica(fetch_offset, client_rack, rack_of)
     }
 
     /// The follower's position: its log end, and the epoch of its last batch (-1: none).

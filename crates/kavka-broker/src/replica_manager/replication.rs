@@ -251,6 +251,34 @@ impl ReplicaState {
     }
 }
 
+impl ReplicaState {
+    /// On a leader, KIP-392's rack-aware choice for a consumer in `client_rack` reading from
+    /// `fetch_offset` (Kafka's `RackAwareReplicaSelector`): `None` (this leader) when it is in
+    /// that rack (`rack_of`) or no replica is; else the replica of that rack holding the offset
+    /// with the highest log end, the most recently caught up among equals.
+    pub fn preferred_read_replica(
+        &self,
+        fetch_offset: i64,
+        client_rack: &str,
+        rack_of: impl Fn(i32) -> Option<String>,
+    ) -> Option<i32> {
+        if self.role != Role::Leader || client_rack.is_empty() {
+            return None;
+        }
+        let in_rack = |id: i32| rack_of(id).as_deref() == Some(client_rack);
+        if in_rack(self.me) {
+            return None;
+        }
+        self.followers
+            .iter()
+            .filter(|(id, f)| {
+                self.replicas.contains(id) && f.log_end_offset >= fetch_offset && in_rack(**id)
+            })
+            .max_by_key(|(id, f)| (f.log_end_offset, f.caught_up_at, -**id))
+            .map(|(id, _)| *id)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -318,6 +346,33 @@ mod tests {
         assert_eq!(s.high_watermark, 10, "never past the log end");
         let s = ReplicaState::new(2, &image(1, &[1, 2, 3]), (5, 10), Some(3));
         assert_eq!(s.high_watermark, 5, "never below the log start");
+    }
+
+    #[test]
+    fn a_consumer_is_sent_to_an_up_to_date_replica_of_its_rack() {
+        let mut s = ReplicaState::new(1, &image(1, &[1, 2, 3]), (0, 10), None);
+        let now = Instant::now();
+        s.record_fetch(2, 1, 10, 10, now);
+        s.record_fetch(3, 1, 6, 10, now);
+        let rack = |id: i32| Some(format!("r{id}"));
+        assert_eq!(s.preferred_read_replica(8, "r2", rack), Some(2));
+        assert_eq!(
+            s.preferred_read_replica(8, "r3", rack),
+            None,
+            "3 lacks offset 8"
+        );
+        assert_eq!(s.preferred_read_replica(5, "r3", rack), Some(3));
+        assert_eq!(
+            s.preferred_read_replica(5, "r1", rack),
+            None,
+            "the leader's own rack"
+        );
+        assert_eq!(s.preferred_read_replica(5, "", rack), None, "no rack given");
+        assert_eq!(
+            s.preferred_read_replica(5, "r9", rack),
+            None,
+            "no replica there"
+        );
     }
 
     #[test]

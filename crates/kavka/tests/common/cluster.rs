@@ -161,7 +161,8 @@ impl TestCluster {
         cluster
     }
 
-    /// The settings of node `id`.
+    /// The settings of node `id` (`{id}` in an extra setting is the node's id, e.g.
+    /// `broker.rack=r{id}`).
     pub fn settings(&self, id: i32, extra: &[&str]) -> Vec<String> {
         let mut s = vec![
             format!("node.id={id}"),
@@ -169,7 +170,7 @@ impl TestCluster {
             // Elections in tests should not wait Kafka's full second.
             "controller.quorum.election.timeout.ms=500".to_string(),
         ];
-        s.extend(extra.iter().map(|e| e.to_string()));
+        s.extend(extra.iter().map(|e| e.replace("{id}", &id.to_string())));
         s
     }
 
