@@ -134,6 +134,7 @@ pub fn handle(
                     result.with_configs(configs)
                 }
                 RESOURCE_BROKER => {
+                    let name_is_default = name.is_empty();
                     if !name.is_empty() && name != broker.config().node_id.to_string() {
                         return fail(
                             ErrorCode::INVALID_REQUEST,
@@ -165,18 +166,10 @@ pub fn handle(
                                 entry(k, v, source, t).with_read_only(true).with_synonyms(s)
                             })
                             .collect();
-                    for key in BROKER_KEYS.iter().filter(|k| k.update == Update::PerBroker) {
-                        if !wanted(&resource.configuration_keys, key.name) {
-                            continue;
-                        }
-                        let given = broker
-                            .config()
-                            .given
-                            .get(key.name)
-                            .map(|v| v.trim().to_string());
-                        let mut l =
-                            layers.key_layers(key.name, key.default.unwrap_or_default(), given);
-                        if name.is_empty() {
+                    // Keys settable at run time, with their layers; the cluster-default
+                    // resource shows only the cluster-wide ones.
+                    let mut dynamic = |name: &'static str, mut l: Vec<SourcedValue>, t| {
+                        if name_is_default {
                             l.retain(|x| x.source != ConfigSource::DynamicBroker);
                         }
                         let s = if include_synonyms {
@@ -184,36 +177,27 @@ pub fn handle(
                         } else {
                             vec![]
                         };
-                        configs.push(
-                            entry(key.name, l[0].value.clone(), l[0].source, key.config_type)
-                                .with_synonyms(s),
-                        );
+                        configs
+                            .push(entry(name, l[0].value.clone(), l[0].source, t).with_synonyms(s));
+                    };
+                    for key in BROKER_KEYS.iter().filter(|k| k.update == Update::PerBroker) {
+                        if wanted(&resource.configuration_keys, key.name) {
+                            let given = broker
+                                .config()
+                                .given
+                                .get(key.name)
+                                .map(|v| v.trim().to_string());
+                            let l =
+                                layers.key_layers(key.name, key.default.unwrap_or_default(), given);
+                            dynamic(key.name, l, key.config_type);
+                        }
                     }
                     for def in TOPIC_CONFIGS {
-                        if def.broker_key == crate::topic_config::NO_BROKER_KEY
-                            || !wanted(&resource.configuration_keys, def.broker_key)
+                        if def.broker_key != crate::topic_config::NO_BROKER_KEY
+                            && wanted(&resource.configuration_keys, def.broker_key)
                         {
-                            continue;
+                            dynamic(def.broker_key, layers.broker_layers(def), def.config_type);
                         }
-                        let mut l = layers.broker_layers(def);
-                        if name.is_empty() {
-                            // The cluster-default resource shows only the cluster-wide layers.
-                            l.retain(|x| x.source != ConfigSource::DynamicBroker);
-                        }
-                        let s = if include_synonyms {
-                            synonyms(&l)
-                        } else {
-                            vec![]
-                        };
-                        configs.push(
-                            entry(
-                                def.broker_key,
-                                l[0].value.clone(),
-                                l[0].source,
-                                def.config_type,
-                            )
-                            .with_synonyms(s),
-                        );
                     }
                     configs.sort_by(|a, b| a.name.as_str().cmp(b.name.as_str()));
                     result.with_configs(configs)
