@@ -24,6 +24,11 @@ use crate::replica_manager::Partition;
 mod load;
 mod replicated;
 
+pub use replicated::ReadBarrier;
+
+/// How long an operation that changed a replicated coordinator waits for its ISR.
+const WRITE_WAIT_MAX: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Where a coordinator's replies go: the requests waiting on its shard.
 pub trait Waiters<P>: Send {
     /// Delivers one reply to the request waiting for it (if it still waits).
@@ -45,6 +50,9 @@ pub struct ShardState<S, W> {
     failed: bool,
     /// Replies waiting for the partition's ISR to hold their records (`replicated.rs`).
     deferred: replicated::Deferred<W>,
+    /// The end offset of the shard's last append: a read of the state waits until the high
+    /// watermark reaches it (`replicated::ReadBarrier`).
+    appended_end: i64,
 }
 
 impl<S, W> ShardState<S, W> {
@@ -94,6 +102,7 @@ fn new_shard<S, W>(
             loaded,
             failed: false,
             deferred: replicated::Deferred::default(),
+            appended_end: 0,
         }),
     })
 }
@@ -215,7 +224,12 @@ where
         }
     }
 
-    /// Runs `op` on the shard of partition `index` and applies its effects.
+    /// Runs `op` on the shard of partition `index` and applies its effects. On a replicated
+    /// partition the answer then waits (blocking its thread, off the async workers) until
+    /// the ISR holds what it saw: the records it appended, or those of an operation before it
+    /// still in flight. NOT_COORDINATOR when leadership moved meanwhile (what the operation
+    /// wrote may be lost: the client retries on the new coordinator), COORDINATOR_NOT_AVAILABLE
+    /// after `WRITE_WAIT_MAX` (Kafka's offsets.commit.timeout.ms default).
     pub fn run<T>(
         &self,
         index: usize,
@@ -226,7 +240,33 @@ where
         state.check_serving()?;
         let (value, effects) = op(&mut state);
         self.apply(&shard, &mut state, effects)?;
+        let barrier = replicated::ReadBarrier::needed(&shard.partition, state.appended_end);
+        drop(state);
+        if let Some(barrier) = barrier {
+            let code = barrier.wait_blocking(WRITE_WAIT_MAX);
+            if code != ErrorCode::NONE {
+                return Err(code);
+            }
+        }
         Ok(value)
+    }
+
+    /// Runs `op`, which reads the state of the shard of partition `index` and changes
+    /// nothing, and returns what it read with the barrier its answer must pass: what the read
+    /// saw may include records the partition's ISR does not hold yet (a commit just appended),
+    /// so on a replicated partition the answer waits until the high watermark reaches the
+    /// shard's last append (Kafka answers reads from committed state only).
+    pub fn read<T>(
+        &self,
+        index: usize,
+        op: impl FnOnce(&mut ShardState<S, W>) -> T,
+    ) -> Result<(T, Option<replicated::ReadBarrier>), ErrorCode> {
+        let shard = self.shard(index)?;
+        let mut state = shard.lock();
+        state.check_serving()?;
+        let value = op(&mut state);
+        let barrier = replicated::ReadBarrier::needed(&shard.partition, state.appended_end);
+        Ok((value, barrier))
     }
 
     /// Appends the records as one batch, replays them, then delivers the replies (once the
@@ -259,7 +299,10 @@ where
                         .map_err(|e| e.to_string())
                 });
             match appended {
-                Ok((info, _)) => required = Some(info.last_offset + 1),
+                Ok((info, _)) => {
+                    required = Some(info.last_offset + 1);
+                    state.appended_end = state.appended_end.max(info.last_offset + 1);
+                }
                 Err(e) => {
                     tracing::error!(topic = self.topic, partition = partition.index, error = %e, "coordinator append failed: the shard stops serving");
                     state.failed = true;

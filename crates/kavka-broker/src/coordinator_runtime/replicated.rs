@@ -4,7 +4,10 @@
 //! task per shard waits for the partition's changes while replies are pending; replies of a
 //! shard given up (its leadership moved) are dropped with its waiters, and the requests then
 //! answer COORDINATOR_NOT_AVAILABLE so that clients find the new coordinator. A partition with
-//! one replica delivers at once.
+//! one replica delivers at once. Answers given directly (an offset commit, an EndTxn, an
+//! OffsetFetch) pass a `ReadBarrier`: they go out once the high watermark reaches the end of
+//! the shard's last append (or of the log replayed at load), so no answer shows state a new
+//! leader could lose.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -57,6 +60,81 @@ impl<W> Deferred<W> {
     /// Drops every pending reply.
     pub(super) fn clear(&mut self) {
         self.pending.clear();
+    }
+}
+
+/// What a read of a coordinator's state waits for before it answers: the partition's high
+/// watermark reaching the end of the shard's last append.
+#[derive(Debug)]
+pub struct ReadBarrier {
+    partition: Arc<crate::replica_manager::Partition>,
+    required: i64,
+}
+
+impl ReadBarrier {
+    /// The barrier of a read that saw state appended up to `appended_end`, if it must wait.
+    pub(super) fn needed(
+        partition: &Arc<crate::replica_manager::Partition>,
+        appended_end: i64,
+    ) -> Option<ReadBarrier> {
+        let barrier = ReadBarrier {
+            partition: partition.clone(),
+            required: appended_end,
+        };
+        (partition.is_replicated() && !barrier.passed().is_some_and(|c| c == ErrorCode::NONE))
+            .then_some(barrier)
+    }
+
+    fn passed(&self) -> Option<ErrorCode> {
+        self.partition.acks_all_state(self.required, 1)
+    }
+
+    /// Waits until the high watermark passes (NONE), this node stops leading the partition
+    /// (NOT_COORDINATOR: what was read may be lost), or `timeout` (COORDINATOR_NOT_AVAILABLE,
+    /// retriable).
+    pub async fn wait(self, timeout: Duration) -> ErrorCode {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let delayed = DelayedFetch::new();
+            self.partition
+                .watch(&delayed, crate::purgatory::WaitFor::HighWatermark);
+            match self.passed() {
+                Some(ErrorCode::NONE) => return ErrorCode::NONE,
+                Some(_) => return ErrorCode::NOT_COORDINATOR,
+                None => {}
+            }
+            let now = tokio::time::Instant::now();
+            if now >= deadline {
+                return ErrorCode::COORDINATOR_NOT_AVAILABLE;
+            }
+            delayed.wait(deadline - now).await;
+        }
+    }
+}
+
+impl ReadBarrier {
+    /// [`ReadBarrier::wait`] from synchronous code: on a multi-threaded runtime the thread
+    /// leaves the async workers while it waits; elsewhere it polls.
+    pub fn wait_blocking(self, timeout: Duration) -> ErrorCode {
+        use tokio::runtime::{Handle, RuntimeFlavor};
+        match Handle::try_current() {
+            Ok(handle) if handle.runtime_flavor() == RuntimeFlavor::MultiThread => {
+                tokio::task::block_in_place(|| handle.block_on(self.wait(timeout)))
+            }
+            _ => {
+                let deadline = std::time::Instant::now() + timeout;
+                loop {
+                    match self.passed() {
+                        Some(ErrorCode::NONE) => return ErrorCode::NONE,
+                        Some(_) => return ErrorCode::NOT_COORDINATOR,
+                        None if std::time::Instant::now() >= deadline => {
+                            return ErrorCode::COORDINATOR_NOT_AVAILABLE
+                        }
+                        None => std::thread::sleep(Duration::from_millis(1)),
+                    }
+                }
+            }
+        }
     }
 }
 

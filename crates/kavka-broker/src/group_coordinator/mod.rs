@@ -19,6 +19,10 @@ use crate::broker::now_ms;
 use crate::coordinator_runtime::{CoordinatorRuntime, ShardState, Waiters};
 use crate::replica_manager::Partition;
 
+/// How long a read waits for the partition's ISR to hold the state it saw before answering
+/// COORDINATOR_NOT_AVAILABLE (retriable).
+const READ_BARRIER_WAIT_MAX: std::time::Duration = std::time::Duration::from_secs(5);
+
 mod timers;
 
 pub use timers::run_timers;
@@ -140,6 +144,24 @@ impl GroupCoordinator {
         self.runtime.run(index, op)
     }
 
+    /// Runs `op`, which reads the group's shard and changes nothing, then waits until what it
+    /// read is committed: an answer never shows state a new leader could lose.
+    async fn read<T>(
+        &self,
+        group_id: &str,
+        op: impl FnOnce(&mut GroupShardState) -> T,
+    ) -> Result<T, ErrorCode> {
+        let index = self.runtime.index_for(group_id)?;
+        let (value, barrier) = self.runtime.read(index, op)?;
+        if let Some(barrier) = barrier {
+            let code = barrier.wait(READ_BARRIER_WAIT_MAX).await;
+            if code != ErrorCode::NONE {
+                return Err(code);
+            }
+        }
+        Ok(value)
+    }
+
     /// JoinGroup: waits until the rebalance completes.
     pub async fn join(&self, req: JoinRequest) -> JoinResponse {
         let group_id = req.group_id.clone();
@@ -234,25 +256,22 @@ impl GroupCoordinator {
         .unwrap_or_else(|e| vec![e; req.partitions.len()])
     }
 
-    /// OffsetFetch.
-    pub fn fetch_offsets(
+    /// OffsetFetch (committed offsets only).
+    pub async fn fetch_offsets(
         &self,
         group_id: &str,
         partitions: Option<&[(String, i32)]>,
     ) -> Result<Vec<CommittedOffset>, ErrorCode> {
-        self.run(group_id, |state| {
-            (
-                state.machine.fetch_offsets(group_id, partitions),
-                Effects::default(),
-            )
-        })?
+        self.read(group_id, |state| {
+            state.machine.fetch_offsets(group_id, partitions)
+        })
+        .await?
     }
 
     /// DescribeGroups of one group (None: no such group).
-    pub fn describe(&self, group_id: &str) -> Result<Option<GroupDescription>, ErrorCode> {
-        self.run(group_id, |state| {
-            (state.machine.describe(group_id), Effects::default())
-        })
+    pub async fn describe(&self, group_id: &str) -> Result<Option<GroupDescription>, ErrorCode> {
+        self.read(group_id, |state| state.machine.describe(group_id))
+            .await
     }
 
     /// ListGroups over every shard; an error when a shard is not serving.

@@ -2,7 +2,8 @@
 //! not exist is described, as in Kafka, as "Dead" with no error before v6 and as
 //! GROUP_ID_NOT_FOUND (with a message) from v6 (KIP-1043). The protocol and the members'
 //! metadata and assignments are shown only while the group is Stable. v3+ may ask for the
-//! operations the client may run on the group (with no authorizer: all of them).
+//! operations the client may run on the group (with no authorizer: all of them). What is
+//! described is committed: the answer waits until the ISR holds the group's last records.
 
 use kavka_coordinator::group::api::{GroupDescription, MemberDescription};
 use kavka_protocol::codec::StrBytes;
@@ -37,13 +38,13 @@ fn member(m: MemberDescription) -> DescribedGroupMember {
         .with_member_assignment(m.assignment)
 }
 
-fn describe(ctx: &RequestContext<'_>, version: i16, group_id: GroupId) -> DescribedGroup {
+async fn describe(ctx: &RequestContext<'_>, version: i16, group_id: GroupId) -> DescribedGroup {
     let id = group_id.0.as_str().to_string();
     let answer = DescribedGroup::default().with_group_id(group_id);
     if id.is_empty() {
         return answer.with_error_code(ErrorCode::INVALID_GROUP_ID.code());
     }
-    match ctx.broker.groups().describe(&id) {
+    match ctx.broker.groups().describe(&id).await {
         Err(code) => answer.with_error_code(code.code()),
         Ok(None) if version >= NOT_FOUND_VERSION => answer
             .with_error_code(ErrorCode::GROUP_ID_NOT_FOUND.code())
@@ -64,23 +65,23 @@ fn describe(ctx: &RequestContext<'_>, version: i16, group_id: GroupId) -> Descri
 }
 
 /// Handles DescribeGroups.
-pub fn handle(ctx: &RequestContext<'_>, request: DescribeGroupsRequest) -> DescribeGroupsResponse {
+pub async fn handle(
+    ctx: &RequestContext<'_>,
+    request: DescribeGroupsRequest,
+) -> DescribeGroupsResponse {
     let version = ctx.version();
     let operations =
         version >= AUTHORIZED_OPERATIONS_VERSION && request.include_authorized_operations;
-    let groups = request
-        .groups
-        .into_iter()
-        .map(|group_id| {
-            let described = describe(ctx, version, group_id);
-            // As Kafka: the operations of each group described without error.
-            let ops = if operations && described.error_code == ErrorCode::NONE.code() {
-                GROUP_OPERATIONS_ALL
-            } else {
-                OPERATIONS_NOT_REQUESTED
-            };
-            described.with_authorized_operations(ops)
-        })
-        .collect();
+    let mut groups = Vec::with_capacity(request.groups.len());
+    for group_id in request.groups {
+        let described = describe(ctx, version, group_id).await;
+        // As Kafka: the operations of each group described without error.
+        let ops = if operations && described.error_code == ErrorCode::NONE.code() {
+            GROUP_OPERATIONS_ALL
+        } else {
+            OPERATIONS_NOT_REQUESTED
+        };
+        groups.push(described.with_authorized_operations(ops));
+    }
     DescribeGroupsResponse::default().with_groups(groups)
 }

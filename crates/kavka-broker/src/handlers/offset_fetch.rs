@@ -5,7 +5,8 @@
 //! error (coordinator loading or unavailable, invalid group id) is the top-level error code in
 //! v2-7, each requested partition's error in v1 (which has no top-level code), and the group's
 //! error code in v8+. With `require_stable` (v7+), a partition whose offset an open
-//! transaction is committing answers UNSTABLE_OFFSET_COMMIT (the client retries).
+//! transaction is committing answers UNSTABLE_OFFSET_COMMIT (the client retries). Offsets
+//! answered are committed: the answer waits until the ISR holds the group's last records.
 
 use std::collections::BTreeMap;
 
@@ -84,7 +85,7 @@ struct TopicAsked {
 /// Fetches the offsets of one group: the topics answered, or the group's error. `asked` None
 /// means every committed partition; `by_id` maps the names of that case back to topic ids
 /// (topics that no longer exist are left out).
-fn fetch(
+async fn fetch(
     ctx: &RequestContext<'_>,
     image: &MetadataImage,
     group_id: &str,
@@ -92,7 +93,7 @@ fn fetch(
     by_id: bool,
     require_stable: bool,
 ) -> Result<Vec<TopicAnswer>, ErrorCode> {
-    let mut topics = fetch_committed(ctx, image, group_id, asked, by_id)?;
+    let mut topics = fetch_committed(ctx, image, group_id, asked, by_id).await?;
     if require_stable {
         for p in topics.iter_mut().flat_map(|t| t.partitions.iter_mut()) {
             if p.pending {
@@ -104,7 +105,7 @@ fn fetch(
 }
 
 /// The committed offsets of `fetch`, pending ones marked.
-fn fetch_committed(
+async fn fetch_committed(
     ctx: &RequestContext<'_>,
     image: &MetadataImage,
     group_id: &str,
@@ -112,7 +113,7 @@ fn fetch_committed(
     by_id: bool,
 ) -> Result<Vec<TopicAnswer>, ErrorCode> {
     let Some(asked) = asked else {
-        let offsets = ctx.broker.groups().fetch_offsets(group_id, None)?;
+        let offsets = ctx.broker.groups().fetch_offsets(group_id, None).await?;
         let mut by_topic: BTreeMap<String, Vec<PartitionAnswer>> = BTreeMap::new();
         for c in offsets {
             by_topic
@@ -145,7 +146,8 @@ fn fetch_committed(
     let mut offsets = ctx
         .broker
         .groups()
-        .fetch_offsets(group_id, Some(&wanted))?
+        .fetch_offsets(group_id, Some(&wanted))
+        .await?
         .into_iter();
     Ok(asked
         .into_iter()
@@ -171,15 +173,14 @@ fn fetch_committed(
 }
 
 /// Handles OffsetFetch.
-pub fn handle(ctx: &RequestContext<'_>, request: OffsetFetchRequest) -> OffsetFetchResponse {
+pub async fn handle(ctx: &RequestContext<'_>, request: OffsetFetchRequest) -> OffsetFetchResponse {
     let version = ctx.version();
     let image = ctx.broker.image();
     if version >= GROUPS_VERSION {
-        let groups = request
-            .groups
-            .iter()
-            .map(|g| fetch_group(ctx, &image, version, g, request.require_stable))
-            .collect();
+        let mut groups = Vec::with_capacity(request.groups.len());
+        for g in &request.groups {
+            groups.push(fetch_group(ctx, &image, version, g, request.require_stable).await);
+        }
         return OffsetFetchResponse::default().with_groups(groups);
     }
     let asked: Option<Vec<TopicAsked>> = request.topics.as_ref().map(|topics| {
@@ -193,7 +194,7 @@ pub fn handle(ctx: &RequestContext<'_>, request: OffsetFetchRequest) -> OffsetFe
             .collect()
     });
     let group_id = request.group_id.0.as_str();
-    match fetch(ctx, &image, group_id, asked, false, request.require_stable) {
+    match fetch(ctx, &image, group_id, asked, false, request.require_stable).await {
         Ok(topics) => OffsetFetchResponse::default().with_topics(
             topics
                 .into_iter()
@@ -229,7 +230,7 @@ pub fn handle(ctx: &RequestContext<'_>, request: OffsetFetchRequest) -> OffsetFe
 }
 
 /// One group of a v8+ request.
-fn fetch_group(
+async fn fetch_group(
     ctx: &RequestContext<'_>,
     image: &MetadataImage,
     version: i16,
@@ -259,7 +260,9 @@ fn fetch_group(
         asked,
         by_id,
         require_stable,
-    ) {
+    )
+    .await
+    {
         Ok(topics) => answer.with_topics(
             topics
                 .into_iter()
