@@ -133,6 +133,19 @@ impl IncludeList {
 }
 
 /// Whether a topic is one of Kafka's internal topics.
+/// The ids of the brokers the cluster lists (DescribeCluster), in order.
+pub(crate) async fn broker_ids(
+    admin: &kavka_client::Admin,
+) -> Result<std::collections::BTreeSet<i32>, ToolError> {
+    Ok(admin
+        .describe_cluster()
+        .await?
+        .brokers
+        .iter()
+        .map(|b| b.node_id)
+        .collect())
+}
+
 pub(crate) fn is_internal(topic: &str) -> bool {
     INTERNAL_TOPICS.contains(&topic)
 }

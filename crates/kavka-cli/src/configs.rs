@@ -325,12 +325,10 @@ async fn describe(
                 admin.list_topics(true).await?.contains(&n)
             } else {
                 n.is_empty()
-                    || admin
-                        .describe_cluster()
+                    || crate::common::broker_ids(admin)
                         .await?
-                        .brokers
                         .iter()
-                        .any(|b| b.node_id.to_string() == n)
+                        .any(|id| id.to_string() == n)
             };
             if !exists && !args.all {
                 outln!("The {singular} '{n}' doesn't exist and doesn't have dynamic config.");
@@ -340,12 +338,10 @@ async fn describe(
         }
         None if entity_type == "topics" => admin.list_topics(true).await?,
         None => {
-            let mut ids: Vec<String> = admin
-                .describe_cluster()
+            let mut ids: Vec<String> = crate::common::broker_ids(admin)
                 .await?
-                .brokers
                 .iter()
-                .map(|b| b.node_id.to_string())
+                .map(i32::to_string)
                 .collect();
             ids.push(String::new());
             ids

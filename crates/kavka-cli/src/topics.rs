@@ -373,12 +373,9 @@ async fn describe(admin: &Admin, args: &Args) -> Result<(), ToolError> {
         return Ok(());
     }
     let described = admin.describe_topics(&topics).await?;
-    let live: Vec<i32> = admin
-        .describe_cluster()
+    let live: Vec<i32> = crate::common::broker_ids(admin)
         .await?
-        .brokers
-        .iter()
-        .map(|b| b.node_id)
+        .into_iter()
         .collect();
     for topic in &topics {
         let Some(td) = described.iter().find(|t| &t.name == topic) else {

@@ -41,13 +41,7 @@ pub(super) async fn generate(admin: &Admin, args: &Args) -> Result<(), ToolError
         ));
     }
     let current = current(admin, &set).await?;
-    let live: BTreeSet<i32> = admin
-        .describe_cluster()
-        .await?
-        .brokers
-        .iter()
-        .map(|b| b.node_id)
-        .collect();
+    let live = crate::common::broker_ids(admin).await?;
     let usable: Vec<i32> = brokers
         .iter()
         .copied()
@@ -83,13 +77,7 @@ pub(super) async fn execute(admin: &Admin, args: &Args) -> Result<(), ToolError>
     if !args.additional && !ongoing.is_empty() {
         return Err(ToolError::failed("Cannot execute because there is an existing partition assignment.  Use --additional to override this and create a new partition assignment in addition to the existing one. The --additional flag can also be used to change the throttle by resubmitting the current reassignment."));
     }
-    let known: BTreeSet<i32> = admin
-        .describe_cluster()
-        .await?
-        .brokers
-        .iter()
-        .map(|b| b.node_id)
-        .collect();
+    let known = crate::common::broker_ids(admin).await?;
     if let Some(b) = proposed.values().flatten().find(|b| !known.contains(b)) {
         return Err(ToolError::failed(format!("Unknown broker id {b}")));
     }

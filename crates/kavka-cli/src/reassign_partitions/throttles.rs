@@ -101,13 +101,7 @@ pub(super) async fn clear_throttles(
     admin: &Admin,
     targets: &[(TopicPartition, Vec<i32>)],
 ) -> Result<(), ToolError> {
-    let mut brokers: BTreeSet<i32> = admin
-        .describe_cluster()
-        .await?
-        .brokers
-        .iter()
-        .map(|b| b.node_id)
-        .collect();
+    let mut brokers = crate::common::broker_ids(admin).await?;
     brokers.extend(targets.iter().flat_map(|(_, r)| r.iter().copied()));
     let topics: BTreeSet<&str> = targets.iter().map(|((t, _), _)| t.as_str()).collect();
     let list = |v: Vec<String>| v.join(",");
