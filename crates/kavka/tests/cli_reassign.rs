@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use cli_support::{kavka, kavka_ok, stderr};
 use common::cluster::{wait_for_controller, TestCluster};
+use common::cluster_client::wait_for_topic;
 use common::replicas::FAST_REPLICATION;
 
 fn configs(bootstrap: &str, entity_type: &str, name: &str) -> String {
@@ -48,6 +49,8 @@ async fn the_tool_generates_executes_verifies_and_clears_its_throttles() {
         "--bootstrap-server",
         &b,
     ]);
+    // Every broker knows the topic (they learn it from the metadata log after the create).
+    wait_for_topic(&addrs, "moved", 2).await;
     let dir = tempfile::tempdir().unwrap();
     let topics = dir.path().join("topics.json");
     std::fs::write(&topics, r#"{"version":1,"topics":[{"topic":"moved"}]}"#).unwrap();
