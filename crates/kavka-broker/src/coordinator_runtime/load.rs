@@ -31,12 +31,9 @@ where
                 continue;
             }
             match replay_partition(&shard.partition, &mut state.machine, self.topic) {
-                Ok((n, end)) => {
+                Ok(n) => {
                     total += n;
                     state.loaded = true;
-                    // What was replayed may be ahead of the high watermark (a new leader's
-                    // log): reads wait for it like for the shard's own appends.
-                    state.appended_end = state.appended_end.max(end);
                     drop(state);
                     loaded.push(shard);
                     continue;
@@ -51,13 +48,12 @@ where
     }
 }
 
-/// Replays a partition from its start into `machine`: the records replayed and the offset
-/// after the last batch read.
+/// Replays a partition from its start into `machine`.
 fn replay_partition<S: CoordinatorShard>(
     partition: &Partition,
     machine: &mut S,
     topic: &str,
-) -> Result<(usize, i64), String> {
+) -> Result<usize, String> {
     let now = now_ms();
     let mut offset = partition
         .offsets()
@@ -74,7 +70,7 @@ fn replay_partition<S: CoordinatorShard>(
             )
             .map_err(|e| format!("{e:?}"))?;
         if plan.is_empty() {
-            return Ok((count, offset));
+            return Ok(count);
         }
         let bytes = plan.read(partition).map_err(|e| format!("{e:?}"))?;
         let mut next = offset;
@@ -112,7 +108,7 @@ fn replay_partition<S: CoordinatorShard>(
             }
         }
         if next <= offset {
-            return Ok((count, offset));
+            return Ok(count);
         }
         offset = next;
     }

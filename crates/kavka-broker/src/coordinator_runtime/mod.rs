@@ -50,9 +50,6 @@ pub struct ShardState<S, W> {
     failed: bool,
     /// Replies waiting for the partition's ISR to hold their records (`replicated.rs`).
     deferred: replicated::Deferred<W>,
-    /// The end offset of the shard's last append: a read of the state waits until the high
-    /// watermark reaches it (`replicated::ReadBarrier`).
-    appended_end: i64,
 }
 
 impl<S, W> ShardState<S, W> {
@@ -102,7 +99,6 @@ fn new_shard<S, W>(
             loaded,
             failed: false,
             deferred: replicated::Deferred::default(),
-            appended_end: 0,
         }),
     })
 }
@@ -226,10 +222,12 @@ where
 
     /// Runs `op` on the shard of partition `index` and applies its effects. On a replicated
     /// partition the answer then waits (blocking its thread, off the async workers) until
-    /// the ISR holds what it saw: the records it appended, or those of an operation before it
-    /// still in flight. NOT_COORDINATOR when leadership moved meanwhile (what the operation
-    /// wrote may be lost: the client retries on the new coordinator), COORDINATOR_NOT_AVAILABLE
-    /// after `WRITE_WAIT_MAX` (Kafka's offsets.commit.timeout.ms default).
+    /// the ISR holds everything the state reflects, that is the partition's log up to its end:
+    /// the records `op` appended, those of an operation before it still in flight, a
+    /// transaction marker, the log replayed at load. NOT_COORDINATOR when leadership moved
+    /// meanwhile (what the operation wrote may be lost: the client retries on the new
+    /// coordinator), COORDINATOR_NOT_AVAILABLE after `WRITE_WAIT_MAX` (Kafka's
+    /// offsets.commit.timeout.ms default).
     pub fn run<T>(
         &self,
         index: usize,
@@ -240,7 +238,7 @@ where
         state.check_serving()?;
         let (value, effects) = op(&mut state);
         self.apply(&shard, &mut state, effects)?;
-        let barrier = replicated::ReadBarrier::needed(&shard.partition, state.appended_end);
+        let barrier = replicated::ReadBarrier::needed(&shard.partition)?;
         drop(state);
         if let Some(barrier) = barrier {
             let code = barrier.wait_blocking(WRITE_WAIT_MAX);
@@ -255,7 +253,7 @@ where
     /// nothing, and returns what it read with the barrier its answer must pass: what the read
     /// saw may include records the partition's ISR does not hold yet (a commit just appended),
     /// so on a replicated partition the answer waits until the high watermark reaches the
-    /// shard's last append (Kafka answers reads from committed state only).
+    /// partition's log end (Kafka answers reads from committed state only).
     pub fn read<T>(
         &self,
         index: usize,
@@ -265,7 +263,7 @@ where
         let mut state = shard.lock();
         state.check_serving()?;
         let value = op(&mut state);
-        let barrier = replicated::ReadBarrier::needed(&shard.partition, state.appended_end);
+        let barrier = replicated::ReadBarrier::needed(&shard.partition)?;
         Ok((value, barrier))
     }
 
@@ -299,10 +297,7 @@ where
                         .map_err(|e| e.to_string())
                 });
             match appended {
-                Ok((info, _)) => {
-                    required = Some(info.last_offset + 1);
-                    state.appended_end = state.appended_end.max(info.last_offset + 1);
-                }
+                Ok((info, _)) => required = Some(info.last_offset + 1),
                 Err(e) => {
                     tracing::error!(topic = self.topic, partition = partition.index, error = %e, "coordinator append failed: the shard stops serving");
                     state.failed = true;

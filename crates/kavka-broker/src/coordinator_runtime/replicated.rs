@@ -5,9 +5,8 @@
 //! shard given up (its leadership moved) are dropped with its waiters, and the requests then
 //! answer COORDINATOR_NOT_AVAILABLE so that clients find the new coordinator. A partition with
 //! one replica delivers at once. Answers given directly (an offset commit, an EndTxn, an
-//! OffsetFetch) pass a `ReadBarrier`: they go out once the high watermark reaches the end of
-//! the shard's last append (or of the log replayed at load), so no answer shows state a new
-//! leader could lose.
+//! OffsetFetch) pass a `ReadBarrier`: they go out once the high watermark reaches the log end
+//! seen with the state, so no answer shows state a new leader could lose.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -63,8 +62,9 @@ impl<W> Deferred<W> {
     }
 }
 
-/// What a read of a coordinator's state waits for before it answers: the partition's high
-/// watermark reaching the end of the shard's last append.
+/// What an answer from a coordinator's state waits for: the partition's high watermark
+/// reaching the log end seen with the state (the shard's lock held: every record the state
+/// reflects is below it; a marker appended after the read only makes the wait stricter).
 #[derive(Debug)]
 pub struct ReadBarrier {
     partition: Arc<crate::replica_manager::Partition>,
@@ -72,25 +72,35 @@ pub struct ReadBarrier {
 }
 
 impl ReadBarrier {
-    /// The barrier of a read that saw state appended up to `appended_end`, if it must wait.
+    /// The barrier of an answer from the state of `partition`'s shard (its lock held), if it
+    /// must wait; COORDINATOR_NOT_AVAILABLE when the log cannot be read.
     pub(super) fn needed(
         partition: &Arc<crate::replica_manager::Partition>,
-        appended_end: i64,
-    ) -> Option<ReadBarrier> {
+    ) -> Result<Option<ReadBarrier>, ErrorCode> {
+        if !partition.is_replicated() {
+            return Ok(None);
+        }
+        let required = partition
+            .offsets()
+            .map_err(|_| ErrorCode::COORDINATOR_NOT_AVAILABLE)?
+            .log_end_offset;
         let barrier = ReadBarrier {
             partition: partition.clone(),
-            required: appended_end,
+            required,
         };
-        (partition.is_replicated() && !barrier.passed().is_some_and(|c| c == ErrorCode::NONE))
-            .then_some(barrier)
+        Ok((barrier.passed() != Some(ErrorCode::NONE)).then_some(barrier))
     }
 
+    /// NONE once the high watermark passes, NOT_COORDINATOR once this node stops leading the
+    /// partition (what was read may be lost), None while it waits.
     fn passed(&self) -> Option<ErrorCode> {
-        self.partition.acks_all_state(self.required, 1)
+        match self.partition.acks_all_state(self.required, 1)? {
+            ErrorCode::NONE => Some(ErrorCode::NONE),
+            _ => Some(ErrorCode::NOT_COORDINATOR),
+        }
     }
 
-    /// Waits until the high watermark passes (NONE), this node stops leading the partition
-    /// (NOT_COORDINATOR: what was read may be lost), or `timeout` (COORDINATOR_NOT_AVAILABLE,
+    /// Waits until [`ReadBarrier::passed`] answers, or `timeout` (COORDINATOR_NOT_AVAILABLE,
     /// retriable).
     pub async fn wait(self, timeout: Duration) -> ErrorCode {
         let deadline = tokio::time::Instant::now() + timeout;
@@ -98,10 +108,8 @@ impl ReadBarrier {
             let delayed = DelayedFetch::new();
             self.partition
                 .watch(&delayed, crate::purgatory::WaitFor::HighWatermark);
-            match self.passed() {
-                Some(ErrorCode::NONE) => return ErrorCode::NONE,
-                Some(_) => return ErrorCode::NOT_COORDINATOR,
-                None => {}
+            if let Some(code) = self.passed() {
+                return code;
             }
             let now = tokio::time::Instant::now();
             if now >= deadline {
@@ -110,9 +118,7 @@ impl ReadBarrier {
             delayed.wait(deadline - now).await;
         }
     }
-}
 
-impl ReadBarrier {
     /// [`ReadBarrier::wait`] from synchronous code: on a multi-threaded runtime the thread
     /// leaves the async workers while it waits; elsewhere it polls.
     pub fn wait_blocking(self, timeout: Duration) -> ErrorCode {
@@ -124,14 +130,13 @@ impl ReadBarrier {
             _ => {
                 let deadline = std::time::Instant::now() + timeout;
                 loop {
-                    match self.passed() {
-                        Some(ErrorCode::NONE) => return ErrorCode::NONE,
-                        Some(_) => return ErrorCode::NOT_COORDINATOR,
-                        None if std::time::Instant::now() >= deadline => {
-                            return ErrorCode::COORDINATOR_NOT_AVAILABLE
-                        }
-                        None => std::thread::sleep(Duration::from_millis(1)),
+                    if let Some(code) = self.passed() {
+                        return code;
                     }
+                    if std::time::Instant::now() >= deadline {
+                        return ErrorCode::COORDINATOR_NOT_AVAILABLE;
+                    }
+                    std::thread::sleep(Duration::from_millis(1));
                 }
             }
         }
