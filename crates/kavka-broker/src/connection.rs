@@ -20,8 +20,9 @@ use kavka_protocol::fetch_zero_copy::{self, Piece};
 use kavka_protocol::response::Response;
 use tokio::io::Interest;
 
-/// How long a request forwarded to the controller may take.
-const FORWARD_TIMEOUT_MS: u64 = 30_000;
+/// How long a request waits for this broker to catch up with the metadata quorum before its
+/// connection is closed (Kafka's broker accepts no connection before then).
+const CATCH_UP_WAIT_MAX_MS: u64 = 30_000;
 /// Read buffer capacity kept between requests.
 const READ_BUFFER_BYTES: usize = 64 * 1024;
 /// A Fetch response with at most this many record bytes is copied into one write; a larger
@@ -85,7 +86,21 @@ pub async fn serve(
                 tracing::warn!(%peer, api = ?api_key, version = peek.api_version, "closing connection: api version not served");
                 return;
             }
-            if let Some(response) = forward_to_controller(&broker, api_key, &frame).await {
+            if forward::is_controller_api(api_key) {
+                // Checked here: a request the controller cannot read must not be retried
+                // against it until the forwarding deadline.
+                if let Err(e) = decode_request(frame.clone()) {
+                    tracing::warn!(%peer, error = %e, "closing connection: undecodable request");
+                    return;
+                }
+            } else if waits_for_metadata(api_key) {
+                let max = std::time::Duration::from_millis(CATCH_UP_WAIT_MAX_MS);
+                if !broker.wait_caught_up(max).await {
+                    tracing::info!(%peer, api = ?api_key, "closing connection: this broker has not caught up with the metadata quorum");
+                    return;
+                }
+            }
+            if let Some(response) = forward::to_controller(&broker, api_key, &frame).await {
                 write_buf.extend_from_slice(&(response.len() as u32).to_be_bytes());
                 write_buf.extend_from_slice(&response);
                 if let Err(e) = stream.write_all(&write_buf).await {
@@ -156,6 +171,17 @@ pub async fn serve(
             write_buf = BytesMut::with_capacity(READ_BUFFER_BYTES);
         }
     }
+}
+
+/// Whether answering `api_key` needs this broker's image caught up with the metadata quorum:
+/// everything a client asks but ApiVersions, the controller's APIs (answered by the active
+/// controller) and the replication reads (Fetch, OffsetForLeaderEpoch: a broker not caught up
+/// leads nothing and says so).
+fn waits_for_metadata(api_key: ApiKey) -> bool {
+    !matches!(
+        api_key,
+        ApiKey::ApiVersions | ApiKey::Fetch | ApiKey::OffsetForLeaderEpoch
+    )
 }
 
 /// Why no frame was read.
@@ -231,40 +257,6 @@ async fn read_frame(
     }
     let _ = buf.split_to(SIZE_PREFIX_BYTES);
     Ok(buf.split_to(size).freeze())
-}
-
-/// The controller's response to a controller request this node does not lead for, relayed
-/// unchanged; `None` to answer here (this node leads, or no leader is known: the handler then
-/// answers NOT_CONTROLLER, or the relay failed and the client retries).
-async fn forward_to_controller(broker: &Broker, api_key: ApiKey, frame: &[u8]) -> Option<Vec<u8>> {
-    if !forward::is_controller_api(api_key) {
-        return None;
-    }
-    let address = broker.controller_address()?;
-    let timeout = std::time::Duration::from_millis(FORWARD_TIMEOUT_MS);
-    // A leader that stops answering (stopped, cut off) is replaced within an election
-    // timeout: give up on it then, and let the client retry the NOT_CONTROLLER answered here.
-    let deposed = async {
-        loop {
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-            if broker.controller_address().as_deref() != Some(address.as_str()) {
-                return;
-            }
-        }
-    };
-    tokio::select! {
-        relayed = forward::relay(&address, frame, timeout) => match relayed {
-            Ok(response) => Some(response),
-            Err(e) => {
-                tracing::warn!(api = ?api_key, controller = %address, error = %e, "request not forwarded to the controller");
-                None
-            }
-        },
-        () = deposed => {
-            tracing::info!(api = ?api_key, controller = %address, "the controller changed while a forwarded request waited");
-            None
-        }
-    }
 }
 
 /// Writes a Fetch response whose records come from the segment files. A response of at most

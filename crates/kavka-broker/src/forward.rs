@@ -21,10 +21,17 @@ use kavka_protocol::response::{decode_response, Response};
 use kavka_protocol::ErrorCode;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use crate::broker::{Broker, ControllerTarget};
 use crate::controller::Refusal;
 
 /// Largest response frame taken from the controller.
 const RESPONSE_BYTES_MAX: usize = 64 * 1024 * 1024;
+/// How long a request forwarded to the controller may take, retries included.
+const FORWARD_TIMEOUT_MS: u64 = 30_000;
+/// How long a request waits while no leader of the metadata quorum is known.
+const LEADER_WAIT_MAX_MS: u64 = 5_000;
+/// Pause before a forwarded request is tried again (no leader known, or the last one failed).
+const FORWARD_RETRY_MS: u64 = 100;
 /// Connect timeout to the controller.
 const CONNECT_TIMEOUT_MS: u64 = 2_000;
 /// The client id of requests a node sends for itself.
@@ -48,6 +55,66 @@ pub fn is_controller_api(api_key: ApiKey) -> bool {
             | ApiKey::AlterPartitionReassignments
             | ApiKey::ListPartitionReassignments
     )
+}
+
+/// The active controller's response to a controller request (`frame`, without its size
+/// prefix) when another node leads the metadata quorum, relayed unchanged; `None` to answer
+/// here: this node leads, it is not a controller API, no leader was known for
+/// [`LEADER_WAIT_MAX_MS`], or no controller answered within [`FORWARD_TIMEOUT_MS`] (the
+/// handler then answers NOT_CONTROLLER and the client retries).
+///
+/// As Kafka's broker-to-controller channel does, a request waits while no leader is known (an
+/// election, or a node just started that has not heard from the leader) and is sent again to
+/// the next leader when the one asked fails or is replaced before answering.
+pub async fn to_controller(broker: &Broker, api_key: ApiKey, frame: &[u8]) -> Option<Vec<u8>> {
+    if !is_controller_api(api_key) {
+        return None;
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(FORWARD_TIMEOUT_MS);
+    let retry = Duration::from_millis(FORWARD_RETRY_MS);
+    let mut leaderless_since = None;
+    loop {
+        let address = match broker.controller_target() {
+            ControllerTarget::Here => return None,
+            ControllerTarget::At(address) => address,
+            ControllerTarget::Unknown => {
+                // An election ends within a few election timeouts; a node cut off from the
+                // quorum knows no leader for good, and its client hears so soon.
+                let since = *leaderless_since.get_or_insert_with(tokio::time::Instant::now);
+                let now = tokio::time::Instant::now();
+                if now + retry >= deadline
+                    || now.duration_since(since) >= Duration::from_millis(LEADER_WAIT_MAX_MS)
+                {
+                    return None;
+                }
+                tokio::time::sleep(retry).await;
+                continue;
+            }
+        };
+        leaderless_since = None;
+        // A leader that stops answering (stopped, cut off) is replaced within an election
+        // timeout: the request goes to its successor then.
+        let deposed = async {
+            loop {
+                tokio::time::sleep(retry).await;
+                if broker.controller_target() != ControllerTarget::At(address.clone()) {
+                    return;
+                }
+            }
+        };
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        tokio::select! {
+            relayed = relay(&address, frame, left) => match relayed {
+                Ok(response) => return Some(response),
+                Err(e) => tracing::warn!(api = ?api_key, controller = %address, error = %e, "request not forwarded to the controller"),
+            },
+            () = deposed => tracing::info!(api = ?api_key, controller = %address, "the controller changed while a forwarded request waited"),
+        }
+        if tokio::time::Instant::now() + retry >= deadline {
+            return None;
+        }
+        tokio::time::sleep(retry).await;
+    }
 }
 
 /// Sends the request `frame` (without its size prefix) to `address` and returns the response

@@ -39,7 +39,7 @@ mod shutdown;
 
 pub use heartbeats::HeartbeatReply;
 pub use reassign::{ReassignResult, ReassignTarget};
-pub use register::BrokerEndpoint;
+pub use register::{BrokerEndpoint, ControllerTarget};
 
 /// Shared state of a running node.
 #[derive(Debug)]
@@ -63,6 +63,8 @@ pub struct Broker {
     /// what it says this node leads can be served (a broker-only node replays its own copy
     /// first, which may be behind; see `broker/register.rs`).
     caught_up: std::sync::atomic::AtomicBool,
+    /// Woken when `caught_up` becomes true.
+    caught_up_reached: tokio::sync::Notify,
     /// On the active controller: brokers fenced for their controlled shutdown, with the
     /// incarnation that asked (`broker/shutdown.rs`).
     leaving: Mutex<std::collections::HashMap<i32, Uuid>>,
@@ -170,6 +172,7 @@ impl Broker {
             published_moved: Condvar::new(),
             incarnation: kavka_metadata::random_kafka_uuid(),
             caught_up: std::sync::atomic::AtomicBool::new(caught_up),
+            caught_up_reached: tokio::sync::Notify::new(),
             leaving: Mutex::new(std::collections::HashMap::new()),
             closing: std::sync::atomic::AtomicBool::new(false),
             heartbeats: Mutex::new(HashMap::new()),

@@ -11,6 +11,18 @@ use std::time::Duration;
 use kavka_metadata::{BrokerEndpointRecord, RegisterBrokerRecord};
 
 use super::Broker;
+
+/// Where a node's controller requests go ([`Broker::controller_target`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ControllerTarget {
+    /// This node answers them.
+    Here,
+    /// The active controller's controller listener, `host:port`.
+    At(String),
+    /// No leader is known at the moment (an election runs, or this node has not heard from
+    /// the leader yet).
+    Unknown,
+}
 use crate::controller::registration::same_registration;
 
 /// Pause between checks of the image for this broker's registration.
@@ -90,6 +102,22 @@ impl Broker {
             .collect()
     }
 
+    /// Where this node sends controller requests: nowhere with the local log or when it leads
+    /// the metadata quorum, to the leader's controller listener when another node leads.
+    pub fn controller_target(&self) -> ControllerTarget {
+        let Some(quorum) = &self.quorum else {
+            return ControllerTarget::Here;
+        };
+        match quorum.leader_node() {
+            None => ControllerTarget::Unknown,
+            Some(id) if id == self.config.node_id => ControllerTarget::Here,
+            Some(_) => match quorum.controller_address(self.config.node_id) {
+                Some(address) => ControllerTarget::At(address),
+                None => ControllerTarget::Unknown,
+            },
+        }
+    }
+
     /// The address of the active controller when another node is it: its controller
     /// listener, which serves controller requests in the Kafka protocol as well; `None` when
     /// this node decides itself (or no leader is known).
@@ -111,6 +139,26 @@ impl Broker {
         ))
     }
 
+    /// Whether client requests can be answered: a broker serves them, as Kafka's does, only
+    /// once it has caught up with the metadata quorum (before, its image may be stale: it may
+    /// name leaders and ISRs that changed while it was away). Waits up to `max` for that;
+    /// true at once with the local log and on a controller-only node.
+    pub async fn wait_caught_up(&self, max: Duration) -> bool {
+        use std::sync::atomic::Ordering;
+        if !self.config.roles.broker {
+            return true;
+        }
+        let reached = self.caught_up_reached.notified();
+        tokio::pin!(reached);
+        // Registered before the check: a notification between the two is not missed.
+        reached.as_mut().enable();
+        if self.caught_up.load(Ordering::Acquire) {
+            return true;
+        }
+        let _ = tokio::time::timeout(max, reached).await;
+        self.caught_up.load(Ordering::Acquire)
+    }
+
     /// Marks the image caught up once it holds what the quorum had committed when this node
     /// reached it: until then a restarted broker, whose own log may miss changes made while it
     /// was away (it fenced, a partition moved), serves nothing.
@@ -127,6 +175,7 @@ impl Broker {
         let published = *guard;
         if published >= target {
             self.caught_up.store(true, Ordering::Release);
+            self.caught_up_reached.notify_waiters();
             // The coordinators take the internal partitions the image now says this node
             // leads; the timer tasks replay them.
             let image = self.image();
