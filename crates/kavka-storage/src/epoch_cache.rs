@@ -47,7 +47,9 @@ impl LeaderEpochCache {
 
     /// Records that a batch of `epoch` was appended at `offset`: a new entry when `epoch` is
     /// newer than the latest (true then: the checkpoint must be rewritten). An older epoch or a
-    /// negative one (batches written before leader epochs were kept) changes nothing.
+    /// negative one (batches written before leader epochs were kept) changes nothing. A latest
+    /// epoch that holds no batch (a leader that appended nothing) is replaced by a newer one
+    /// starting at the same offset.
     pub fn assign(&mut self, epoch: i32, offset: i64) -> bool {
         if epoch < 0 {
             return false;
@@ -55,6 +57,13 @@ impl LeaderEpochCache {
         match self.entries.last() {
             Some(last) if epoch <= last.epoch || offset < last.start_offset => false,
             _ => {
+                if self
+                    .entries
+                    .last()
+                    .is_some_and(|l| l.start_offset == offset)
+                {
+                    self.entries.pop();
+                }
                 self.entries.push(EpochEntry {
                     epoch,
                     start_offset: offset,
@@ -180,6 +189,9 @@ mod tests {
         assert!(!c.assign(-1, 30), "a batch without an epoch");
         assert!(c.assign(5, 30));
         assert_eq!(c.latest_epoch(), Some(5));
+        assert!(c.assign(6, 30), "a newer epoch at the same offset");
+        assert_eq!(c.entries().len(), 3, "replaces the one that holds nothing");
+        assert_eq!(c.latest_epoch(), Some(6));
     }
 
     #[test]

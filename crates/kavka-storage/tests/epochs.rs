@@ -128,3 +128,29 @@ fn the_first_epoch_starts_at_the_log_start() {
     assert_eq!(entries(&log), [(6, 22)]);
     assert_eq!(log.end_offset_for_epoch(3), (3, 22));
 }
+
+#[test]
+fn a_new_leader_starts_its_epoch_at_the_log_end_before_appending() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut log, _) = PartitionLog::open(dir.path(), small_config(), true).unwrap();
+    // An empty log: without the new leader's entry, epoch 0 (what a consumer that started
+    // before the leader changed validates) would be unknown, which a client reads as truncation.
+    log.start_leader_epoch(1).unwrap();
+    assert_eq!(entries(&log), [(1, 0)]);
+    assert_eq!(log.end_offset_for_epoch(0), (0, 0));
+    append_epochs(&mut log, &[1, 1]);
+    assert_eq!(entries(&log), [(1, 0)], "its batches continue the epoch");
+    // Leader again at epoch 2, then at 4 before appending anything: 4 replaces the empty 2.
+    log.start_leader_epoch(2).unwrap();
+    log.start_leader_epoch(4).unwrap();
+    assert_eq!(entries(&log), [(1, 0), (4, 10)]);
+    assert_eq!(log.end_offset_for_epoch(1), (1, 10));
+    assert_eq!(log.end_offset_for_epoch(3), (1, 10));
+    log.start_leader_epoch(4).unwrap();
+    log.start_leader_epoch(3).unwrap();
+    assert_eq!(
+        entries(&log),
+        [(1, 0), (4, 10)],
+        "an epoch not newer changes nothing"
+    );
+}

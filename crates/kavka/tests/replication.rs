@@ -320,3 +320,36 @@ async fn committed_offsets_survive_the_coordinators_broker() {
     let again = consume_all(&after, "g", "events", 1).await;
     assert_eq!(again, BTreeSet::from(["late".to_string()]));
 }
+
+/// A consumer that started before the leader changed validates its position (leader epoch 0)
+/// with the new leader (KIP-320). The new leader must place epoch 0 even when it appended
+/// nothing yet: (-1, -1) tells librdkafka the log was truncated, and with
+/// `auto.offset.reset=error` the consumer stops reading the partition for good.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_leader_places_the_earlier_epochs_before_it_appends() {
+    let mut cluster = TestCluster::start(3, &settings());
+    let addrs: Vec<SocketAddr> = cluster.nodes.iter().map(|n| n.addr).collect();
+    wait_for_controller(&addrs, 3, &[]).await;
+    let admin = Admin::new(client(cluster.bootstrap()).await);
+    create(&admin, "quiet", 2).await;
+    wait_for_topic(&addrs, "quiet", 1).await;
+    let (first, _, _) = wait_for_state(addrs[0], "quiet", "in sync", |s| s.2.len() == 3).await;
+    cluster.node(first).kill();
+    let witness = addrs[(first % 3) as usize];
+    let (second, _, _) =
+        wait_for_state(witness, "quiet", "led again", |s| s.0 >= 0 && s.0 != first).await;
+    let mut conn = cluster.node(second).connect().await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let answer = loop {
+        let answer = common::offset_for_leader_epoch(&mut conn, "quiet", 0, -1, 0).await;
+        if answer.0 != ErrorCode::NOT_LEADER_OR_FOLLOWER.code() || Instant::now() >= deadline {
+            break answer;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(
+        answer,
+        (ErrorCode::NONE.code(), 0, 0),
+        "epoch 0 ends where the new leader's epoch starts"
+    );
+}

@@ -245,7 +245,7 @@ impl Broker {
         dir: Option<PathBuf>,
     ) -> Result<(), BrokerError> {
         let (log_config, policy) = self.partition_configs(image, &topic.name);
-        let (log, report) =
+        let (mut log, report) =
             self.log_manager
                 .open_partition(&topic.name, index, log_config, dir.as_deref())?;
         if report.truncated_bytes > 0 {
@@ -261,6 +261,9 @@ impl Broker {
             .get(&index)
             .map(crate::replica_manager::ImageState::of)
             .unwrap_or_default();
+        if state.leader == self.config.node_id {
+            log.start_leader_epoch(leader_epoch)?;
+        }
         let replication = crate::replica_manager::ReplicaState::new(
             self.config.node_id,
             &state,

@@ -174,6 +174,9 @@ impl Broker {
                 // Leader or follower, the ISR and its epoch: the fetchers and the ISR checks
                 // read them from the partition.
                 p.apply_image(&crate::replica_manager::ImageState::of(&change.after));
+                if let Err(e) = p.start_leader_epoch() {
+                    tracing::error!(topic = %change.topic, partition = change.partition, error = %e, "cannot record the new leader epoch");
+                }
             }
             (Some(_), false) => {
                 tracing::info!(topic = %change.topic, partition = change.partition, "partition moved off this broker: deleting its log");

@@ -26,6 +26,16 @@ impl Partition {
         Some(self.replication().high_watermark)
     }
 
+    /// On the leader: its leader epoch starts at the log end (see
+    /// `PartitionLog::start_leader_epoch`). Nothing on a follower.
+    pub fn start_leader_epoch(&self) -> Result<(), PartitionError> {
+        if self.role() != Role::Leader {
+            return Ok(());
+        }
+        let epoch = self.leader_epoch();
+        self.with_log(|log| log.start_leader_epoch(epoch))
+    }
+
     /// This node's role for the partition.
     pub fn role(&self) -> Role {
         self.replication().role.clone()

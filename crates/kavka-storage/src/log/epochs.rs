@@ -69,6 +69,16 @@ impl PartitionLog {
         Ok(())
     }
 
+    /// A leader starting leader epoch `epoch` records it at the log end before it appends
+    /// anything (Kafka's leader does the same), so that OffsetForLeaderEpoch places the earlier
+    /// epochs even while the new one holds no batch: a consumer validating its position after
+    /// the leader changed must not read "no such epoch" as a truncated log. An epoch not newer
+    /// than the latest changes nothing.
+    pub fn start_leader_epoch(&mut self, epoch: i32) -> Result<(), StorageError> {
+        let log_end = self.log_end_offset();
+        self.record_epoch(epoch, log_end)
+    }
+
     /// After the log start moved: the epochs wholly below it are forgotten.
     pub(super) fn trim_epochs_to_log_start(&mut self) -> Result<(), StorageError> {
         if self.epochs.truncate_from_start(self.log_start_offset) {
