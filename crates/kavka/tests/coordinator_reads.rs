@@ -1,7 +1,7 @@
 //! A group coordinator answers from committed state only. Its followers paused, a
 //! coordinator appends an offset commit its ISR cannot hold yet: the commit is not
-//! acknowledged, and an OffsetFetch must not show that offset (Kafka reads a coordinator's
-//! state at the high watermark). The coordinator then
+//! acknowledged, and an OffsetFetch must not show that offset, nor ListGroups a group that
+//! commit created (Kafka reads a coordinator's state at the high watermark). The coordinator then
 //! dies before replicating it; a follower takes over and the commit is gone, so a client that
 //! had been shown the offset would have read a value the group never kept.
 
@@ -41,8 +41,13 @@ fn s(v: &str) -> StrBytes {
 /// Commits `offset` for partition 0 of "t" in group "g" outside group management: the
 /// partition's error code, or None when the connection failed.
 async fn commit(c: &mut Connection, offset: i64) -> Option<i16> {
+    commit_in(c, "g", offset).await
+}
+
+/// [`commit`] in group `group`.
+async fn commit_in(c: &mut Connection, group: &str, offset: i64) -> Option<i16> {
     let req = OffsetCommitRequest::default()
-        .with_group_id(GroupId(s("g")))
+        .with_group_id(GroupId(s(group)))
         .with_generation_id_or_member_epoch(-1)
         .with_topics(vec![OffsetCommitRequestTopic::default()
             .with_name(topic_name("t"))
@@ -67,6 +72,21 @@ async fn committed(c: &mut Connection) -> Result<i64, i16> {
     };
     match r.error_code {
         0 => Ok(r.topics[0].partitions[0].committed_offset),
+        code => Err(code),
+    }
+}
+
+/// The groups ListGroups (v4) names, or the error code.
+async fn list_groups(c: &mut Connection) -> Result<Vec<String>, i16> {
+    let Response::ListGroups(r) = c
+        .send(4, Request::ListGroups(ListGroupsRequest::default()))
+        .await
+        .unwrap()
+    else {
+        panic!("ListGroups answer")
+    };
+    match r.error_code {
+        0 => Ok(r.groups.iter().map(|g| g.group_id.0.to_string()).collect()),
         code => Err(code),
     }
 }
@@ -120,6 +140,20 @@ async fn an_offset_fetch_never_shows_a_commit_the_isr_does_not_hold() {
         !matches!(seen, Ok(Ok(9))),
         "OffsetFetch showed a commit its ISR does not hold"
     );
+    // A group the unreplicated commit creates is not listed either.
+    let first_commit = tokio::spawn(async move {
+        let mut c = Connection::connect(at, "kavka-tests").await.unwrap();
+        commit_in(&mut c, "fresh", 1).await
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // A new connection: `reader` still waits for its OffsetFetch.
+    let mut lister = Connection::connect(at, "kavka-tests").await.unwrap();
+    let listed = tokio::time::timeout(Duration::from_millis(1500), list_groups(&mut lister)).await;
+    eprintln!("ListGroups while the group's first commit waits for the ISR: {listed:?}");
+    assert!(
+        !matches!(&listed, Ok(Ok(groups)) if groups.iter().any(|g| g == "fresh")),
+        "ListGroups showed a group its ISR does not hold"
+    );
     if pending.is_finished() {
         let early = (&mut pending).await.unwrap();
         assert_ne!(
@@ -156,5 +190,12 @@ async fn an_offset_fetch_never_shows_a_commit_the_isr_does_not_hold() {
     );
     if !pending.is_finished() {
         assert_ne!(pending.await.unwrap(), Some(0), "9 was never acknowledged");
+    }
+    if !first_commit.is_finished() {
+        assert_ne!(
+            first_commit.await.unwrap(),
+            Some(0),
+            "the first commit of \"fresh\" was never acknowledged"
+        );
     }
 }

@@ -24,10 +24,13 @@ use crate::replica_manager::Partition;
 mod load;
 mod replicated;
 
-pub use replicated::ReadBarrier;
+pub use replicated::{settle, ReadBarrier};
 
 /// How long an operation that changed a replicated coordinator waits for its ISR.
 const WRITE_WAIT_MAX: std::time::Duration = std::time::Duration::from_secs(5);
+/// Longest an answer read from a coordinator's state waits for the ISR to hold what it read
+/// (then COORDINATOR_NOT_AVAILABLE, retriable).
+pub const READ_BARRIER_WAIT_MAX: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Where a coordinator's replies go: the requests waiting on its shard.
 pub trait Waiters<P>: Send {
@@ -265,6 +268,25 @@ where
         let value = op(&mut state);
         let barrier = replicated::ReadBarrier::needed(&shard.partition)?;
         Ok((value, barrier))
+    }
+
+    /// Runs `op` on every shard this node hosts, as [`CoordinatorRuntime::read`] does on one:
+    /// per shard what it read (or why it could not) and the barrier the answer must pass
+    /// ([`replicated::settle`] waits for them).
+    pub fn read_every<T>(
+        &self,
+        mut op: impl FnMut(&mut ShardState<S, W>) -> T,
+    ) -> Vec<Result<(T, Option<replicated::ReadBarrier>), ErrorCode>> {
+        self.shards()
+            .into_iter()
+            .map(|shard| {
+                let mut state = shard.lock();
+                state.check_serving()?;
+                let value = op(&mut state);
+                let barrier = replicated::ReadBarrier::needed(&shard.partition)?;
+                Ok((value, barrier))
+            })
+            .collect()
     }
 
     /// Appends the records as one batch, replays them, then delivers the replies (once the

@@ -143,6 +143,30 @@ impl ReadBarrier {
     }
 }
 
+/// What reads of several shards ([`super::CoordinatorRuntime::read_every`]) saw, each once
+/// its barrier passed, all within `timeout`: per shard the value or why there is none.
+pub async fn settle<T>(
+    reads: Vec<Result<(T, Option<ReadBarrier>), ErrorCode>>,
+    timeout: Duration,
+) -> Vec<Result<T, ErrorCode>> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut settled = Vec::with_capacity(reads.len());
+    for read in reads {
+        settled.push(match read {
+            Err(code) => Err(code),
+            Ok((value, None)) => Ok(value),
+            Ok((value, Some(barrier))) => {
+                let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+                match barrier.wait(left).await {
+                    ErrorCode::NONE => Ok(value),
+                    code => Err(code),
+                }
+            }
+        });
+    }
+    settled
+}
+
 /// Delivers the replies of `state` the high watermark has passed (in order); whether some
 /// still wait.
 fn deliver_ready<S, W>(shard: &Shard<S, W>, state: &mut ShardState<S, W>) -> bool

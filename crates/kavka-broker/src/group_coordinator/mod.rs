@@ -16,12 +16,8 @@ use kavka_protocol::ErrorCode;
 use tokio::sync::oneshot;
 
 use crate::broker::now_ms;
-use crate::coordinator_runtime::{CoordinatorRuntime, ShardState, Waiters};
+use crate::coordinator_runtime::{CoordinatorRuntime, ShardState, Waiters, READ_BARRIER_WAIT_MAX};
 use crate::replica_manager::Partition;
-
-/// How long a read waits for the partition's ISR to hold the state it saw before answering
-/// COORDINATOR_NOT_AVAILABLE (retriable).
-const READ_BARRIER_WAIT_MAX: std::time::Duration = std::time::Duration::from_secs(5);
 
 mod timers;
 
@@ -274,13 +270,19 @@ impl GroupCoordinator {
             .await
     }
 
-    /// ListGroups over every shard; an error when a shard is not serving.
-    pub fn list(&self) -> Result<Vec<GroupListing>, ErrorCode> {
+    /// ListGroups over every shard, each answered once its partition's ISR holds what it
+    /// read; an error when a shard is not serving (still loading, or the ISR does not answer
+    /// in time). A shard whose leadership moved meanwhile is left out: its groups are listed
+    /// by their new coordinator (as Kafka's ListGroups skips NOT_COORDINATOR partitions).
+    pub async fn list(&self) -> Result<Vec<GroupListing>, ErrorCode> {
+        let reads = self.runtime.read_every(|state| state.machine.list());
         let mut out = Vec::new();
-        for shard in self.runtime.shards() {
-            let state = shard.lock();
-            state.check_serving()?;
-            out.extend(state.machine.list());
+        for read in crate::coordinator_runtime::settle(reads, READ_BARRIER_WAIT_MAX).await {
+            match read {
+                Ok(listing) => out.extend(listing),
+                Err(ErrorCode::NOT_COORDINATOR) => {}
+                Err(code) => return Err(code),
+            }
         }
         Ok(out)
     }

@@ -23,9 +23,9 @@ fn passes(filter: &[StrBytes], value: &str) -> bool {
             .any(|f| f.as_str().eq_ignore_ascii_case(value))
 }
 
-/// Handles ListGroups.
-pub fn handle(ctx: &RequestContext<'_>, request: ListGroupsRequest) -> ListGroupsResponse {
-    let listing = match ctx.broker.groups().list() {
+/// Handles ListGroups (it may wait for the ISR of the coordinator's partitions).
+pub async fn handle(ctx: &RequestContext<'_>, request: ListGroupsRequest) -> ListGroupsResponse {
+    let listing = match ctx.broker.groups().list().await {
         Ok(listing) => listing,
         Err(code) => return ListGroupsResponse::default().with_error_code(code.code()),
     };

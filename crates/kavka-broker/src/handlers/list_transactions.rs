@@ -12,6 +12,7 @@ use kavka_protocol::ErrorCode;
 
 use super::RequestContext;
 use crate::broker::now_ms;
+use crate::coordinator_runtime::{settle, READ_BARRIER_WAIT_MAX};
 
 const STATES: [TxnStatus; 8] = [
     TxnStatus::Empty,
@@ -24,8 +25,10 @@ const STATES: [TxnStatus; 8] = [
     TxnStatus::PrepareEpochFence,
 ];
 
-/// Handles ListTransactions.
-pub fn handle(
+/// Handles ListTransactions: every shard's transactions once its partition's ISR holds what
+/// was read; a shard that is not serving (loading, or its ISR not answering in time) sets the
+/// error, and one whose leadership moved meanwhile is left out (its new coordinator lists it).
+pub async fn handle(
     ctx: &RequestContext<'_>,
     request: ListTransactionsRequest,
 ) -> ListTransactionsResponse {
@@ -43,31 +46,31 @@ pub fn handle(
         -1
     };
     let now = now_ms();
-    let mut states = Vec::new();
-    let mut error = ErrorCode::NONE;
-    for shard in ctx.broker.txns().shards() {
-        let state = shard.lock();
-        if let Err(code) = state.check_serving() {
-            error = code;
-            continue;
-        }
-        for (id, m) in state.machine.all() {
-            let v = &m.value;
-            if !wanted.is_empty() && !wanted.contains(&v.status.name()) {
-                continue;
-            }
-            if !pids.is_empty() && !pids.contains(&v.producer_id) {
-                continue;
-            }
-            if min_duration_ms >= 0 && (v.start_ms < 0 || now - v.start_ms < min_duration_ms) {
-                continue;
-            }
-            states.push(
+    let reads = ctx.broker.txns().read_every(|state| {
+        state
+            .machine
+            .all()
+            .filter(|(_, m)| wanted.is_empty() || wanted.contains(&m.value.status.name()))
+            .filter(|(_, m)| pids.is_empty() || pids.contains(&m.value.producer_id))
+            .filter(|(_, m)| {
+                let v = &m.value;
+                min_duration_ms < 0 || (v.start_ms >= 0 && now - v.start_ms >= min_duration_ms)
+            })
+            .map(|(id, m)| {
                 TransactionState::default()
                     .with_transactional_id(TransactionalId(StrBytes::from_string(id.clone())))
-                    .with_producer_id(ProducerId(v.producer_id))
-                    .with_transaction_state(StrBytes::from_static_str(v.status.name())),
-            );
+                    .with_producer_id(ProducerId(m.value.producer_id))
+                    .with_transaction_state(StrBytes::from_static_str(m.value.status.name()))
+            })
+            .collect::<Vec<_>>()
+    });
+    let mut states = Vec::new();
+    let mut error = ErrorCode::NONE;
+    for read in settle(reads, READ_BARRIER_WAIT_MAX).await {
+        match read {
+            Ok(listed) => states.extend(listed),
+            Err(ErrorCode::NOT_COORDINATOR) => {}
+            Err(code) => error = code,
         }
     }
     ListTransactionsResponse::default()

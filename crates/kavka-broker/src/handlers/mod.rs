@@ -231,12 +231,13 @@ pub async fn handle(ctx: &RequestContext<'_>, request: Request) -> Outcome {
         Request::Heartbeat(r) => Response::Heartbeat(heartbeat::handle(ctx, r)),
         Request::LeaveGroup(r) => Response::LeaveGroup(leave_group::handle(ctx, r)),
         Request::OffsetCommit(r) => Response::OffsetCommit(offset_commit::handle(ctx, r)),
-        // OffsetFetch and DescribeGroups answer committed state: they may wait for the ISR.
+        // OffsetFetch, DescribeGroups, ListGroups and ListTransactions answer committed
+        // state: they may wait for the ISR.
         Request::OffsetFetch(r) => Response::OffsetFetch(offset_fetch::handle(ctx, r).await),
         Request::DescribeGroups(r) => {
             Response::DescribeGroups(describe_groups::handle(ctx, r).await)
         }
-        Request::ListGroups(r) => Response::ListGroups(list_groups::handle(ctx, r)),
+        Request::ListGroups(r) => Response::ListGroups(list_groups::handle(ctx, r).await),
         Request::DeleteGroups(r) => Response::DeleteGroups(delete_groups::handle(ctx, r)),
         Request::OffsetDelete(r) => Response::OffsetDelete(offset_delete::handle(ctx, r)),
         // A new block of ids is a metadata commit (fsync).
@@ -258,7 +259,7 @@ pub async fn handle(ctx: &RequestContext<'_>, request: Request) -> Outcome {
             Response::DescribeTransactions(describe_transactions::handle(ctx, r))
         }
         Request::ListTransactions(r) => {
-            Response::ListTransactions(list_transactions::handle(ctx, r))
+            Response::ListTransactions(list_transactions::handle(ctx, r).await)
         }
         Request::DescribeProducers(r) => {
             Response::DescribeProducers(describe_producers::handle(ctx, r))

@@ -213,6 +213,14 @@ impl TxnCoordinator {
         self.runtime.tick();
     }
 
+    /// Reads every shard (ListTransactions; see `CoordinatorRuntime::read_every`).
+    pub fn read_every<T>(
+        &self,
+        op: impl FnMut(&mut ShardState<TxnShard, TxnWaiters>) -> T,
+    ) -> Vec<Result<(T, Option<crate::coordinator_runtime::ReadBarrier>), ErrorCode>> {
+        self.runtime.read_every(op)
+    }
+
     /// Every shard (DescribeTransactions, ListTransactions).
     pub fn shards(&self) -> Vec<Arc<crate::coordinator_runtime::Shard<TxnShard, TxnWaiters>>> {
         self.runtime.shards()
