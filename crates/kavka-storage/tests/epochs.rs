@@ -154,3 +154,20 @@ fn a_new_leader_starts_its_epoch_at_the_log_end_before_appending() {
         "an epoch not newer changes nothing"
     );
 }
+
+#[test]
+fn a_leader_epoch_never_appended_to_goes_with_a_truncation_at_the_log_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut log, _) = PartitionLog::open(dir.path(), small_config(), true).unwrap();
+    append_epochs(&mut log, &[0, 0]);
+    // Leader at epoch 1 for a moment, nothing appended; then a follower of epoch 2's leader,
+    // which says epoch 0 ends at 10: no bytes go, but epoch 1 must, or the follower's next
+    // fetch (last fetched epoch 1) diverges again, forever.
+    log.start_leader_epoch(1).unwrap();
+    assert_eq!(entries(&log), [(0, 0), (1, 10)]);
+    assert_eq!(log.truncate_to(10).unwrap(), 10);
+    assert_eq!(entries(&log), [(0, 0)]);
+    log.close().unwrap();
+    let (log, _) = PartitionLog::open(dir.path(), small_config(), true).unwrap();
+    assert_eq!(entries(&log), [(0, 0)], "the checkpoint was rewritten");
+}

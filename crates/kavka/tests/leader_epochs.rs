@@ -33,8 +33,8 @@ async fn a_single_node_answers_where_its_epoch_ends() {
     );
     assert_eq!(
         offset_for_leader_epoch(&mut conn, "epochs", 1, -1, 0).await,
-        (0, -1, -1),
-        "an empty partition knows no epoch"
+        (0, 0, 0),
+        "an empty partition's leader epoch starts at its log end (recorded when it became leader)"
     );
     assert_eq!(
         offset_for_leader_epoch(&mut conn, "epochs", 0, 2, 0)

@@ -34,6 +34,12 @@ impl PartitionLog {
         self.check_usable()?;
         let end = self.log_end_offset();
         if offset >= end {
+            // No bytes go, but an epoch this log started as leader and never appended to
+            // (`start_leader_epoch`) may conflict with the new leader's: it goes (Kafka's
+            // truncateTo does the same), or the follower would diverge on it forever.
+            if self.epochs.truncate_from_end(end) {
+                self.write_epochs()?;
+            }
             return Ok(end);
         }
         if offset < self.log_start_offset {
