@@ -145,7 +145,8 @@ impl Broker {
     /// true at once with the local log and on a controller-only node.
     pub async fn wait_caught_up(&self, max: Duration) -> bool {
         use std::sync::atomic::Ordering;
-        if !self.config.roles.broker {
+        // Every client request asks: once caught up, one atomic load and no lock.
+        if !self.config.roles.broker || self.caught_up.load(Ordering::Acquire) {
             return true;
         }
         let reached = self.caught_up_reached.notified();
