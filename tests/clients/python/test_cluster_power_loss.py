@@ -21,7 +21,7 @@ import pytest
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from test_cluster import bootstrap, make_cluster, wait_formed
-from test_power_loss import PowerLossDisk, _missing, wait_stopped
+from test_power_loss import PowerLossDisk, _missing, stop_on_disks, wait_stopped
 
 pytestmark = pytest.mark.skipif(bool(_missing()), reason=_missing() or "runs")
 
@@ -84,11 +84,7 @@ def test_acknowledged_metadata_survives_a_cluster_wide_power_cut(broker_factory)
                 assert time.monotonic() < deadline, f"after cut {cut}: lost {missing}; views {views}"
                 time.sleep(0.2)
     finally:
-        for b in locals().get("nodes", []):
-            if b.running():
-                b.stop()
-        for d in disks:
-            d.close()
+        stop_on_disks(locals().get("nodes", []), disks)
     # The cuts really happened on every disk (the daemons report at exit).
     for d in disks:
         stats = (d.workdir / "lazydisk.log").read_text().strip().splitlines()[-1]

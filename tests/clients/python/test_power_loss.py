@@ -139,6 +139,16 @@ class PowerLossDisk:
         self.log.close()
 
 
+def stop_on_disks(nodes, disks) -> None:
+    """Stops the brokers still running (a cluster's, before its disks go), then unmounts
+    every power-loss disk."""
+    for b in nodes:
+        if b.running():
+            b.stop()
+    for d in disks:
+        d.close()
+
+
 def test_acknowledged_idempotent_writes_survive_power_cuts(broker_factory):
     b = broker_factory({"log.flush.interval.messages": "1"}, start=False)
     disk = PowerLossDisk(b.workdir, b.data_dir)

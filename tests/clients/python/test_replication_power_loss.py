@@ -24,7 +24,7 @@ from confluent_kafka import Consumer, ElectionType, KafkaException, Producer, To
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from test_cluster import bootstrap, make_cluster, wait_formed
-from test_power_loss import PowerLossDisk, _missing, wait_stopped
+from test_power_loss import PowerLossDisk, _missing, stop_on_disks, wait_stopped
 from test_replication import FAST, wait_for
 
 pytestmark = pytest.mark.skipif(bool(_missing()), reason=_missing() or "runs")
@@ -109,11 +109,7 @@ def with_disks(broker_factory, body, extra=None):
         nodes = make_cluster(broker_factory, prepare=mount, extra={**FAST, **(extra or {})})
         body(nodes, disks)
     finally:
-        for b in locals().get("nodes", []):
-            if b.running():
-                b.stop()
-        for d in disks:
-            d.close()
+        stop_on_disks(locals().get("nodes", []), disks)
 
 
 def test_a_node_whose_power_went_off_is_repaired_by_its_replicas(broker_factory):
