@@ -9,7 +9,12 @@
 //! watermark and are woken when it moves (on a partition of one replica, at every append), not
 //! by an append that only followers can see yet. Any other change (a transaction marker, a new
 //! leader epoch or ISR, a truncation, the partition's removal or failure) wakes both.
+//!
+//! Every wake, and every change no waiter waits for (a new log start offset), also counts in
+//! the partition's change count ([`FetchWatchers::changes`]): a fetch that found nothing to send
+//! in a partition, and finds the count unchanged later, would find nothing again and skips it.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
@@ -35,6 +40,8 @@ pub struct FetchWatchers {
     log_end: Watchers,
     /// Waiting for the high watermark.
     high_watermark: Watchers,
+    /// Changes so far: counted after the state changed, before the waiters are woken.
+    changes: AtomicU64,
 }
 
 /// One list of waiters.
@@ -61,18 +68,32 @@ impl FetchWatchers {
 
     /// Wakes every registered waiter and forgets them (any change of the partition's state).
     pub fn wake(&self) {
+        self.touch();
         self.log_end.wake();
         self.high_watermark.wake();
     }
 
     /// Wakes the waiters of appends (followers).
     pub fn wake_appended(&self) {
+        self.touch();
         self.log_end.wake();
     }
 
     /// Wakes the waiters of the high watermark.
     pub fn wake_high_watermark(&self) {
+        self.touch();
         self.high_watermark.wake();
+    }
+
+    /// Counts a change that wakes nobody (a fetch reading the partition again sees it).
+    pub fn touch(&self) {
+        self.changes.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// The changes counted so far. Read before the partition's state: a change that completes
+    /// after the read counts after it.
+    pub fn changes(&self) -> u64 {
+        self.changes.load(Ordering::Acquire)
     }
 
     /// How many registrations are kept (live or not).
@@ -184,6 +205,17 @@ mod tests {
         assert!(follower.wait(Duration::from_secs(5)).await);
         assert!(consumer.wait(Duration::from_secs(5)).await);
         assert!(w.is_empty());
+    }
+
+    #[test]
+    fn every_wake_and_touch_counts_a_change() {
+        let w = FetchWatchers::default();
+        let start = w.changes();
+        w.wake_appended();
+        w.wake_high_watermark();
+        w.wake();
+        w.touch();
+        assert_eq!(w.changes(), start + 4);
     }
 
     #[test]

@@ -9,9 +9,14 @@ mod common;
 use bytes::Bytes;
 use common::{batch, create_topic, produce, TestBroker};
 use kavka_client::Connection;
+use kavka_protocol::messages::delete_records_request::{
+    DeleteRecordsPartition, DeleteRecordsTopic,
+};
 use kavka_protocol::messages::fetch_request::{FetchPartition, FetchTopic, ForgottenTopic};
 use kavka_protocol::messages::metadata_request::MetadataRequestTopic;
-use kavka_protocol::messages::{BrokerId, FetchRequest, FetchResponse, MetadataRequest};
+use kavka_protocol::messages::{
+    BrokerId, DeleteRecordsRequest, FetchRequest, FetchResponse, MetadataRequest,
+};
 use kavka_protocol::request::Request;
 use kavka_protocol::response::Response;
 use kavka_protocol::ErrorCode;
@@ -190,4 +195,58 @@ async fn sessions_are_declined_when_the_cache_has_no_slot_and_closed_by_final_ep
     assert_eq!((r.error_code, r.session_id), (0, 0));
     let third = send(&mut c, 13, request(id, &[(0, 0)], (0, 0), &[], 0)).await;
     assert_ne!(third.session_id, 0);
+}
+
+/// A partition a session's last answer found with nothing to send is skipped while it does not
+/// change; a change no fetch waits for (DeleteRecords moving the log start offset) still gets it
+/// carried again, and so does new data.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quiet_partition_is_carried_again_when_its_log_start_moves() {
+    let b = TestBroker::start(&[]);
+    let mut c = b.connect().await;
+    assert_eq!(create_topic(&mut c, "quiet", 1).await, 0);
+    let id = topic_id(&mut c, "quiet").await;
+    assert_eq!(
+        produce(&mut c, "quiet", 0, 1, batch("q", 0, 5)).await,
+        (0, 0)
+    );
+    // Opened at the log end: nothing to send.
+    let r = send(&mut c, 13, request(id, &[(0, 5)], (0, 0), &[], 0)).await;
+    let session = r.session_id;
+    assert_ne!(session, 0);
+    assert_eq!(carried(&r), vec![(0, 5, 0)]);
+    let r = send(&mut c, 13, request(id, &[], (session, 1), &[], 0)).await;
+    assert_eq!(carried(&r), vec![], "unchanged: not carried");
+
+    let delete = Request::DeleteRecords(DeleteRecordsRequest::default().with_topics(
+        vec![DeleteRecordsTopic::default()
+            .with_name(common::topic_name("quiet"))
+            .with_partitions(vec![DeleteRecordsPartition::default()
+                .with_partition_index(0)
+                .with_offset(3)])],
+    ));
+    let Response::DeleteRecords(deleted) = c.send(2, delete).await.unwrap() else {
+        panic!("unexpected answer to DeleteRecords")
+    };
+    assert_eq!(deleted.topics[0].partitions[0].low_watermark, 3);
+    let r = send(&mut c, 13, request(id, &[], (session, 2), &[], 0)).await;
+    let starts: Vec<(i32, i64)> = r
+        .responses
+        .iter()
+        .flat_map(|t| &t.partitions)
+        .map(|p| (p.partition_index, p.log_start_offset))
+        .collect();
+    assert_eq!(starts, vec![(0, 3)], "the new log start offset is carried");
+    let r = send(&mut c, 13, request(id, &[], (session, 3), &[], 0)).await;
+    assert_eq!(carried(&r), vec![], "quiet again");
+
+    assert_eq!(
+        produce(&mut c, "quiet", 0, 1, batch("r", 5, 2)).await,
+        (0, 5)
+    );
+    let r = send(&mut c, 13, request(id, &[], (session, 4), &[], 0)).await;
+    let news = carried(&r);
+    assert_eq!(news.len(), 1);
+    assert_eq!((news[0].0, news[0].1), (0, 7));
+    assert!(news[0].2 > 0, "the new records are sent");
 }

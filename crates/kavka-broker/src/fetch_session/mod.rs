@@ -30,7 +30,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use kavka_protocol::ErrorCode;
 
-pub use session::{next_epoch, Answer, FetchParams, FetchSession, PartitionKey, TopicKey};
+pub use session::{next_epoch, Answer, FetchParams, FetchSession, PartitionKey, Quiet, TopicKey};
 
 /// A session unused this long can be displaced by any new one; a younger one only by a more
 /// valuable one (Kafka's fixed eviction time).
@@ -63,6 +63,9 @@ pub enum FetchContext {
         /// The epoch the session moved to for this request: the answer is only given while
         /// it still holds (a duplicate request may have moved it on).
         epoch: i32,
+        /// Per partition (in the order of the fetches), whether the last answer found it
+        /// quiet at its position.
+        quiet: Vec<Option<Quiet>>,
     },
     /// Answered at once with this error and session id, and no partitions.
     Error {
@@ -170,12 +173,13 @@ impl FetchSessionCache {
         }
         session.last_used_ms = now_ms;
         session.epoch = next_epoch(session.epoch);
-        let fetches = session.fetches();
+        let (fetches, quiet) = session.fetches_with_quiet();
         let epoch = session.epoch;
         drop(session);
         let context = FetchContext::Incremental {
             session: shared,
             epoch,
+            quiet,
         };
         (context, Some(fetches))
     }

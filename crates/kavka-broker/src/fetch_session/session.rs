@@ -7,6 +7,8 @@ use std::sync::Arc;
 
 use uuid::Uuid;
 
+use crate::replica_manager::{Partition, PartitionOffsets};
+
 /// A topic as a request names it: by id from Fetch v13, by name before.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum TopicKey {
@@ -40,8 +42,19 @@ pub struct FetchParams {
     pub max_bytes: i32,
 }
 
+/// A partition whose last answer had nothing to send at the fetcher's position: the partition
+/// as hosted, its change count read before that plan (`Partition::changes`) and the offsets
+/// answered. While the position and the count stay the same, planning it again would find the
+/// same, and a fetch skips it (the fetch's own wait loop keeps one too).
+#[derive(Debug, Clone)]
+pub struct Quiet {
+    pub partition: Arc<Partition>,
+    pub changes: u64,
+    pub offsets: PartitionOffsets,
+}
+
 /// What an answer said of a partition, as far as a session compares answers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Answer {
     /// Records were returned.
     pub has_records: bool,
@@ -53,10 +66,12 @@ pub struct Answer {
     pub error: bool,
     /// A diverging epoch was sent (the fetcher must truncate).
     pub diverging: bool,
+    /// The partition had nothing to send.
+    pub quiet: Option<Quiet>,
 }
 
 /// A partition as its session keeps it.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Cached {
     /// Its place in the session's order.
     seq: u64,
@@ -66,6 +81,8 @@ struct Cached {
     high_watermark: i64,
     /// The log start offset last sent.
     log_start_offset: i64,
+    /// Whether the last answer had nothing to send, at `params`.
+    quiet: Option<Quiet>,
 }
 
 /// The epoch that follows `epoch` (`i32::MAX` wraps to 1; a negative epoch stays final).
@@ -130,6 +147,7 @@ impl FetchSession {
                 answer.high_watermark
             };
             cached.log_start_offset = answer.log_start_offset;
+            cached.quiet = answer.quiet.clone();
         }
         session
     }
@@ -146,7 +164,10 @@ impl FetchSession {
 
     fn put(&mut self, key: &PartitionKey, params: FetchParams) {
         if let Some(cached) = self.partitions.get_mut(key) {
-            cached.params = params;
+            if cached.params != params {
+                cached.params = params;
+                cached.quiet = None;
+            }
             return;
         }
         let seq = self.next_seq;
@@ -159,6 +180,7 @@ impl FetchSession {
                 params,
                 high_watermark: -1,
                 log_start_offset: -1,
+                quiet: None,
             },
         );
     }
@@ -177,11 +199,22 @@ impl FetchSession {
     }
 
     /// Every partition with what the fetcher last asked of it, in the session's order.
+    #[cfg(test)]
     pub fn fetches(&self) -> Vec<(PartitionKey, FetchParams)> {
-        self.order
-            .values()
-            .map(|key| (key.clone(), self.partitions[key].params))
-            .collect()
+        self.fetches_with_quiet().0
+    }
+
+    /// Every partition with what the fetcher last asked of it, in the session's order, and
+    /// beside it whether the last answer found it quiet at that position.
+    pub fn fetches_with_quiet(&self) -> (Vec<(PartitionKey, FetchParams)>, Vec<Option<Quiet>>) {
+        let mut fetches = Vec::with_capacity(self.order.len());
+        let mut quiet = Vec::with_capacity(self.order.len());
+        for key in self.order.values() {
+            let cached = &self.partitions[key];
+            fetches.push((key.clone(), cached.params));
+            quiet.push(cached.quiet.clone());
+        }
+        (fetches, quiet)
     }
 
     /// Decides which partitions an incremental answer carries: those with records, a changed
@@ -212,6 +245,7 @@ impl FetchSession {
             if answer.has_records {
                 to_end.push(key.clone());
             }
+            cached.quiet = answer.quiet.clone();
             carried.push(must);
         }
         for key in to_end {
@@ -254,6 +288,7 @@ mod tests {
             log_start_offset: 0,
             error: false,
             diverging: false,
+            quiet: None,
         }
     }
 

@@ -26,6 +26,7 @@ fn answered(n: i32) -> Vec<(PartitionKey, FetchParams, Answer)> {
                 log_start_offset: 0,
                 error: false,
                 diverging: false,
+                quiet: None,
             };
             (key(p), params(0), a)
         })

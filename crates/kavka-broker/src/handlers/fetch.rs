@@ -25,6 +25,7 @@ use kavka_protocol::messages::fetch_response::FetchableTopicResponse;
 use kavka_protocol::messages::{FetchRequest, FetchResponse};
 
 use super::fetch_plan::{plan, Item, Planned, Reader};
+use super::fetch_quiet::Hints;
 use super::RequestContext;
 use crate::broker::now_ms;
 use crate::fetch_session::{
@@ -94,6 +95,7 @@ fn answer(p: &Planned) -> Answer {
         log_start_offset: p.data.log_start_offset,
         error: p.data.error_code != 0,
         diverging: p.data.diverging_epoch.epoch >= 0,
+        quiet: p.quiet.clone(),
     }
 }
 
@@ -166,7 +168,7 @@ pub async fn handle(
     let response = FetchResponse::default().with_session_id(0);
     let mut items = requested(&request, by_id);
     let sessions = ctx.broker.fetch_sessions();
-    let context = if version >= 7 {
+    let mut context = if version >= 7 {
         let session = SessionRequest {
             session_id: request.session_id,
             epoch: request.session_epoch,
@@ -198,14 +200,28 @@ pub async fn handle(
     let min_bytes = usize::try_from(request.min_bytes)
         .unwrap_or(0)
         .min(max_bytes);
+    // Partitions the session's last answer, or the previous pass of this fetch, found with
+    // nothing to send are skipped while they stay unchanged.
+    let mut hints = Hints {
+        quiet: match &mut context {
+            FetchContext::Incremental { quiet, .. } => std::mem::take(quiet),
+            _ => Vec::new(),
+        },
+        watched: false,
+    };
     let delayed = DelayedFetch::new();
     let planned = loop {
         let image = ctx.broker.image();
-        let (planned, gathered, failed) = plan(ctx, &items, &reader, &image, max_bytes, &delayed);
+        let (planned, gathered, failed) =
+            plan(ctx, &items, &reader, &image, max_bytes, &delayed, &hints);
         let now = Instant::now();
         if gathered >= min_bytes || failed || now >= deadline || items.is_empty() {
             break planned;
         }
+        hints = Hints {
+            quiet: planned.iter().map(|p| p.quiet.clone()).collect(),
+            watched: true,
+        };
         drop(planned);
         delayed.wait(deadline - now).await;
     };
@@ -222,7 +238,7 @@ pub async fn handle(
             let id = sessions.open(privileged, uses_topic_ids, &answered, now_ms());
             (id, None)
         }
-        FetchContext::Incremental { session, epoch } => {
+        FetchContext::Incremental { session, epoch, .. } => {
             let answers: Vec<_> = items
                 .iter()
                 .zip(&planned)

@@ -9,9 +9,10 @@ use kavka_protocol::messages::fetch_response::{AbortedTransaction, EpochEndOffse
 use kavka_protocol::messages::{BrokerId, FetchRequest, ProducerId};
 use kavka_protocol::ErrorCode;
 
+use super::fetch_quiet::{readable_end, still_quiet, wait_for, Hints};
 use super::RequestContext;
-use crate::fetch_session::{FetchParams, PartitionKey, TopicKey};
-use crate::purgatory::{DelayedFetch, WaitFor};
+use crate::fetch_session::{FetchParams, PartitionKey, Quiet, TopicKey};
+use crate::purgatory::DelayedFetch;
 use crate::replica_manager::{Isolation, Partition, PartitionOffsets, ReadPlan};
 
 /// `isolation_level` value of read_committed consumers.
@@ -78,6 +79,19 @@ pub struct Planned {
     pub data: PartitionData,
     /// The data to send, located.
     pub read: Option<(Arc<Partition>, ReadPlan)>,
+    /// Nothing to send at this position: what the next plan needs to skip it.
+    pub quiet: Option<Quiet>,
+}
+
+impl Planned {
+    /// An answer with nothing to skip next time (an error, a redirect).
+    fn answered(data: PartitionData) -> Planned {
+        Planned {
+            data,
+            read: None,
+            quiet: None,
+        }
+    }
 }
 
 /// A partition's response with an error code and no offsets.
@@ -91,7 +105,7 @@ pub fn partition_data(index: i32, code: ErrorCode) -> PartitionData {
         .with_preferred_read_replica(BrokerId(-1))
 }
 
-fn with_offsets(data: PartitionData, offsets: PartitionOffsets) -> PartitionData {
+pub(super) fn with_offsets(data: PartitionData, offsets: PartitionOffsets) -> PartitionData {
     data.with_high_watermark(offsets.high_watermark)
         .with_last_stable_offset(offsets.last_stable_offset)
         .with_log_start_offset(offsets.log_start_offset)
@@ -196,7 +210,7 @@ fn plan_one(
     reader: &Reader,
     limit: usize,
     first_data: bool,
-    delayed: &DelayedFetch,
+    pass: &Pass<'_>,
 ) -> Result<ReadPlan, Box<PartitionData>> {
     let index = partition.index;
     let fail = |code: ErrorCode| {
@@ -224,17 +238,17 @@ fn plan_one(
     if reader.replica_id >= 0 {
         // Its fetch offset is its log end: the high watermark may move.
         partition
-            .record_follower_fetch(reader.replica_id, reader.replica_epoch, params.fetch_offset)
+            .record_follower_fetch(
+                reader.replica_id,
+                reader.replica_epoch,
+                params.fetch_offset,
+                pass.now,
+            )
             .map_err(|e| bare(e.code()))?;
     }
     // Before its state is read: a change from now on wakes this fetch if it waits. A follower
     // waits for appends, a consumer for the high watermark.
-    let what = if reader.isolation == Isolation::Log {
-        WaitFor::LogEnd
-    } else {
-        WaitFor::HighWatermark
-    };
-    partition.watch(delayed, what);
+    partition.watch(pass.delayed, wait_for(reader));
     partition
         .plan_read(params.fetch_offset, limit, first_data, reader.isolation)
         .map_err(|e| {
@@ -250,8 +264,16 @@ fn plan_one(
         })
 }
 
+/// What one pass of a fetch shares across its partitions.
+pub(super) struct Pass<'a> {
+    pub delayed: &'a DelayedFetch,
+    pub hints: &'a Hints,
+    pub now: std::time::Instant,
+}
+
 /// One pass over `items`, locating data without reading it: the plans (one per item, in
 /// order), the bytes they cover, and whether any partition failed (errors answer at once).
+/// A partition `hints` names quiet (same index as in `items`) is skipped while it still is.
 pub fn plan(
     ctx: &RequestContext<'_>,
     items: &[Item],
@@ -259,29 +281,40 @@ pub fn plan(
     image: &MetadataImage,
     max_bytes: usize,
     delayed: &DelayedFetch,
+    hints: &Hints,
 ) -> (Vec<Planned>, usize, bool) {
+    let pass = Pass {
+        delayed,
+        hints,
+        now: std::time::Instant::now(),
+    };
     let mut remaining = max_bytes;
     let mut gathered = 0usize;
     let mut failed = false;
     let mut first_data = true;
     let mut planned = Vec::with_capacity(items.len());
     let now_ms = u64::try_from(crate::broker::now_ms()).unwrap_or(0);
-    for (key, params) in items {
+    for (i, (key, params)) in items.iter().enumerate() {
+        if let Some(quiet) = hints.quiet.get(i).and_then(Option::as_ref) {
+            if let Some(p) = still_quiet(quiet, (key.partition, params), reader, &pass) {
+                planned.push(p);
+                continue;
+            }
+        }
         let partition = match resolve(ctx, image, key, reader.follower_reads) {
             Ok(p) => p,
             Err(code) => {
                 failed = true;
-                planned.push(Planned {
-                    data: partition_data(key.partition, code),
-                    read: None,
-                });
+                planned.push(Planned::answered(partition_data(key.partition, code)));
                 continue;
             }
         };
+        // Before any of its state is read (see `Quiet`).
+        let changes = partition.changes();
         if let Some(data) = redirect(ctx, image, reader, &partition, params) {
             // Answered at once, like an error (Kafka: a preferred read replica responds now).
             failed = true;
-            planned.push(Planned { data, read: None });
+            planned.push(Planned::answered(data));
             continue;
         }
         let mut limit = usize::try_from(params.max_bytes)
@@ -298,7 +331,7 @@ pub fn plan(
             reader,
             limit,
             first_data && limit > 0,
-            delayed,
+            &pass,
         ) {
             Ok(read) => {
                 let n = read.len();
@@ -323,17 +356,24 @@ pub fn plan(
                 let data =
                     with_offsets(partition_data(key.partition, ErrorCode::NONE), read.offsets)
                         .with_aborted_transactions(aborted);
+                // Quiet only when nothing is there to read (not when the budget or the
+                // throttle held it back).
+                let quiet = (n == 0
+                    && params.fetch_offset >= readable_end(&read.offsets, reader.isolation))
+                .then(|| Quiet {
+                    partition: partition.clone(),
+                    changes,
+                    offsets: read.offsets,
+                });
                 planned.push(Planned {
                     data,
                     read: Some((partition, read)),
+                    quiet,
                 });
             }
             Err(data) => {
                 failed = true;
-                planned.push(Planned {
-                    data: *data,
-                    read: None,
-                });
+                planned.push(Planned::answered(*data));
             }
         }
     }

@@ -33,6 +33,7 @@ pub mod elect_leaders;
 pub mod end_txn;
 pub mod fetch;
 mod fetch_plan;
+mod fetch_quiet;
 pub mod find_coordinator;
 pub mod heartbeat;
 pub mod incremental_alter_configs;

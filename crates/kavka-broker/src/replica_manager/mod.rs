@@ -222,6 +222,12 @@ impl Partition {
         self.fetches.watch(fetch, what);
     }
 
+    /// How many times the partition's state changed (see `purgatory`): read it before the
+    /// state, and an equal count later means the state read is still current.
+    pub fn changes(&self) -> u64 {
+        self.fetches.changes()
+    }
+
     /// The checks of the produce path.
     pub fn policy(&self) -> ProducePolicy {
         *self.policy.read().expect("policy lock poisoned")
@@ -378,7 +384,9 @@ impl Partition {
 
     /// Moves the log start offset to `offset` (DeleteRecords); returns the new log start offset.
     pub fn delete_records(&self, offset: i64) -> Result<i64, PartitionError> {
-        self.with_log(|log| log.delete_records(offset))
+        let start = self.with_log(|log| log.delete_records(offset))?;
+        self.fetches.touch();
+        Ok(start)
     }
 
     /// The idempotent producers the partition knows.
@@ -397,7 +405,9 @@ impl Partition {
 
     /// Deletes segments past `retention.ms` / `retention.bytes`.
     pub fn apply_retention(&self, now_ms: i64) -> Result<RetentionOutcome, PartitionError> {
-        self.with_log(|log| log.apply_retention(now_ms))
+        let outcome = self.with_log(|log| log.apply_retention(now_ms));
+        self.fetches.touch();
+        outcome
     }
 
     /// What the cleaner could clean now (cheap, under the lock).
@@ -410,7 +420,9 @@ impl Partition {
 
     /// Swaps cleaned segments in (quick, under the lock).
     pub fn install_cleaned(&self, cleaned: CleanedLog) -> Result<CleanStats, PartitionError> {
-        self.with_log(|log| log.install_cleaned(cleaned))
+        let stats = self.with_log(|log| log.install_cleaned(cleaned));
+        self.fetches.touch();
+        stats
     }
 
     /// Size of the log and the directory it lives in.

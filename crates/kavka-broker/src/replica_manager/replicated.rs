@@ -33,7 +33,10 @@ impl Partition {
             return Ok(());
         }
         let epoch = self.leader_epoch();
-        self.with_log(|log| log.start_leader_epoch(epoch))
+        self.with_log(|log| log.start_leader_epoch(epoch))?;
+        // The epochs a diverging fetch is answered with changed.
+        self.fetches.touch();
+        Ok(())
     }
 
     /// This node's role for the partition.
@@ -101,14 +104,16 @@ impl Partition {
         id: i32,
         broker_epoch: i64,
         fetch_offset: i64,
+        now: Instant,
     ) -> Result<(), PartitionError> {
         let leo = self.log_end_offset()?;
         let mut r = self.replication();
         if r.role != Role::Leader || !r.replicas.contains(&id) {
             return Err(PartitionError::NotReplica);
         }
-        r.record_fetch(id, broker_epoch, fetch_offset, leo, Instant::now());
-        let moved = r.advance_high_watermark(leo);
+        // The high watermark follows the followers' log ends: it can only move when one did.
+        let moved = r.record_fetch(id, broker_epoch, fetch_offset, leo, now)
+            && r.advance_high_watermark(leo);
         drop(r);
         if moved {
             self.fetches.wake_high_watermark();
@@ -128,7 +133,15 @@ impl Partition {
 
     /// Forgets an ISR change the controller refused (it is asked again at the next check).
     pub fn clear_pending_isr(&self) {
-        self.replication().pending_isr = None;
+        let leo = self.log_end_offset().ok();
+        let mut r = self.replication();
+        r.pending_isr = None;
+        // A member the refused change added may have held the high watermark back.
+        let moved = leo.is_some_and(|leo| r.advance_high_watermark(leo));
+        drop(r);
+        if moved {
+            self.fetches.wake_high_watermark();
+        }
     }
 
     /// On a follower: appends batches as its leader stored them, then takes the leader's

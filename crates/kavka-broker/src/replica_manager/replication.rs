@@ -189,7 +189,8 @@ impl ReplicaState {
     }
 
     /// On a leader: a fetch from follower `id` asking for `fetch_offset`, when this log ends
-    /// at `log_end_offset`.
+    /// at `log_end_offset`; whether it moved what this node knows of the follower's log end
+    /// (a follower heard from for the first time counts as moved).
     pub fn record_fetch(
         &mut self,
         id: i32,
@@ -197,15 +198,20 @@ impl ReplicaState {
         fetch_offset: i64,
         log_end_offset: i64,
         now: Instant,
-    ) {
+    ) -> bool {
         // An ISR member counts as caught up when this node took the lead, as in Kafka.
         let caught_up_at = self.isr.contains(&id).then_some(self.since);
-        let f = self.followers.entry(id).or_insert(FollowerState {
-            log_end_offset: fetch_offset,
-            broker_epoch,
-            caught_up_at,
-            last_fetch: None,
+        let mut moved = false;
+        let f = self.followers.entry(id).or_insert_with(|| {
+            moved = true;
+            FollowerState {
+                log_end_offset: fetch_offset,
+                broker_epoch,
+                caught_up_at,
+                last_fetch: None,
+            }
         });
+        moved |= f.log_end_offset != fetch_offset;
         f.log_end_offset = fetch_offset;
         f.broker_epoch = broker_epoch;
         if fetch_offset >= log_end_offset {
@@ -216,6 +222,7 @@ impl ReplicaState {
             }
         }
         f.last_fetch = Some((now, log_end_offset));
+        moved
     }
 
     /// On a leader with no change pending: the ISR it should ask for, when it differs from
