@@ -56,6 +56,43 @@ pub struct Deliveries {
     pub failed: AtomicU64,
     /// The first failure, for the error message.
     first_error: Mutex<Option<String>>,
+    /// Send-to-acknowledgement times, when the values carry their send time.
+    pub acks: Option<AckClock>,
+}
+
+/// Times acknowledgements of values whose first 8 bytes are their send time in nanoseconds
+/// since `origin` (little-endian; `u64::MAX` marks a record not to time). A report is seen
+/// when the producer is polled, so a time is at most one poll interval late.
+#[derive(Debug)]
+pub struct AckClock {
+    pub origin: Instant,
+    pub histogram: Mutex<hdrhistogram::Histogram<u64>>,
+}
+
+impl Deliveries {
+    /// Counting, and timing acknowledgements with `clock`.
+    pub fn timed(clock: AckClock) -> Deliveries {
+        Deliveries {
+            acks: Some(clock),
+            ..Default::default()
+        }
+    }
+}
+
+impl AckClock {
+    fn record(&self, payload: &[u8]) {
+        let Some(stamp) = payload.get(..8) else {
+            return;
+        };
+        let sent_ns = u64::from_le_bytes(stamp.try_into().expect("8 bytes"));
+        if sent_ns == u64::MAX {
+            return;
+        }
+        let now_ns = self.origin.elapsed().as_nanos() as u64;
+        let us = now_ns.saturating_sub(sent_ns) / 1000;
+        let mut histogram = self.histogram.lock().expect("ack histogram lock");
+        histogram.saturating_record(us.max(1));
+    }
 }
 
 impl ClientContext for Deliveries {}
@@ -65,8 +102,11 @@ impl ProducerContext for Deliveries {
 
     fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
         match result {
-            Ok(_) => {
+            Ok(message) => {
                 self.delivered.fetch_add(1, Ordering::Relaxed);
+                if let Some(clock) = &self.acks {
+                    clock.record(rdkafka::Message::payload(message).unwrap_or_default());
+                }
             }
             Err((e, _)) => {
                 self.failed.fetch_add(1, Ordering::Relaxed);
@@ -125,6 +165,15 @@ pub fn create_replicated_topic(
 }
 
 pub fn producer(bootstrap: &str, settings: ProducerSettings) -> Result<CountingProducer> {
+    producer_with(bootstrap, settings, Deliveries::default())
+}
+
+/// A producer whose context is `deliveries` (e.g. with an [`AckClock`]).
+pub fn producer_with(
+    bootstrap: &str,
+    settings: ProducerSettings,
+    deliveries: Deliveries,
+) -> Result<CountingProducer> {
     let mut config = base_config(bootstrap);
     if let Some(id) = settings.transactional_id {
         config.set("transactional.id", id);
@@ -136,7 +185,7 @@ pub fn producer(bootstrap: &str, settings: ProducerSettings) -> Result<CountingP
         .set("acks", settings.acks)
         .set("linger.ms", settings.linger_ms.to_string())
         .set("enable.idempotence", settings.idempotent.to_string())
-        .create_with_context(Deliveries::default())
+        .create_with_context(deliveries)
         .context("producer")
 }
 
@@ -286,6 +335,33 @@ pub fn assign_from_beginning(consumer: &BaseConsumer, topic: &str, partitions: i
     }
     consumer.assign(&list).context("assign")?;
     Ok(())
+}
+
+/// Waits until the consumer's group coordinator answers (asking for the committed offsets of
+/// `topic`'s partitions). librdkafka looks for the coordinator of its `group.id` even when it
+/// only assigns, and the first FindCoordinator makes the broker create `__consumer_offsets`
+/// (50 partitions, replicated on a cluster): a one-time cost that must not fall inside a
+/// measured run.
+pub fn await_group_coordinator(
+    consumer: &BaseConsumer,
+    topic: &str,
+    partitions: i32,
+) -> Result<()> {
+    let mut list = TopicPartitionList::new();
+    for p in 0..partitions {
+        list.add_partition(topic, p);
+    }
+    let deadline = Instant::now() + REQUEST_TIMEOUT;
+    loop {
+        match consumer.committed_offsets(list.clone(), Duration::from_secs(5)) {
+            Ok(_) => return Ok(()),
+            Err(e) if Instant::now() < deadline => {
+                eprintln!("  group coordinator not ready yet: {e}");
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            Err(e) => return Err(e).context("the group coordinator never answered"),
+        }
+    }
 }
 
 /// Reads every record of `topic` (log start to high watermark of each partition, as they are

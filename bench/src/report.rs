@@ -61,6 +61,8 @@ pub enum Figures {
         moved: Moved,
         broker: Option<BrokerCost>,
         latency: Percentiles,
+        /// Send to acknowledgement (the producer's delivery reports) of the same records.
+        acked: Option<Percentiles>,
     },
     IdleRss {
         rss_bytes: u64,
@@ -169,16 +171,23 @@ fn cells(row: &Row) -> [String; 7] {
             moved,
             broker,
             latency,
-        } => (
-            throughput(moved, broker),
-            format!(
-                "latency p50 {} · p99 {} · p99.9 {} · max {}",
-                ms(latency.p50),
-                ms(latency.p99),
-                ms(latency.p999),
-                ms(latency.max)
-            ),
-        ),
+            acked,
+        } => {
+            let line = |p: &Percentiles| {
+                format!(
+                    "p50 {} · p99 {} · p99.9 {} · max {}",
+                    ms(p.p50),
+                    ms(p.p99),
+                    ms(p.p999),
+                    ms(p.max)
+                )
+            };
+            let mut result = format!("latency {}", line(latency));
+            if let Some(acked) = acked {
+                result.push_str(&format!("; send → ack {}", line(acked)));
+            }
+            (throughput(moved, broker), result)
+        }
         Figures::IdleRss { rss_bytes } => (
             [dash(), dash(), dash(), dash(), dash()],
             format!("idle RSS {}", mib(*rss_bytes)),

@@ -63,9 +63,12 @@ fn every_workload_against_a_local_broker() {
                 let broker = broker.expect("local broker: CPU and RSS measured");
                 assert!(moved.bytes > 0 && broker.peak_rss_bytes > 0 && broker.cpu_secs >= 0.0);
             }
-            Figures::Latency { latency, .. } => {
-                assert!(latency.p50 > std::time::Duration::ZERO);
-                assert!(latency.p50 <= latency.p99 && latency.p99 <= latency.max);
+            Figures::Latency { latency, acked, .. } => {
+                let acked = acked.as_ref().expect("acknowledgements timed");
+                for p in [latency, acked] {
+                    assert!(p.p50 > std::time::Duration::ZERO);
+                    assert!(p.p50 <= p.p99 && p.p99 <= p.max);
+                }
             }
             Figures::Recovery { log_bytes, .. } => assert!(*log_bytes > 1_000_000),
             Figures::IdleRss { .. } | Figures::StartToApiVersions { .. } => {}

@@ -1,6 +1,7 @@
 //! P3: produce-to-consume latency at a fixed rate of 1 KiB records. Each value starts with the
 //! time (ns since a common origin in this process) at which it was handed to the producer; the
-//! consumer, in another thread, records now minus that time in a histogram.
+//! consumer, in another thread, records now minus that time in a histogram. The producer's
+//! delivery reports give the send-to-acknowledgement time of the same records beside it.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -25,6 +26,8 @@ const HISTOGRAM_MAX_US: u64 = 3_600_000_000;
 const WARM_UP_TIMEOUT: Duration = Duration::from_secs(60);
 /// A consumer that receives nothing for this long has stalled.
 const STALL_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long the delivery-report thread waits for an event per poll.
+const ACK_POLL: Duration = Duration::from_millis(10);
 /// The producer's pacing step.
 const PACING_SLEEP: Duration = Duration::from_micros(200);
 
@@ -79,7 +82,12 @@ pub(crate) fn run_case(target: &Target, o: &Options, case: &LatencyCase) -> Resu
         "{workload}: {total} records over {} s to {topic}",
         o.latency_secs
     );
-    let producer = kafka::producer(
+    let origin = Instant::now();
+    let deliveries = kafka::Deliveries::timed(kafka::AckClock {
+        origin,
+        histogram: std::sync::Mutex::new(Histogram::new_with_bounds(1, HISTOGRAM_MAX_US, 3)?),
+    });
+    let producer = kafka::producer_with(
         &target.bootstrap,
         ProducerSettings {
             acks: case.acks,
@@ -88,13 +96,15 @@ pub(crate) fn run_case(target: &Target, o: &Options, case: &LatencyCase) -> Resu
             max_in_flight: None,
             transactional_id: None,
         },
+        deliveries,
     )?;
     let consumer = kafka::consumer(&target.bootstrap)?;
     kafka::assign_from_beginning(&consumer, &topic, o.partitions)?;
-    let origin = Instant::now();
+    kafka::await_group_coordinator(&consumer, &topic, o.partitions)?;
     let warm = AtomicBool::new(false);
     let producer_failed = AtomicBool::new(false);
     let received = AtomicU64::new(0);
+    let sending = AtomicBool::new(true);
 
     let ((moved, histogram), broker) = target.measure(|| {
         let out = with_progress(&workload, o.progress_every(), &received, || {
@@ -110,10 +120,20 @@ pub(crate) fn run_case(target: &Target, o: &Options, case: &LatencyCase) -> Resu
                         &received,
                     )
                 });
+                // Serves delivery reports as they arrive: the sender's own polls take one report
+                // event each and fall behind, which would time the poll, not the broker.
+                let acks = scope.spawn(|| {
+                    while sending.load(Ordering::Relaxed) {
+                        producer.poll(ACK_POLL);
+                    }
+                });
                 let sent = send_paced(&producer, &topic, o.partitions, total, rate, origin, &warm);
+                sending.store(false, Ordering::Relaxed);
                 if sent.is_err() {
                     producer_failed.store(true, Ordering::Relaxed);
                 }
+                acks.join()
+                    .map_err(|_| anyhow!("delivery report thread panicked"))?;
                 let received = consuming
                     .join()
                     .map_err(|_| anyhow!("consumer thread panicked"))?;
@@ -123,20 +143,30 @@ pub(crate) fn run_case(target: &Target, o: &Options, case: &LatencyCase) -> Resu
         let bytes_moved = 2 * out.0.bytes;
         Ok((out, bytes_moved))
     })?;
-    let at = |q: f64| Duration::from_micros(histogram.value_at_quantile(q));
+    let acked = producer
+        .context()
+        .acks
+        .as_ref()
+        .map(|clock| percentiles(&clock.histogram.lock().expect("ack histogram lock")));
     Ok(Row {
         workload,
         figures: Figures::Latency {
             moved,
             broker,
-            latency: Percentiles {
-                p50: at(0.50),
-                p99: at(0.99),
-                p999: at(0.999),
-                max: Duration::from_micros(histogram.max()),
-            },
+            latency: percentiles(&histogram),
+            acked,
         },
     })
+}
+
+fn percentiles(histogram: &Histogram<u64>) -> Percentiles {
+    let at = |q: f64| Duration::from_micros(histogram.value_at_quantile(q));
+    Percentiles {
+        p50: at(0.50),
+        p99: at(0.99),
+        p999: at(0.999),
+        max: Duration::from_micros(histogram.max()),
+    }
 }
 
 fn stamp(value: &mut [u8], origin: Instant) {

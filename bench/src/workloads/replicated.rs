@@ -51,6 +51,7 @@ fn produce(target: &Target, o: &Options, rf: i32, acks: &'static str) -> Result<
     let topic = topic_name(&format!("p4-rf{rf}"));
     let configs = if rf > 1 { MIN_INSYNC } else { &[] };
     create(target, o, &topic, rf, configs)?;
+    target.write_back()?;
     let producer = kafka::producer(
         &target.bootstrap,
         ProducerSettings {
@@ -99,6 +100,7 @@ pub(crate) fn run(o: &Options) -> Result<Vec<Row>> {
         topic_configs: MIN_INSYNC,
     };
     // The latency topic is created by the latency run, once the cluster took the others.
+    target.write_back()?;
     rows.push(latency::run_case(&target, o, &case)?);
     target.close()?;
     Ok(rows)
