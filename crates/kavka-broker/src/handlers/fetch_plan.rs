@@ -70,6 +70,20 @@ impl Reader {
             },
         }
     }
+
+    /// A follower's fetch offset is its log end: recorded on the leader, where it may move the
+    /// high watermark and keeps the follower in the ISR. Nothing for a consumer.
+    pub(super) fn record_fetch(
+        &self,
+        partition: &Partition,
+        fetch_offset: i64,
+        now: std::time::Instant,
+    ) -> Result<(), crate::replica_manager::PartitionError> {
+        if self.replica_id < 0 {
+            return Ok(());
+        }
+        partition.record_follower_fetch(self.replica_id, self.replica_epoch, fetch_offset, now)
+    }
 }
 
 /// A partition's part of a fetch: its response so far and, when data is there, where it is.
@@ -235,17 +249,9 @@ fn plan_one(
         // With the log start offset: a follower below it starts over there.
         Err(code) => return Err(fail(code)),
     }
-    if reader.replica_id >= 0 {
-        // Its fetch offset is its log end: the high watermark may move.
-        partition
-            .record_follower_fetch(
-                reader.replica_id,
-                reader.replica_epoch,
-                params.fetch_offset,
-                pass.now,
-            )
-            .map_err(|e| bare(e.code()))?;
-    }
+    reader
+        .record_fetch(partition, params.fetch_offset, pass.now)
+        .map_err(|e| bare(e.code()))?;
     // Before its state is read: a change from now on wakes this fetch if it waits. A follower
     // waits for appends, a consumer for the high watermark.
     partition.watch(pass.delayed, wait_for(reader));

@@ -51,16 +51,9 @@ pub(super) fn still_quiet(
     pass: &Pass<'_>,
 ) -> Option<Planned> {
     let partition = &quiet.partition;
-    if reader.replica_id >= 0 {
-        partition
-            .record_follower_fetch(
-                reader.replica_id,
-                reader.replica_epoch,
-                params.fetch_offset,
-                pass.now,
-            )
-            .ok()?;
-    }
+    reader
+        .record_fetch(partition, params.fetch_offset, pass.now)
+        .ok()?;
     if !pass.hints.watched {
         partition.watch(pass.delayed, wait_for(reader));
     }
