@@ -91,6 +91,12 @@ pub struct Options {
     /// P3: how long to produce at that rate, in seconds.
     #[arg(long, default_value_t = 10.0)]
     pub latency_secs: f64,
+    /// P4: records of 1 KiB in each throughput row. The three local brokers write every byte
+    /// three times to one disk: this many keep the RF=3 row (3 × 500 MB) within the page cache
+    /// of a small box, so that the row measures replication; past the kernel's dirty-page
+    /// limit it runs at a third of the disk's write speed.
+    #[arg(long, default_value_t = 500_000)]
+    pub replicated_records_1k: u64,
     /// P4: the latency run's rate, in MB/s of 1 KiB records.
     #[arg(long, default_value_t = 20.0)]
     pub replicated_latency_mb_per_s: f64,
@@ -111,6 +117,7 @@ impl Options {
         let mut o = self.clone();
         if o.smoke {
             o.records_1k = 2_000;
+            o.replicated_records_1k = 2_000;
             o.records_100b = 5_000;
             o.records_durable = 200;
             o.latency_mb_per_s = 1.0;

@@ -63,7 +63,7 @@ fn produce(target: &Target, o: &Options, rf: i32, acks: &'static str) -> Result<
         },
     )?;
     let workload = format!("P4 produce 1 KiB RF={rf} acks={acks}");
-    eprintln!("{workload}: {} records to {topic}", o.records_1k);
+    eprintln!("{workload}: {} records to {topic}", o.replicated_records_1k);
     kafka::warm_up(
         &producer,
         &target.bootstrap,
@@ -73,7 +73,14 @@ fn produce(target: &Target, o: &Options, rf: i32, acks: &'static str) -> Result<
     let delivered = producer.context().delivered.clone();
     let (moved, broker) = target.measure(|| {
         let moved = with_progress(&workload, o.progress_every(), &delivered, || {
-            kafka::produce_n(&producer, &topic, o.partitions, o.records_1k, 1024, None)
+            kafka::produce_n(
+                &producer,
+                &topic,
+                o.partitions,
+                o.replicated_records_1k,
+                1024,
+                None,
+            )
         })?;
         Ok((moved, moved.bytes))
     })?;
