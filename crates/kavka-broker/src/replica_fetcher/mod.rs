@@ -6,8 +6,12 @@
 //! - when the leader answers a diverging epoch (this log holds records the leader's does not:
 //!   it led, or followed a leader, whose last writes were never committed), truncates to where
 //!   the two logs agree and fetches again from there;
-//! - backs off `replica.fetch.backoff.ms` after a failure (connection, an error of the
-//!   partition); a partition whose leader changes is picked up by the new leader's task.
+//! - backs off `replica.fetch.backoff.ms` after a failure: the whole task when the exchange
+//!   with the leader failed, only the partition when the leader refused that partition (as
+//!   Kafka's fetcher delays the partitions in error): a partition the leader does not know
+//!   yet, while a new topic's metadata spreads, must not hold back the others' replication,
+//!   and with it every acks=all produce on this leader; a partition whose leader changes is
+//!   picked up by the new leader's task.
 //!
 //! Each task keeps a fetch session with its leader (`session.rs`, KIP-227): after the first
 //! full fetch it names only the partitions whose position moved, and the leader answers only
@@ -21,7 +25,7 @@ mod session;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use kavka_protocol::messages::fetch_request::{
     FetchPartition, FetchTopic, ForgottenTopic, ReplicaState,
@@ -92,16 +96,27 @@ fn throttled(broker: &Broker, image: &kavka_metadata::MetadataImage, p: &Partiti
 }
 
 /// Every followed partition with its position: its log end and the epoch of its last batch.
-/// A throttled partition is left out while the follower's throttle is exceeded (the session
-/// forgets it until it is asked for again).
-fn positions(broker: &Broker, partitions: &[Arc<Partition>]) -> Vec<(Key, FetchParams)> {
+/// A throttled partition is left out while the follower's throttle is exceeded, and one the
+/// leader refused until its back-off ends (the session forgets it until it is asked for
+/// again).
+fn positions(
+    broker: &Broker,
+    partitions: &[Arc<Partition>],
+    backing_off: &HashMap<Key, Instant>,
+) -> Vec<(Key, FetchParams)> {
     let max_bytes = i32::try_from(broker.config().replica_fetch_max_bytes).unwrap_or(i32::MAX);
     let image = broker.image();
     let now = u64::try_from(now_ms()).unwrap_or(0);
     let exceeded = broker.replication_quotas().1.is_exceeded(now);
+    let instant = Instant::now();
     partitions
         .iter()
         .filter(|p| !(exceeded && throttled(broker, &image, p)))
+        .filter(|p| {
+            backing_off
+                .get(&(p.topic_id, p.index))
+                .is_none_or(|until| *until <= instant)
+        })
         .filter_map(|p| {
             let (log_end, last_epoch) = p.fetch_position().ok()?;
             let params = FetchParams {
@@ -172,6 +187,8 @@ async fn fetch_from(broker: Arc<Broker>, leader: i32) {
         Duration::from_millis(broker.config().replica_fetch_wait_max_ms + ANSWER_TIMEOUT_MS);
     let mut peer: Option<Peer> = None;
     let mut session = SessionHandler::default();
+    // Partitions the leader refused, until when they are left out.
+    let mut backing_off: HashMap<Key, Instant> = HashMap::new();
     tracing::info!(leader, "replica fetcher started");
     loop {
         let partitions = following(&broker, leader);
@@ -199,9 +216,12 @@ async fn fetch_from(broker: Arc<Broker>, leader: i32) {
                 }
             }
         }
-        let wanted = positions(&broker, &partitions);
+        let now = Instant::now();
+        backing_off.retain(|_, until| *until > now);
+        let wanted = positions(&broker, &partitions, &backing_off);
         if wanted.is_empty() {
-            // Every partition is held back by the throttle (or unreadable): wait a little.
+            // Every partition is held back by the throttle, backing off or unreadable: wait a
+            // little.
             tokio::time::sleep(Duration::from_millis(THROTTLED_PAUSE_MS)).await;
             continue;
         }
@@ -231,7 +251,6 @@ async fn fetch_from(broker: Arc<Broker>, leader: i32) {
             tokio::time::sleep(backoff).await;
             continue;
         }
-        let mut failed = false;
         for topic in &response.responses {
             for data in &topic.partitions {
                 let Some(p) = partitions
@@ -248,16 +267,15 @@ async fn fetch_from(broker: Arc<Broker>, leader: i32) {
                     let now = u64::try_from(now_ms()).unwrap_or(0);
                     broker.replication_quotas().1.record(bytes, now);
                 }
-                failed |= !take(p, data);
+                if !take(p, data) {
+                    backing_off.insert((p.topic_id, p.index), Instant::now() + backoff);
+                }
             }
-        }
-        if failed {
-            tokio::time::sleep(backoff).await;
         }
     }
 }
 
-/// Takes one partition's answer; false when it failed (the task backs off).
+/// Takes one partition's answer; false when it failed (the partition backs off).
 fn take(p: &Partition, data: &PartitionData) -> bool {
     let code = ErrorCode::from_code(data.error_code).unwrap_or(ErrorCode::UNKNOWN_SERVER_ERROR);
     if code == ErrorCode::OFFSET_OUT_OF_RANGE {
