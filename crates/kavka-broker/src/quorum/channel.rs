@@ -13,7 +13,7 @@
 //! is a voter's message claiming another sender than the hello or addressed to another voter.
 
 use std::collections::HashMap;
-use std::io::{Read, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -38,6 +38,8 @@ const ACCEPT_POLL_MS: u64 = 50;
 /// A connection silent for this long is closed (a live leader sends heartbeats far more often;
 /// the sender reconnects).
 const IDLE_TIMEOUT_MS: u64 = 30_000;
+/// Why a connection closed when its read timeout passed between frames.
+const NOTHING_RECEIVED: &str = "nothing received within the read timeout";
 /// Largest hello accepted.
 const HELLO_BYTES_MAX: usize = 1024;
 
@@ -144,8 +146,15 @@ fn accept_loop(listener: &TcpListener, context: &Arc<Context>) {
                 let spawned = std::thread::Builder::new()
                     .name("kavka-controller-conn".into())
                     .spawn(move || {
-                        if let Err(reason) = serve(stream, peer, &context) {
-                            tracing::warn!(%peer, %reason, "controller channel connection closed");
+                        match serve(stream, peer, &context) {
+                            Ok(()) => {}
+                            // A voter sends nothing to another follower: normal.
+                            Err(reason) if reason == NOTHING_RECEIVED => {
+                                tracing::debug!(%peer, "idle controller channel connection closed");
+                            }
+                            Err(reason) => {
+                                tracing::warn!(%peer, %reason, "controller channel connection closed");
+                            }
                         }
                     });
                 if let Err(e) = spawned {
@@ -169,6 +178,10 @@ pub(crate) fn read_frame(stream: &mut TcpStream, max: usize) -> Result<Option<Ve
     match stream.read_exact(&mut header) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+        // The read timeout, between frames (Linux reports it as EAGAIN).
+        Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+            return Err(NOTHING_RECEIVED.into())
+        }
         Err(e) => return Err(e.to_string()),
     }
     let len = wire::frame_len(header).map_err(|e| e.to_string())?;
