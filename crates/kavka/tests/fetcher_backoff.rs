@@ -18,9 +18,11 @@ use kavka_protocol::ErrorCode;
 
 /// Topics created while the first one takes acks=all produces; each is a new chance for a
 /// follower to hear of a partition before its leader does.
-const NEW_TOPICS: usize = 4;
+const NEW_TOPICS: usize = 8;
 /// Partitions of each new topic (three replicas each, spread over the three nodes).
 const NEW_PARTITIONS: i32 = 24;
+/// Longest wait for the first acknowledged produce (the back-off is 20 s).
+const WARM_UP_MAX: Duration = Duration::from_secs(60);
 /// How long acks=all produces go on after each creation.
 const PRODUCING: Duration = Duration::from_millis(1500);
 
@@ -45,9 +47,17 @@ async fn creating_topics_does_not_stall_the_replication_of_others() {
     .await;
     let mut conn = cluster.node(leader).connect().await;
     let records = |i: i64| common::batch("steady", i as usize, 1);
-    let first = common::produce(&mut conn, "steady", 0, -1, records(0)).await;
-    assert_eq!(first, (ErrorCode::NONE.code(), 0));
-    let mut offset = 1;
+    // The followers may have been refused "steady" itself while it was being created (and
+    // then back off 20 s): the first acknowledged produce marks replication as running.
+    let deadline = Instant::now() + WARM_UP_MAX;
+    let mut offset = loop {
+        let (code, base) = common::produce(&mut conn, "steady", 0, -1, records(0)).await;
+        if code == ErrorCode::NONE.code() {
+            break base + 1;
+        }
+        assert_eq!(code, ErrorCode::REQUEST_TIMED_OUT.code());
+        assert!(Instant::now() < deadline, "steady never replicated");
+    };
 
     for n in 0..NEW_TOPICS {
         let name = format!("new-{n}");
