@@ -29,42 +29,42 @@ pub struct Args {
     #[arg(long)]
     all: bool,
     /// Type of entity (topics/brokers); repeatable.
-    #[arg(long = "entity-type", value_name = "topics/brokers")]
+    #[arg(long = "entity-type", value_name = "String")]
     entity_type: Vec<String>,
     /// Name of entity (topic name/broker id); repeatable.
-    #[arg(long = "entity-name", value_name = "entity name")]
+    #[arg(long = "entity-name", value_name = "String")]
     entity_name: Vec<String>,
     /// Default entity name for brokers (applies to the whole cluster).
     #[arg(long = "entity-default")]
     entity_default: bool,
     /// Key Value pairs of configs to add. Square brackets can be used to group values which
     /// contain commas: 'k1=v1,k2=[v1,v2,v2],k3=v3'.
-    #[arg(long = "add-config", value_name = "k1=v1,k2=[v1,v2]")]
+    #[arg(long = "add-config", value_name = "String")]
     add_config: Option<String>,
     /// Path to a properties file with configs to add.
-    #[arg(long = "add-config-file", value_name = "file")]
+    #[arg(long = "add-config-file", value_name = "String")]
     add_config_file: Option<String>,
     /// Config keys to remove: 'k1,k2' (repeatable).
-    #[arg(long = "delete-config", value_name = "k1,k2", value_delimiter = ',')]
+    #[arg(long = "delete-config", value_name = "String", value_delimiter = ',')]
     delete_config: Vec<String>,
     /// The topic's name (shortcut for --entity-type topics --entity-name).
-    #[arg(long, value_name = "topic")]
+    #[arg(long, value_name = "String")]
     topic: Option<String>,
     /// The broker's id (shortcut for --entity-type brokers --entity-name).
-    #[arg(long, value_name = "broker-id")]
+    #[arg(long, value_name = "String")]
     broker: Option<String>,
     /// The config for all brokers in the cluster (shortcut for --entity-type brokers
     /// --entity-default).
     #[arg(long = "broker-defaults")]
     broker_defaults: bool,
     /// Not supported by kavka (client quotas).
-    #[arg(long, value_name = "client-id")]
+    #[arg(long, value_name = "String")]
     client: Option<String>,
     /// Not supported by kavka (user quotas and credentials).
-    #[arg(long, value_name = "user-principal")]
+    #[arg(long, value_name = "String")]
     user: Option<String>,
     /// Not supported by kavka (group configs).
-    #[arg(long, value_name = "group")]
+    #[arg(long, value_name = "String")]
     group: Option<String>,
 }
 

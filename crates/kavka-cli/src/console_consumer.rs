@@ -25,7 +25,7 @@ pub struct Args {
     include: Option<String>,
     /// The partition to consume from. Consumption starts from the end of the partition unless
     /// '--offset' is specified.
-    #[arg(long, value_name = "partition")]
+    #[arg(long, value_name = "Integer: partition")]
     partition: Option<i32>,
     /// The offset to consume from (a non-negative number), or 'earliest' which means from
     /// beginning, or 'latest' which means from end.
@@ -63,11 +63,11 @@ pub struct Args {
     from_beginning: bool,
     /// The maximum number of messages to consume before exiting. If not set, consumption is
     /// continual.
-    #[arg(long = "max-messages", value_name = "num_messages")]
+    #[arg(long = "max-messages", value_name = "Integer: num_messages")]
     max_messages: Option<u64>,
     /// If specified, exit if no message is available for consumption for the specified
     /// interval.
-    #[arg(long = "timeout-ms", value_name = "timeout_ms")]
+    #[arg(long = "timeout-ms", value_name = "Long: timeout_ms")]
     timeout_ms: Option<u64>,
     /// If there is an error when processing a message, skip it instead of halt.
     #[arg(long = "skip-message-on-error")]
@@ -76,7 +76,7 @@ pub struct Args {
     #[arg(long = "bootstrap-server", value_name = "server to connect to")]
     bootstrap_server: Option<String>,
     /// The name of the class to use for deserializing keys (accepted; keys print as bytes).
-    #[arg(long = "key-deserializer", value_name = "deserializer for keys")]
+    #[arg(long = "key-deserializer", value_name = "deserializer for key")]
     key_deserializer: Option<String>,
     /// The name of the class to use for deserializing values (accepted; values print as
     /// bytes).
@@ -87,10 +87,7 @@ pub struct Args {
     enable_systest_events: bool,
     /// Set to read_committed in order to filter out transactional messages which are not
     /// committed. Set to read_uncommitted to read all messages.
-    #[arg(
-        long = "isolation-level",
-        value_name = "read_committed|read_uncommitted"
-    )]
+    #[arg(long = "isolation-level", value_name = "String")]
     isolation_level: Option<String>,
     /// The consumer group id of the consumer.
     #[arg(long, value_name = "consumer group id")]

@@ -35,16 +35,16 @@ pub struct Args {
     #[arg(long = "compression-codec", value_name = "compression-codec", num_args = 0..=1, default_missing_value = "gzip")]
     compression_codec: Option<String>,
     /// Number of messages to send in a single batch (the producer's batch.size).
-    #[arg(long = "batch-size", value_name = "size")]
+    #[arg(long = "batch-size", value_name = "Integer: size")]
     batch_size: Option<u64>,
     /// The number of retries before the producer gives up (the producer's retries).
-    #[arg(long = "message-send-max-retries", value_name = "retries")]
+    #[arg(long = "message-send-max-retries", value_name = "Integer")]
     message_send_max_retries: Option<u64>,
     /// Backoff before each retry (the producer's retry.backoff.ms).
-    #[arg(long = "retry-backoff-ms", value_name = "ms")]
+    #[arg(long = "retry-backoff-ms", value_name = "Long")]
     retry_backoff_ms: Option<u64>,
     /// The most time a record waits for a batch to fill, in ms (the producer's linger.ms).
-    #[arg(long, value_name = "timeout_ms")]
+    #[arg(long, value_name = "Long: timeout_ms")]
     timeout: Option<u64>,
     /// The required `acks` of the producer requests.
     #[arg(
@@ -54,28 +54,31 @@ pub struct Args {
     )]
     request_required_acks: Option<String>,
     /// The ack timeout of the producer requests.
-    #[arg(long = "request-timeout-ms", value_name = "request timeout ms")]
+    #[arg(
+        long = "request-timeout-ms",
+        value_name = "Integer: request timeout ms"
+    )]
     request_timeout_ms: Option<u64>,
     /// Forced metadata refresh period (the producer's metadata.max.age.ms).
     #[arg(
         long = "metadata-expiry-ms",
-        value_name = "metadata expiration interval"
+        value_name = "Long: metadata expiration interval"
     )]
     metadata_expiry_ms: Option<u64>,
     /// The max time that the producer will block for during a send request.
-    #[arg(long = "max-block-ms", value_name = "max block on send")]
+    #[arg(long = "max-block-ms", value_name = "Long: max block on send")]
     max_block_ms: Option<u64>,
     /// The total memory used by the producer to buffer records (the producer's buffer.memory).
-    #[arg(long = "max-memory-bytes", value_name = "total memory in bytes")]
+    #[arg(long = "max-memory-bytes", value_name = "Long: total memory in bytes")]
     max_memory_bytes: Option<u64>,
     /// The buffer size allocated for a partition (the producer's batch.size).
     #[arg(
         long = "max-partition-memory-bytes",
-        value_name = "memory in bytes per partition"
+        value_name = "Integer: memory in bytes per partition"
     )]
     max_partition_memory_bytes: Option<u64>,
     /// The size of the tcp send buffer (accepted, unused).
-    #[arg(long = "socket-buffer-size", value_name = "size")]
+    #[arg(long = "socket-buffer-size", value_name = "Integer: size")]
     socket_buffer_size: Option<u64>,
     /// The class to read lines with (only Kafka's default LineMessageReader is available).
     #[arg(long = "line-reader", value_name = "reader_class")]

@@ -52,7 +52,7 @@ pub struct Args {
     #[arg(long = "reset-offsets")]
     pub(crate) reset_offsets: bool,
     /// The timeout that can be set for some use cases (ms).
-    #[arg(long, value_name = "timeout (ms)", default_value_t = 5000)]
+    #[arg(long, value_name = "Long: timeout (ms)", default_value_t = 5000)]
     pub(crate) timeout: u64,
     /// Only show results without executing changes on Consumer Groups (the default).
     #[arg(long = "dry-run")]
@@ -66,7 +66,7 @@ pub struct Args {
     /// Reset offsets to a specific offset.
     #[arg(
         long = "to-offset",
-        value_name = "offset",
+        value_name = "Long: offset",
         allow_negative_numbers = true
     )]
     pub(crate) to_offset: Option<i64>,
@@ -85,7 +85,7 @@ pub struct Args {
     /// Reset offsets shifting current offset by 'n', where 'n' can be positive or negative.
     #[arg(
         long = "shift-by",
-        value_name = "number-of-offsets",
+        value_name = "Long: number-of-offsets",
         allow_negative_numbers = true
     )]
     pub(crate) shift_by: Option<i64>,
@@ -107,10 +107,10 @@ pub struct Args {
     pub(crate) offsets: bool,
     /// When specified with '--describe', includes the state of the group. When specified with
     /// '--list', it displays the state of all groups, optionally filtered ('Stable,Empty').
-    #[arg(long, value_name = "state", num_args = 0..=1, default_missing_value = "")]
+    #[arg(long, value_name = "String", num_args = 0..=1, default_missing_value = "")]
     pub(crate) state: Option<String>,
     /// When specified with '--list', displays the types of all groups (classic, consumer).
-    #[arg(long = "type", value_name = "type", num_args = 0..=1, default_missing_value = "")]
+    #[arg(long = "type", value_name = "String", num_args = 0..=1, default_missing_value = "")]
     pub(crate) group_type: Option<String>,
 }
 

@@ -216,10 +216,8 @@ pub(crate) async fn describe(admin: &Admin, args: &Args) -> Result<(), ToolError
     if missing.is_empty() {
         Ok(())
     } else {
-        Err(ToolError::failed(format!(
-            "cannot describe consumer group(s) {}",
-            missing.join(", ")
-        )))
+        // Kafka's line for each group is printed above; nothing more is said.
+        Err(ToolError::Reported)
     }
 }
 

@@ -30,14 +30,14 @@ pub struct Args {
     #[arg(long, value_name = "gid")]
     group: Option<String>,
     /// The amount of data to fetch in a single request (max.partition.fetch.bytes).
-    #[arg(long = "fetch-size", value_name = "size", default_value_t = 1024 * 1024)]
+    #[arg(long = "fetch-size", value_name = "Integer: size", default_value_t = 1024 * 1024)]
     fetch_size: u64,
     /// If the consumer does not already have an established offset to consume from, start
     /// with the latest message present in the log rather than the earliest message.
     #[arg(long = "from-latest")]
     from_latest: bool,
     /// The size of the tcp RECV size (accepted, unused).
-    #[arg(long = "socket-buffer-size", value_name = "size")]
+    #[arg(long = "socket-buffer-size", value_name = "Integer: size")]
     socket_buffer_size: Option<u64>,
     /// Consumer config properties file.
     #[arg(
@@ -54,15 +54,15 @@ pub struct Args {
     #[arg(long = "show-detailed-stats")]
     show_detailed_stats: bool,
     /// The maximum allowed time in milliseconds between returned records.
-    #[arg(long, value_name = "milliseconds", num_args = 0..=1, default_missing_value = "10000", default_value_t = 10_000)]
+    #[arg(long, value_name = "Long: milliseconds", num_args = 0..=1, default_missing_value = "10000", default_value_t = 10_000)]
     timeout: u64,
     /// REQUIRED: The number of messages to consume.
-    #[arg(long, value_name = "count")]
+    #[arg(long, value_name = "Long: count")]
     messages: Option<u64>,
     /// Interval in milliseconds at which to print progress info.
     #[arg(
         long = "reporting-interval",
-        value_name = "interval_ms",
+        value_name = "Long: interval_ms",
         default_value_t = 5_000
     )]
     reporting_interval: u64,

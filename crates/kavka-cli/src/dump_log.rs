@@ -31,19 +31,19 @@ pub struct Args {
     #[arg(long = "index-sanity-check")]
     index_sanity_check: bool,
     /// Limit the amount of total batches read in bytes avoiding reading the whole .log file(s).
-    #[arg(long = "max-bytes", value_name = "size", default_value_t = i32::MAX)]
+    #[arg(long = "max-bytes", value_name = "Integer: size", default_value_t = i32::MAX)]
     max_bytes: i32,
     /// Size of largest message (accepted, unused).
-    #[arg(long = "max-message-size", value_name = "size")]
+    #[arg(long = "max-message-size", value_name = "Integer: size")]
     max_message_size: Option<i32>,
     /// Whether to skip printing metadata for each record.
     #[arg(long = "skip-record-metadata")]
     skip_record_metadata: bool,
     /// Key decoder class (accepted; keys print as UTF-8 strings).
-    #[arg(long = "key-decoder-class", value_name = "class")]
+    #[arg(long = "key-decoder-class", value_name = "String", num_args = 0..=1, default_missing_value = "")]
     key_decoder_class: Option<String>,
     /// Value decoder class (accepted; values print as UTF-8 strings).
-    #[arg(long = "value-decoder-class", value_name = "class")]
+    #[arg(long = "value-decoder-class", value_name = "String", num_args = 0..=1, default_missing_value = "")]
     value_decoder_class: Option<String>,
     /// Decode __consumer_offsets records (accepted; printed as strings).
     #[arg(long = "offsets-decoder")]

@@ -20,7 +20,10 @@ pub struct Args {
     broker_list: Option<String>,
     /// Comma separated list of topic-partition patterns: topic1:1,topic2:0-3,topic3,topic4:5-,
     /// topic5:-3.
-    #[arg(long = "topic-partitions", value_name = "topic1:1,topic2:0-3,...")]
+    #[arg(
+        long = "topic-partitions",
+        value_name = "topic1:1,topic2:0-3,topic3,topic4:5-,topic5:-3"
+    )]
     topic_partitions: Option<String>,
     /// The topic to get the offsets for. It also accepts a regular expression. If not present,
     /// all topics are queried.
@@ -33,7 +36,7 @@ pub struct Args {
     /// max-timestamp / -4 or earliest-local / -5 or latest-tiered.
     #[arg(
         long,
-        value_name = "timestamp/-1(latest)/-2(earliest)/-3(max-timestamp)",
+        value_name = "<timestamp> / -1 or latest / -2 or earliest / -3 or max-timestamp / -4 or earliest-local / -5 or latest-tiered",
         default_value = "latest",
         allow_negative_numbers = true
     )]

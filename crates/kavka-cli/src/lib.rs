@@ -30,6 +30,7 @@ macro_rules! outln {
 
 mod common;
 mod error;
+pub mod help;
 mod internal_formatters;
 
 pub mod broker_api_versions;
@@ -172,24 +173,50 @@ pub async fn run(tool: Tool) -> ExitCode {
     }
 }
 
-/// Reports a command-line parse error of a tool as Kafka's tools do: help and version go to
-/// stdout with exit code 0; anything else is one line `kavka <tool>: <reason>` and the usage,
-/// exit code 1.
+/// Reports a command-line parse error of a tool as Kafka's tools do. Help goes to stdout with
+/// exit code 0 (Kafka's tools print it on stderr and exit with 1; a help that pipes into `less`
+/// is worth the difference); `--version` prints the version. Anything else is Kafka's message
+/// for the mistake, then (for the tools Kafka parses with joptsimple) the option table, exit
+/// code 1.
 pub fn report_parse_error(err: clap::Error, tool: &str) -> ExitCode {
     use clap::error::ErrorKind;
+    let jopt = help::JOPT_TOOLS.contains(&tool);
     match err.kind() {
-        ErrorKind::DisplayHelp
-        | ErrorKind::DisplayVersion
-        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand if jopt => {
+            outln!("{}", help::render(tool).trim_end_matches('\n'));
+            ExitCode::SUCCESS
+        }
+        ErrorKind::DisplayVersion => {
+            outln!("{}", env!("CARGO_PKG_VERSION"));
+            ExitCode::SUCCESS
+        }
+        ErrorKind::DisplayHelp | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
             let _ = err.print();
             ExitCode::SUCCESS
         }
         _ => {
-            let text = err.render().to_string();
-            let first = text.lines().next().unwrap_or_default();
-            let reason = first.strip_prefix("error: ").unwrap_or(first);
-            error::report(tool, &ToolError::Usage(reason.to_string()));
+            let reason = if jopt {
+                error::jopt_message(&err)
+            } else {
+                let text = err.render().to_string();
+                let first = text.lines().next().unwrap_or_default().to_string();
+                first
+                    .strip_prefix("error: ")
+                    .map(str::to_string)
+                    .unwrap_or(first)
+            };
+            error::report(tool, &ToolError::Usage(reason));
             ExitCode::FAILURE
         }
     }
+}
+
+/// What a Kafka tool does when run with no arguments at all: its help on stderr, exit code 1.
+/// `None` for the tools that Kafka does not treat so.
+pub fn report_no_arguments(tool: &str) -> Option<ExitCode> {
+    if !help::JOPT_TOOLS.contains(&tool) || tool == "install-shims" {
+        return None;
+    }
+    eprint!("{}", help::render(tool));
+    Some(ExitCode::FAILURE)
 }

@@ -47,18 +47,25 @@ pub struct Args {
     #[arg(long = "delete-config", value_name = "name")]
     delete_config: Vec<String>,
     /// The number of partitions for the topic being created or altered.
-    #[arg(long, value_name = "# of partitions", allow_negative_numbers = true)]
+    #[arg(
+        long,
+        value_name = "Integer: # of partitions",
+        allow_negative_numbers = true
+    )]
     partitions: Option<i32>,
     /// The replication factor for each partition in the topic being created.
     #[arg(
         long = "replication-factor",
-        value_name = "replication factor",
+        value_name = "Integer: replication factor",
         allow_negative_numbers = true
     )]
     replication_factor: Option<i32>,
     /// A list of manual partition-to-broker assignments for the topic being created: partitions
     /// separated by commas, their replicas by colons (`1:2:3,2:3:1`).
-    #[arg(long = "replica-assignment", value_name = "broker_id:broker_id,...")]
+    #[arg(
+        long = "replica-assignment",
+        value_name = "broker_id_for_part1_replica1 : broker_id_for_part1_replica2 , broker_id_for_part2_replica1 : broker_id_for_part2_replica2 , ..."
+    )]
     replica_assignment: Option<String>,
     /// If set when describing topics, only show under-replicated partitions.
     #[arg(long = "under-replicated-partitions")]
@@ -91,7 +98,7 @@ pub struct Args {
     /// The maximum partition size to be included in one DescribeTopicPartitions response.
     #[arg(
         long = "partition-size-limit-per-response",
-        value_name = "maximum number of partitions per response"
+        value_name = "Integer: maximum number of partitions per response"
     )]
     partition_size_limit_per_response: Option<i32>,
 }

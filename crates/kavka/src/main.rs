@@ -14,6 +14,7 @@ mod storage;
 #[command(
     name = "kavka",
     version,
+    propagate_version = true,
     about = "Kafka-compatible event streaming platform"
 )]
 struct Cli {
@@ -144,6 +145,13 @@ fn tool(tool: kavka_cli::Tool) -> ExitCode {
 }
 
 fn main() -> ExitCode {
+    // A Kafka tool run with no arguments prints its help and fails.
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let [tool] = args.as_slice() {
+        if let Some(code) = kavka_cli::report_no_arguments(tool) {
+            return code;
+        }
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use cli_support::{broker, check_ok, kavka, kavka_ok, stderr};
 
 #[test]
-fn a_wrong_flag_is_one_line_with_the_usage_and_exit_code_1() {
+fn a_wrong_flag_is_kafkas_line_then_the_option_table_and_exit_code_1() {
     for tool in [
         "topics",
         "console-producer",
@@ -21,19 +21,29 @@ fn a_wrong_flag_is_one_line_with_the_usage_and_exit_code_1() {
         let out = kavka(&[tool, "--bootstrap-server", "127.0.0.1:9", "--no-such-flag"]);
         assert_eq!(out.status.code(), Some(1), "{tool}");
         let err = stderr(&out);
-        let first = err.lines().next().unwrap_or_default();
+        let mut lines = err.lines();
+        // joptsimple's message, then the table Kafka's printUsageAndExit prints.
         assert_eq!(
-            first,
-            format!("kavka {tool}: unexpected argument '--no-such-flag' found"),
+            lines.next(),
+            Some("no-such-flag is not a recognized option"),
             "{err}"
         );
-        assert!(err.contains(&format!("Usage: kavka {tool}")), "{err}");
+        assert!(
+            lines.next().unwrap_or_default().starts_with("Option "),
+            "{err}"
+        );
+        assert!(err.contains("\n--bootstrap-server <String: "), "{err}");
+        assert!(out.stdout.is_empty(), "{tool}");
     }
     let out = kavka(&["dump-log", "--files", "x.log", "--no-such-flag"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).starts_with("kavka dump-log: unexpected argument '--no-such-flag' found\n")
-    );
+    assert!(stderr(&out).starts_with("no-such-flag is not a recognized option\nOption "));
+    let out = kavka(&["topics", "--partitions", "three"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).starts_with("Cannot parse argument 'three' of option partitions\n"));
+    let out = kavka(&["topics", "--partitions"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).starts_with("Option partitions requires an argument\n"));
     // A check of Kafka's own: exactly one action.
     let out = kavka(&[
         "topics",
@@ -43,7 +53,16 @@ fn a_wrong_flag_is_one_line_with_the_usage_and_exit_code_1() {
         "--delete",
     ]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).starts_with("kavka topics: Command must include exactly one action"));
+    let err = stderr(&out);
+    assert!(
+        err.starts_with("Command must include exactly one action: --list, --describe, --create, --alter or --delete\nOption "),
+        "{err}"
+    );
+    // A tool of Kafka's that parses with argparse4j keeps the one line, the usage and a hint.
+    let out = kavka(&["metadata-quorum", "--no-such-flag"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out)
+        .starts_with("kavka metadata-quorum: unexpected argument '--no-such-flag' found\n"));
 }
 
 #[test]
@@ -51,13 +70,51 @@ fn every_tool_has_help() {
     for tool in kavka_cli_tools() {
         let out = kavka(&[tool, "--help"]);
         let text = check_ok(&out, &format!("{tool} --help"));
-        assert!(text.contains("Usage: kavka"), "{tool}: {text}");
+        if tool == "producer-perf-test" {
+            assert!(text.contains("Usage: kavka"), "{tool}: {text}");
+            continue;
+        }
+        // joptsimple's layout: the tool's line, the two headers, one row per option.
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(
+            lines[1].starts_with("Option ") && lines[1].trim_end().ends_with("Description"),
+            "{tool}: {text}"
+        );
+        assert!(
+            lines[2].starts_with("------ ") && lines[2].trim_end().ends_with("-----------"),
+            "{tool}: {text}"
+        );
+        assert!(
+            lines.iter().any(|l| l.starts_with("--help ")),
+            "{tool}: {text}"
+        );
+        assert!(
+            lines.iter().any(|l| l.starts_with("--version ")),
+            "{tool}: {text}"
+        );
+        assert!(
+            lines[1..].iter().all(|l| l.chars().count() <= 80),
+            "{tool}: {text}"
+        );
     }
     let top = kavka_ok(&["--help"]);
     assert!(
         top.contains("console-consumer") && top.contains("install-shims"),
         "{top}"
     );
+}
+
+#[test]
+fn a_kafka_tool_with_no_arguments_prints_its_help_and_fails_and_version_prints_the_version() {
+    let out = kavka(&["topics"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.starts_with("This tool helps to create, delete, describe, or change a topic.\nOption "),
+        "{err}"
+    );
+    let version = kavka_ok(&["consumer-groups", "--version"]);
+    assert_eq!(version.trim(), env!("CARGO_PKG_VERSION"));
 }
 
 fn kavka_cli_tools() -> [&'static str; 12] {

@@ -66,18 +66,18 @@ pub struct Args {
     #[arg(long = "broker-list", value_name = "brokerlist")]
     broker_list: Option<String>,
     /// The movement of partitions between brokers will be throttled to this value (bytes/sec).
-    #[arg(long, value_name = "throttle", allow_negative_numbers = true)]
+    #[arg(long, value_name = "Long: throttle", allow_negative_numbers = true)]
     throttle: Option<i64>,
     /// The movement of replicas between log directories on the same broker will be throttled
     /// to this value (bytes/sec). Not supported: a broker has one directory per partition.
     #[arg(
         long = "replica-alter-log-dirs-throttle",
-        value_name = "replicaAlterLogDirsThrottle",
+        value_name = "Long: replicaAlterLogDirsThrottle",
         allow_negative_numbers = true
     )]
     replica_alter_log_dirs_throttle: Option<i64>,
     /// The maximum time in ms to wait for log directory replica assignment to begin.
-    #[arg(long, value_name = "timeout")]
+    #[arg(long, value_name = "Long: timeout")]
     timeout: Option<i64>,
     /// Execute this reassignment in addition to any other ongoing ones.
     #[arg(long)]
