@@ -15,8 +15,18 @@ use crate::ToolError;
 #[command(infer_long_args = true)]
 pub struct Args {
     /// REQUIRED: The comma separated list of data and index log files to be dumped.
-    #[arg(long, value_name = "file1, file2, ...", required = true)]
-    files: String,
+    #[arg(long, value_name = "file1, file2, ...")]
+    files: Option<String>,
+    /// Instead of --files: every segment of this topic's partition (--partition) in the broker's
+    /// log directories (log.dirs of --config, or ./kavka-data).
+    #[arg(long, value_name = "topic")]
+    topic: Option<String>,
+    /// The partition of --topic.
+    #[arg(long, value_name = "Integer: partition")]
+    partition: Option<i32>,
+    /// The broker's server.properties, for the log directories of --topic.
+    #[arg(long, value_name = "server.properties")]
+    config: Option<std::path::PathBuf>,
     /// If set, printing the messages content when dumping data logs. Automatically sets
     /// --deep-iteration.
     #[arg(long = "print-data-log")]
@@ -56,16 +66,73 @@ pub struct Args {
     cluster_metadata_decoder: bool,
 }
 
-/// Dumps every file named by `--files`.
+/// The files to dump: those `--files` names, or the segments of `--topic`'s `--partition`.
+fn files_of(args: &Args) -> Result<Vec<String>, ToolError> {
+    match (&args.files, &args.topic, args.partition) {
+        (Some(files), None, None) => Ok(files
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect()),
+        (None, Some(topic), Some(partition)) => segments_of(args, topic, partition),
+        (None, Some(_), None) => Err(ToolError::usage(
+            "Missing required argument \"[partition]\"",
+        )),
+        (Some(_), Some(_), _) => Err(ToolError::usage(
+            "Option \"[files]\" can't be used with option \"[topic]\"",
+        )),
+        _ => Err(ToolError::usage("Missing required argument \"[files]\"")),
+    }
+}
+
+/// The `.log` files of a partition's directory, in offset order, found under the log
+/// directories of `--config` (`log.dirs`, else `log.dir`; relative ones from here, then from the
+/// file's directory) or under `./kavka-data`, the broker's default.
+fn segments_of(args: &Args, topic: &str, partition: i32) -> Result<Vec<String>, ToolError> {
+    let mut dirs: Vec<std::path::PathBuf> = Vec::new();
+    match &args.config {
+        Some(file) => {
+            let text = std::fs::File::open(file)
+                .map_err(|e| ToolError::failed(format!("cannot read {}: {e}", file.display())))?;
+            let props = java_properties::read(std::io::BufReader::new(text))
+                .map_err(|e| ToolError::failed(format!("{}: {e}", file.display())))?;
+            let listed = props
+                .get("log.dirs")
+                .or(props.get("log.dir"))
+                .cloned()
+                .unwrap_or_else(|| "./kavka-data".to_string());
+            let base = file.parent().unwrap_or(Path::new("."));
+            for dir in listed.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+                dirs.push(dir.into());
+                dirs.push(base.join(dir));
+            }
+        }
+        None => dirs.push("./kavka-data".into()),
+    }
+    let name = format!("{topic}-{partition}");
+    let Some(dir) = dirs.iter().map(|d| d.join(&name)).find(|d| d.is_dir()) else {
+        let looked: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
+        return Err(ToolError::failed(format!(
+            "no directory {name} in {} (give the broker's server.properties with --config)",
+            looked.join(", ")
+        )));
+    };
+    let mut logs: Vec<(i64, String)> = std::fs::read_dir(&dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "log"))
+        .filter_map(|p| Some((base_offset_of(&p).ok()?, p.display().to_string())))
+        .collect();
+    logs.sort();
+    Ok(logs.into_iter().map(|(_, p)| p).collect())
+}
+
+/// Dumps every file named by `--files`, or every segment of `--topic`'s `--partition`.
 pub fn run(args: Args) -> Result<(), ToolError> {
     let deep = args.deep_iteration || args.print_data_log;
     let mut non_consecutive: BTreeMap<String, Vec<(i64, i64)>> = BTreeMap::new();
-    for name in args
-        .files
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-    {
+    for name in files_of(&args)? {
+        let name = name.as_str();
         outln!("Dumping {name}");
         let path = Path::new(name);
         match path.extension().and_then(|e| e.to_str()) {

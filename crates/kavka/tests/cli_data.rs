@@ -100,6 +100,47 @@ fn get_offsets_delete_records_and_dump_log() {
         records[4].ends_with(" keySize: -1 valueSize: 2 sequence: -1 headerKeys: [] payload: r4"),
         "{out}"
     );
+
+    // The same segment by topic and partition, from the log directories of the broker's
+    // configuration, and by a path relative to the caller's directory.
+    let props = broker.data.path().join("dump.properties");
+    std::fs::write(&props, format!("log.dirs={}\n", broker.log_dir().display())).unwrap();
+    let by_topic = kavka_ok(&[
+        "dump-log",
+        "--topic",
+        "off",
+        "--partition",
+        "0",
+        "--config",
+        props.to_str().unwrap(),
+        "--print-data-log",
+    ]);
+    assert_eq!(by_topic, out);
+    let relative = Command::new(cli_support::kavka_bin())
+        .current_dir(broker.log_dir())
+        .args(["dump-log", "--files", "off-0/00000000000000000000.log"])
+        .output()
+        .unwrap();
+    let relative = check_ok(&relative, "dump-log --files off-0/...");
+    assert!(
+        relative.starts_with("Dumping off-0/00000000000000000000.log\nLog starting offset: 0\n"),
+        "{relative}"
+    );
+    let missing = kavka(&[
+        "dump-log",
+        "--topic",
+        "nope",
+        "--partition",
+        "0",
+        "--config",
+        props.to_str().unwrap(),
+    ]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(
+        stderr(&missing).starts_with("kavka dump-log: no directory nope-0 in "),
+        "{}",
+        stderr(&missing)
+    );
 }
 
 #[test]
