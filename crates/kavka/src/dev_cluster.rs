@@ -2,7 +2,8 @@
 //! node (every node a broker and a voter of one metadata quorum; with `--controllers N`, N
 //! controller-only voters and `--nodes` broker-only nodes, Kafka's production layout), formats each node's
 //! directories with one cluster id the first time, starts a `kavka server` process per node
-//! (logs in `<dir>/node-<n>/server.log`), prints the bootstrap servers, and stops them all on
+//! (logs in `<dir>/node-<n>/server.log`), prints the bootstrap servers once every broker is
+//! registered (a topic can be created right away), and stops them all on
 //! Ctrl-C or SIGTERM. Run again on the same directory, it restarts the same cluster.
 
 use std::path::{Path, PathBuf};
@@ -158,6 +159,39 @@ fn terminate(children: &mut [(u16, Child)], controllers: u16) {
     }
 }
 
+/// How long dev-cluster waits for every broker to be registered before it prints anyway.
+const READY_WAIT_S: u64 = 60;
+
+/// Waits until every address answers Metadata listing `brokers` brokers; `None` when they do,
+/// else what is still missing when the wait ends.
+async fn wait_ready(addresses: &[String], brokers: usize) -> Option<String> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(READY_WAIT_S);
+    for address in addresses {
+        loop {
+            let config = kavka_client::ClientConfig {
+                bootstrap_servers: vec![address.clone()],
+                request_timeout_ms: 2_000,
+                ..Default::default()
+            };
+            let seen = match kavka_client::Client::connect(config).await {
+                Ok(client) => match client.metadata(Some(&[])).await {
+                    Ok(m) => m.brokers.len(),
+                    Err(_) => 0,
+                },
+                Err(_) => 0,
+            };
+            if seen >= brokers {
+                break;
+            }
+            if std::time::Instant::now() > deadline {
+                return Some(format!("{address} sees {seen} of {brokers} brokers"));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+    None
+}
+
 /// Runs the cluster until a signal.
 pub fn run(args: DevClusterArgs) -> ExitCode {
     if args.nodes == 0 {
@@ -212,8 +246,6 @@ pub fn run(args: DevClusterArgs) -> ExitCode {
         "cluster {id}: {layout}, logs in {}/node-*/server.log",
         args.dir.display()
     );
-    println!("bootstrap servers: {}", bootstrap.join(","));
-    println!("Ctrl-C stops every node");
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -224,6 +256,21 @@ pub fn run(args: DevClusterArgs) -> ExitCode {
             return fail(format!("cannot start the runtime: {e}"));
         }
     };
+    // The bootstrap line is printed once the cluster takes a topic: every broker answers
+    // Metadata naming all of them (registered and unfenced), so a command typed right after
+    // it does not meet "0 broker(s) are registered".
+    let brokers = usize::from(args.nodes);
+    let ready = runtime.block_on(async {
+        tokio::select! {
+            missing = wait_ready(&bootstrap, brokers) => missing,
+            _ = crate::wait_for_signal() => Some("interrupted".to_string()),
+        }
+    });
+    if let Some(missing) = ready {
+        println!("not ready after {READY_WAIT_S} s ({missing}); see the nodes' server.log");
+    }
+    println!("bootstrap servers: {}", bootstrap.join(","));
+    println!("Ctrl-C stops every node");
     runtime.block_on(async {
         tokio::select! {
             _ = crate::wait_for_signal() => {}
