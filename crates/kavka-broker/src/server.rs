@@ -25,10 +25,23 @@ const FLUSH_CHECK_INTERVAL_MS: u64 = 100;
 pub struct RunningBroker {
     /// The address the listener is bound to.
     pub local_addr: SocketAddr,
-    /// Set to true to stop.
-    shutdown: watch::Sender<bool>,
+    /// Set to stop, cleanly or as a crash.
+    shutdown: watch::Sender<Stop>,
     /// The accept loop; ends after the shutdown sequence.
     task: tokio::task::JoinHandle<Result<(), BrokerError>>,
+}
+
+/// What the serving task is asked to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    /// Keep serving.
+    No,
+    /// The orderly shutdown: controlled shutdown, logs flushed and closed, the clean marker.
+    Clean,
+    /// As the process dying: every task ends where it is, nothing is flushed or marked, so
+    /// the next start recovers the logs (what the OS already has of them stays, as after a
+    /// kill -9).
+    Crash,
 }
 
 /// Raises the open-file limit to the hard limit: every partition keeps its segment files open
@@ -103,7 +116,7 @@ pub async fn start(config: BrokerConfig) -> Result<RunningBroker, BrokerError> {
         cluster.id = %broker.cluster_id(),
         "kavka is ready"
     );
-    let (shutdown, rx) = watch::channel(false);
+    let (shutdown, rx) = watch::channel(Stop::No);
     let task = tokio::spawn(serve(broker, bound, rx));
     Ok(RunningBroker {
         local_addr,
@@ -164,7 +177,7 @@ async fn accept_loop(
 async fn serve(
     broker: Arc<Broker>,
     listeners: Vec<Bound>,
-    mut shutdown: watch::Receiver<bool>,
+    mut shutdown: watch::Receiver<Stop>,
 ) -> Result<(), BrokerError> {
     let mut connections = JoinSet::new();
     let (accepted_tx, mut accepted) = tokio::sync::mpsc::channel(64);
@@ -223,11 +236,14 @@ async fn serve(
             _ = shutdown.changed() => break,
         }
     }
-    {
+    let crash = *shutdown.borrow() == Stop::Crash;
+    if !crash {
         let broker = broker.clone();
         let _ = tokio::task::spawn_blocking(move || broker.controlled_shutdown()).await;
+        tracing::info!("shutting down: closing connections");
+    } else {
+        tracing::warn!("stopping as a crash: nothing flushed, no clean-shutdown marker");
     }
-    tracing::info!("shutting down: closing connections");
     for a in acceptors {
         a.abort();
     }
@@ -258,6 +274,9 @@ async fn serve(
         c.abort();
         let _ = c.await;
     }
+    if crash {
+        return Ok(());
+    }
     tokio::task::block_in_place(|| broker.close())
 }
 
@@ -265,7 +284,18 @@ impl RunningBroker {
     /// Stops accepting, ends connections, flushes and closes every log, and writes the
     /// clean-shutdown marker.
     pub async fn shutdown(self) -> Result<(), BrokerError> {
-        let _ = self.shutdown.send(true);
+        self.stop(Stop::Clean).await
+    }
+
+    /// Stops as if the process were killed: connections cut, every task ended where it is,
+    /// nothing flushed, no clean-shutdown marker; the next start on the same directories
+    /// recovers. For in-process fault tests (`kavka-testkit`).
+    pub async fn kill(self) -> Result<(), BrokerError> {
+        self.stop(Stop::Crash).await
+    }
+
+    async fn stop(self, how: Stop) -> Result<(), BrokerError> {
+        let _ = self.shutdown.send(how);
         self.task
             .await
             .map_err(|e| BrokerError::Startup(format!("broker task failed: {e}")))?

@@ -7,20 +7,20 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use common::TestBroker;
 use kavka_client::{
     Admin, AssignorKind, Client, ClientConfig, Consumer, ConsumerConfig, ErrorCode, OffsetReset,
     Producer, ProducerConfig, ProducerRecord,
 };
+use kavka_testkit::Broker;
 
 const GROUP_BROKER: &[&str] = &[
     "group.initial.rebalance.delay.ms=0",
     "offsets.topic.num.partitions=3",
 ];
 
-async fn client(broker: &TestBroker, client_id: &str) -> Client {
+async fn client(broker: &Broker, client_id: &str) -> Client {
     Client::connect(ClientConfig {
-        bootstrap_servers: vec![broker.addr.to_string()],
+        bootstrap_servers: vec![broker.bootstrap()],
         client_id: client_id.into(),
         request_timeout_ms: 15_000,
         ..ClientConfig::default()
@@ -80,7 +80,7 @@ async fn poll_until(
 }
 
 async fn two_members_split(assignor: AssignorKind) {
-    let broker = TestBroker::start(GROUP_BROKER);
+    let broker = common::in_process(GROUP_BROKER).await;
     let admin = Admin::new(client(&broker, "admin").await);
     let topic = format!("split-{}", assignor.name());
     let group = format!("group-{}", assignor.name());
@@ -172,7 +172,7 @@ async fn two_members_split_a_topic_with_roundrobin() {
 
 #[tokio::test]
 async fn commit_committed_and_resume() {
-    let broker = TestBroker::start(GROUP_BROKER);
+    let broker = common::in_process(GROUP_BROKER).await;
     let client = client(&broker, "committer").await;
     Admin::new(client.clone())
         .create_topic("log", 2, 1, &[], false)
@@ -233,7 +233,7 @@ async fn commit_committed_and_resume() {
 
 #[tokio::test]
 async fn admin_group_calls() {
-    let broker = TestBroker::start(GROUP_BROKER);
+    let broker = common::in_process(GROUP_BROKER).await;
     let admin = Admin::new(client(&broker, "admin").await);
     admin.create_topic("g", 3, 1, &[], false).await.unwrap();
     produce(admin.client(), "g", 3, 4, "").await;
@@ -339,7 +339,7 @@ async fn admin_group_calls() {
 
 #[tokio::test]
 async fn a_static_member_keeps_its_place_across_a_restart() {
-    let broker = TestBroker::start(GROUP_BROKER);
+    let broker = common::in_process(GROUP_BROKER).await;
     let client = client(&broker, "static").await;
     let admin = Admin::new(client.clone());
     admin.create_topic("s", 2, 1, &[], false).await.unwrap();

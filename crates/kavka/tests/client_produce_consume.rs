@@ -1,4 +1,4 @@
-//! kavka-client's Producer and Consumer (assign mode) against a real broker: every codec, keys
+//! kavka-client's Producer and Consumer (assign mode) against a real broker (in-process, kavka-testkit): every codec, keys
 //! on murmur2 partitions, acks 0/1/-1, seeks, offset reset, errors.
 
 mod common;
@@ -6,16 +6,16 @@ mod common;
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::TestBroker;
 use kavka_client::{
     partition_for_key, Admin, Client, ClientConfig, ClientError, Compression, Consumer,
     ConsumerConfig, ConsumerRecord, ErrorCode, OffsetReset, Producer, ProducerConfig,
     ProducerRecord, TimestampType,
 };
+use kavka_testkit::Broker;
 
-async fn client(broker: &TestBroker) -> Client {
+async fn client(broker: &Broker) -> Client {
     Client::connect(ClientConfig {
-        bootstrap_servers: vec![broker.addr.to_string()],
+        bootstrap_servers: vec![broker.bootstrap()],
         request_timeout_ms: 10_000,
         ..ClientConfig::default()
     })
@@ -43,7 +43,7 @@ fn record(topic: &str, key: Option<&str>, value: &str) -> ProducerRecord {
 
 #[tokio::test]
 async fn every_codec_round_trips_and_keys_land_on_murmur2_partitions() {
-    let broker = TestBroker::start(&[]);
+    let broker = common::in_process(&[]).await;
     let client = client(&broker).await;
     let admin = Admin::new(client.clone());
     for codec in [
@@ -137,7 +137,7 @@ async fn every_codec_round_trips_and_keys_land_on_murmur2_partitions() {
 
 #[tokio::test]
 async fn acks_zero_one_and_all() {
-    let broker = TestBroker::start(&[]);
+    let broker = common::in_process(&[]).await;
     let client = client(&broker).await;
     Admin::new(client.clone())
         .create_topic("acks", 1, 1, &[], false)
@@ -192,7 +192,7 @@ async fn acks_zero_one_and_all() {
 
 #[tokio::test]
 async fn batches_fill_by_size_and_unkeyed_records_stick() {
-    let broker = TestBroker::start(&[]);
+    let broker = common::in_process(&[]).await;
     let client = client(&broker).await;
     Admin::new(client.clone())
         .create_topic("sticky", 3, 1, &[], false)
@@ -246,7 +246,7 @@ async fn batches_fill_by_size_and_unkeyed_records_stick() {
 
 #[tokio::test]
 async fn a_broker_refusal_fails_the_records_with_the_kafka_error() {
-    let broker = TestBroker::start(&["auto.create.topics.enable=false"]);
+    let broker = common::in_process(&["auto.create.topics.enable=false"]).await;
     let client = client(&broker).await;
     let admin = Admin::new(client.clone());
     admin
@@ -290,7 +290,7 @@ async fn a_broker_refusal_fails_the_records_with_the_kafka_error() {
 
 #[tokio::test]
 async fn seeks_and_offset_reset() {
-    let broker = TestBroker::start(&[]);
+    let broker = common::in_process(&[]).await;
     let client = client(&broker).await;
     Admin::new(client.clone())
         .create_topic("seek", 1, 1, &[], false)
@@ -386,7 +386,7 @@ async fn seeks_and_offset_reset() {
 
 #[tokio::test]
 async fn producing_auto_creates_a_topic_and_an_idle_consumer_is_refused() {
-    let broker = TestBroker::start(&["num.partitions=2"]);
+    let broker = common::in_process(&["num.partitions=2"]).await;
     let client = client(&broker).await;
     let producer = Producer::new(client.clone(), ProducerConfig::default())
         .await
@@ -426,7 +426,7 @@ async fn producing_auto_creates_a_topic_and_an_idle_consumer_is_refused() {
 
 #[tokio::test]
 async fn retriable_errors_are_retried_until_the_delivery_timeout() {
-    let broker = TestBroker::start(&["auto.create.topics.enable=false"]);
+    let broker = common::in_process(&["auto.create.topics.enable=false"]).await;
     let admin = Admin::new(client(&broker).await);
     admin
         .create_topic("doomed", 1, 1, &[], false)

@@ -6,7 +6,7 @@ the quick start, the Kafka shims, the Python example, then the local cluster and
 Only what cannot run here is changed, and only in the glue, not in the blocks:
 
 - `cargo run --release --bin kavka -- ARGS` runs the binary under test (a `cargo` on PATH that
-  does only that), so the first build is not repeated;
+  does only that), so the first build is not repeated, and `kavka` on PATH is that binary;
 - the ports: the README's 9092-9094 and 19092-19094 become free ports (tests never touch 9092);
 - the commands that run until Ctrl-C (the server, the dev cluster) start in the background and
   are waited for, and the server is stopped before the cluster starts, as the README says;
@@ -126,6 +126,8 @@ def test_every_readme_example_runs_in_order_in_one_shell(tmp_path):
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     fake_cargo(bin_dir, client, controller)
+    # `kavka` on PATH is the binary under test too (not one a `cargo install` left earlier).
+    (bin_dir / "kavka").symlink_to(kavka_bin())
     work = tmp_path / "newcomer"
     work.mkdir()
     text = script(client, controller)

@@ -23,6 +23,17 @@ use kavka_protocol::records::BatchBuilder;
 use kavka_protocol::request::Request;
 use kavka_protocol::response::Response;
 
+/// A broker in this process (kavka-testkit) with `key=value` settings, for the tests of
+/// clients where a separate process is not the point.
+pub async fn in_process(settings: &[&str]) -> kavka_testkit::Broker {
+    let mut builder = kavka_testkit::Broker::builder();
+    for line in settings {
+        let (key, value) = line.split_once('=').expect("key=value");
+        builder = builder.config(key, value);
+    }
+    builder.start().await.expect("in-process broker")
+}
+
 /// A broker process owned by a test.
 pub struct TestBroker {
     pub addr: SocketAddr,

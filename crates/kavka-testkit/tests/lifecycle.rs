@@ -1,0 +1,182 @@
+//! The testkit's own tests: start and stop in a loop without leaking threads, file
+//! descriptors or directories; settings and topics; the fault hooks with a real client.
+
+use std::time::{Duration, Instant};
+
+use kavka_testkit::Broker;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::{Message, TopicPartitionList};
+
+fn count(dir: &str) -> usize {
+    std::fs::read_dir(dir).map(|d| d.count()).unwrap_or(0)
+}
+
+/// Threads of this process (the test harness's own come and go: compare after they settle).
+fn threads() -> usize {
+    count("/proc/self/task")
+}
+
+fn fds() -> usize {
+    count("/proc/self/fd")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn fifty_brokers_in_a_row_leave_no_thread_descriptor_or_directory_behind() {
+    // One first, so that lazily made process-wide things exist before counting.
+    Broker::start().await.unwrap().stop().await.unwrap();
+    let (threads_before, fds_before) = (threads(), fds());
+    let mut dirs = Vec::new();
+    for i in 0..50 {
+        let broker = Broker::builder()
+            .topic(format!("t{i}"), 2)
+            .start()
+            .await
+            .unwrap();
+        assert!(broker
+            .data_dir()
+            .join("data")
+            .join(format!("t{i}-1"))
+            .is_dir());
+        dirs.push(broker.data_dir().to_path_buf());
+        broker.stop().await.unwrap();
+    }
+    assert!(
+        dirs.iter().all(|d| !d.exists()),
+        "a data directory was left behind"
+    );
+    // Threads end asynchronously after a join; give them a moment.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while threads() > threads_before && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        threads() <= threads_before,
+        "threads {} -> {}",
+        threads_before,
+        threads()
+    );
+    assert!(
+        fds() <= fds_before,
+        "file descriptors {} -> {}",
+        fds_before,
+        fds()
+    );
+}
+
+fn producer(bootstrap: &str) -> FutureProducer {
+    ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("message.timeout.ms", "30000")
+        .create()
+        .unwrap()
+}
+
+async fn send(p: &FutureProducer, topic: &str, value: &str) -> (i32, i64) {
+    p.send(
+        FutureRecord::<(), _>::to(topic).payload(value),
+        Duration::from_secs(30),
+    )
+    .await
+    .map(|d| (d.partition, d.offset))
+    .map_err(|(e, _)| e)
+    .unwrap()
+}
+
+/// Every value of partition 0 of `topic`, read from the start until `n` arrived.
+fn read(bootstrap: &str, topic: &str, n: usize) -> Vec<String> {
+    let c: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", "testkit-reader")
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset(topic, 0, rdkafka::Offset::Beginning)
+        .unwrap();
+    c.assign(&tpl).unwrap();
+    let mut out = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while out.len() < n && Instant::now() < deadline {
+        if let Some(m) = c.poll(Duration::from_millis(200)) {
+            let m = m.unwrap();
+            out.push(String::from_utf8(m.payload().unwrap().to_vec()).unwrap());
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_killed_broker_restarts_on_its_data_and_address_with_every_acknowledged_record() {
+    let mut broker = Broker::builder().topic("kept", 1).start().await.unwrap();
+    let bootstrap = broker.bootstrap();
+    let p = producer(&bootstrap);
+    for i in 0..100 {
+        send(&p, "kept", &format!("v{i}")).await;
+    }
+    broker.kill().await.unwrap();
+    assert!(!broker.is_running());
+    broker.restart().await.unwrap();
+    assert_eq!(broker.bootstrap(), bootstrap);
+    // The same producer goes on once the broker is back.
+    assert_eq!(send(&p, "kept", "after").await, (0, 100));
+    let mut want: Vec<String> = (0..100).map(|i| format!("v{i}")).collect();
+    want.push("after".into());
+    let got = tokio::task::spawn_blocking(move || read(&bootstrap, "kept", 101));
+    assert_eq!(got.await.unwrap(), want);
+    broker.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cut_connections_are_reopened_and_a_response_delay_slows_every_answer() {
+    let broker = Broker::builder()
+        .partitions(4)
+        .topic("faults", 1)
+        .start()
+        .await
+        .unwrap();
+    let p = producer(&broker.bootstrap());
+    assert_eq!(send(&p, "faults", "one").await, (0, 0));
+    assert!(broker.connections() > 0);
+    let cut = broker.drop_connections();
+    assert!(cut > 0, "nothing was cut");
+    assert_eq!(send(&p, "faults", "two").await, (0, 1));
+
+    broker.set_response_delay(Duration::from_millis(300));
+    let started = Instant::now();
+    send(&p, "faults", "three").await;
+    assert!(
+        started.elapsed() >= Duration::from_millis(300),
+        "{:?}",
+        started.elapsed()
+    );
+    broker.set_response_delay(Duration::ZERO);
+
+    // num.partitions reaches topics created without a count (here, by the producer's
+    // auto-creation).
+    send(&p, "auto-created", "x").await;
+    let c: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", broker.bootstrap())
+        .create()
+        .unwrap();
+    let meta = tokio::task::block_in_place(|| {
+        c.fetch_metadata(Some("auto-created"), Duration::from_secs(10))
+            .unwrap()
+    });
+    let partitions = meta.topics()[0].partitions().len();
+    assert_eq!(partitions, 4);
+    broker.stop().await.unwrap();
+}
+
+#[test]
+fn the_readme_example_is_the_example_test() {
+    let readme = include_str!("../README.md");
+    let example = include_str!("rdkafka_example.rs");
+    let block = readme
+        .split("```rust,ignore\n")
+        .nth(2)
+        .and_then(|rest| rest.split("```").next())
+        .expect("the README's second rust block");
+    assert_eq!(block, example);
+}
