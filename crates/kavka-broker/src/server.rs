@@ -243,6 +243,10 @@ async fn serve(
         tracing::info!("shutting down: closing connections");
     } else {
         tracing::warn!("stopping as a crash: nothing flushed, no clean-shutdown marker");
+        // A dead process takes no further part in the metadata quorum either.
+        if let Some(quorum) = broker.quorum() {
+            quorum.stop();
+        }
     }
     for a in acceptors {
         a.abort();

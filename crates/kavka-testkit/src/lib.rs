@@ -3,7 +3,10 @@
 //! Place in the graph: a leaf over `kavka-broker` (the broker itself, started in-process) and
 //! `kavka-client` (topics created at start). Nothing in the project depends on it but tests.
 
+mod cluster;
 mod proxy;
+
+pub use cluster::{Cluster, ClusterBuilder};
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -38,7 +41,7 @@ pub enum Error {
 #[derive(Debug, Clone, Default)]
 pub struct Builder {
     configs: Vec<(String, String)>,
-    topics: Vec<(String, i32)>,
+    topics: Vec<(String, i32, i16)>,
     worker_threads: Option<usize>,
 }
 
@@ -58,8 +61,11 @@ impl Builder {
 
     /// A topic created before [`Builder::start`] returns.
     pub fn topic(mut self, name: impl Into<String>, partitions: u32) -> Builder {
-        self.topics
-            .push((name.into(), i32::try_from(partitions).unwrap_or(i32::MAX)));
+        self.topics.push((
+            name.into(),
+            i32::try_from(partitions).unwrap_or(i32::MAX),
+            -1,
+        ));
         self
     }
 
@@ -72,27 +78,37 @@ impl Builder {
     /// Starts the broker: a runtime of its own (so any test runtime, even a current-thread
     /// one, may drive it), a temporary data directory, a free port.
     pub async fn start(self) -> Result<Broker, Error> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(self.worker_threads.unwrap_or(2))
-            .thread_name("kavka-testkit")
-            .enable_all()
-            .build()?;
-        let dir = tempfile::Builder::new()
-            .prefix("kavka-testkit-")
-            .tempdir()?;
-        let proxy = run_on(runtime.handle(), |h| async move { Proxy::bind(&h).await }).await?;
-        let mut broker = Broker {
-            runtime: Some(runtime),
-            running: None,
-            proxy,
-            dir,
-            configs: self.configs,
-        };
+        let mut broker = self.prepare(self.runtime()?).await?;
         broker.launch().await?;
         if !self.topics.is_empty() {
             broker.create_topics(&self.topics).await?;
         }
         Ok(broker)
+    }
+
+    /// A broker with its runtime, directory and relay, not started.
+    async fn prepare(&self, runtime: tokio::runtime::Runtime) -> Result<Broker, Error> {
+        let dir = tempfile::Builder::new()
+            .prefix("kavka-testkit-")
+            .tempdir()?;
+        let proxy = run_on(runtime.handle(), |h| async move { Proxy::bind(&h).await }).await?;
+        Ok(Broker {
+            runtime: Some(runtime),
+            running: None,
+            proxy,
+            dir,
+            configs: self.configs.clone(),
+            node_id: 1,
+            wiring: Vec::new(),
+        })
+    }
+
+    fn runtime(&self) -> Result<tokio::runtime::Runtime, Error> {
+        Ok(tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(self.worker_threads.unwrap_or(2))
+            .thread_name("kavka-testkit")
+            .enable_all()
+            .build()?)
     }
 }
 
@@ -124,6 +140,9 @@ pub struct Broker {
     proxy: Proxy,
     dir: tempfile::TempDir,
     configs: Vec<(String, String)>,
+    node_id: i32,
+    /// A cluster node's settings (roles, voters); empty for a single broker.
+    wiring: Vec<String>,
 }
 
 impl Broker {
@@ -161,26 +180,55 @@ impl Broker {
         self.runtime.as_ref().expect("runtime until drop").handle()
     }
 
+    /// The node id (1 for a single broker).
+    pub fn node_id(&self) -> i32 {
+        self.node_id
+    }
+
     fn config(&self) -> Result<BrokerConfig, Error> {
         let mut overrides = vec![
-            "node.id=1".to_string(),
+            format!("node.id={}", self.node_id),
             "listeners=PLAINTEXT://127.0.0.1:0".to_string(),
             format!("advertised.listeners=PLAINTEXT://{}", self.proxy.addr),
             format!("log.dirs={}", self.dir.path().join("data").display()),
         ];
+        overrides.extend(self.wiring.iter().cloned());
         overrides.extend(self.configs.iter().map(|(k, v)| format!("{k}={v}")));
         BrokerConfig::load(None, &overrides).map_err(|e| Error::Config(e.to_string()))
     }
 
+    /// Formats the data directory with `cluster_id` (as `kavka storage format` does for every
+    /// node of a quorum).
+    fn format(&self, cluster_id: &str) -> Result<(), Error> {
+        let options = kavka_broker::storage_tool::FormatOptions {
+            cluster_id: cluster_id.to_string(),
+            ignore_formatted: true,
+        };
+        kavka_broker::storage_tool::format(&self.config()?, &options).map_err(Error::Config)?;
+        Ok(())
+    }
+
     async fn launch(&mut self) -> Result<(), Error> {
-        let config = self.config()?;
-        let running = run_on(self.handle(), |_| kavka_broker::start(config)).await?;
+        // A cluster node's controller port may still be held for a moment by the threads of
+        // the run before (they look at their stop flag between accepts): try again briefly.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        let running = loop {
+            let config = self.config()?;
+            match run_on(self.handle(), |_| kavka_broker::start(config)).await {
+                Ok(running) => break running,
+                Err(_) if !self.wiring.is_empty() && std::time::Instant::now() < deadline => {
+                    let pause = Duration::from_millis(100);
+                    run_on(self.handle(), move |_| tokio::time::sleep(pause)).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
         self.proxy.set_upstream(Some(running.local_addr));
         self.running = Some(running);
         Ok(())
     }
 
-    async fn create_topics(&self, topics: &[(String, i32)]) -> Result<(), Error> {
+    async fn create_topics(&self, topics: &[(String, i32, i16)]) -> Result<(), Error> {
         let bootstrap = self.bootstrap();
         let topics = topics.to_vec();
         run_on(self.handle(), |_| async move {
@@ -195,9 +243,9 @@ impl Broker {
                     error,
                 })?;
             let admin = Admin::new(client);
-            for (name, partitions) in &topics {
+            for (name, partitions, replication) in &topics {
                 admin
-                    .create_topic(name, *partitions, -1, &[], false)
+                    .create_topic(name, *partitions, *replication, &[], false)
                     .await
                     .map_err(|error| Error::Topic {
                         topic: name.clone(),
@@ -205,6 +253,35 @@ impl Broker {
                     })?;
             }
             Ok(())
+        })
+        .await
+    }
+
+    /// Waits (up to 60 s) until this broker answers Metadata naming `brokers` brokers.
+    pub(crate) async fn wait_brokers(&self, brokers: usize) -> Result<(), Error> {
+        let bootstrap = self.bootstrap();
+        run_on(self.handle(), move |_| async move {
+            let deadline = std::time::Instant::now() + Duration::from_secs(60);
+            loop {
+                let config = ClientConfig {
+                    bootstrap_servers: vec![bootstrap.clone()],
+                    request_timeout_ms: 2_000,
+                    ..Default::default()
+                };
+                let seen = match Client::connect(config).await {
+                    Ok(c) => c.metadata(Some(&[])).await.map_or(0, |m| m.brokers.len()),
+                    Err(_) => 0,
+                };
+                if seen >= brokers {
+                    return Ok(());
+                }
+                if std::time::Instant::now() > deadline {
+                    return Err(Error::Config(format!(
+                        "{bootstrap} sees {seen} of {brokers} brokers after 60 s"
+                    )));
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
         })
         .await
     }
