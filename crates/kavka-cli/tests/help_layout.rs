@@ -1,6 +1,8 @@
 //! The tools' `--help` against Kafka 4's, recorded in `kafka4_help/`: `<tool>.txt` is what
 //! Kafka 4's tool prints for `--help` below its message line, `<tool>.cells.tsv` the cells
 //! (option, description; `\n`, `\t` and `\\` escaped) its option parser laid out to print it.
+//! Both were recorded outside the project by building each tool's option parser as Kafka 4.0
+//! defines it on joptsimple (the copy inside the JDK) and printing its help.
 
 use std::collections::BTreeMap;
 
