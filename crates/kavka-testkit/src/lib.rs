@@ -303,6 +303,43 @@ impl Broker {
         self.proxy.set_delay(delay);
     }
 
+    /// Holds back every Produce and Fetch request naming `partition` of `topic` this long before
+    /// the broker gets it (zero: off), as a slow disk or a stuck partition would. Other
+    /// partitions answer at once, unless a request for them waits behind a held one on the
+    /// same connection.
+    pub async fn delay_partition(
+        &self,
+        topic: &str,
+        partition: i32,
+        delay: Duration,
+    ) -> Result<(), Error> {
+        let bootstrap = self.bootstrap();
+        let name = topic.to_string();
+        // Fetch and Produce name topics by id from v13: learn it.
+        let topic_id = run_on(self.handle(), move |_| async move {
+            let config = ClientConfig {
+                bootstrap_servers: vec![bootstrap],
+                ..Default::default()
+            };
+            let client = Client::connect(config).await?;
+            let metadata = client.metadata(Some(std::slice::from_ref(&name))).await?;
+            Ok::<_, kavka_client::ClientError>(metadata.topic(&name).map(|t| t.topic_id))
+        })
+        .await
+        .map_err(|error| Error::Topic {
+            topic: topic.to_string(),
+            error,
+        })?
+        .unwrap_or_default();
+        self.proxy.set_partition_delay(proxy::PartitionDelay {
+            topic: topic.to_string(),
+            topic_id,
+            partition,
+            delay,
+        });
+        Ok(())
+    }
+
     /// Stops the broker as if its process were killed: connections cut, nothing flushed, no
     /// clean-shutdown marker. Clients see it down until [`Broker::restart`].
     pub async fn kill(&mut self) -> Result<(), Error> {

@@ -113,6 +113,42 @@ async fn cut_connections_are_reopened_and_a_response_delay_slows_every_answer() 
     broker.stop().await.unwrap();
 }
 
+async fn send_to(p: &FutureProducer, topic: &str, partition: i32) -> Duration {
+    let started = Instant::now();
+    p.send(
+        FutureRecord::<(), _>::to(topic)
+            .partition(partition)
+            .payload("x"),
+        Duration::from_secs(30),
+    )
+    .await
+    .map_err(|(e, _)| e)
+    .unwrap();
+    started.elapsed()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delayed_partition_is_slow_and_the_others_are_not() {
+    let broker = Broker::builder().topic("slow", 2).start().await.unwrap();
+    let p = producer(&broker.bootstrap());
+    send_to(&p, "slow", 0).await; // connections and metadata in place
+    broker
+        .delay_partition("slow", 1, Duration::from_millis(600))
+        .await
+        .unwrap();
+    let fast = send_to(&p, "slow", 0).await;
+    let slow = send_to(&p, "slow", 1).await;
+    assert!(slow >= Duration::from_millis(600), "{slow:?}");
+    assert!(fast < Duration::from_millis(300), "{fast:?}");
+    broker
+        .delay_partition("slow", 1, Duration::ZERO)
+        .await
+        .unwrap();
+    let again = send_to(&p, "slow", 1).await;
+    assert!(again < Duration::from_millis(300), "{again:?}");
+    broker.stop().await.unwrap();
+}
+
 #[test]
 fn the_readme_example_is_the_example_test() {
     let readme = include_str!("../README.md");
