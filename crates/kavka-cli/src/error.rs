@@ -124,6 +124,11 @@ pub(crate) fn jopt_message(err: &clap::Error) -> String {
         }
         _ => {}
     }
+    clap_message(err)
+}
+
+/// clap's own one-line message for a parse error (`unexpected argument '--x' found`).
+pub(crate) fn clap_message(err: &clap::Error) -> String {
     let text = err.render().to_string();
     let first = text.lines().next().unwrap_or_default().to_string();
     first

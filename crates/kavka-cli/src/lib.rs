@@ -198,12 +198,7 @@ pub fn report_parse_error(err: clap::Error, tool: &str) -> ExitCode {
             let reason = if jopt {
                 error::jopt_message(&err)
             } else {
-                let text = err.render().to_string();
-                let first = text.lines().next().unwrap_or_default().to_string();
-                first
-                    .strip_prefix("error: ")
-                    .map(str::to_string)
-                    .unwrap_or(first)
+                error::clap_message(&err)
             };
             error::report(tool, &ToolError::Usage(reason));
             ExitCode::FAILURE
