@@ -46,6 +46,9 @@ pub enum Workload {
     P4,
     /// Footprint: idle RSS, start-up time, recovery after kill -9 (local broker only).
     P5,
+    /// Connections: many idle client connections beside one producer (RSS per connection,
+    /// the producer's throughput with and without them).
+    P8,
 }
 
 /// Command line of `kavka-bench` (and what `bench/run` passes on).
@@ -71,7 +74,7 @@ pub struct Options {
     #[arg(long)]
     pub smoke: bool,
     /// Workloads to run, comma-separated.
-    #[arg(long, value_delimiter = ',', default_value = "p1,p2,p3,p4,p5")]
+    #[arg(long, value_delimiter = ',', default_value = "p1,p2,p3,p4,p5,p8")]
     pub workloads: Vec<Workload>,
     /// Partitions of every benchmark topic.
     #[arg(long, default_value_t = 6)]
@@ -103,6 +106,9 @@ pub struct Options {
     /// P3: the producer's linger.ms.
     #[arg(long, default_value_t = 1)]
     pub latency_linger_ms: u32,
+    /// P8: idle client connections (each has asked ApiVersions once) beside the producer.
+    #[arg(long, default_value_t = 2_000)]
+    pub idle_connections: usize,
     /// P5: GB (10^9 bytes) of 1 KiB records in the log before the kill -9.
     #[arg(long, default_value_t = 2.0)]
     pub recovery_gb: f64,
@@ -124,6 +130,7 @@ impl Options {
             o.replicated_latency_mb_per_s = 1.0;
             o.latency_secs = 1.0;
             o.recovery_gb = 0.005;
+            o.idle_connections = 200;
             o.progress_secs = o.progress_secs.min(1.0);
         }
         o

@@ -67,6 +67,11 @@ pub enum Figures {
     IdleRss {
         rss_bytes: u64,
     },
+    /// P8: what opening this many idle client connections added to the broker's RSS.
+    IdleConnections {
+        connections: u64,
+        rss_bytes_added: u64,
+    },
     StartToApiVersions {
         elapsed: Duration,
     },
@@ -88,6 +93,7 @@ impl Figures {
         match self {
             Figures::Throughput { moved, .. } | Figures::Latency { moved, .. } => per_sec(moved),
             Figures::IdleRss { rss_bytes } => *rss_bytes as f64,
+            Figures::IdleConnections { connections, .. } => *connections as f64,
             Figures::StartToApiVersions { elapsed } => elapsed.as_secs_f64(),
             Figures::Recovery {
                 log_bytes,
@@ -191,6 +197,18 @@ fn cells(row: &Row) -> [String; 7] {
         Figures::IdleRss { rss_bytes } => (
             [dash(), dash(), dash(), dash(), dash()],
             format!("idle RSS {}", mib(*rss_bytes)),
+        ),
+        Figures::IdleConnections {
+            connections,
+            rss_bytes_added,
+        } => (
+            [dash(), dash(), dash(), dash(), dash()],
+            format!(
+                "{} connections added {} to the broker's RSS: {:.1} KiB per connection",
+                thousands(*connections),
+                mib(*rss_bytes_added),
+                *rss_bytes_added as f64 / 1024.0 / (*connections).max(1) as f64
+            ),
         ),
         Figures::StartToApiVersions { elapsed } => (
             [dash(), dash(), dash(), dash(), dash()],

@@ -1,5 +1,6 @@
 //! The workloads, run in order against one broker (P5 starts brokers of its own).
 
+mod connections;
 mod footprint;
 mod latency;
 mod replicated;
@@ -100,6 +101,19 @@ impl Target {
         }
     }
 
+    /// The broker's resident memory now (the sum over a cluster's nodes); `None` for a broker
+    /// this program did not start.
+    pub(crate) fn rss_bytes(&self) -> Option<u64> {
+        if self.local.is_empty() {
+            return None;
+        }
+        let mut total = 0;
+        for broker in &self.local {
+            total += procfs::sample(broker.pid()).ok()?.rss_bytes;
+        }
+        Some(total)
+    }
+
     pub(crate) fn close(mut self) -> Result<()> {
         for broker in &mut self.local {
             broker.stop().context("stopping a benchmark broker")?;
@@ -136,6 +150,9 @@ pub(crate) fn run(o: &Options) -> Result<Results> {
     }
     if o.runs(Workload::P3) {
         rows.push(latency::run(&target, o)?);
+    }
+    if o.runs(Workload::P8) {
+        rows.extend(connections::run(&target, o)?);
     }
     target.close()?;
     if o.runs(Workload::P4) {

@@ -1,0 +1,143 @@
+//! P8: many idle client connections beside one active producer. `--idle-connections`
+//! connections (default 2 000) each ask ApiVersions once and then stay open, as the idle
+//! clients of a busy cluster do; the broker's RSS is read before and after them (RSS per
+//! connection), and the same produce (1 KiB, acks=1) runs once with none of them and once with
+//! all of them open, so that what they cost the active client shows as a throughput ratio.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use rdkafka::producer::Producer;
+
+use super::{topic_name, Target};
+use crate::kafka::{self, ProducerSettings};
+use crate::progress::with_progress;
+use crate::report::{Figures, Row};
+use crate::Options;
+
+/// The producer's linger.ms (as P1's).
+const LINGER_MS: u32 = 5;
+/// Size of the produced records.
+const VALUE_SIZE: usize = 1024;
+/// How long the broker settles after the connections opened before its RSS is read.
+const SETTLE: Duration = Duration::from_secs(1);
+/// The correlation id of the idle connections' ApiVersions request.
+const CORRELATION_ID: i32 = 0x6b61_7638;
+
+pub(crate) fn run(target: &Target, o: &Options) -> Result<Vec<Row>> {
+    raise_open_file_limit(o.idle_connections)?;
+    let records = (o.records_1k / 2).max(1);
+    let mut rows = vec![produce(
+        target,
+        o,
+        records,
+        "P8 produce 1 KiB acks=1, one connection",
+    )?];
+    std::thread::sleep(SETTLE);
+    let before = target.rss_bytes();
+    let mut idle = Vec::with_capacity(o.idle_connections);
+    for _ in 0..o.idle_connections {
+        idle.push(open_idle(&target.bootstrap)?);
+    }
+    std::thread::sleep(SETTLE);
+    let after = target.rss_bytes();
+    if let (Some(before), Some(after)) = (before, after) {
+        rows.push(Row {
+            workload: format!("P8 {} idle connections", o.idle_connections),
+            figures: Figures::IdleConnections {
+                connections: o.idle_connections as u64,
+                rss_bytes_added: after.saturating_sub(before),
+            },
+        });
+    }
+    let beside = format!(
+        "P8 produce 1 KiB acks=1 beside {} idle connections",
+        o.idle_connections
+    );
+    rows.push(produce(target, o, records, &beside)?);
+    // Every idle connection must still be served: one more ApiVersions on each would cost a
+    // round trip per connection; the first one is enough to show they were all accepted.
+    drop(idle);
+    Ok(rows)
+}
+
+fn produce(target: &Target, o: &Options, records: u64, workload: &str) -> Result<Row> {
+    let topic = topic_name("p8");
+    kafka::create_topic(&target.bootstrap, &topic, o.partitions, &[])?;
+    let producer = kafka::producer(
+        &target.bootstrap,
+        ProducerSettings {
+            acks: "1",
+            linger_ms: LINGER_MS,
+            idempotent: false,
+            max_in_flight: None,
+            transactional_id: None,
+        },
+    )?;
+    eprintln!("{workload}: {records} records to {topic}");
+    kafka::warm_up(
+        &producer,
+        &target.bootstrap,
+        &format!("{topic}-warmup"),
+        false,
+    )?;
+    target.write_back()?;
+    let delivered = producer.context().delivered.clone();
+    let (moved, broker) = target.measure(|| {
+        let moved = with_progress(workload, o.progress_every(), &delivered, || {
+            kafka::produce_n(&producer, &topic, o.partitions, records, VALUE_SIZE, None)
+        })?;
+        Ok((moved, moved.bytes))
+    })?;
+    Ok(Row {
+        workload: workload.to_string(),
+        figures: Figures::Throughput { moved, broker },
+    })
+}
+
+/// A connection that has asked ApiVersions v0 (size 10, api key 18, version 0, correlation
+/// id, empty client id) and got its answer; the answer's body is read and dropped.
+fn open_idle(bootstrap: &str) -> Result<TcpStream> {
+    let mut stream =
+        TcpStream::connect(bootstrap).with_context(|| format!("connecting to {bootstrap}"))?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let mut request = Vec::with_capacity(14);
+    request.extend_from_slice(&10i32.to_be_bytes());
+    request.extend_from_slice(&18i16.to_be_bytes());
+    request.extend_from_slice(&0i16.to_be_bytes());
+    request.extend_from_slice(&CORRELATION_ID.to_be_bytes());
+    request.extend_from_slice(&0i16.to_be_bytes());
+    stream.write_all(&request)?;
+    let mut head = [0u8; 8];
+    stream.read_exact(&mut head)?;
+    let size = i32::from_be_bytes(head[..4].try_into().expect("4 bytes"));
+    let correlation_id = i32::from_be_bytes(head[4..].try_into().expect("4 bytes"));
+    if !(4..=1 << 20).contains(&size) || correlation_id != CORRELATION_ID {
+        bail!("bad ApiVersions answer: size {size}, correlation id {correlation_id}");
+    }
+    let mut body = vec![0u8; usize::try_from(size - 4).expect("checked")];
+    stream.read_exact(&mut body)?;
+    Ok(stream)
+}
+
+/// The benchmark's own descriptor limit must hold every idle connection and the client's.
+fn raise_open_file_limit(connections: usize) -> Result<()> {
+    let want = connections as u64 + 1024;
+    let out = std::process::Command::new("sh")
+        .args(["-c", "ulimit -n"])
+        .output()
+        .context("reading the open-file limit")?;
+    let current: u64 = String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(0);
+    if current >= want {
+        return Ok(());
+    }
+    bail!(
+        "P8 needs {want} open files and the limit is {current}: bench/run raises it to the hard \
+         limit; run kavka-bench under `ulimit -n {want}`"
+    )
+}
