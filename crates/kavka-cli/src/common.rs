@@ -150,11 +150,27 @@ pub(crate) fn is_internal(topic: &str) -> bool {
     INTERNAL_TOPICS.contains(&topic)
 }
 
-/// Becomes `true` at the first Ctrl-C (SIGINT). Listening starts now, so a Ctrl-C that comes
-/// while a tool is busy between two waits is not lost.
+/// Becomes `true` at the first Ctrl-C (SIGINT) or SIGTERM, the two signals on which Kafka's
+/// tools run their shutdown hook (a consumer then leaves its group, a producer flushes).
+/// Listening starts now, so a signal that comes while a tool is busy between two waits is not
+/// lost.
 pub(crate) fn interrupted() -> tokio::sync::watch::Receiver<bool> {
     let (tx, rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            if let Ok(mut term) = signal(SignalKind::terminate()) {
+                let signalled = tokio::select! {
+                    r = tokio::signal::ctrl_c() => r.is_ok(),
+                    r = term.recv() => r.is_some(),
+                };
+                if signalled {
+                    let _ = tx.send(true);
+                }
+                return;
+            }
+        }
         if tokio::signal::ctrl_c().await.is_ok() {
             let _ = tx.send(true);
         }

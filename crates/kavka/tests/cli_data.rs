@@ -219,47 +219,73 @@ fn console_consumer_partition_offset_properties_and_timeout() {
 }
 
 #[test]
-fn console_consumer_exits_cleanly_on_ctrl_c() {
+fn console_consumer_leaves_its_group_on_ctrl_c_and_on_sigterm() {
     let broker = broker();
     let b = broker.addr.to_string();
     topic_with(&b, "sig", "1", "a\nb\nc\n");
-    let mut child = Command::new(cli_support::kavka_bin())
-        .args([
-            "console-consumer",
+    for (signal, group) in [("-INT", "sig-int"), ("-TERM", "sig-term")] {
+        let mut child = Command::new(cli_support::kavka_bin())
+            .args([
+                "console-consumer",
+                "--bootstrap-server",
+                &b,
+                "--topic",
+                "sig",
+                "--from-beginning",
+                "--group",
+                group,
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut got = Vec::new();
+        for _ in 0..3 {
+            let mut line = String::new();
+            stdout.read_line(&mut line).unwrap();
+            got.push(line);
+        }
+        assert_eq!(got, vec!["a\n", "b\n", "c\n"], "{signal}");
+        Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .unwrap();
+        let out = wait_output(
+            child,
+            Duration::from_secs(20),
+            &format!("console-consumer after kill {signal}"),
+        );
+        assert!(
+            out.status.success(),
+            "{signal}: {:?} {}",
+            out.status,
+            stderr(&out)
+        );
+        assert!(
+            stderr(&out).contains("Processed a total of 3 messages"),
+            "{signal}: {}",
+            stderr(&out)
+        );
+        // It left the group (LeaveGroup), not merely went away: no member waits out its
+        // session timeout.
+        let described = kavka(&[
+            "consumer-groups",
             "--bootstrap-server",
             &b,
-            "--topic",
-            "sig",
-            "--from-beginning",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut got = Vec::new();
-    for _ in 0..3 {
-        let mut line = String::new();
-        stdout.read_line(&mut line).unwrap();
-        got.push(line);
+            "--describe",
+            "--group",
+            group,
+            "--members",
+        ]);
+        assert!(
+            stderr(&described)
+                .contains(&format!("Consumer group '{group}' has no active members.")),
+            "{signal}: {}",
+            stderr(&described)
+        );
     }
-    assert_eq!(got, vec!["a\n", "b\n", "c\n"]);
-    Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    let out = wait_output(
-        child,
-        Duration::from_secs(20),
-        "console-consumer after SIGINT",
-    );
-    assert!(out.status.success(), "{:?} {}", out.status, stderr(&out));
-    assert!(
-        stderr(&out).contains("Processed a total of 3 messages"),
-        "{}",
-        stderr(&out)
-    );
 }
 
 #[test]
