@@ -76,6 +76,12 @@ def script(client: int, controller: int) -> str:
         "  done",
         "  echo \"README walkthrough: port $1 never opened\" >&2; return 1",
         "}",
+        # Whatever fails, the server and the cluster started in the background are stopped.
+        "cleanup() {",
+        "  for p in ${SERVER:-} ${CLUSTER:-}; do kill -INT \"$p\" 2>/dev/null || true; done",
+        "  wait || true",
+        "}",
+        "trap cleanup EXIT",
     ]
     for n, (lang, body) in enumerate(blocks()):
         out.append(f"echo '### README block {n} ({lang})'")
@@ -93,14 +99,14 @@ def script(client: int, controller: int) -> str:
                 out.append("SERVER=$!")
                 out.append(f"wait_port {client}")
             elif m:
-                out.append("kill -INT $SERVER; wait $SERVER")
+                out.append("kill -INT $SERVER; wait $SERVER; SERVER=")
                 out.append(f"{line.split('#')[0].strip()} >cluster.log 2>&1 &")
                 out.append("CLUSTER=$!")
                 out.append("until grep -q '^bootstrap servers:' cluster.log; do sleep 0.1; done")
                 out.extend(f"wait_port {client + i}" for i in range(3))
             else:
                 out.append(line)
-    out.append("kill -INT $CLUSTER; wait $CLUSTER")
+    out.append("kill -INT $CLUSTER; wait $CLUSTER; CLUSTER=")
     return "\n".join(out) + "\n"
 
 
