@@ -4,7 +4,6 @@
 //! connection), and the same produce (1 KiB, acks=1) runs once with none of them and once with
 //! all of them open, so that what they cost the active client shows as a throughput ratio.
 
-use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
@@ -97,28 +96,12 @@ fn produce(target: &Target, o: &Options, records: u64, workload: &str) -> Result
     })
 }
 
-/// A connection that has asked ApiVersions v0 (size 10, api key 18, version 0, correlation
-/// id, empty client id) and got its answer; the answer's body is read and dropped.
+/// A connection that has asked ApiVersions v0 and got its answer.
 fn open_idle(bootstrap: &str) -> Result<TcpStream> {
     let mut stream =
         TcpStream::connect(bootstrap).with_context(|| format!("connecting to {bootstrap}"))?;
     stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-    let mut request = Vec::with_capacity(14);
-    request.extend_from_slice(&10i32.to_be_bytes());
-    request.extend_from_slice(&18i16.to_be_bytes());
-    request.extend_from_slice(&0i16.to_be_bytes());
-    request.extend_from_slice(&CORRELATION_ID.to_be_bytes());
-    request.extend_from_slice(&0i16.to_be_bytes());
-    stream.write_all(&request)?;
-    let mut head = [0u8; 8];
-    stream.read_exact(&mut head)?;
-    let size = i32::from_be_bytes(head[..4].try_into().expect("4 bytes"));
-    let correlation_id = i32::from_be_bytes(head[4..].try_into().expect("4 bytes"));
-    if !(4..=1 << 20).contains(&size) || correlation_id != CORRELATION_ID {
-        bail!("bad ApiVersions answer: size {size}, correlation id {correlation_id}");
-    }
-    let mut body = vec![0u8; usize::try_from(size - 4).expect("checked")];
-    stream.read_exact(&mut body)?;
+    super::footprint::api_versions_exchange(&mut stream, CORRELATION_ID)?;
     Ok(stream)
 }
 

@@ -86,26 +86,32 @@ fn free_port() -> Result<SocketAddr> {
     Ok(listener.local_addr()?)
 }
 
-/// One ApiVersions v0 request on a new connection: size 10, api key 18, version 0,
-/// correlation id, client id of length 0. Succeeds when an answer with that correlation id
-/// arrives.
+/// One ApiVersions v0 request on a new connection. Succeeds when the answer arrives.
 fn api_versions(addr: SocketAddr) -> Result<()> {
     let mut stream = TcpStream::connect(addr)?;
     stream.set_read_timeout(Some(START_TIMEOUT))?;
+    api_versions_exchange(&mut stream, CORRELATION_ID)
+}
+
+/// Sends ApiVersions v0 (size 10, api key 18, version 0, correlation id, client id of length
+/// 0) and reads the whole answer; fails unless it carries `correlation_id`. Also P8's.
+pub(super) fn api_versions_exchange(stream: &mut TcpStream, correlation_id: i32) -> Result<()> {
     let mut request = Vec::with_capacity(14);
     request.extend_from_slice(&10i32.to_be_bytes());
     request.extend_from_slice(&18i16.to_be_bytes());
     request.extend_from_slice(&0i16.to_be_bytes());
-    request.extend_from_slice(&CORRELATION_ID.to_be_bytes());
+    request.extend_from_slice(&correlation_id.to_be_bytes());
     request.extend_from_slice(&0i16.to_be_bytes());
     stream.write_all(&request)?;
     let mut head = [0u8; 8];
     stream.read_exact(&mut head)?;
     let size = i32::from_be_bytes(head[..4].try_into().expect("4 bytes"));
-    let correlation_id = i32::from_be_bytes(head[4..].try_into().expect("4 bytes"));
-    if size < 4 || correlation_id != CORRELATION_ID {
-        bail!("bad ApiVersions answer: size {size}, correlation id {correlation_id}");
+    let got = i32::from_be_bytes(head[4..].try_into().expect("4 bytes"));
+    if !(4..=1 << 20).contains(&size) || got != correlation_id {
+        bail!("bad ApiVersions answer: size {size}, correlation id {got}");
     }
+    let mut body = vec![0u8; usize::try_from(size - 4).expect("checked")];
+    stream.read_exact(&mut body)?;
     Ok(())
 }
 
