@@ -287,7 +287,7 @@ fn pieces(text: &str, columns: usize) -> Vec<String> {
 }
 
 /// The words of a line, each with the spaces after it.
-fn words(line: &str) -> Vec<&str> {
+pub(crate) fn words(line: &str) -> Vec<&str> {
     let chars: Vec<(usize, char)> = line.char_indices().collect();
     let mut out = Vec::new();
     let mut start = 0;

@@ -28,6 +28,7 @@ macro_rules! outln {
     }};
 }
 
+pub mod argparse_help;
 mod common;
 mod error;
 pub mod help;
