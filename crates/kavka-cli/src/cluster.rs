@@ -6,19 +6,46 @@ use kavka_client::Admin;
 use crate::common;
 use crate::ToolError;
 
-/// Flags every subcommand takes.
+/// Flags every command takes, as Kafka declares them (help texts verbatim: they are laid out
+/// as Kafka's argparse4j lays them out).
 #[derive(Debug, clap::Args)]
 pub struct Connection {
-    /// A list of host/port pairs to use for establishing the connection to the kafka cluster.
-    #[arg(long = "bootstrap-server", short = 'b')]
-    bootstrap_server: Option<String>,
-    /// A property file containing configs to passed to AdminClient.
-    #[arg(long = "config", short = 'c')]
+    #[command(flatten)]
+    endpoints: Endpoints,
+    #[arg(
+        long = "config",
+        short = 'c',
+        value_name = "CONFIG",
+        help = "A property file containing configurations for the Admin client."
+    )]
     config: Option<String>,
+}
+
+/// Where to connect: brokers or (in Kafka) controllers, one of the two.
+#[derive(Debug, clap::Args)]
+#[group(required = true, multiple = false)]
+struct Endpoints {
+    #[arg(
+        long = "bootstrap-server",
+        short = 'b',
+        value_name = "BOOTSTRAP_SERVER",
+        help = "A list of host/port pairs to use for establishing the connection to the Kafka \
+                cluster."
+    )]
+    bootstrap_server: Option<String>,
+    #[arg(
+        long = "bootstrap-controller",
+        short = 'C',
+        value_name = "BOOTSTRAP_CONTROLLER",
+        help = "A list of host/port pairs to use for establishing the connection to the KRaft \
+                controllers."
+    )]
+    bootstrap_controller: Option<String>,
 }
 
 /// Command-line flags of kafka-cluster.sh.
 #[derive(Debug, clap::Args)]
+#[command(disable_help_subcommand = true, infer_long_args = true)]
 pub struct Args {
     #[command(subcommand)]
     command: Command,
@@ -27,21 +54,30 @@ pub struct Args {
 /// The commands of kafka-cluster.sh.
 #[derive(Debug, clap::Subcommand)]
 enum Command {
-    /// Get information about the ID of a cluster.
+    #[command(about = "Get information about the ID of a cluster.")]
     ClusterId(Connection),
-    /// Unregister a broker.
+    #[command(about = "Unregister a broker.")]
     Unregister {
         #[command(flatten)]
         connection: Connection,
-        /// The ID of the broker to unregister.
-        #[arg(long = "id", short = 'i')]
+        #[arg(
+            long = "id",
+            short = 'i',
+            value_name = "ID",
+            help = "The ID of the broker to unregister."
+        )]
         id: i32,
     },
 }
 
 async fn admin(connection: &Connection) -> Result<Admin, ToolError> {
+    if connection.endpoints.bootstrap_controller.is_some() {
+        return Err(ToolError::usage(
+            "--bootstrap-controller is not supported by kavka: use --bootstrap-server",
+        ));
+    }
     let props = common::client_props(
-        connection.bootstrap_server.as_deref(),
+        connection.endpoints.bootstrap_server.as_deref(),
         connection.config.as_deref(),
         &common::Props::new(),
     )?;

@@ -62,6 +62,11 @@ pub(crate) fn report(tool: &str, err: &ToolError) {
         .collect::<Vec<_>>()
         .join(" ");
     if let ToolError::Usage(_) = err {
+        // Kafka's argparse4j tools print a check's message alone (`TerseException`).
+        if crate::argparse_tools::is_argparse_tool(tool) {
+            eprintln!("{line}");
+            return;
+        }
         if crate::help::JOPT_TOOLS.contains(&tool) {
             eprintln!("{line}");
             eprint!("{}", crate::help::option_table(tool));

@@ -27,8 +27,8 @@ const INDENT_COLUMNS: usize = 2;
 /// The Java type names a value name may start with (`Long: timeout (ms)`).
 const TYPE_NAMES: &[&str] = &["Integer", "Long", "Double", "Boolean", "Short", "String"];
 
-/// The tools whose Kafka counterpart parses its flags with joptsimple (the others use
-/// argparse4j, with a different help layout, and keep clap's).
+/// The tools whose Kafka counterpart parses its flags with joptsimple (four others use
+/// argparse4j: `argparse_help`).
 pub const JOPT_TOOLS: &[&str] = &[
     "topics",
     "console-producer",

@@ -19,8 +19,16 @@ use std::process::ExitCode;
 
 use clap::Subcommand;
 
-/// `println!` that ignores a closed standard output (`kavka topics --list | head -1`), as
+/// `print!` that ignores a closed standard output (`kavka topics --list | head -1`), as
 /// Java's `System.out` does, instead of panicking.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+/// `println!` that ignores a closed standard output.
 macro_rules! outln {
     ($($arg:tt)*) => {{
         use std::io::Write as _;
@@ -29,6 +37,7 @@ macro_rules! outln {
 }
 
 pub mod argparse_help;
+pub mod argparse_tools;
 mod common;
 mod error;
 pub mod help;
@@ -181,6 +190,10 @@ pub async fn run(tool: Tool) -> ExitCode {
 /// code 1.
 pub fn report_parse_error(err: clap::Error, tool: &str) -> ExitCode {
     use clap::error::ErrorKind;
+    if argparse_tools::is_argparse_tool(tool) {
+        let args: Vec<String> = std::env::args().skip(2).collect();
+        return argparse_tools::report_parse_error(&err, tool, &args);
+    }
     let jopt = help::JOPT_TOOLS.contains(&tool);
     match err.kind() {
         ErrorKind::DisplayHelp | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand if jopt => {
@@ -210,6 +223,12 @@ pub fn report_parse_error(err: clap::Error, tool: &str) -> ExitCode {
 /// What a Kafka tool does when run with no arguments at all: its help on stderr, exit code 1.
 /// `None` for the tools that Kafka does not treat so.
 pub fn report_no_arguments(tool: &str) -> Option<ExitCode> {
+    if tool == "producer-perf-test" {
+        // Kafka's ProducerPerformance prints its help (on stdout) and succeeds.
+        let parser = argparse_tools::parser(tool, None)?;
+        out!("{}", parser.help(argparse_help::width()));
+        return Some(ExitCode::SUCCESS);
+    }
     if !help::JOPT_TOOLS.contains(&tool) || tool == "install-shims" {
         return None;
     }

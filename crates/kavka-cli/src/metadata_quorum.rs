@@ -8,33 +8,68 @@ use crate::common;
 use crate::transactions::print_table;
 use crate::ToolError;
 
-/// Command-line flags of kafka-metadata-quorum.sh.
+/// Command-line flags of kafka-metadata-quorum.sh, as Kafka declares them (help texts
+/// verbatim: they are laid out as Kafka's argparse4j lays them out).
 #[derive(Debug, clap::Args)]
-#[command(infer_long_args = true)]
+#[command(disable_help_subcommand = true, infer_long_args = true)]
 pub struct Args {
-    /// A comma-separated list of host:port pairs to use for establishing the connection to the
-    /// Kafka cluster.
-    #[arg(long = "bootstrap-server", value_name = "host:port")]
-    bootstrap_server: Option<String>,
-    /// Property file containing configs to be passed to Admin Client.
-    #[arg(long = "command-config", value_name = "command config property file")]
+    #[command(flatten)]
+    endpoints: Endpoints,
+    #[arg(
+        long = "command-config",
+        value_name = "COMMAND_CONFIG",
+        help = "Property file containing configs to be passed to Admin Client."
+    )]
     command_config: Option<String>,
     #[command(subcommand)]
-    command: Option<Command>,
+    command: Command,
 }
 
-/// The commands of kafka-metadata-quorum.sh.
+/// Where to connect: brokers or (in Kafka) controllers, one of the two.
+#[derive(Debug, clap::Args)]
+#[group(required = true, multiple = false)]
+struct Endpoints {
+    #[arg(
+        long = "bootstrap-server",
+        value_name = "BOOTSTRAP_SERVER",
+        help = "A comma-separated list of host:port pairs to use for establishing the \
+                connection to the Kafka cluster."
+    )]
+    bootstrap_server: Option<String>,
+    #[arg(
+        long = "bootstrap-controller",
+        value_name = "BOOTSTRAP_CONTROLLER",
+        help = "A comma-separated list of host:port pairs to use for establishing the \
+                connection to the Kafka controllers."
+    )]
+    bootstrap_controller: Option<String>,
+}
+
+/// The commands of kafka-metadata-quorum.sh (Kafka's add-controller and remove-controller,
+/// KIP-853's dynamic quorum, are not offered: kavka's quorum membership is static).
 #[derive(Debug, clap::Subcommand)]
 enum Command {
-    /// Describe the metadata quorum info.
+    #[command(about = "Describe the metadata quorum info")]
     Describe {
-        /// A short summary of the quorum status and the other provides detailed information
-        /// about the status of replication.
-        #[arg(long)]
+        #[arg(
+            long,
+            help_heading = "Status",
+            help = "A short summary of the quorum status and the other provides detailed \
+                    information about the status of replication."
+        )]
         status: bool,
-        /// Detailed information about the status of replication.
-        #[arg(long)]
+        #[arg(
+            long,
+            help_heading = "Replication",
+            help = "Detailed information about the status of replication"
+        )]
         replication: bool,
+        #[arg(
+            long = "human-readable",
+            help_heading = "Replication",
+            help = "Human-readable output"
+        )]
+        human_readable: bool,
     },
 }
 
@@ -54,25 +89,33 @@ fn voters_json(replicas: &[QuorumReplica]) -> String {
 
 /// Runs kafka-metadata-quorum.sh.
 pub async fn run(args: Args) -> Result<(), ToolError> {
-    let Some(Command::Describe {
+    let Command::Describe {
         status,
         replication,
-    }) = args.command
-    else {
-        return Err(ToolError::usage("the command is missing: describe"));
-    };
-    if status == replication {
+        human_readable,
+    } = args.command;
+    if args.endpoints.bootstrap_controller.is_some() {
+        return Err(ToolError::usage(
+            "--bootstrap-controller is not supported by kavka: use --bootstrap-server",
+        ));
+    }
+    if status && replication {
+        return Err(ToolError::usage(
+            "Only one of --status or --replication should be specified with describe sub-command",
+        ));
+    }
+    if !status && !replication {
         return Err(ToolError::usage(
             "One of --status or --replication must be specified with describe sub-command",
         ));
     }
-    if args.bootstrap_server.is_none() {
+    if status && human_readable {
         return Err(ToolError::usage(
-            "Missing required argument \"[bootstrap-server]\"",
+            "The option --human-readable is only supported along with --replication",
         ));
     }
     let props = common::client_props(
-        args.bootstrap_server.as_deref(),
+        args.endpoints.bootstrap_server.as_deref(),
         args.command_config.as_deref(),
         &common::Props::new(),
     )?;
@@ -108,30 +151,45 @@ pub async fn run(args: Args) -> Result<(), ToolError> {
         outln!("CurrentObservers:       {}", voters_json(&quorum.observers));
         return Ok(());
     }
-    let row = |r: &QuorumReplica, status: &str| {
-        vec![
+    let now = common::now_ms();
+    let timestamp = |ms: i64, what: &str| -> Result<String, ToolError> {
+        if ms < 0 || !human_readable {
+            return Ok(ms.to_string());
+        }
+        if ms == 0 || ms > now {
+            return Err(ToolError::failed(format!(
+                "Error while computing relative time, possible drift in system clock. \
+                 Current timestamp is {now}, {what} timestamp is {ms}"
+            )));
+        }
+        Ok(format!("{} ms ago", now - ms))
+    };
+    let row = |r: &QuorumReplica, status: &str| -> Result<Vec<String>, ToolError> {
+        Ok(vec![
             r.replica_id.to_string(),
             common::kafka_uuid(r.directory_id.as_bytes()),
             r.log_end_offset.to_string(),
-            (leader_leo - r.log_end_offset).max(0).to_string(),
-            r.last_fetch_timestamp.to_string(),
-            r.last_caught_up_timestamp.to_string(),
+            (leader_leo - r.log_end_offset).to_string(),
+            timestamp(r.last_fetch_timestamp, "last fetch")?,
+            timestamp(r.last_caught_up_timestamp, "last caught up")?,
             status.to_string(),
-        ]
+        ])
     };
-    let mut rows: Vec<Vec<String>> = quorum
+    // The leader first, then the other voters, then the observers, as Kafka lists them.
+    let (leader, followers): (Vec<&QuorumReplica>, Vec<&QuorumReplica>) = quorum
         .voters
         .iter()
-        .map(|v| {
-            let status = if v.replica_id == quorum.leader_id {
-                "Leader"
-            } else {
-                "Follower"
-            };
-            row(v, status)
-        })
-        .collect();
-    rows.extend(quorum.observers.iter().map(|o| row(o, "Observer")));
+        .partition(|v| v.replica_id == quorum.leader_id);
+    let mut rows = Vec::new();
+    for v in leader {
+        rows.push(row(v, "Leader")?);
+    }
+    for v in followers {
+        rows.push(row(v, "Follower")?);
+    }
+    for o in &quorum.observers {
+        rows.push(row(o, "Observer")?);
+    }
     print_table(
         &[
             "NodeId",

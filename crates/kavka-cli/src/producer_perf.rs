@@ -14,57 +14,120 @@ use crate::ToolError;
 /// How often a progress line is printed.
 const REPORTING_INTERVAL_MS: u128 = 5_000;
 
-/// Command-line flags of kafka-producer-perf-test.sh.
+/// Command-line flags of kafka-producer-perf-test.sh, as Kafka declares them (help texts
+/// verbatim: they are laid out as Kafka's argparse4j lays them out), plus `--bootstrap-server`.
 #[derive(Debug, clap::Args)]
-#[command(infer_long_args = true)]
+#[command(
+    infer_long_args = true,
+    group(clap::ArgGroup::new("payload").required(true).multiple(false))
+)]
 pub struct Args {
-    /// Produce records to this topic.
-    #[arg(long, value_name = "TOPIC")]
+    #[arg(
+        long,
+        value_name = "TOPIC",
+        required = true,
+        help = "produce messages to this topic"
+    )]
     topic: Option<String>,
-    /// Number of records to produce.
-    #[arg(long = "num-records", value_name = "NUM-RECORDS")]
+    #[arg(
+        long = "num-records",
+        value_name = "NUM-RECORDS",
+        required = true,
+        help = "number of messages to produce"
+    )]
     num_records: Option<u64>,
-    /// Message size in bytes.
-    #[arg(long = "record-size", value_name = "RECORD-SIZE")]
+    #[arg(
+        long = "record-size",
+        value_name = "RECORD-SIZE",
+        group = "payload",
+        help = "message size in bytes. Note that you must provide exactly one of --record-size \
+                or --payload-file or --payload-monotonic."
+    )]
     record_size: Option<usize>,
-    /// File to read the message payloads from, one per --payload-delimiter.
-    #[arg(long = "payload-file", value_name = "PAYLOAD-FILE")]
+    #[arg(
+        long = "payload-file",
+        value_name = "PAYLOAD-FILE",
+        group = "payload",
+        help = "file to read the message payloads from. This works only for UTF-8 encoded text \
+                files. Payloads will be read from this file and a payload will be randomly \
+                selected when sending messages. Note that you must provide exactly one of \
+                --record-size or --payload-file or --payload-monotonic."
+    )]
     payload_file: Option<String>,
-    /// Payloads are the record number as a string ("0", "1", ...).
-    #[arg(long = "payload-monotonic")]
+    #[arg(
+        long = "payload-monotonic",
+        group = "payload",
+        help = "payload is monotonically increasing integer. Note that you must provide \
+                exactly one of --record-size or --payload-file or --payload-monotonic."
+    )]
     payload_monotonic: bool,
-    /// Delimiter between payloads in --payload-file.
     #[arg(
         long = "payload-delimiter",
         value_name = "PAYLOAD-DELIMITER",
-        default_value = "\\n"
+        default_value = "\\n",
+        help = "provides delimiter to be used when --payload-file is provided. Defaults to new \
+                line. Note that this parameter will be ignored if --payload-file is not \
+                provided."
     )]
     payload_delimiter: String,
-    /// Throttle to this many records/sec; -1 for no throttling.
-    #[arg(long, value_name = "THROUGHPUT", allow_negative_numbers = true)]
+    #[arg(
+        long,
+        value_name = "THROUGHPUT",
+        required = true,
+        allow_negative_numbers = true,
+        help = "throttle maximum message throughput to *approximately* THROUGHPUT messages/sec. \
+                Set this to -1 to disable throttling."
+    )]
     throughput: Option<f64>,
-    /// Producer properties: bootstrap.servers, client.id, acks, linger.ms, ...
-    #[arg(long = "producer-props", alias = "command-property", value_name = "PROP-NAME=PROP-VALUE", num_args = 1..)]
+    #[arg(
+        long = "producer-props",
+        alias = "command-property",
+        value_name = "PROP-NAME=PROP-VALUE",
+        num_args = 1..,
+        help = "kafka producer related configuration properties like \
+                bootstrap.servers,client.id etc. These configs take precedence over those \
+                passed via --producer.config."
+    )]
     producer_props: Vec<String>,
-    /// Producer config properties file.
     #[arg(
         long = "producer.config",
         alias = "command-config",
-        value_name = "CONFIG-FILE"
+        value_name = "CONFIG-FILE",
+        help = "producer config properties file."
     )]
     producer_config: Option<String>,
-    /// The server(s) to connect to (overrides bootstrap.servers of the properties).
-    #[arg(long = "bootstrap-server", value_name = "BOOTSTRAP-SERVERS")]
-    bootstrap_server: Option<String>,
-    /// Print out metrics at the end of the test (accepted; kavka has no client metrics yet).
-    #[arg(long = "print-metrics")]
+    #[arg(
+        long = "print-metrics",
+        help = "print out metrics at the end of the test."
+    )]
     print_metrics: bool,
-    /// Transactional id (not supported by kavka yet).
-    #[arg(long = "transactional-id", value_name = "TRANSACTIONAL-ID")]
+    #[arg(
+        long = "transactional-id",
+        value_name = "TRANSACTIONAL-ID",
+        help = "The transactional id to use. This config takes precedence over the \
+                transactional.id specified via --producer.config or --producer-props. Note \
+                that if the transactional id is not specified while --transaction-duration-ms \
+                is provided, the default value for the transactional id will be \
+                performance-producer- followed by a random uuid."
+    )]
     transactional_id: Option<String>,
-    /// Transaction duration (not supported by kavka yet).
-    #[arg(long = "transaction-duration-ms", value_name = "TRANSACTION-DURATION")]
+    #[arg(
+        long = "transaction-duration-ms",
+        value_name = "TRANSACTION-DURATION",
+        help = "The max age of each transaction. The commitTransaction will be called after \
+                this time has elapsed. The value should be greater than 0. If the \
+                transactional id is specified via --producer-props, --producer.config, or \
+                --transactional-id but --transaction-duration-ms is not specified, the default \
+                value will be 3000."
+    )]
     transaction_duration_ms: Option<u64>,
+    #[arg(
+        long = "bootstrap-server",
+        value_name = "BOOTSTRAP-SERVERS",
+        help = "The server(s) to connect to (a kavka addition: overrides bootstrap.servers of \
+                the properties)."
+    )]
+    bootstrap_server: Option<String>,
 }
 
 /// Kafka's `ProducerPerformance.Stats`.

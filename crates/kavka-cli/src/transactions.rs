@@ -9,70 +9,142 @@ use kavka_client::Admin;
 use crate::common;
 use crate::ToolError;
 
-/// Command-line flags of kafka-transactions.sh.
+/// Command-line flags of kafka-transactions.sh, as Kafka declares them (help texts verbatim:
+/// they are laid out as Kafka's argparse4j lays them out). Kafka's `-v, --version` replaces
+/// clap's `-V, --version`.
 #[derive(Debug, clap::Args)]
-#[command(infer_long_args = true)]
+#[command(
+    version,
+    disable_version_flag = true,
+    disable_help_subcommand = true,
+    infer_long_args = true
+)]
 pub struct Args {
-    /// REQUIRED: The server to connect to.
-    #[arg(long = "bootstrap-server", value_name = "host:port")]
-    bootstrap_server: Option<String>,
-    /// Property file containing configs to be passed to Admin Client.
-    #[arg(long = "command-config", value_name = "command config property file")]
+    #[arg(
+        short = 'v',
+        long = "version",
+        action = clap::ArgAction::Version,
+        help = "show the version of this Kafka distribution and exit"
+    )]
+    version: (),
+    #[arg(
+        long = "command-config",
+        value_name = "FILE",
+        help = "property file containing configs to be passed to admin client"
+    )]
     command_config: Option<String>,
+    #[arg(
+        long = "bootstrap-server",
+        value_name = "host:port",
+        required = true,
+        help = "hostname and port for the broker to connect to, in the form `host:port`  \
+                (multiple comma-separated entries can be given)"
+    )]
+    bootstrap_server: String,
     #[command(subcommand)]
-    command: Option<Command>,
+    command: Command,
 }
 
 /// The commands of kafka-transactions.sh.
 #[derive(Debug, clap::Subcommand)]
 enum Command {
-    /// List transactions.
-    List,
-    /// Describe the state of an active transactional-id.
+    #[command(about = "list transactions")]
+    List {
+        #[arg(
+            long = "duration-filter",
+            value_name = "DURATION_FILTER",
+            allow_negative_numbers = true,
+            help = "Duration (in millis) to filter by: if < 0, all transactions will be \
+                    returned; otherwise, only transactions running longer than this duration \
+                    will be returned"
+        )]
+        duration_filter: Option<i64>,
+    },
+    #[command(
+        about = "describe the state of an active transactional-id",
+        long_about = "Describe the state of an active transactional-id."
+    )]
     Describe {
-        /// Transactional id.
-        #[arg(long = "transactional-id")]
+        #[arg(
+            long = "transactional-id",
+            value_name = "TRANSACTIONAL_ID",
+            help = "transactional id"
+        )]
         transactional_id: String,
     },
-    /// Describe the states of active producers for a topic partition.
+    #[command(about = "describe the states of active producers for a topic partition")]
     DescribeProducers {
-        /// Topic name.
-        #[arg(long)]
-        topic: String,
-        /// Partition number.
-        #[arg(long)]
-        partition: i32,
-        /// The id of the broker to describe producers on (the leader; accepted for Kafka's
-        /// syntax).
-        #[arg(long = "broker-id")]
+        #[arg(
+            long = "broker-id",
+            value_name = "BROKER_ID",
+            help = "optional broker id to describe the producer state on a specific replica"
+        )]
         broker_id: Option<i32>,
+        #[arg(long, value_name = "TOPIC", help = "topic name")]
+        topic: String,
+        #[arg(long, value_name = "PARTITION", help = "partition number")]
+        partition: i32,
     },
-    /// Abort a hanging transaction (which has no associated coordinator).
+    #[command(about = "abort a hanging transaction (requires administrative privileges)")]
     Abort {
-        /// Topic name.
-        #[arg(long)]
+        #[arg(long, value_name = "TOPIC", help = "topic name")]
         topic: String,
-        /// Partition number.
-        #[arg(long)]
+        #[arg(long, value_name = "PARTITION", help = "partition number")]
         partition: i32,
-        /// Start offset of the transaction to abort.
-        #[arg(long = "start-offset")]
-        start_offset: i64,
+        #[arg(
+            long = "start-offset",
+            value_name = "START_OFFSET",
+            help_heading = "Brokers on versions 3.0 and above",
+            help = "start offset of the transaction to abort"
+        )]
+        start_offset: Option<i64>,
+        #[arg(
+            long = "producer-id",
+            value_name = "PRODUCER_ID",
+            help_heading = "Brokers on versions older than 3.0",
+            help = "producer id"
+        )]
+        producer_id: Option<i64>,
+        #[arg(
+            long = "producer-epoch",
+            value_name = "PRODUCER_EPOCH",
+            help_heading = "Brokers on versions older than 3.0",
+            help = "producer epoch"
+        )]
+        producer_epoch: Option<i16>,
+        #[arg(
+            long = "coordinator-epoch",
+            value_name = "COORDINATOR_EPOCH",
+            allow_negative_numbers = true,
+            help_heading = "Brokers on versions older than 3.0",
+            help = "coordinator epoch"
+        )]
+        coordinator_epoch: Option<i32>,
     },
-    /// Find hanging transactions: open longer than the maximum transaction timeout.
+    #[command(about = "find hanging transactions")]
     FindHanging {
-        /// Broker id to search for hanging transactions.
-        #[arg(long = "broker-id")]
+        #[arg(
+            long = "broker-id",
+            value_name = "BROKER_ID",
+            help = "broker id to search for hanging transactions"
+        )]
         broker_id: Option<i32>,
-        /// Topic name (all topics when absent).
-        #[arg(long)]
+        #[arg(
+            long = "max-transaction-timeout",
+            value_name = "MAX_TRANSACTION_TIMEOUT",
+            default_value_t = 15,
+            help = "maximum transaction timeout in minutes to limit the scope of the search (15 \
+                    minutes by default)"
+        )]
+        max_transaction_timeout: i32,
+        #[arg(
+            long,
+            value_name = "TOPIC",
+            help = "topic name to limit search to (required if --partition is specified)"
+        )]
         topic: Option<String>,
-        /// Partition number (with --topic).
-        #[arg(long)]
+        #[arg(long, value_name = "PARTITION", help = "partition number")]
         partition: Option<i32>,
-        /// Maximum transaction timeout in minutes to limit the scope of the search.
-        #[arg(long = "max-transaction-timeout", default_value_t = 15)]
-        max_transaction_timeout: i64,
     },
 }
 
@@ -98,28 +170,72 @@ pub(crate) fn print_table(header: &[&str], rows: &[Vec<String>]) {
     }
 }
 
+/// Kafka's message for an `abort` without the transaction's identity.
+const ABORT_UNIDENTIFIED: &str = "The transaction to abort must be identified either with \
+     --start-offset (for brokers on 3.0 or above) or with --producer-id, --producer-epoch, and \
+     --coordinator-epoch (for older brokers)";
+
+/// The checks Kafka makes of a command's arguments before it talks to the cluster.
+fn check(command: &Command) -> Result<(), ToolError> {
+    match command {
+        Command::Abort {
+            start_offset: None,
+            producer_id,
+            producer_epoch,
+            coordinator_epoch,
+            ..
+        } => {
+            if producer_id.is_none() {
+                return Err(ToolError::usage(ABORT_UNIDENTIFIED));
+            }
+            if producer_epoch.is_none() {
+                return Err(ToolError::usage(
+                    "Missing required argument --producer-epoch",
+                ));
+            }
+            if coordinator_epoch.is_none() {
+                return Err(ToolError::usage(
+                    "Missing required argument --coordinator-epoch",
+                ));
+            }
+        }
+        Command::FindHanging {
+            broker_id,
+            topic,
+            partition,
+            ..
+        } => {
+            if topic.is_none() && broker_id.is_none() {
+                return Err(ToolError::usage(
+                    "The `find-hanging` command requires either --topic or --broker-id to limit \
+                     the scope of the search",
+                ));
+            }
+            if partition.is_some() && topic.is_none() {
+                return Err(ToolError::usage(
+                    "The --partition argument requires --topic to be provided",
+                ));
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
 /// Runs kafka-transactions.sh.
 pub async fn run(args: Args) -> Result<(), ToolError> {
-    let Some(command) = args.command else {
-        return Err(ToolError::usage(
-            "the command is missing: list, describe, describe-producers, abort or find-hanging",
-        ));
-    };
-    if args.bootstrap_server.is_none() {
-        return Err(ToolError::usage(
-            "Missing required argument \"[bootstrap-server]\"",
-        ));
-    }
+    let command = args.command;
+    check(&command)?;
     let props = common::client_props(
-        args.bootstrap_server.as_deref(),
+        Some(&args.bootstrap_server),
         args.command_config.as_deref(),
         &common::Props::new(),
     )?;
     let admin = Admin::new(common::connect(&props, "kavka-transactions").await?);
     match command {
-        Command::List => {
+        Command::List { duration_filter } => {
             let rows: Vec<Vec<String>> = admin
-                .list_transactions(&[], &[])
+                .list_transactions(&[], &[], duration_filter.unwrap_or(-1))
                 .await?
                 .into_iter()
                 .map(|t| {
@@ -182,10 +298,12 @@ pub async fn run(args: Args) -> Result<(), ToolError> {
             );
         }
         Command::DescribeProducers {
-            topic, partition, ..
+            topic,
+            partition,
+            broker_id,
         } => {
             let rows: Vec<Vec<String>> = admin
-                .describe_producers(&topic, partition)
+                .describe_producers_on(&topic, partition, broker_id)
                 .await?
                 .into_iter()
                 .map(|p| {
@@ -222,16 +340,23 @@ pub async fn run(args: Args) -> Result<(), ToolError> {
             topic,
             partition,
             start_offset,
-        } => {
-            admin
-                .abort_transaction(&topic, partition, start_offset)
-                .await?;
-        }
+            producer_id,
+            producer_epoch,
+            coordinator_epoch,
+        } => match (start_offset, producer_id, producer_epoch, coordinator_epoch) {
+            (Some(offset), ..) => admin.abort_transaction(&topic, partition, offset).await?,
+            (None, Some(id), Some(epoch), Some(coordinator_epoch)) => {
+                admin
+                    .abort_producer_transaction(&topic, partition, id, epoch, coordinator_epoch)
+                    .await?
+            }
+            _ => return Err(ToolError::usage(ABORT_UNIDENTIFIED)),
+        },
         Command::FindHanging {
+            broker_id,
             topic,
             partition,
             max_transaction_timeout,
-            ..
         } => {
             let topics = match &topic {
                 Some(t) => vec![t.clone()],
@@ -239,14 +364,19 @@ pub async fn run(args: Args) -> Result<(), ToolError> {
             };
             let md = admin.describe_topics(&topics).await?;
             let now = common::now_ms();
-            let limit_ms = max_transaction_timeout * 60_000;
+            let limit_ms = i64::from(max_transaction_timeout) * 60_000;
             let mut rows = Vec::new();
             for t in md {
                 for p in &t.partitions {
-                    if partition.is_some_and(|want| want != p.partition) {
+                    if partition.is_some_and(|want| want != p.partition)
+                        || broker_id.is_some_and(|b| !p.replicas.contains(&b))
+                    {
                         continue;
                     }
-                    for s in admin.describe_producers(&t.name, p.partition).await? {
+                    let producers = admin
+                        .describe_producers_on(&t.name, p.partition, broker_id)
+                        .await?;
+                    for s in producers {
                         let age_ms = now - s.last_timestamp;
                         if s.current_txn_start_offset < 0 || age_ms < limit_ms {
                             continue;

@@ -66,6 +66,25 @@ fn describe_status_and_replication() {
     assert_eq!((rows[1][0], rows[1][3], rows[1][6]), ("1", "0", "Leader"));
     assert!(rows[1][2].parse::<i64>().unwrap() >= hw);
 
+    // --human-readable: the timestamps as "N ms ago" (a single voter leads and has fetched
+    // nothing: -1 stays -1).
+    let human = kavka_ok(&[
+        "metadata-quorum",
+        "--bootstrap-server",
+        &addr,
+        "describe",
+        "--replication",
+        "--human-readable",
+    ]);
+    let cells: Vec<Vec<&str>> = human
+        .lines()
+        .map(|l| l.split('\t').map(str::trim).collect())
+        .collect();
+    assert_eq!(cells.len(), 2, "{human}");
+    for cell in &cells[1][4..6] {
+        assert!(*cell == "-1" || cell.ends_with(" ms ago"), "{human}");
+    }
+
     let both = kavka(&["metadata-quorum", "--bootstrap-server", &addr, "describe"]);
     assert_eq!(both.status.code(), Some(1));
     assert!(

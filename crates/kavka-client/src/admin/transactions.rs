@@ -71,11 +71,13 @@ pub struct ProducerState {
 
 impl Admin {
     /// Every transactional id of every broker, filtered by state names and producer ids
-    /// (empty filters: all).
+    /// (empty filters: all) and, when `duration_filter_ms` is not negative, to transactions
+    /// running longer than that.
     pub async fn list_transactions(
         &self,
         states: &[String],
         producer_ids: &[i64],
+        duration_filter_ms: i64,
     ) -> Result<Vec<TransactionListing>, ClientError> {
         let brokers = self.client.metadata(Some(&[])).await?.brokers;
         let mut out = Vec::new();
@@ -89,7 +91,7 @@ impl Admin {
                             .with_producer_id_filters(
                                 producer_ids.iter().map(|&p| ProducerId(p)).collect(),
                             )
-                            .with_duration_filter(-1),
+                            .with_duration_filter(duration_filter_ms),
                     )
                 })
                 .await?;
@@ -171,10 +173,23 @@ impl Admin {
         topic: &str,
         partition: i32,
     ) -> Result<Vec<ProducerState>, ClientError> {
-        let leader = self.leader_of(topic, partition).await?;
+        self.describe_producers_on(topic, partition, None).await
+    }
+
+    /// The producers of a partition, from `broker` (one of its replicas) or its leader.
+    pub async fn describe_producers_on(
+        &self,
+        topic: &str,
+        partition: i32,
+        broker: Option<i32>,
+    ) -> Result<Vec<ProducerState>, ClientError> {
+        let node = match broker {
+            Some(b) => b,
+            None => self.leader_of(topic, partition).await?,
+        };
         let (_, response) = self
             .client
-            .request(leader, ApiKey::DescribeProducers, |_| {
+            .request(node, ApiKey::DescribeProducers, |_| {
                 Request::DescribeProducers(DescribeProducersRequest::default().with_topics(vec![
                     TopicRequest::default()
                         .with_name(topic_name(topic))
@@ -221,12 +236,28 @@ impl Admin {
             )
             .into());
         };
+        let epoch = i16::try_from(p.producer_epoch).unwrap_or(i16::MAX);
+        self.abort_producer_transaction(topic, partition, p.producer_id, epoch, p.coordinator_epoch)
+            .await
+    }
+
+    /// Aborts the transaction of producer `producer_id` (at `producer_epoch`) open on
+    /// `topic`-`partition`: an ABORT marker written to the partition's leader. A negative
+    /// coordinator epoch (a producer that never finished a transaction) is sent as 0.
+    pub async fn abort_producer_transaction(
+        &self,
+        topic: &str,
+        partition: i32,
+        producer_id: i64,
+        producer_epoch: i16,
+        coordinator_epoch: i32,
+    ) -> Result<(), ClientError> {
         let leader = self.leader_of(topic, partition).await?;
         let marker = WritableTxnMarker::default()
-            .with_producer_id(ProducerId(p.producer_id))
-            .with_producer_epoch(i16::try_from(p.producer_epoch).unwrap_or(i16::MAX))
+            .with_producer_id(ProducerId(producer_id))
+            .with_producer_epoch(producer_epoch)
             .with_transaction_result(false)
-            .with_coordinator_epoch(p.coordinator_epoch.max(0))
+            .with_coordinator_epoch(coordinator_epoch.max(0))
             .with_topics(vec![WritableTxnMarkerTopic::default()
                 .with_name(topic_name(topic))
                 .with_partition_indexes(vec![partition])]);
