@@ -45,6 +45,7 @@ pub async fn serve(
     let idle = std::time::Duration::from_millis(broker.config().connections_max_idle_ms);
     let mut read_buf = BytesMut::with_capacity(READ_BUFFER_BYTES);
     let mut write_buf = BytesMut::with_capacity(READ_BUFFER_BYTES);
+    let _counted = broker.metrics().map(|m| m.connection_opened(&listener));
     loop {
         let frame = match read_frame(&mut stream, &mut read_buf, frame_bytes_max, idle).await {
             Ok(frame) => frame,
@@ -73,6 +74,13 @@ pub async fn serve(
         let Ok(api_key) = ApiKey::try_from(peek.api_key) else {
             tracing::warn!(%peer, api_key = peek.api_key, "closing connection: unknown api key");
             return;
+        };
+        // The request's total time runs from here to its response written.
+        let arrived = std::time::Instant::now();
+        let answered = || {
+            if let Some(m) = broker.metrics() {
+                m.request_done(api_key, peek.api_version, arrived);
+            }
         };
         write_buf.clear();
         if api_key == ApiKey::ApiVersions && peek.api_version > api_versions::VERSION_MAX {
@@ -107,6 +115,7 @@ pub async fn serve(
                     tracing::debug!(%peer, error = %e, "connection write failed");
                     return;
                 }
+                answered();
                 continue;
             }
             let (header, request) = match decode_request(frame) {
@@ -135,7 +144,10 @@ pub async fn serve(
                     )
                     .await;
                     match sent {
-                        Ok(true) => continue,
+                        Ok(true) => {
+                            answered();
+                            continue;
+                        }
                         Ok(false) => {
                             fetch::read_into(&mut response, reads);
                             Response::Fetch(response)
@@ -146,7 +158,10 @@ pub async fn serve(
                         }
                     }
                 }
-                Outcome::Silent => continue,
+                Outcome::Silent => {
+                    answered();
+                    continue;
+                }
                 Outcome::Close(why) => {
                     tracing::info!(%peer, reason = why, "closing connection");
                     return;
@@ -166,6 +181,7 @@ pub async fn serve(
             tracing::debug!(%peer, error = %e, "connection write failed");
             return;
         }
+        answered();
         // Large requests or responses must not pin large buffers to an idle connection.
         if write_buf.capacity() > 16 * READ_BUFFER_BYTES {
             write_buf = BytesMut::with_capacity(READ_BUFFER_BYTES);

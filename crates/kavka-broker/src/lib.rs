@@ -39,6 +39,7 @@ pub mod forward;
 pub mod group_coordinator;
 pub mod handlers;
 pub mod log_manager;
+pub mod observe;
 pub mod producer_ids;
 pub mod purgatory;
 pub mod quorum;

@@ -25,6 +25,8 @@ const FLUSH_CHECK_INTERVAL_MS: u64 = 100;
 pub struct RunningBroker {
     /// The address the listener is bound to.
     pub local_addr: SocketAddr,
+    /// Where `/metrics`, `/health` and `/ready` are served, if anywhere.
+    pub http_addr: Option<SocketAddr>,
     /// Set to stop, cleanly or as a crash.
     shutdown: watch::Sender<Stop>,
     /// The accept loop; ends after the shutdown sequence.
@@ -103,6 +105,11 @@ pub async fn start(config: BrokerConfig) -> Result<RunningBroker, BrokerError> {
         .find(|(name, _)| *name == config.inter_broker_listener)
         .unwrap_or(&addresses[0])
         .1;
+    let http = match &broker.config().http_listener {
+        Some((addr, explicit)) => bind_http(addr, *explicit).await?,
+        None => None,
+    };
+    let http_addr = http.as_ref().and_then(|l| l.local_addr().ok());
     let (host, port) = broker.advertised();
     tracing::info!(
         listener = %local_addr,
@@ -116,13 +123,34 @@ pub async fn start(config: BrokerConfig) -> Result<RunningBroker, BrokerError> {
         cluster.id = %broker.cluster_id(),
         "kavka is ready"
     );
+    if let Some(addr) = http_addr {
+        tracing::info!(http = %addr, "serving /metrics, /health and /ready");
+    }
     let (shutdown, rx) = watch::channel(Stop::No);
-    let task = tokio::spawn(serve(broker, bound, rx));
+    let task = tokio::spawn(serve(broker, bound, http, rx));
     Ok(RunningBroker {
         local_addr,
+        http_addr,
         shutdown,
         task,
     })
+}
+
+/// Binds `kavka.http.listener`. An address the operator set must bind; the default, when its
+/// port is taken (another broker on this machine), is given up with a warning.
+async fn bind_http(addr: &str, explicit: bool) -> Result<Option<TcpListener>, BrokerError> {
+    match TcpListener::bind(addr).await {
+        Ok(listener) => Ok(Some(listener)),
+        Err(e) if explicit => Err(BrokerError::Startup(format!(
+            "cannot listen on {addr} (kavka.http.listener): {e}"
+        ))),
+        Err(e) => {
+            tracing::warn!(
+                "no HTTP listener: the default {addr} is taken ({e}); set kavka.http.listener"
+            );
+            Ok(None)
+        }
+    }
 }
 
 /// Serves the Kafka-protocol connections of this node's controller listener, if it has one.
@@ -174,11 +202,29 @@ async fn accept_loop(
     }
 }
 
+/// How often the request-time histograms start a new generation (their quantiles cover the
+/// last 30 to 60 s).
+const METRICS_UPKEEP_INTERVAL_MS: u64 = 30_000;
+
 async fn serve(
     broker: Arc<Broker>,
     listeners: Vec<Bound>,
+    http: Option<TcpListener>,
     mut shutdown: watch::Receiver<Stop>,
 ) -> Result<(), BrokerError> {
+    let http = http.map(|l| tokio::spawn(crate::observe::http::serve(l, broker.clone())));
+    let upkeep = broker.metrics().is_some().then(|| {
+        let broker = broker.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(METRICS_UPKEEP_INTERVAL_MS));
+            loop {
+                tick.tick().await;
+                if let Some(m) = broker.metrics() {
+                    m.upkeep();
+                }
+            }
+        })
+    });
     let mut connections = JoinSet::new();
     let (accepted_tx, mut accepted) = tokio::sync::mpsc::channel(64);
     let acceptors: Vec<_> = listeners
@@ -251,6 +297,10 @@ async fn serve(
     for a in acceptors {
         a.abort();
     }
+    for task in http.into_iter().chain(upkeep) {
+        task.abort();
+        let _ = task.await;
+    }
     connections.abort_all();
     while connections.join_next().await.is_some() {}
     flusher.abort();
@@ -303,5 +353,24 @@ impl RunningBroker {
         self.task
             .await
             .map_err(|e| BrokerError::Startup(format!("broker task failed: {e}")))?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_taken_http_port_stops_the_start_only_when_it_was_asked_for() {
+        let taken = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = taken.local_addr().unwrap().to_string();
+        assert!(matches!(bind_http(&addr, false).await, Ok(None)));
+        let err = bind_http(&addr, true).await.unwrap_err().to_string();
+        assert!(
+            err.contains(&addr) && err.contains("kavka.http.listener"),
+            "{err}"
+        );
+        drop(taken);
+        assert!(matches!(bind_http(&addr, true).await, Ok(Some(_))));
     }
 }

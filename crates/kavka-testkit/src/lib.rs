@@ -180,6 +180,11 @@ impl Broker {
         self.runtime.as_ref().expect("runtime until drop").handle()
     }
 
+    /// Where this broker serves `/metrics` (Prometheus), `/health` and `/ready`, while it runs.
+    pub fn http_addr(&self) -> Option<std::net::SocketAddr> {
+        self.running.as_ref().and_then(|r| r.http_addr)
+    }
+
     /// The node id (1 for a single broker).
     pub fn node_id(&self) -> i32 {
         self.node_id
@@ -191,6 +196,8 @@ impl Broker {
             "listeners=PLAINTEXT://127.0.0.1:0".to_string(),
             format!("advertised.listeners=PLAINTEXT://{}", self.proxy.addr),
             format!("log.dirs={}", self.dir.path().join("data").display()),
+            // /metrics, /health and /ready on a port the OS picks (`Broker::http_addr`).
+            "kavka.http.listener=127.0.0.1:0".to_string(),
         ];
         overrides.extend(self.wiring.iter().cloned());
         overrides.extend(self.configs.iter().map(|(k, v)| format!("{k}={v}")));

@@ -52,6 +52,34 @@ fn read(bootstrap: &str, topic: &str, n: usize) -> Vec<String> {
 }
 
 #[tokio::test]
+async fn the_broker_serves_its_metrics_on_a_port_of_its_own() {
+    use std::io::{Read, Write};
+    let broker = Broker::start().await.unwrap();
+    let p = producer(&broker.bootstrap());
+    send(&p, "metered", "one").await;
+    let addr = broker.http_addr().expect("an HTTP listener");
+    let page = tokio::task::spawn_blocking(move || {
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        write!(
+            s,
+            "GET /metrics HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut page = String::new();
+        s.read_to_string(&mut page).unwrap();
+        page
+    })
+    .await
+    .unwrap();
+    assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+    assert!(
+        page.contains("kafka_server_brokertopicmetrics_messagesin_total{topic=\"metered\"} 1\n"),
+        "{page}"
+    );
+    broker.stop().await.unwrap();
+}
+
+#[tokio::test]
 async fn a_killed_broker_restarts_on_its_data_and_address_with_every_acknowledged_record() {
     let mut broker = Broker::builder().topic("kept", 1).start().await.unwrap();
     let bootstrap = broker.bootstrap();

@@ -39,6 +39,7 @@ def kavka_bin() -> str:
 
 
 READY_MARK = "kavka is ready listener="
+HTTP_MARK = "serving /metrics, /health and /ready http="
 
 
 def port_accepts(port: int) -> bool:
@@ -80,6 +81,8 @@ class Broker:
             "listeners": f"PLAINTEXT://127.0.0.1:{self.port}",
             "log.dirs": str(self.data_dir),
             "num.partitions": "1",
+            # /metrics, /health and /ready on a port the OS picks (see `http`).
+            "kavka.http.listener": "127.0.0.1:0",
         }
         props.update(self.overrides)
         cmd = [self.binary, "server"]
@@ -131,6 +134,14 @@ class Broker:
             f"kavka did not accept connections on {self.bootstrap} within "
             f"{READY_TIMEOUT_S:.0f}s\n{self.log_tail()}"
         )
+
+    @property
+    def http(self) -> str:
+        """`host:port` of this broker's HTTP listener (from its log, last start)."""
+        text = self.log_path.read_text("utf-8", "replace")
+        at = text.rfind(HTTP_MARK)
+        assert at >= 0, f"no HTTP listener in the log\n{self.log_tail()}"
+        return text[at + len(HTTP_MARK):].split()[0]
 
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None

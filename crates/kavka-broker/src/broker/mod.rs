@@ -93,6 +93,8 @@ pub struct Broker {
     producer_ids: ProducerIdManager,
     /// The transaction coordinator (its shards are the `__transaction_state` partitions).
     txns: TxnCoordinator,
+    /// The metrics `/metrics` serves; none without an HTTP listener (`observe`).
+    metrics: Option<crate::observe::Metrics>,
 }
 
 /// The metadata quorum seen from its leader (see [`Broker::quorum_view`]).
@@ -158,7 +160,12 @@ impl Broker {
         let replicas = ReplicaManager::default();
         // Alone, the image is the whole log; in a quorum it may be behind.
         let caught_up = !replicated;
+        let metrics = config
+            .http_listener
+            .is_some()
+            .then(crate::observe::Metrics::new);
         let broker = Broker {
+            metrics,
             advertised: RwLock::new(config.advertised.clone()),
             fetch_sessions: crate::fetch_session::FetchSessionCache::new(
                 config.fetch_session_slots_max,
@@ -373,6 +380,25 @@ impl Broker {
     /// The group coordinator.
     pub fn groups(&self) -> &GroupCoordinator {
         &self.groups
+    }
+
+    /// The metrics, when the HTTP listener serves them.
+    pub fn metrics(&self) -> Option<&crate::observe::Metrics> {
+        self.metrics.as_ref()
+    }
+
+    /// Why this broker does not serve yet (`/ready`), `None` when it does: its logs are open
+    /// and its listeners bound before anything asks, so what remains is the metadata quorum
+    /// and the shutdown.
+    pub fn not_ready_reason(&self) -> Option<&'static str> {
+        use std::sync::atomic::Ordering;
+        if self.closing.load(Ordering::Acquire) {
+            return Some("shutting down");
+        }
+        if self.config.roles.broker && !self.caught_up.load(Ordering::Acquire) {
+            return Some("not caught up with the metadata quorum");
+        }
+        None
     }
 
     /// The transaction coordinator.

@@ -202,6 +202,8 @@ pub const BROKER_KEYS: &[BrokerKey] = &[
     ),
     key("inter.broker.listener.name", T::String, Rule::Text, None, Acts,
         "the listener other nodes reach this one on (its endpoint is the one they are given); default `PLAINTEXT` when there is one, else the first listener"),
+    key("kavka.http.listener", T::String, Rule::Text, Some("127.0.0.1:9644"), Acts,
+        "`host:port` of the HTTP listener serving `/metrics` (Prometheus), `/health` and `/ready`; empty: none. The default is given up with a warning when its port is taken; an address set here must bind"),
     key("leader.imbalance.check.interval.seconds", T::Long, Rule::Long(1), Some("300"), Acts,
         "how often the active controller checks the leader imbalance"),
     key("leader.imbalance.per.broker.percentage", T::Int, Rule::Int(0), Some("10"), Acts,

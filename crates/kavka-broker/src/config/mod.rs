@@ -110,6 +110,9 @@ pub struct BrokerConfig {
     pub topic_defaults: crate::topic_config::StaticTopicDefaults,
     /// `connections.max.idle.ms`: a connection with no request for this long is closed.
     pub connections_max_idle_ms: u64,
+    /// `kavka.http.listener`: where `/metrics`, `/health` and `/ready` are served (`None`:
+    /// nowhere), and whether the address was set rather than the default.
+    pub http_listener: Option<(String, bool)>,
     /// `fetch.max.bytes`: the most a fetch response carries, whatever the client asks.
     pub fetch_max_bytes: usize,
     /// `log.retention.check.interval.ms`: how often retention runs.
@@ -348,6 +351,11 @@ impl BrokerConfig {
         let topic_defaults = crate::topic_config::static_topic_defaults(&map)
             .map_err(|(key, value, reason)| ConfigError::Value { key, value, reason })?;
         let connections_max_idle_ms = v.u64("connections.max.idle.ms");
+        let http_listener = v
+            .text("kavka.http.listener")
+            .map(|a| a.trim_start_matches("http://").trim_end_matches('/'))
+            .filter(|a| !a.is_empty())
+            .map(|a| (a.to_string(), map.contains_key("kavka.http.listener")));
         let fetch_max_bytes = v.u64("fetch.max.bytes") as usize;
         let log_retention_check_interval_ms = v.u64("log.retention.check.interval.ms");
         let log_cleaner_enable = v.bool("log.cleaner.enable");
@@ -404,6 +412,7 @@ impl BrokerConfig {
             topic_defaults,
             fetch_max_bytes,
             connections_max_idle_ms,
+            http_listener,
             log_retention_check_interval_ms,
             log_cleaner_enable,
             log_cleaner_threads,

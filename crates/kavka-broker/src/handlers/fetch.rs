@@ -140,6 +140,34 @@ fn complete(
     (topics, reads)
 }
 
+/// Kafka's `BrokerTopicMetrics` of a fetch: each partition it answers, with the bytes it
+/// sends (replication bytes for a follower) or as failed.
+fn count_fetch(
+    m: &crate::observe::Metrics,
+    image: &kavka_metadata::MetadataImage,
+    items: &[Item],
+    planned: &[Planned],
+    follower: bool,
+) {
+    for ((key, _), p) in items.iter().zip(planned) {
+        let failed = p.data.error_code != 0;
+        if let Some((partition, read)) = &p.read {
+            let t = partition.topic_metrics(m);
+            t.fetched(read.len() as u64, follower, failed);
+            continue;
+        }
+        // Nothing read: the topic's counters by name (a lookup, as for no data there is no
+        // partition in hand).
+        let topic = match &key.topic {
+            TopicKey::Name(name) => Some(&**name),
+            TopicKey::Id(id) => image.topic_by_id(id).map(|t| t.name.as_str()),
+        };
+        if let Some(topic) = topic {
+            m.topic(topic).fetched(0, follower, failed);
+        }
+    }
+}
+
 /// Reads planned data into the response itself (for paths that cannot send from files).
 pub fn read_into(response: &mut FetchResponse, reads: FetchReads) {
     for (topic, topic_reads) in response.responses.iter_mut().zip(reads) {
@@ -254,6 +282,15 @@ pub async fn handle(
         }
         FetchContext::Sessionless | FetchContext::Error { .. } => (0, None),
     };
+    if let Some(m) = ctx.broker.metrics() {
+        count_fetch(
+            m,
+            &ctx.broker.image(),
+            &items,
+            &planned,
+            reader.replica_id >= 0,
+        );
+    }
     let (topics, reads) = complete(items, planned, carried);
     (
         response.with_session_id(session_id).with_responses(topics),

@@ -209,6 +209,19 @@ fn produce_partition(
     }
 }
 
+/// Kafka's `BrokerTopicMetrics` of one partition's batch: its records and bytes when stored,
+/// a failed request otherwise. The record count is the batch header's.
+fn count_produce(m: &crate::observe::Metrics, partition: &Partition, records: &[u8], ok: bool) {
+    let t = partition.topic_metrics(m);
+    if !ok {
+        t.produce_failed();
+        return;
+    }
+    let count = kavka_protocol::batch::BatchView::parse(records)
+        .map_or(0, |b| u64::try_from(b.record_count()).unwrap_or(0));
+    t.produced(count, records.len() as u64);
+}
+
 /// Handles Produce. Each partition's batch is appended from the request frame itself. The
 /// answers that wait for replication (acks=all) are returned with the outcome.
 pub fn handle(ctx: &RequestContext<'_>, request: ProduceRequest) -> (Outcome, Vec<Wait>) {
@@ -272,6 +285,9 @@ pub fn handle(ctx: &RequestContext<'_>, request: ProduceRequest) -> (Outcome, Ve
                         acks,
                         now,
                     );
+                    if let Some(m) = broker.metrics() {
+                        count_produce(m, &partition, records, result.error_code == 0);
+                    }
                     if let Some(wake) = wake {
                         appended.push((partition.clone(), wake));
                     }

@@ -68,6 +68,7 @@ impl ReplicaManager {
             fetches: FetchWatchers::default(),
             replication: Mutex::new(replication),
             solo: AtomicBool::new(solo),
+            metrics: std::sync::OnceLock::new(),
         });
         self.partitions
             .write()

@@ -79,6 +79,8 @@ pub struct Partition {
     replication: Mutex<ReplicaState>,
     /// The partition has one replica: its high watermark is its log end (no lock to read).
     solo: AtomicBool,
+    /// Its topic's counters, once the broker's metrics asked for them.
+    metrics: std::sync::OnceLock<Arc<crate::observe::TopicMetrics>>,
 }
 
 /// Whom an append leaves to wake (see [`Partition::append_unwoken`]).
@@ -167,6 +169,14 @@ fn offsets_of(log: &PartitionLog, high_watermark: Option<i64>) -> PartitionOffse
 }
 
 impl Partition {
+    /// Its topic's counters in `metrics` (looked up once, then kept).
+    pub fn topic_metrics(
+        &self,
+        metrics: &crate::observe::Metrics,
+    ) -> &crate::observe::TopicMetrics {
+        self.metrics.get_or_init(|| metrics.topic(&self.topic))
+    }
+
     fn lock(&self) -> Result<MutexGuard<'_, Option<PartitionLog>>, PartitionError> {
         if self.offline.load(Ordering::Acquire) {
             return Err(PartitionError::Offline);
