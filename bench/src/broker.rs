@@ -45,7 +45,10 @@ impl LocalBroker {
             .arg("--override")
             .arg(format!("listeners=PLAINTEXT://{listener}"))
             .arg("--override")
-            .arg(format!("log.dirs={}", data_dir.display()));
+            .arg(format!("log.dirs={}", data_dir.display()))
+            // No HTTP listener unless `extra` asks for one (the metrics workload does).
+            .arg("--override")
+            .arg("kavka.http.listener=");
         for e in extra {
             cmd.arg("--override").arg(e);
         }

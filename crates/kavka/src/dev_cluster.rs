@@ -31,6 +31,10 @@ pub struct DevClusterArgs {
     /// Controller-channel port of node 1; node n uses this + n - 1.
     #[arg(long, default_value_t = 19092)]
     controller_base_port: u16,
+    /// HTTP port (`/metrics`, `/health`, `/ready`) of node 1; node n uses this + n - 1; 0:
+    /// no HTTP listener.
+    #[arg(long, default_value_t = 9644)]
+    http_base_port: u16,
     /// Host the nodes listen on and advertise.
     #[arg(long, default_value = "localhost")]
     host: String,
@@ -78,9 +82,16 @@ fn write_config(args: &DevClusterArgs, node: u16, voters: &str) -> Result<PathBu
         let client = client_port(args, node).ok_or("client port out of range")?;
         format!("process.roles=broker\nlisteners=PLAINTEXT://{host}:{client}\n")
     };
+    let http = match args.http_base_port {
+        0 => String::new(),
+        base => format!(
+            "{host}:{}",
+            port(base, node).ok_or("HTTP port out of range")?
+        ),
+    };
     let text = format!(
         "# Written by kavka dev-cluster.\n{roles}node.id={node}\n\
-         controller.quorum.voters={voters}\nlog.dirs={data}\n",
+         controller.quorum.voters={voters}\nlog.dirs={data}\nkavka.http.listener={http}\n",
         data = dir.join("data").display(),
     );
     std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;

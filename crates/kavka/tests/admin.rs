@@ -270,6 +270,7 @@ fn properties_file_and_unknown_keys() {
         .args(["server", "--config"])
         .arg(&file)
         .args(["--override", "listeners=PLAINTEXT://127.0.0.1:0"])
+        .args(["--override", "kavka.http.listener=127.0.0.1:0"])
         .arg("--override")
         .arg(format!("log.dirs={}", dir.path().join("data").display()))
         .env("RUST_LOG", "info")

@@ -63,7 +63,7 @@ fn format_info_start_and_stop_through_the_kafka_scripts() {
     std::fs::write(
         &props,
         format!(
-            "process.roles=broker,controller\nnode.id=3\nlisteners=PLAINTEXT://127.0.0.1:{port}\nlog.dirs={}\n",
+            "process.roles=broker,controller\nnode.id=3\nlisteners=PLAINTEXT://127.0.0.1:{port}\nkavka.http.listener=127.0.0.1:0\nlog.dirs={}\n",
             data.display()
         ),
     )

@@ -41,12 +41,14 @@ async fn run(extra: &[&str], brokers: u16, nodes: u16) {
     let dir = tempfile::tempdir().unwrap();
     let base = free_run(brokers);
     let controller_base = free_run(nodes);
+    let http_base = free_run(nodes);
     let mut child = Command::new(env!("CARGO_BIN_EXE_kavka"))
         .arg("dev-cluster")
         .arg("--dir")
         .arg(dir.path())
         .args(["--host", "127.0.0.1", "--base-port", &base.to_string()])
         .args(["--controller-base-port", &controller_base.to_string()])
+        .args(["--http-base-port", &http_base.to_string()])
         .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -81,6 +83,12 @@ async fn run(extra: &[&str], brokers: u16, nodes: u16) {
         }
     }
     wait_for_controller(&addrs, brokers as usize, &[]).await;
+    // Every node, controller or broker, answers /health on its HTTP port.
+    for node in 0..nodes {
+        let addr = format!("127.0.0.1:{}", http_base + node);
+        let answer = http_get(&addr, "/health");
+        assert!(answer.starts_with("HTTP/1.1 200"), "{addr}: {answer}");
+    }
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -90,6 +98,20 @@ async fn run(extra: &[&str], brokers: u16, nodes: u16) {
     // The reader ends at the end of dev-cluster's output.
     let stopped: Vec<String> = lines.iter().filter(|l| l.ends_with(" stopped")).collect();
     assert_eq!(stopped.len(), nodes as usize, "{stopped:?}");
+}
+
+/// A raw `GET path` to `addr`: the whole answer.
+fn http_get(addr: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    answer
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

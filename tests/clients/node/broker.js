@@ -64,6 +64,8 @@ class Broker {
       listeners: `PLAINTEXT://127.0.0.1:${this.port}`,
       'log.dirs': this.dataDir,
       'num.partitions': '1',
+      // /metrics on a port the OS picks: no test takes the default 9644.
+      'kavka.http.listener': '127.0.0.1:0',
       ...this.overrides,
     }
     const args = ['server']

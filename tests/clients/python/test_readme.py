@@ -119,8 +119,8 @@ if [ "${{1:-}} ${{2:-}} ${{3:-}} ${{4:-}} ${{5:-}}" != "run --release --bin kavk
 fi
 shift 5
 case "${{1:-}}" in
-    server) exec {kavka_bin()} "$@" --override listeners=PLAINTEXT://127.0.0.1:{client} ;;
-    dev-cluster) exec {kavka_bin()} "$@" --base-port {client} --controller-base-port {controller} ;;
+    server) exec {kavka_bin()} "$@" --override listeners=PLAINTEXT://127.0.0.1:{client} --override kavka.http.listener=127.0.0.1:0 ;;
+    dev-cluster) exec {kavka_bin()} "$@" --base-port {client} --controller-base-port {controller} --http-base-port 0 ;;
     *) exec {kavka_bin()} "$@" ;;
 esac
 """)

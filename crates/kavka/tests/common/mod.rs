@@ -72,7 +72,11 @@ impl TestBroker {
         b.netns = netns.map(str::to_string);
         b.listener = listener.to_string();
         let props = b.data.path().join("server.properties");
-        let mut text = format!("log.dirs={}\n", b.log_dir().display());
+        // /metrics on a port the OS picks: no test takes the default 9644.
+        let mut text = format!(
+            "log.dirs={}\nkavka.http.listener=127.0.0.1:0\n",
+            b.log_dir().display()
+        );
         for e in extra {
             text.push_str(e);
             text.push('\n');
@@ -127,7 +131,9 @@ impl TestBroker {
             .arg("--override")
             .arg(format!("listeners=PLAINTEXT://{}", self.listener))
             .arg("--override")
-            .arg(format!("log.dirs={}", self.log_dir().display()));
+            .arg(format!("log.dirs={}", self.log_dir().display()))
+            .arg("--override")
+            .arg("kavka.http.listener=127.0.0.1:0");
         for e in &self.extra {
             cmd.arg("--override").arg(e);
         }
