@@ -49,6 +49,9 @@ pub enum Workload {
     /// Connections: many idle client connections beside one producer (RSS per connection,
     /// the producer's throughput with and without them).
     P8,
+    /// Metrics: the same produce and consume against a broker without and one with its HTTP
+    /// listener (and so its metrics), side by side.
+    P9,
 }
 
 /// Command line of `kavka-bench` (and what `bench/run` passes on).
@@ -74,7 +77,7 @@ pub struct Options {
     #[arg(long)]
     pub smoke: bool,
     /// Workloads to run, comma-separated.
-    #[arg(long, value_delimiter = ',', default_value = "p1,p2,p3,p4,p5,p8")]
+    #[arg(long, value_delimiter = ',', default_value = "p1,p2,p3,p4,p5,p8,p9")]
     pub workloads: Vec<Workload>,
     /// Partitions of every benchmark topic.
     #[arg(long, default_value_t = 6)]

@@ -75,6 +75,11 @@ pub enum Figures {
     StartToApiVersions {
         elapsed: Duration,
     },
+    /// A comparison of other rows (P9): its main ratio and the sentence that states it.
+    Comparison {
+        ratio: f64,
+        text: String,
+    },
     Recovery {
         /// Bytes of `.log` segments on disk when the broker was killed.
         log_bytes: u64,
@@ -95,6 +100,7 @@ impl Figures {
             Figures::IdleRss { rss_bytes } => *rss_bytes as f64,
             Figures::IdleConnections { connections, .. } => *connections as f64,
             Figures::StartToApiVersions { elapsed } => elapsed.as_secs_f64(),
+            Figures::Comparison { ratio, .. } => *ratio,
             Figures::Recovery {
                 log_bytes,
                 exec_to_ready,
@@ -214,6 +220,9 @@ fn cells(row: &Row) -> [String; 7] {
             [dash(), dash(), dash(), dash(), dash()],
             format!("exec → first ApiVersions answer {}", ms(*elapsed)),
         ),
+        Figures::Comparison { text, .. } => {
+            ([dash(), dash(), dash(), dash(), dash()], text.clone())
+        }
         Figures::Recovery {
             log_bytes,
             exec_to_ready,

@@ -53,9 +53,9 @@ fn every_workload_against_a_local_broker() {
     println!("{}", results.render());
     assert_eq!(
         results.rows.len(),
-        21,
+        38,
         "8 P1 rows (4 of them the idempotent comparison, 1 transactional), 3 P2, 1 P3, 3 P5, \
-         3 P4, 3 P8"
+         3 P4, 3 P8, 17 P9 (4 rounds of produce and consume off and on, the ratios)"
     );
     assert_positive(&results);
     for row in &results.rows {
@@ -73,12 +73,14 @@ fn every_workload_against_a_local_broker() {
             }
             Figures::Recovery { log_bytes, .. } => assert!(*log_bytes > 1_000_000),
             Figures::IdleConnections { connections, .. } => assert_eq!(*connections, 200),
+            Figures::Comparison { text, .. } => assert!(text.contains("records counted in")),
             Figures::IdleRss { .. } | Figures::StartToApiVersions { .. } => {}
         }
     }
     let table = results.render();
     assert!(table.contains("| P3 latency"), "{table}");
     assert!(table.contains("| P8 200 idle connections"), "{table}");
+    assert!(table.contains("| P9 metrics on / off"), "{table}");
     assert!(
         table.contains("| P4 produce 1 KiB RF=3 acks=all"),
         "{table}"

@@ -8,16 +8,11 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use rdkafka::producer::Producer;
 
-use super::{topic_name, Target};
-use crate::kafka::{self, ProducerSettings};
-use crate::progress::with_progress;
+use super::{produce_once, Target};
 use crate::report::{Figures, Row};
 use crate::Options;
 
-/// The producer's linger.ms (as P1's).
-const LINGER_MS: u32 = 5;
 /// Size of the produced records.
 const VALUE_SIZE: usize = 1024;
 /// How long the broker settles after the connections opened before its RSS is read.
@@ -28,12 +23,16 @@ const CORRELATION_ID: i32 = 0x6b61_7638;
 pub(crate) fn run(target: &Target, o: &Options) -> Result<Vec<Row>> {
     raise_open_file_limit(o.idle_connections)?;
     let records = (o.records_1k / 2).max(1);
-    let mut rows = vec![produce(
-        target,
-        o,
-        records,
-        "P8 produce 1 KiB acks=1, one connection",
-    )?];
+    let mut rows = vec![
+        produce_once(
+            target,
+            o,
+            records,
+            VALUE_SIZE,
+            "P8 produce 1 KiB acks=1, one connection",
+        )?
+        .0,
+    ];
     std::thread::sleep(SETTLE);
     let before = target.rss_bytes();
     let mut idle = Vec::with_capacity(o.idle_connections);
@@ -55,45 +54,11 @@ pub(crate) fn run(target: &Target, o: &Options) -> Result<Vec<Row>> {
         "P8 produce 1 KiB acks=1 beside {} idle connections",
         o.idle_connections
     );
-    rows.push(produce(target, o, records, &beside)?);
+    rows.push(produce_once(target, o, records, VALUE_SIZE, &beside)?.0);
     // Every idle connection must still be served: one more ApiVersions on each would cost a
     // round trip per connection; the first one is enough to show they were all accepted.
     drop(idle);
     Ok(rows)
-}
-
-fn produce(target: &Target, o: &Options, records: u64, workload: &str) -> Result<Row> {
-    let topic = topic_name("p8");
-    kafka::create_topic(&target.bootstrap, &topic, o.partitions, &[])?;
-    let producer = kafka::producer(
-        &target.bootstrap,
-        ProducerSettings {
-            acks: "1",
-            linger_ms: LINGER_MS,
-            idempotent: false,
-            max_in_flight: None,
-            transactional_id: None,
-        },
-    )?;
-    eprintln!("{workload}: {records} records to {topic}");
-    kafka::warm_up(
-        &producer,
-        &target.bootstrap,
-        &format!("{topic}-warmup"),
-        false,
-    )?;
-    target.write_back()?;
-    let delivered = producer.context().delivered.clone();
-    let (moved, broker) = target.measure(|| {
-        let moved = with_progress(workload, o.progress_every(), &delivered, || {
-            kafka::produce_n(&producer, &topic, o.partitions, records, VALUE_SIZE, None)
-        })?;
-        Ok((moved, moved.bytes))
-    })?;
-    Ok(Row {
-        workload: workload.to_string(),
-        figures: Figures::Throughput { moved, broker },
-    })
 }
 
 /// A connection that has asked ApiVersions v0 and got its answer.

@@ -3,6 +3,7 @@
 mod connections;
 mod footprint;
 mod latency;
+mod metrics_cost;
 mod replicated;
 mod throughput;
 
@@ -10,10 +11,17 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
+use rdkafka::producer::Producer;
+
 use crate::broker::{temp_data_dir, LocalBroker};
+use crate::kafka::{self, ProducerSettings};
 use crate::procfs::{self, describe_machine};
-use crate::report::{BrokerCost, Results};
+use crate::progress::with_progress;
+use crate::report::{BrokerCost, Figures, Results, Row};
 use crate::{Options, Workload};
+
+/// The linger.ms of the producers that run P1's produce in other workloads.
+const LINGER_MS: u32 = 5;
 
 /// The broker the workloads talk to.
 #[derive(Debug)]
@@ -51,8 +59,13 @@ impl Target {
                 _data: Vec::new(),
             });
         }
+        Target::local(o, &[])
+    }
+
+    /// A broker of this program's own, started with `extra` overrides.
+    pub(crate) fn local(o: &Options, extra: &[&str]) -> Result<Target> {
         let data = temp_data_dir(o.data_dir.as_ref(), "kavka-bench-")?;
-        let broker = LocalBroker::start(&o.kavka, data.path(), &[])?;
+        let broker = LocalBroker::start(&o.kavka, data.path(), extra)?;
         eprintln!("kavka {} started, pid {}", broker.addr(), broker.pid());
         Ok(Target {
             bootstrap: broker.addr().to_string(),
@@ -122,6 +135,49 @@ impl Target {
     }
 }
 
+/// P1's produce (acks=1, linger.ms=5) of `records` values of `value_size` bytes to a new
+/// topic, after a warm-up record and `sync`: the row, and the topic.
+pub(crate) fn produce_once(
+    target: &Target,
+    o: &Options,
+    records: u64,
+    value_size: usize,
+    workload: &str,
+) -> Result<(Row, String)> {
+    let topic = topic_name("produce");
+    kafka::create_topic(&target.bootstrap, &topic, o.partitions, &[])?;
+    let producer = kafka::producer(
+        &target.bootstrap,
+        ProducerSettings {
+            acks: "1",
+            linger_ms: LINGER_MS,
+            idempotent: false,
+            max_in_flight: None,
+            transactional_id: None,
+        },
+    )?;
+    eprintln!("{workload}: {records} records to {topic}");
+    kafka::warm_up(
+        &producer,
+        &target.bootstrap,
+        &format!("{topic}-warmup"),
+        false,
+    )?;
+    target.write_back()?;
+    let delivered = producer.context().delivered.clone();
+    let (moved, broker) = target.measure(|| {
+        let moved = with_progress(workload, o.progress_every(), &delivered, || {
+            kafka::produce_n(&producer, &topic, o.partitions, records, value_size, None)
+        })?;
+        Ok((moved, moved.bytes))
+    })?;
+    let row = Row {
+        workload: workload.to_string(),
+        figures: Figures::Throughput { moved, broker },
+    };
+    Ok((row, topic))
+}
+
 /// A topic name unique to this run (a shared `--bootstrap` broker may hold earlier runs').
 pub(crate) fn topic_name(what: &str) -> String {
     let nanos = std::time::SystemTime::now()
@@ -155,6 +211,13 @@ pub(crate) fn run(o: &Options) -> Result<Results> {
         rows.extend(connections::run(&target, o)?);
     }
     target.close()?;
+    if o.runs(Workload::P9) {
+        if o.bootstrap.is_some() {
+            eprintln!("P9 skipped: it starts brokers of its own (no --bootstrap)");
+        } else {
+            rows.extend(metrics_cost::run(o)?);
+        }
+    }
     if o.runs(Workload::P4) {
         if o.bootstrap.is_some() {
             eprintln!("P4 skipped: it starts a cluster of its own (no --bootstrap)");
