@@ -176,21 +176,7 @@ impl Parser {
         if let Some(upper) = &self.upper {
             upper.required_usage(&mut items);
         }
-        items.extend(self.command.clone());
-        for o in &self.opts {
-            if !o.group.is_some_and(|g| self.groups[g].mutex) {
-                items.push(o.syntax(true));
-            }
-        }
-        for (g, group) in self.groups.iter().enumerate().filter(|(_, g)| g.mutex) {
-            let members: Vec<&Opt> = self.opts.iter().filter(|o| o.group == Some(g)).collect();
-            match members.as_slice() {
-                [] => {}
-                [one] if group.required => items.push(one.syntax(false)),
-                [one] => items.push(one.syntax(true)),
-                many => push_alternatives(&mut items, many, group.required),
-            }
-        }
+        self.push_usage(&mut items, false);
         if let Some(c) = &self.commands {
             items.push(c.syntax());
             items.push("...".into());
@@ -204,9 +190,16 @@ impl Parser {
         if let Some(upper) = &self.upper {
             upper.required_usage(items);
         }
+        self.push_usage(items, true);
+    }
+
+    /// This parser's usage items (its command, flags, mutually exclusive groups), all of them
+    /// or (`required_only`) those a command below it repeats.
+    fn push_usage(&self, items: &mut Vec<String>, required_only: bool) {
         items.extend(self.command.clone());
         for o in &self.opts {
-            if o.required && !o.group.is_some_and(|g| self.groups[g].mutex) {
+            let in_mutex = o.group.is_some_and(|g| self.groups[g].mutex);
+            if !in_mutex && (o.required || !required_only) {
                 items.push(o.syntax(true));
             }
         }
@@ -215,9 +208,11 @@ impl Parser {
             match members.as_slice() {
                 [] => {}
                 [one] if group.required => items.push(one.syntax(false)),
-                [one] if one.required => items.push(one.syntax(true)),
+                [one] if one.required || !required_only => items.push(one.syntax(true)),
                 [_] => {}
-                many if group.required => push_alternatives(items, many, true),
+                many if group.required || !required_only => {
+                    push_alternatives(items, many, group.required)
+                }
                 _ => {}
             }
         }
