@@ -7,7 +7,8 @@ Only what cannot run here is changed, and only in the glue, not in the blocks:
 
 - `cargo run --release --bin kavka -- ARGS` runs the binary under test (a `cargo` on PATH that
   does only that), so the first build is not repeated, and `kavka` on PATH is that binary;
-- the ports: the README's 9092-9094 and 19092-19094 become free ports (tests never touch 9092);
+- the ports: the README's 9092-9094, 19092-19094 and the HTTP ports 9644-9646 become free ports
+  (tests never touch 9092 or 9644);
 - the commands that run until Ctrl-C (the server, the dev cluster) start in the background and
   are waited for, and the server is stopped before the cluster starts, as the README says;
 - `scripts/test` (this suite's own command) is not run;
@@ -58,13 +59,14 @@ def free_base(count: int) -> int:
     raise RuntimeError("no free port range")
 
 
-def script(client: int, controller: int) -> str:
+def script(client: int, controller: int, http: int) -> str:
     """The README's blocks as one bash script, with the glue described above."""
     ports = {9092 + i: client + i for i in range(3)}
     ports.update({19092 + i: controller + i for i in range(3)})
+    ports.update({9644 + i: http + i for i in range(3)})
 
     def remap(text: str) -> str:
-        return re.sub(r"\b(1?909[2-4])\b", lambda m: str(ports[int(m.group(1))]), text)
+        return re.sub(r"\b(1?909[2-4]|964[4-6])\b", lambda m: str(ports[int(m.group(1))]), text)
 
     out = [
         "set -euo pipefail",
@@ -110,7 +112,7 @@ def script(client: int, controller: int) -> str:
     return "\n".join(out) + "\n"
 
 
-def fake_cargo(bin_dir: pathlib.Path, client: int, controller: int) -> None:
+def fake_cargo(bin_dir: pathlib.Path, client: int, controller: int, http: int) -> None:
     cargo = bin_dir / "cargo"
     cargo.write_text(f"""#!/usr/bin/env bash
 # The README's `cargo run --release --bin kavka -- ARGS`, on the binary under test and free ports.
@@ -119,8 +121,8 @@ if [ "${{1:-}} ${{2:-}} ${{3:-}} ${{4:-}} ${{5:-}}" != "run --release --bin kavk
 fi
 shift 5
 case "${{1:-}}" in
-    server) exec {kavka_bin()} "$@" --override listeners=PLAINTEXT://127.0.0.1:{client} --override kavka.http.listener=127.0.0.1:0 ;;
-    dev-cluster) exec {kavka_bin()} "$@" --base-port {client} --controller-base-port {controller} --http-base-port 0 ;;
+    server) exec {kavka_bin()} "$@" --override listeners=PLAINTEXT://127.0.0.1:{client} --override kavka.http.listener=127.0.0.1:{http} ;;
+    dev-cluster) exec {kavka_bin()} "$@" --base-port {client} --controller-base-port {controller} --http-base-port {http} ;;
     *) exec {kavka_bin()} "$@" ;;
 esac
 """)
@@ -132,14 +134,17 @@ def test_every_readme_example_runs_in_order_in_one_shell(tmp_path):
     controller = free_base(3)
     while abs(controller - client) < 3:
         controller = free_base(3)
+    http = free_base(3)
+    while min(abs(http - client), abs(http - controller)) < 3:
+        http = free_base(3)
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    fake_cargo(bin_dir, client, controller)
+    fake_cargo(bin_dir, client, controller, http)
     # `kavka` on PATH is the binary under test too (not one a `cargo install` left earlier).
     (bin_dir / "kavka").symlink_to(kavka_bin())
     work = tmp_path / "newcomer"
     work.mkdir()
-    text = script(client, controller)
+    text = script(client, controller, http)
     (tmp_path / "walkthrough.sh").write_text(text)
     env = dict(os.environ)
     env["HOME"] = str(work)
